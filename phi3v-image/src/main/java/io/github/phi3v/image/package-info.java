@@ -1,0 +1,2 @@
+/** Phi-3-V image (pure Java). */
+package io.github.phi3v.image;
