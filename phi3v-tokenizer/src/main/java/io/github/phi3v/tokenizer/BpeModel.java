@@ -1,0 +1,330 @@
+package io.github.phi3v.tokenizer;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The BPE model of {@code tokenizer.json} ({@code model.type == "BPE"}), reproducing the Hugging Face
+ * {@code tokenizers} algorithm: every character of a word is a symbol (its vocab id, else its UTF-8
+ * bytes as {@code <0xXX>} tokens when byte fallback is on, else {@code unk}); then the adjacent pair
+ * with the lowest merge rank is merged, ties going to the leftmost pair, until no pair can merge.
+ *
+ * <p>Symbols live in a doubly linked list over arrays and candidate merges in a binary min-heap of
+ * {@code (rank << 32 | position)}, so a word of n characters costs O(n log n). This matters because
+ * the Phi-3 tokenizer has no pre-tokenizer: a whole text segment between added tokens is one word.
+ *
+ * <p>Immutable and thread-safe; each call allocates its own work arrays.
+ */
+final class BpeModel {
+
+    private final String[] tokens;
+    private final Map<String, Integer> vocab;
+    /** Vocab id of each single BMP character, or -1. */
+    private final int[] bmpCharId;
+    /** Vocab id of single supplementary characters. */
+    private final Map<Integer, Integer> supplementaryCharId;
+    /** Vocab id of {@code <0xXX>} for each byte, or -1. */
+    private final int[] byteId;
+    private final boolean byteFallback;
+    private final int unkId;
+    private final boolean fuseUnk;
+    private final boolean ignoreMerges;
+    private final MergeTable merges;
+
+    BpeModel(Map<String, Integer> vocab, int idLimit, int[][] mergePairs, boolean byteFallback, int unkId,
+             boolean fuseUnk, boolean ignoreMerges, String file) {
+        this.vocab = Map.copyOf(vocab);
+        this.tokens = new String[idLimit];
+        this.bmpCharId = new int[Character.MAX_VALUE + 1];
+        Arrays.fill(bmpCharId, -1);
+        Map<Integer, Integer> supplementary = new HashMap<>();
+        for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+            String t = e.getKey();
+            int id = e.getValue();
+            tokens[id] = t;
+            if (t.length() == 1) {
+                bmpCharId[t.charAt(0)] = id;
+            } else if (t.length() == 2 && t.codePointCount(0, 2) == 1) {
+                supplementary.put(t.codePointAt(0), id);
+            }
+        }
+        this.supplementaryCharId = Map.copyOf(supplementary);
+        this.byteId = new int[256];
+        for (int b = 0; b < 256; b++) {
+            // Rust's format!("<{:#04X}>", b): lower-case "0x" prefix, upper-case hex digits.
+            Integer id = vocab.get(String.format("<0x%02X>", b));
+            byteId[b] = id == null ? -1 : id;
+        }
+        this.byteFallback = byteFallback;
+        this.unkId = unkId;
+        this.fuseUnk = fuseUnk;
+        this.ignoreMerges = ignoreMerges;
+        this.merges = new MergeTable(mergePairs, file);
+    }
+
+    /** The vocab token of an id, or {@code null} when the id is not in the model's vocab. */
+    String token(int id) {
+        return id >= 0 && id < tokens.length ? tokens[id] : null;
+    }
+
+    /** The id of a vocab token, or {@code null}. */
+    Integer id(String token) {
+        return vocab.get(token);
+    }
+
+    /** Appends the ids of one (already normalized, non-empty) word. */
+    void encodeWord(String word, IntArrayBuilder out) {
+        if (ignoreMerges) {
+            Integer whole = vocab.get(word);
+            if (whole != null) {
+                out.add(whole);
+                return;
+            }
+        }
+        int n = word.length();
+        int[] ids = new int[n + 8];
+        int count = 0;
+        // HF keeps a pending <unk> (fused over consecutive unknown characters) that is flushed before
+        // the next vocab character, but NOT before byte-fallback symbols: we keep that order.
+        boolean unkPending = false;
+        for (int i = 0; i < n; ) {
+            char c = word.charAt(i);
+            int cp;
+            int id;
+            int width = 1;
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(word.charAt(i + 1))) {
+                cp = Character.toCodePoint(c, word.charAt(i + 1));
+                width = 2;
+                Integer boxed = supplementaryCharId.get(cp);
+                id = boxed == null ? -1 : boxed;
+            } else if (Character.isSurrogate(c)) {
+                // A lone surrogate cannot exist in a Rust string: it is treated as U+FFFD.
+                cp = 0xFFFD;
+                id = bmpCharId[cp];
+            } else {
+                cp = c;
+                id = bmpCharId[c];
+            }
+            i += width;
+            if (count + 5 > ids.length) {
+                ids = Arrays.copyOf(ids, ids.length * 2 + 8);
+            }
+            if (id >= 0) {
+                if (unkPending) {
+                    ids[count++] = unkId;
+                    unkPending = false;
+                }
+                ids[count++] = id;
+                continue;
+            }
+            if (byteFallback && appendBytes(cp, ids, count)) {
+                count += Utf8.length(cp);
+                continue;
+            }
+            if (unkId < 0) {
+                throw new IllegalStateException("character U+" + Integer.toHexString(cp).toUpperCase()
+                        + " is not in the vocab, byte fallback cannot encode it and the model has no unk_token");
+            }
+            if (unkPending && !fuseUnk) {
+                ids[count++] = unkId;
+            }
+            unkPending = true;
+        }
+        if (unkPending) {
+            if (count == ids.length) {
+                ids = Arrays.copyOf(ids, count + 1);
+            }
+            ids[count++] = unkId;
+        }
+        merge(ids, count, out);
+    }
+
+    /** Writes the byte-token ids of a code point, or returns false if one is missing. */
+    private boolean appendBytes(int cp, int[] ids, int at) {
+        int len = Utf8.encode(cp, ids, at);
+        for (int k = at; k < at + len; k++) {
+            int id = byteId[ids[k]];
+            if (id < 0) {
+                return false;
+            }
+            ids[k] = id;
+        }
+        return true;
+    }
+
+    private void merge(int[] ids, int count, IntArrayBuilder out) {
+        if (count == 1) {
+            out.add(ids[0]);
+            return;
+        }
+        int[] next = new int[count];
+        int[] prev = new int[count];
+        boolean[] removed = new boolean[count];
+        long[] heap = new long[Math.max(16, count)];
+        int heapSize = 0;
+        for (int i = 0; i < count; i++) {
+            prev[i] = i - 1;
+            next[i] = i + 1 < count ? i + 1 : -1;
+            if (i + 1 < count) {
+                int rank = merges.rank(ids[i], ids[i + 1]);
+                if (rank >= 0) {
+                    heap[heapSize++] = ((long) rank << 32) | i;
+                }
+            }
+        }
+        LongHeap.heapify(heap, heapSize);
+        while (heapSize > 0) {
+            long top = heap[0];
+            heap[0] = heap[--heapSize];
+            LongHeap.siftDown(heap, heapSize, 0);
+            int rank = (int) (top >>> 32);
+            int pos = (int) top;
+            if (removed[pos]) {
+                continue;
+            }
+            int right = next[pos];
+            if (right < 0) {
+                continue;
+            }
+            // The entry is stale if the pair at pos changed since it was pushed: HF checks that the
+            // current pair still merges into the same new token.
+            int newId = merges.newId(rank);
+            int currentRank = merges.rank(ids[pos], ids[right]);
+            if (currentRank < 0 || merges.newId(currentRank) != newId) {
+                continue;
+            }
+            ids[pos] = newId;
+            removed[right] = true;
+            int after = next[right];
+            next[pos] = after;
+            if (after >= 0) {
+                prev[after] = pos;
+            }
+            int before = prev[pos];
+            if (before >= 0) {
+                int r = merges.rank(ids[before], newId);
+                if (r >= 0) {
+                    heap = LongHeap.push(heap, heapSize++, ((long) r << 32) | before);
+                }
+            }
+            if (after >= 0) {
+                int r = merges.rank(newId, ids[after]);
+                if (r >= 0) {
+                    heap = LongHeap.push(heap, heapSize++, ((long) r << 32) | pos);
+                }
+            }
+        }
+        for (int i = 0; i >= 0; i = next[i]) {
+            out.add(ids[i]);
+        }
+    }
+
+    /** Open-addressing hash map from a pair of ids to its merge rank; ranks index the merged id. */
+    private static final class MergeTable {
+        private final long[] keys;
+        private final int[] ranks;
+        private final int mask;
+        private final int[] newIdByRank;
+
+        MergeTable(int[][] pairs, String file) {
+            int capacity = Integer.highestOneBit(Math.max(16, pairs.length * 3)) * 2;
+            keys = new long[capacity];
+            Arrays.fill(keys, -1L);
+            ranks = new int[capacity];
+            mask = capacity - 1;
+            newIdByRank = new int[pairs.length];
+            for (int rank = 0; rank < pairs.length; rank++) {
+                int[] p = pairs[rank];
+                newIdByRank[rank] = p[2];
+                long key = key(p[0], p[1]);
+                int slot = slot(key);
+                while (keys[slot] != -1L && keys[slot] != key) {
+                    slot = (slot + 1) & mask;
+                }
+                // A repeated pair: the later rank wins, as when HF collects merges into a HashMap.
+                keys[slot] = key;
+                ranks[slot] = rank;
+            }
+        }
+
+        int rank(int left, int right) {
+            long key = key(left, right);
+            int slot = slot(key);
+            while (true) {
+                long k = keys[slot];
+                if (k == key) {
+                    return ranks[slot];
+                }
+                if (k == -1L) {
+                    return -1;
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+
+        int newId(int rank) {
+            return newIdByRank[rank];
+        }
+
+        private static long key(int left, int right) {
+            return ((long) left << 32) | (right & 0xFFFFFFFFL);
+        }
+
+        private int slot(long key) {
+            long h = key * 0x9E3779B97F4A7C15L;
+            return (int) (h >>> 40) & mask;
+        }
+    }
+
+    /** A binary min-heap of longs in a plain array (the caller keeps the size). */
+    private static final class LongHeap {
+        private LongHeap() {
+        }
+
+        static void heapify(long[] heap, int size) {
+            for (int i = size / 2 - 1; i >= 0; i--) {
+                siftDown(heap, size, i);
+            }
+        }
+
+        static long[] push(long[] heap, int size, long value) {
+            if (size == heap.length) {
+                heap = Arrays.copyOf(heap, heap.length * 2);
+            }
+            int i = size;
+            while (i > 0) {
+                int parent = (i - 1) >>> 1;
+                if (heap[parent] <= value) {
+                    break;
+                }
+                heap[i] = heap[parent];
+                i = parent;
+            }
+            heap[i] = value;
+            return heap;
+        }
+
+        static void siftDown(long[] heap, int size, int i) {
+            if (size == 0) {
+                return;
+            }
+            long value = heap[i];
+            while (true) {
+                int child = 2 * i + 1;
+                if (child >= size) {
+                    break;
+                }
+                if (child + 1 < size && heap[child + 1] < heap[child]) {
+                    child++;
+                }
+                if (heap[child] >= value) {
+                    break;
+                }
+                heap[i] = heap[child];
+                i = child;
+            }
+            heap[i] = value;
+        }
+    }
+}
