@@ -144,7 +144,9 @@ public final class Checkpoint implements AutoCloseable {
         if (byShard.isEmpty()) {
             throw new InvalidCheckpointException(indexFile + ": weight_map: expected at least one tensor, found none");
         }
-        Map<String, TensorInfo> all = new LinkedHashMap<>();
+        // Read every shard's header first, then compare both ways, so a tensor stored in the wrong shard
+        // is reported with both the shard the index names and the shard that has it.
+        Map<String, TensorInfo> actual = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
             String shardName = e.getKey();
             List<String> listed = e.getValue();
@@ -158,21 +160,31 @@ public final class Checkpoint implements AutoCloseable {
                         + listed.size() + " tensors, e.g. '" + listed.get(0) + "') is missing: expected " + shard
                         + " to exist; download it again");
             }
-            Map<String, TensorInfo> tensors = SafetensorsFile.read(shard).tensors();
-            for (String name : listed) {
-                if (!tensors.containsKey(name)) {
-                    throw new InvalidCheckpointException(indexFile + ": tensor '" + name + "': expected in shard '"
-                            + shardName + "' as the index says, found no such tensor there");
+            for (TensorInfo t : SafetensorsFile.read(shard).tensors().values()) {
+                TensorInfo twin = actual.putIfAbsent(t.name(), t);
+                if (twin != null) {
+                    throw new InvalidCheckpointException(indexFile + ": tensor '" + t.name() + "': expected in one "
+                            + "shard, found in both '" + twin.file().getFileName() + "' and '" + shardName + "'");
                 }
             }
-            for (TensorInfo t : tensors.values()) {
-                String owner = map.path(t.name()).asText(null);
-                if (!shardName.equals(owner)) {
-                    throw new InvalidCheckpointException(indexFile + ": tensor '" + t.name() + "': found in shard '"
-                            + shardName + "', expected " + (owner == null ? "it to be listed in weight_map"
-                                    : "in shard '" + owner + "' as the index says"));
-                }
-                all.put(t.name(), t);
+        }
+        Map<String, TensorInfo> all = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String name = e.getKey();
+            String shardName = e.getValue().textValue();
+            TensorInfo t = actual.get(name);
+            if (t == null || !dir.resolve(shardName).normalize().equals(t.file().normalize())) {
+                throw new InvalidCheckpointException(indexFile + ": tensor '" + name + "': expected in shard '"
+                        + shardName + "' as the index says, found " + (t == null ? "it in no shard"
+                                : "it in shard '" + t.file().getFileName() + "'"));
+            }
+            all.put(name, t);
+        }
+        for (TensorInfo t : actual.values()) {
+            if (!all.containsKey(t.name())) {
+                throw new InvalidCheckpointException(indexFile + ": tensor '" + t.name() + "': found in shard '"
+                        + t.file().getFileName() + "', expected it to be listed in weight_map");
             }
         }
         return new Checkpoint(indexFile, all);

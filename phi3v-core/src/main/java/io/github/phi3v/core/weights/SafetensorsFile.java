@@ -172,12 +172,6 @@ final class SafetensorsFile {
                 throw new InvalidCheckpointException(file, name, "data_offsets: expected begin <= end, found ["
                         + begin + ", " + end + "]");
             }
-            if (end > dataSize) {
-                throw new InvalidCheckpointException(file, name, "data_offsets [" + begin + ", " + end
-                        + "] out of range: the data section has " + dataSize + " bytes (expected a file of at least "
-                        + (dataStart + end) + " bytes, found " + size + "; the file is truncated or the header is "
-                        + "wrong)");
-            }
             long numel = 1;
             try {
                 for (long d : shape) {
@@ -197,9 +191,30 @@ final class SafetensorsFile {
             names.add(name);
             tensors.put(name, new TensorInfo(name, dtype, shape, file, dataStart + begin, end - begin));
         }
+        checkInRange(file, size, dataStart, ranges, names);
         checkTiling(file, dataSize, ranges, names);
         return new SafetensorsFile(file, size, dataStart, Collections.unmodifiableMap(tensors),
                 Collections.unmodifiableMap(metadata));
+    }
+
+    /**
+     * Every range must end inside the data section. Reported for the range that ends last, so a
+     * truncated file's message states the size the header needs.
+     */
+    private static void checkInRange(Path file, long size, long dataStart, List<long[]> ranges, List<String> names) {
+        long dataSize = size - dataStart;
+        long[] last = null;
+        for (long[] r : ranges) {
+            if (last == null || r[1] > last[1]) {
+                last = r;
+            }
+        }
+        if (last != null && last[1] > dataSize) {
+            throw new InvalidCheckpointException(file, names.get((int) last[2]), "data_offsets [" + last[0] + ", "
+                    + last[1] + "] out of range: the data section has " + dataSize + " bytes (expected a file of "
+                    + (dataStart + last[1]) + " bytes, found " + size + "; the file is truncated or the header is "
+                    + "wrong)");
+        }
     }
 
     /** The byte ranges must cover {@code [0, dataSize)} exactly once: no overlap, no gap, no tail. */
