@@ -1,0 +1,51 @@
+package io.github.phi3v.core.model;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The intermediates of one full forward pass ({@link Phi3VModel#inspect}), as float32 copies, under the
+ * names of the golden files where they have one:
+ * <ul>
+ *   <li>{@code image_<k>.clip_features} {@code [1 + crops, P, C]} (global crop first; CLIP
+ *       {@code hidden_states[layer_idx]} without CLS), {@code image_<k>.hd_merged} {@code [tokens, 4C]},
+ *       {@code image_<k>.image_embeds} {@code [tokens, hidden]} for every image k (1-based);</li>
+ *   <li>{@code hd_merged} concatenated over images, {@code inputs_embeds} {@code [S, hidden]},
+ *       {@code layer_<i>_output} {@code [S, hidden]}, {@code final_norm_last<N>} {@code [N, hidden]},
+ *       {@code logits_last<N>} {@code [N, vocab]};</li>
+ *   <li>per position: {@link #logitsArgmax()}, {@link #logitsMax()}, {@link #logitsLogsumexp()}.</li>
+ * </ul>
+ *
+ * @param tensors the float tensors in the order they were computed
+ * @param logitsArgmax argmax over the vocabulary at every position (first index on ties)
+ * @param logitsMax max logit at every position
+ * @param logitsLogsumexp logsumexp of the logits at every position
+ */
+public record Inspection(Map<String, TracedTensor> tensors, long[] logitsArgmax, float[] logitsMax,
+        float[] logitsLogsumexp) {
+
+    /** One recorded tensor: name, shape and row-major float32 values. */
+    public record TracedTensor(String name, long[] shape, float[] values) {
+    }
+
+    /** Makes the map unmodifiable. */
+    public Inspection {
+        tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+    }
+
+    /** The named tensor; fails with the list of names if absent. */
+    public TracedTensor get(String name) {
+        TracedTensor t = tensors.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("no traced tensor '" + name + "'; recorded: " + tensors.keySet());
+        }
+        return t;
+    }
+
+    /** Names in computation order. */
+    public List<String> names() {
+        return List.copyOf(tensors.keySet());
+    }
+}

@@ -1,0 +1,100 @@
+package io.github.phi3v.core.model;
+
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * The keys and values of one sequence for every decoder layer, preallocated for {@code capacity}
+ * tokens (no per-token concatenation): per layer {@code [kvHeads, capacity, headDim]} in the model's
+ * dtype on its device. Created by {@link Phi3VModel#newKvCache(int)}; free it with {@link #close()}.
+ *
+ * <p>The cached keys are RoPE-rotated with the factor set that a full recomputation of the current
+ * sequence would use; {@link Phi3VModel} re-rotates them when the sequence crosses
+ * {@code original_max_position_embeddings} (either way, also after {@link #truncate}).
+ *
+ * <p>Not thread-safe: one cache per conversation, used by one thread at a time. Different caches may
+ * be used concurrently with the same model.
+ */
+public final class KvCache implements AutoCloseable {
+
+    final Phi3VModel owner;
+    final Tensor[] keys;
+    final Tensor[] values;
+    private final int capacity;
+    private int length;
+    boolean longRope;
+    private boolean closed;
+
+    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, int capacity) {
+        this.owner = owner;
+        this.keys = keys;
+        this.values = values;
+        this.capacity = capacity;
+    }
+
+    /** Number of positions currently cached (the next token goes to this position). */
+    public int length() {
+        return length;
+    }
+
+    /** Maximum number of positions this cache holds. */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Tokens that still fit. */
+    public int remaining() {
+        return capacity - length;
+    }
+
+    /**
+     * Forgets every position from {@code newLength} on, keeping the prefix for reuse (e.g. a shared
+     * system prompt or an edited last turn).
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= newLength <= length()}
+     */
+    public void truncate(int newLength) {
+        checkOpen();
+        if (newLength < 0 || newLength > length) {
+            throw new IllegalArgumentException("truncate(" + newLength + "): expected 0.." + length
+                    + " (the cached length)");
+        }
+        length = newLength;
+    }
+
+    /** Empties the cache (same as {@code truncate(0)}). */
+    public void clear() {
+        truncate(0);
+    }
+
+    /** Bytes held by keys and values. */
+    public long sizeInBytes() {
+        long total = 0;
+        for (int i = 0; i < keys.length; i++) {
+            total += keys[i].nbytes() + values[i].nbytes();
+        }
+        return total;
+    }
+
+    void setLength(int newLength) {
+        this.length = newLength;
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this KvCache is closed");
+        }
+    }
+
+    /** Frees the native memory; idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (int i = 0; i < keys.length; i++) {
+            keys[i].close();
+            values[i].close();
+        }
+    }
+}

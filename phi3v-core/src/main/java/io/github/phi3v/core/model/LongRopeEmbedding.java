@@ -1,0 +1,126 @@
+package io.github.phi3v.core.model;
+
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.config.RopeScaling;
+import io.github.phi3v.core.runtime.Tensors;
+
+/**
+ * Phi-3's "su"/LongRoPE rotary embedding.
+ *
+ * <p>{@code inv_freq[i] = 1 / (factor[i] · θ^(2i/d))} with the short factors while the whole sequence
+ * is at most {@code original_max_position_embeddings} long and the long factors beyond; cos and sin
+ * are multiplied by {@code sqrt(1 + ln(max_pos / orig_max) / ln(orig_max))}. The float32 arithmetic
+ * follows the official code step by step (same ops, same order) so angles agree to the ulp.
+ *
+ * <p>Unlike the official code, the factor set is a property of the whole sequence, not of one
+ * forward call: {@link #rerotate} moves already cached keys to the other set when a sequence crosses
+ * the threshold (see docs/longrope.md).
+ */
+final class LongRopeEmbedding {
+
+    private final Tensor invFreqShort;   // [d/2] float32, CPU
+    private final Tensor invFreqLong;    // [d/2] float32, CPU
+    private final Scalar scaling;
+    private final int originalMax;
+    private final boolean switches;
+    private final int headDim;
+
+    LongRopeEmbedding(WeightLoader w, Phi3VConfig cfg) {
+        this.headDim = cfg.headDim();
+        RopeScaling rs = cfg.ropeScaling();
+        double[] ones = new double[headDim / 2];
+        java.util.Arrays.fill(ones, 1.0);
+        this.invFreqShort = w.own(invFreq(cfg.ropeTheta(), rs == null ? ones : rs.shortFactor()));
+        this.invFreqLong = w.own(invFreq(cfg.ropeTheta(), rs == null ? ones : rs.longFactor()));
+        this.switches = rs != null;
+        this.originalMax = cfg.originalMaxPositionEmbeddings();
+        double scale = (double) cfg.maxPositionEmbeddings() / cfg.originalMaxPositionEmbeddings();
+        double factor = rs == null || scale <= 1.0 ? 1.0
+                : Math.sqrt(1 + Math.log(scale) / Math.log(cfg.originalMaxPositionEmbeddings()));
+        this.scaling = w.own(new Scalar(factor));
+    }
+
+    /** {@code 1 / (factor · θ^(arange(0, d, 2).float() / d))} in float32, like the official code. */
+    private Tensor invFreq(double theta, double[] factors) {
+        float[] f = new float[factors.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) factors[i];
+        }
+        try (io.github.phi3v.core.runtime.InferenceScope scope = io.github.phi3v.core.runtime.InferenceScope.open();
+             Scalar start = new Scalar(0L);
+             Scalar end = new Scalar((long) headDim);
+             Scalar step = new Scalar(2L);
+             Scalar dim = new Scalar((long) headDim);
+             Scalar base = new Scalar(theta);
+             TensorOptions longs = new TensorOptions(ScalarType.Long)) {
+            Tensor exponent = torch.div(torch.arange(start, end, step, longs).to(ScalarType.Float), dim);
+            Tensor denominator = torch.mul(Tensors.fromFloats(f, f.length), torch.pow(base, exponent));
+            return scope.keep(torch.reciprocal(denominator));
+        }
+    }
+
+    /** True when a sequence of {@code length} tokens uses the long factors. */
+    boolean isLong(long length) {
+        return switches && length > originalMax;
+    }
+
+    /** The cos and sin tables of some positions, each {@code [n, d]}. */
+    record CosSin(Tensor cos, Tensor sin) {
+    }
+
+    /** Angles {@code position · inv_freq} as float32 {@code [n, d/2]} (one rounding, like the official matmul). */
+    private Tensor angles(long start, long n, boolean longFactors) {
+        try (Scalar s = new Scalar(start);
+             Scalar e = new Scalar(start + n);
+             TensorOptions floats = new TensorOptions(ScalarType.Float)) {
+            Tensor positions = torch.arange(s, e, floats);                          // [n]
+            return torch.outer(positions, longFactors ? invFreqLong : invFreqShort); // [n, d/2]
+        }
+    }
+
+    /** cos/sin for positions {@code start .. start+n-1} with the given factor set, in {@code dtype} on {@code device}. */
+    CosSin cosSin(long start, long n, boolean longFactors, ScalarType dtype, Device device) {
+        Tensor freqs = angles(start, n, longFactors);
+        Tensor emb = torch.cat(new TensorVector(freqs, freqs), 1);               // [n, d]
+        Tensor cos = torch.mul(torch.cos(emb), scaling);
+        Tensor sin = torch.mul(torch.sin(emb), scaling);
+        return new CosSin(cos.to(device, dtype), sin.to(device, dtype));
+    }
+
+    /** {@code x·cos + rotate_half(x)·sin} over the last dimension; {@code x} is {@code [..., n, d]}, cos/sin {@code [n, d]}. */
+    static Tensor apply(Tensor x, CosSin cs) {
+        return torch.add(torch.mul(x, cs.cos()), torch.mul(rotateHalf(x), cs.sin()));
+    }
+
+    /** {@code [x1, x2] -> [-x2, x1]} over the last dimension. */
+    static Tensor rotateHalf(Tensor x) {
+        long half = x.size(-1) / 2;
+        return torch.cat(new TensorVector(torch.neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)), -1);
+    }
+
+    /**
+     * Moves cached keys of positions {@code 0 .. length-1} from one factor set to the other, in place.
+     * Both sets share the scaling factor, so this is a pure rotation by the angle difference, computed
+     * in float64 from the two float32 angle tables and applied in float32.
+     *
+     * @param keys {@code [kvHeads, length, d]} view into the cache
+     */
+    void rerotate(Tensor keys, long length, boolean toLong) {
+        Tensor from = angles(0, length, !toLong).to(ScalarType.Double);
+        Tensor to = angles(0, length, toLong).to(ScalarType.Double);
+        Tensor delta = torch.sub(to, from);                                      // [L, d/2]
+        Tensor emb = torch.cat(new TensorVector(delta, delta), 1);               // [L, d]
+        CosSin cs = new CosSin(torch.cos(emb).to(keys.device(), ScalarType.Float),
+                torch.sin(emb).to(keys.device(), ScalarType.Float));
+        Tensor k = keys.to(ScalarType.Float);
+        keys.copy_(apply(k, cs));
+    }
+}

@@ -1,0 +1,84 @@
+package io.github.phi3v.core.model;
+
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The three parameterised building blocks shared by the vision tower and the decoder. Their tensors
+ * are owned by the {@link WeightLoader} that created them and freed when the model closes; the
+ * methods allocate only into the caller's {@code InferenceScope}.
+ */
+final class Modules {
+
+    private Modules() {
+    }
+
+    /** {@code nn.Linear}: weight kept in its {@code [out, in]} layout and applied with {@code linear}. */
+    static final class Linear {
+        final Tensor weight;
+        private final TensorOptional bias;
+
+        Linear(Tensor weight, TensorOptional bias) {
+            this.weight = weight;
+            this.bias = bias;
+        }
+
+        static Linear load(WeightLoader w, String prefix, boolean withBias) {
+            Tensor weight = w.load(prefix + "weight");
+            return new Linear(weight, withBias ? w.own(new TensorOptional(w.load(prefix + "bias"))) : null);
+        }
+
+        /** {@code [..., in] -> [..., out]}. */
+        Tensor apply(Tensor x) {
+            return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, bias);
+        }
+    }
+
+    /** {@code nn.LayerNorm} over the last dimension, with weight and bias (CLIP). */
+    static final class LayerNorm {
+        private final long[] shape;
+        private final TensorOptional weight;
+        private final TensorOptional bias;
+        private final double eps;
+
+        LayerNorm(WeightLoader w, String prefix, long size, double eps) {
+            this.shape = new long[] {size};
+            this.weight = w.own(new TensorOptional(w.load(prefix + "weight")));
+            this.bias = w.own(new TensorOptional(w.load(prefix + "bias")));
+            this.eps = eps;
+        }
+
+        Tensor apply(Tensor x) {
+            return torch.layer_norm(x, shape, weight, bias, eps, false);
+        }
+    }
+
+    /**
+     * Phi-3 RMSNorm, computed in float32 whatever the model dtype, exactly as the official
+     * {@code Phi3RMSNorm}: {@code weight * (x * rsqrt(mean(x²) + eps)).to(input dtype)}.
+     */
+    static final class RmsNorm {
+        private final Tensor weight;
+        private final Scalar eps;
+        private final Scalar two;
+        private final long[] lastDim = {-1};
+
+        RmsNorm(WeightLoader w, String name, double eps) {
+            this.weight = w.load(name);
+            this.eps = w.own(new Scalar(eps));
+            this.two = w.own(new Scalar(2L));
+        }
+
+        Tensor apply(Tensor x) {
+            ScalarType inputType = x.scalar_type();
+            Tensor xf = inputType == ScalarType.Float ? x : x.to(ScalarType.Float);
+            Tensor variance = torch.mean(torch.pow(xf, two), lastDim, true, new ScalarTypeOptional());
+            Tensor normed = torch.mul(xf, torch.rsqrt(torch.add(variance, eps)));
+            return torch.mul(weight, inputType == ScalarType.Float ? normed : normed.to(inputType));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.github.phi3v.core.model;
+
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.model.Modules.Linear;
+import io.github.phi3v.core.model.Modules.RmsNorm;
+
+/**
+ * One Phi-3 decoder layer: RMSNorm → fused qkv_proj → LongRoPE → causal attention over the KV cache →
+ * o_proj → residual; RMSNorm → fused gate_up_proj → SiLU(gate) · up → down_proj → residual.
+ */
+final class Phi3DecoderLayer {
+
+    /** What every layer of one forward call shares: positions, rotary tables and the mask. */
+    record Step(long start, long count, LongRopeEmbedding.CosSin rope, Tensor mask, boolean upcastPrefill) {
+        long end() {
+            return start + count;
+        }
+    }
+
+    private final RmsNorm inputLayernorm;
+    private final RmsNorm postAttentionLayernorm;
+    private final Linear qkvProj;
+    private final Linear oProj;
+    private final Linear gateUpProj;
+    private final Linear downProj;
+    private final long heads;
+    private final long kvHeads;
+    private final long headDim;
+    private final long intermediate;
+    private final DoubleOptional defaultScale;
+
+    Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
+        inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
+        postAttentionLayernorm = new RmsNorm(w,
+                WeightNames.decoderLayer(index, WeightNames.POST_ATTENTION_LAYERNORM), cfg.rmsNormEps());
+        qkvProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.QKV_PROJ)), null);
+        oProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.O_PROJ)), null);
+        gateUpProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ)), null);
+        downProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ)), null);
+        heads = cfg.numAttentionHeads();
+        kvHeads = cfg.numKeyValueHeads();
+        headDim = cfg.headDim();
+        intermediate = cfg.intermediateSize();
+        defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
+    }
+
+    /**
+     * @param x {@code [n, hidden]} residual stream of the new positions
+     * @param step positions {@code start .. start+n-1} and their rotary tables
+     * @param cacheKeys {@code [kvHeads, capacity, d]}: receives the new keys at {@code start}
+     * @param cacheValues likewise for values
+     * @return {@code [n, hidden]}
+     */
+    Tensor apply(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
+        long n = step.count();
+        long d = headDim;
+        Tensor h = inputLayernorm.apply(x);
+        Tensor qkv = qkvProj.apply(h);                                                  // [n, (H+2K)*d]
+        Tensor q = qkv.narrow(1, 0, heads * d).view(n, heads, d).transpose(0, 1);       // [H, n, d]
+        Tensor k = qkv.narrow(1, heads * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1);  // [K, n, d]
+        Tensor v = qkv.narrow(1, (heads + kvHeads) * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1); // [K, n, d]
+        q = LongRopeEmbedding.apply(q, step.rope());
+        k = LongRopeEmbedding.apply(k, step.rope());
+        cacheKeys.narrow(1, step.start(), n).copy_(k);     // in place: the result is the cache view itself
+        cacheValues.narrow(1, step.start(), n).copy_(v);
+        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
+        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
+        Tensor attn = attention(q, keys, values, step);                                 // [H, n, d]
+        Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
+        Tensor x1 = torch.add(x, oProj.apply(merged));
+        Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
+        Tensor gate = gateUp.narrow(1, 0, intermediate);                                // first half: gate
+        Tensor up = gateUp.narrow(1, intermediate, intermediate);
+        return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+    }
+
+    /**
+     * Causal attention of the new queries over all cached keys. Prefill of more than one token on
+     * CPU in bf16/f16 is computed in float32 (libtorch's bf16 SDPA without AMX is ~20x slower);
+     * a single decode token attends in the cache dtype (no mask needed: it sees every key).
+     */
+    private Tensor attention(Tensor q, Tensor keys, Tensor values, Step step) {
+        ScalarType dtype = q.scalar_type();
+        boolean upcast = step.upcastPrefill() && step.count() > 1 && dtype != ScalarType.Float;
+        if (upcast) {
+            q = q.to(ScalarType.Float);
+            keys = keys.to(ScalarType.Float);
+            values = values.to(ScalarType.Float);
+        }
+        boolean gqa = heads != kvHeads;
+        Tensor out;
+        if (step.mask() != null) {
+            try (TensorOptional mask = new TensorOptional(step.mask())) {
+                out = torch.scaled_dot_product_attention(q, keys, values, mask, 0.0, false, defaultScale, gqa);
+            }
+        } else {
+            // Either one query that sees every key, or a prefill from position 0 where the top-left
+            // aligned is_causal mask of SDPA is the right one.
+            boolean causal = step.count() > 1;
+            try (TensorOptional none = new TensorOptional()) {
+                out = torch.scaled_dot_product_attention(q, keys, values, none, 0.0, causal, defaultScale, gqa);
+            }
+        }
+        return upcast ? out.to(dtype) : out;
+    }
+}

@@ -1,0 +1,550 @@
+package io.github.phi3v.core.model;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.DeviceType;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.config.ImageEmbeddingConfig;
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.model.Modules.Linear;
+import io.github.phi3v.core.model.Modules.RmsNorm;
+import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Tensors;
+import io.github.phi3v.core.runtime.TorchRuntime;
+import io.github.phi3v.core.weights.Checkpoint;
+
+/**
+ * Phi-3-V ({@code Phi3VForCausalLM}) on libtorch: the CLIP vision tower with the HD transform and
+ * projection, and the Phi-3 decoder with LongRoPE over a preallocated {@link KvCache}.
+ *
+ * <p>Weights are loaded once, converted to the chosen {@link Precision}, and live until {@link #close()}.
+ * The model is immutable after loading and safe for concurrent use from several threads, each with its
+ * own {@link KvCache}; {@link #close()} waits for running calls to finish.
+ *
+ * <p>Token ids: a non-negative id is a vocabulary token; {@code -k} is a placeholder of image
+ * {@code k} (1-based index into the {@code images} list of the call). Every run of {@code -k}
+ * placeholders must be exactly as long as image k's {@link ImageEmbeddings#tokenCount()}; it is
+ * filled with those embeddings. The caller's array is never modified.
+ */
+public final class Phi3VModel implements AutoCloseable {
+
+    private static final int STATS_CHUNK = 256;
+
+    private final Phi3VConfig config;
+    private final ModelOptions options;
+    private final ScalarType dtype;
+    private final Device device;
+    private final boolean upcastPrefill;
+    private final Tensor embedTokens;
+    private final List<Phi3DecoderLayer> layers = new ArrayList<>();
+    private final RmsNorm norm;
+    private final Linear lmHead;
+    private final LongRopeEmbedding rope;
+    private final ClipVisionTower clip;
+    private final HdFeatureTransform hdTransform;
+    private final ImageProjection projection;
+    private final List<Pointer> owned;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private Phi3VModel(Phi3VConfig config, ModelOptions options, WeightLoader w) {
+        this.config = config;
+        this.options = options;
+        this.dtype = w.dtype();
+        this.device = w.device();
+        this.upcastPrefill = options.device() == ModelOptions.Device.CPU;
+        this.embedTokens = w.load(WeightNames.EMBED_TOKENS);
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            layers.add(new Phi3DecoderLayer(w, config, i));
+        }
+        this.norm = new RmsNorm(w, WeightNames.FINAL_NORM, config.rmsNormEps());
+        this.lmHead = new Linear(w.load(WeightNames.LM_HEAD), null);
+        this.rope = new LongRopeEmbedding(w, config);
+        if (config.hasVision()) {
+            ImageEmbeddingConfig img = config.imageEmbedding();
+            this.clip = new ClipVisionTower(w, img, upcastPrefill && dtype != ScalarType.Float);
+            this.hdTransform = new HdFeatureTransform(w, img);
+            this.projection = new ImageProjection(w);
+        } else {
+            this.clip = null;
+            this.hdTransform = null;
+            this.projection = null;
+        }
+        this.owned = w.release();
+    }
+
+    /** {@link #load(Path, ModelOptions)} with {@link ModelOptions#defaults()}. */
+    public static Phi3VModel load(Path modelDir) {
+        return load(modelDir, ModelOptions.defaults());
+    }
+
+    /**
+     * Loads an HF model folder ({@code config.json} + {@code model.safetensors} or an index with shards).
+     *
+     * @param modelDir the folder
+     * @param options precision, device, threads
+     * @return the model; close it to free the weights
+     * @throws WeightMismatchException if the checkpoint's tensors do not fit config.json (all problems listed)
+     * @throws io.github.phi3v.core.config.InvalidConfigException for a bad config.json
+     * @throws io.github.phi3v.core.weights.InvalidCheckpointException for a malformed checkpoint
+     * @throws IllegalStateException if CUDA is requested but not available
+     */
+    public static Phi3VModel load(Path modelDir, ModelOptions options) {
+        TorchRuntime.ensureInitialized();
+        if (options.threads() > 0) {
+            TorchRuntime.setThreads(options.threads());
+        }
+        Device device;
+        if (options.device() == ModelOptions.Device.CUDA) {
+            if (!torch.cuda_is_available()) {
+                throw new IllegalStateException("device CUDA requested, but libtorch sees no CUDA device (build "
+                        + "with -Pgpu for the CUDA natives and check the driver), or use device CPU");
+            }
+            device = new Device(DeviceType.CUDA, (byte) 0);
+        } else {
+            device = new Device(DeviceType.CPU);
+        }
+        Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
+        try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
+            WeightNames.validate(config, checkpoint.names(), n -> checkpoint.info(n).shape(),
+                    checkpoint.source().toString());
+            WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(), device);
+            try {
+                return new Phi3VModel(config, options, loader);
+            } catch (RuntimeException | Error e) {
+                loader.close();
+                throw e;
+            }
+        }
+    }
+
+    /** The model's configuration. */
+    public Phi3VConfig config() {
+        return config;
+    }
+
+    /** The options it was loaded with. */
+    public ModelOptions options() {
+        return options;
+    }
+
+    /** Number of placeholder tokens an image with this padded HD size occupies. */
+    public int imageTokenCount(int hdHeight, int hdWidth) {
+        ImageEmbeddingConfig img = requireVision();
+        int s = img.clip().imageSize();
+        checkHdSize(hdHeight, hdWidth, s);
+        return Math.toIntExact(HdFeatureTransform.tokenCount(hdHeight / s, hdWidth / s, img.tokensPerSide()));
+    }
+
+    /**
+     * Allocates a KV cache for up to {@code capacity} positions (prompt + generated tokens).
+     * Memory: layers × 2 × kvHeads × headDim × capacity × dtype size.
+     */
+    public KvCache newKvCache(int capacity) {
+        if (capacity < 1 || capacity > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("KV cache capacity must be 1.." + config.maxPositionEmbeddings()
+                    + " (max_position_embeddings), got " + capacity);
+        }
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            int n = layers.size();
+            Tensor[] keys = new Tensor[n];
+            Tensor[] values = new Tensor[n];
+            long[] shape = {config.numKeyValueHeads(), capacity, config.headDim()};
+            try (InferenceScope scope = InferenceScope.open();
+                 TensorOptions opts = new TensorOptions(dtype);
+                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                for (int i = 0; i < n; i++) {
+                    keys[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
+                    values[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
+                }
+            }
+            return new KvCache(this, keys, values, capacity);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** {@link #encodeImage(float[], int, int, int)} of an {@link ImagePixels}. */
+    public ImageEmbeddings encodeImage(ImagePixels image) {
+        return encodeImage(image.pixelValues(), image.numCrops(), image.hdHeight(), image.hdWidth());
+    }
+
+    /**
+     * Runs the vision tower (on the global crop and the real sub-crops only), the HD transform and
+     * the projection.
+     *
+     * @param pixelValues {@code [numCrops + 1, 3, S, S]} row-major (S = 336): global crop, sub-crops
+     *     row-major, zero padding crops
+     * @param numCrops the processor's num_crops
+     * @param hdHeight padded HD height (a multiple of S); {@code hdHeight/S · hdWidth/S <= numCrops}
+     * @param hdWidth padded HD width (a multiple of S)
+     * @return the image's embeddings, {@link #imageTokenCount} rows; close them when done
+     */
+    public ImageEmbeddings encodeImage(float[] pixelValues, int numCrops, int hdHeight, int hdWidth) {
+        return encode(pixelValues, numCrops, hdHeight, hdWidth, null, "");
+    }
+
+    private ImageEmbeddings encode(float[] px, int numCrops, int hdHeight, int hdWidth, Trace trace, String prefix) {
+        ImageEmbeddingConfig img = requireVision();
+        int s = img.clip().imageSize();
+        int channels = img.clip().numChannels();
+        checkHdSize(hdHeight, hdWidth, s);
+        int hc = hdHeight / s;
+        int wc = hdWidth / s;
+        if (numCrops < 1 || hc * wc > numCrops) {
+            throw new IllegalArgumentException("HD image " + hdHeight + "x" + hdWidth + " has " + hc + "x" + wc + " = "
+                    + hc * wc + " crops, but num_crops is " + numCrops + " (expected at most num_crops crops)");
+        }
+        long perCrop = (long) channels * s * s;
+        long expected = (numCrops + 1L) * perCrop;
+        if (px.length != expected) {
+            throw new IllegalArgumentException("pixelValues: expected (num_crops + 1) x " + channels + " x " + s + " x "
+                    + s + " = " + expected + " floats for num_crops " + numCrops + ", found " + px.length);
+        }
+        int used = 1 + hc * wc;
+        lock.readLock().lock();
+        try (InferenceScope scope = InferenceScope.open()) {
+            checkOpen();
+            Tensor pixels = Tensors.fromFloats(px, 0, Math.toIntExact(used * perCrop), used, channels, s, s)
+                    .to(device, dtype);                                         // [1+hc*wc, 3, S, S]
+            Tensor features = clip.features(pixels);                            // [1+hc*wc, P, C]
+            record(trace, prefix + "clip_features", features);
+            Tensor merged = hdTransform.apply(features, hc, wc);                // [tokens, 4C]
+            record(trace, prefix + "hd_merged", merged);
+            Tensor embeds = projection.apply(merged).contiguous();              // [tokens, hidden]
+            record(trace, prefix + "image_embeds", embeds);
+            return new ImageEmbeddings(this, scope.keep(embeds), hdHeight, hdWidth);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Feeds {@code tokenIds} at positions {@code startPosition ..} and returns the logits of the last one.
+     *
+     * @param tokenIds ids; {@code -k} = placeholder of {@code images.get(k-1)}; not modified
+     * @param images image embeddings referenced by the placeholders (may be empty)
+     * @param cache this sequence's cache; positions from {@code startPosition} on are overwritten
+     * @param startPosition where the ids go, at most {@code cache.length()} (a smaller value reuses
+     *     the cached prefix and drops the rest)
+     * @return float32 logits of the last position, length vocab_size
+     */
+    public float[] forward(int[] tokenIds, List<ImageEmbeddings> images, KvCache cache, int startPosition) {
+        return forward(tokenIds, images, cache, startPosition, 1)[0];
+    }
+
+    /**
+     * Like {@link #forward(int[], List, KvCache, int)} but returns the logits of the last
+     * {@code lastPositions} positions ({@code [lastPositions][vocab]}, oldest first).
+     */
+    public float[][] forward(int[] tokenIds, List<ImageEmbeddings> images, KvCache cache, int startPosition,
+            int lastPositions) {
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            Tensor logits = run(tokenIds, images, cache, startPosition, lastPositions, null);
+            try {
+                float[] flat = Tensors.toFloats(logits);
+                int v = config.vocabSize();
+                float[][] out = new float[lastPositions][];
+                for (int i = 0; i < lastPositions; i++) {
+                    out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
+                }
+                return out;
+            } finally {
+                logits.close();
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * One full forward pass (fresh cache, position 0) that records every intermediate: the same code as
+     * {@link #encodeImage} and {@link #forward}, with copies taken along the way. For conformance
+     * checks and the CLI's {@code inspect}; it also computes the logits of every position (in chunks)
+     * for the per-position statistics.
+     *
+     * @param tokenIds the prompt ids ({@code -k} = image k's placeholders)
+     * @param images the preprocessed images
+     * @param lastPositions how many final positions' logits and final-norm outputs to keep
+     * @return the recorded tensors and per-position logits statistics
+     */
+    public Inspection inspect(int[] tokenIds, List<ImagePixels> images, int lastPositions) {
+        Trace trace = new Trace();
+        List<ImageEmbeddings> embeddings = new ArrayList<>();
+        try {
+            List<float[]> merged = new ArrayList<>();
+            long rows = 0;
+            for (int k = 0; k < images.size(); k++) {
+                ImagePixels p = images.get(k);
+                String prefix = "image_" + (k + 1) + ".";
+                embeddings.add(encode(p.pixelValues(), p.numCrops(), p.hdHeight(), p.hdWidth(), trace, prefix));
+                Inspection.TracedTensor t = trace.tensors.get(prefix + "hd_merged");
+                merged.add(t.values());
+                rows += t.shape()[0];
+            }
+            if (!images.isEmpty()) {
+                long width = trace.tensors.get("image_1.hd_merged").shape()[1];
+                float[] all = new float[Math.toIntExact(rows * width)];
+                int at = 0;
+                for (float[] m : merged) {
+                    System.arraycopy(m, 0, all, at, m.length);
+                    at += m.length;
+                }
+                trace.tensors.put("hd_merged", new Inspection.TracedTensor("hd_merged", new long[] {rows, width}, all));
+            }
+            lock.readLock().lock();
+            try (KvCache cache = newKvCache(tokenIds.length)) {
+                checkOpen();
+                run(tokenIds, embeddings, cache, 0, lastPositions, trace).close();
+            } finally {
+                lock.readLock().unlock();
+            }
+            return trace.toInspection();
+        } finally {
+            for (ImageEmbeddings e : embeddings) {
+                e.close();
+            }
+        }
+    }
+
+    /** The forward pass; returns owned float32 CPU logits {@code [lastN, vocab]} (caller closes). */
+    private Tensor run(int[] ids, List<ImageEmbeddings> images, KvCache cache, int start, int lastN, Trace trace) {
+        int n = ids.length;
+        if (cache.owner != this) {
+            throw new IllegalArgumentException("the KvCache belongs to another model; create it with newKvCache()");
+        }
+        cache.checkOpen();
+        if (n == 0) {
+            throw new IllegalArgumentException("tokenIds is empty: expected at least one id");
+        }
+        if (start < 0 || start > cache.length()) {
+            throw new IllegalArgumentException("startPosition " + start + ": expected 0.." + cache.length()
+                    + " (the cached length)");
+        }
+        if ((long) start + n > cache.capacity()) {
+            throw new IllegalArgumentException("KV cache full: " + start + " cached + " + n + " new tokens > capacity "
+                    + cache.capacity() + "; allocate a larger cache");
+        }
+        if (lastN < 1 || lastN > n) {
+            throw new IllegalArgumentException("lastPositions must be 1.." + n + " (the number of ids fed), got " + lastN);
+        }
+        cache.truncate(start);
+        int end = start + n;
+        try (InferenceScope scope = InferenceScope.open()) {
+            Tensor x = embed(ids, images);                                   // [n, hidden]
+            record(trace, "inputs_embeds", x);
+            boolean longFactors = rope.isLong(end);
+            if (start > 0 && cache.longRope != longFactors) {
+                // The sequence crossed original_max_position_embeddings (or went back below it after a
+                // truncate): move the cached keys to the factor set a full recomputation would use.
+                for (int i = 0; i < layers.size(); i++) {
+                    try (InferenceScope ignored = InferenceScope.open()) {
+                        rope.rerotate(cache.keys[i].narrow(1, 0, start), start, longFactors);
+                    }
+                }
+            }
+            cache.longRope = longFactors;
+            Phi3DecoderLayer.Step step = new Phi3DecoderLayer.Step(start, n,
+                    rope.cosSin(start, n, longFactors, dtype, device), mask(start, n), upcastPrefill);
+            Tensor hidden = x;
+            boolean ownsHidden = false;
+            try {
+                for (int i = 0; i < layers.size(); i++) {
+                    Tensor next;
+                    // One scope per layer: peak memory is one layer's intermediates, not all of them.
+                    try (InferenceScope layerScope = InferenceScope.open()) {
+                        next = layerScope.keep(layers.get(i).apply(hidden, step, cache.keys[i], cache.values[i]));
+                    }
+                    if (ownsHidden) {
+                        hidden.close();
+                    }
+                    hidden = next;
+                    ownsHidden = true;
+                    record(trace, "layer_" + i + "_output", hidden);
+                }
+                cache.setLength(end);
+                Tensor normed = norm.apply(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
+                record(trace, "final_norm_last" + lastN, normed);
+                Tensor logits = toCpuFloat(lmHead.apply(normed));               // [lastN, vocab]
+                record(trace, "logits_last" + lastN, logits);
+                if (trace != null) {
+                    positionStatistics(hidden, trace);
+                }
+                return scope.keep(logits);
+            } finally {
+                if (ownsHidden) {
+                    hidden.close();
+                }
+            }
+        }
+    }
+
+    /** Token embeddings with every placeholder run replaced by its image's embeddings. */
+    private Tensor embed(int[] ids, List<ImageEmbeddings> images) {
+        int n = ids.length;
+        long[] text = new long[n];
+        List<int[]> runs = new ArrayList<>();   // {start, length, image index 0-based}
+        for (int i = 0; i < n; i++) {
+            int id = ids[i];
+            if (id >= 0) {
+                if (id >= config.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + id + " at position " + i + " is outside the "
+                            + "vocabulary (0.." + (config.vocabSize() - 1) + ")");
+                }
+                text[i] = id;
+                continue;
+            }
+            int k = -id;  // id -k: image k
+            if (k > images.size()) {
+                throw new IllegalArgumentException("placeholder id " + id + " at position " + i + " refers to image "
+                        + k + ", but " + images.size() + " image embeddings were given");
+            }
+            if (!runs.isEmpty()) {
+                int[] last = runs.get(runs.size() - 1);
+                if (last[2] == k - 1 && last[0] + last[1] == i) {
+                    last[1]++;
+                    continue;
+                }
+            }
+            runs.add(new int[] {i, 1, k - 1});
+        }
+        for (int[] r : runs) {
+            ImageEmbeddings img = images.get(r[2]);
+            if (img.owner != this) {
+                throw new IllegalArgumentException("image " + (r[2] + 1) + "'s embeddings were made by another model");
+            }
+            if (r[1] != img.tokenCount()) {
+                throw new IllegalArgumentException("placeholder block of image " + (r[2] + 1) + " at positions ["
+                        + r[0] + ", " + (r[0] + r[1]) + ") has " + r[1] + " ids, but the image has " + img.tokenCount()
+                        + " embedding rows (HD size " + img.hdHeight() + "x" + img.hdWidth()
+                        + "); a placeholder block must be fed whole and match the image's token count");
+            }
+        }
+        Tensor idsTensor = Tensors.fromLongs(text, n);
+        if (device.is_cuda()) {
+            idsTensor = idsTensor.to(device, ScalarType.Long);
+        }
+        Tensor x = torch.embedding(embedTokens, idsTensor);                  // [n, hidden]
+        for (int[] r : runs) {
+            x.narrow(0, r[0], r[1]).copy_(images.get(r[2]).tensor());        // in place
+        }
+        return x;
+    }
+
+    /**
+     * The attention mask for queries {@code start .. start+n-1} over keys {@code 0 .. start+n-1}, or null
+     * when SDPA needs none: a single query sees every key, and a prefill from 0 uses {@code is_causal}.
+     * True = attend. Includes the sliding window ({@code kv >= q - window}) when it can matter.
+     */
+    private Tensor mask(long start, long n) {
+        long end = start + n;
+        Integer window = config.slidingWindow();
+        boolean windowed = window != null && end > window;
+        if (!windowed && (n == 1 || start == 0)) {
+            return null;
+        }
+        try (Scalar s = new Scalar(start);
+             Scalar e = new Scalar(end);
+             Scalar zero = new Scalar(0L);
+             TensorOptions longs = new TensorOptions(ScalarType.Long)) {
+            Tensor q = torch.arange(s, e, longs).view(n, 1);                  // [n, 1]
+            Tensor k = torch.arange(zero, e, longs).view(1, end);             // [1, L]
+            Tensor allowed = torch.le(k, q);                                  // [n, L]
+            if (windowed) {
+                try (Scalar w = new Scalar((long) window)) {
+                    allowed = torch.logical_and(allowed, torch.ge(k, torch.sub(q, w)));
+                }
+            }
+            return device.is_cuda() ? allowed.to(device, ScalarType.Bool) : allowed;
+        }
+    }
+
+    /** argmax / max / logsumexp of the logits of every position, computed in chunks (inspect only). */
+    private void positionStatistics(Tensor hidden, Trace trace) {
+        int n = Math.toIntExact(hidden.size(0));
+        trace.argmax = new long[n];
+        trace.max = new float[n];
+        trace.logsumexp = new float[n];
+        for (int from = 0; from < n; from += STATS_CHUNK) {
+            int len = Math.min(STATS_CHUNK, n - from);
+            try (InferenceScope ignored = InferenceScope.open();
+                 LongOptional dim = new LongOptional(1)) {
+                Tensor logits = toCpuFloat(lmHead.apply(norm.apply(hidden.narrow(0, from, len))));  // [len, vocab]
+                System.arraycopy(Tensors.toLongs(torch.argmax(logits, dim, false)), 0, trace.argmax, from, len);
+                System.arraycopy(Tensors.toFloats(torch.amax(logits, new long[] {1}, false)), 0, trace.max, from, len);
+                System.arraycopy(Tensors.toFloats(torch.logsumexp(logits, new long[] {1}, false)), 0,
+                        trace.logsumexp, from, len);
+            }
+        }
+    }
+
+    private Tensor toCpuFloat(Tensor t) {
+        Tensor f = t.to(ScalarType.Float);
+        return (f.is_cuda() ? f.cpu() : f).contiguous();
+    }
+
+    private Tensor onDevice(Tensor cpu) {
+        return device.is_cuda() ? cpu.to(device, dtype) : cpu;
+    }
+
+    private static void record(Trace trace, String name, Tensor t) {
+        if (trace != null) {
+            trace.record(name, t);
+        }
+    }
+
+    private ImageEmbeddingConfig requireVision() {
+        if (!config.hasVision()) {
+            throw new IllegalStateException("this model has no vision part (config.json has no img_processor)");
+        }
+        return config.imageEmbedding();
+    }
+
+    private static void checkHdSize(int hdHeight, int hdWidth, int s) {
+        if (hdHeight < s || hdWidth < s || hdHeight % s != 0 || hdWidth % s != 0) {
+            throw new IllegalArgumentException("HD image size " + hdHeight + "x" + hdWidth + " is not a valid HD grid: "
+                    + "expected positive multiples of " + s + " (image_sizes of the processor)");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the model is closed");
+        }
+    }
+
+    /** Frees all weights; waits for running calls. Caches and image embeddings must be closed by their owners. */
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                owned.get(i).close();
+            }
+            owned.clear();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package io.github.phi3v.core.model;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** The dtype weights are converted to at load and activations are computed in. */
+public enum Precision {
+    /** IEEE float32: reference accuracy, twice the memory of the 16-bit types. */
+    FLOAT32("float32"),
+    /** bfloat16: the CPU default where the CPU has bf16 instructions. */
+    BFLOAT16("bfloat16"),
+    /** IEEE float16: mainly for CUDA. */
+    FLOAT16("float16");
+
+    private final String label;
+
+    Precision(String label) {
+        this.label = label;
+    }
+
+    /** The PyTorch name ("float32", "bfloat16", "float16"). */
+    public String label() {
+        return label;
+    }
+
+    /** Parses a PyTorch-style name ("float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"half"). */
+    public static Precision parse(String name) {
+        String n = name.trim().toLowerCase(Locale.ROOT);
+        return switch (n) {
+            case "float32", "fp32", "f32", "float" -> FLOAT32;
+            case "bfloat16", "bf16" -> BFLOAT16;
+            case "float16", "fp16", "f16", "half" -> FLOAT16;
+            default -> throw new IllegalArgumentException("unknown dtype '" + name
+                    + "': expected float32, bfloat16 or float16");
+        };
+    }
+
+    /**
+     * The CPU default: {@link #BFLOAT16} when the CPU has native bf16 arithmetic (x86 AVX512-BF16 or
+     * AMX, or ARM's bf16 extension), {@link #FLOAT32} otherwise (bf16 emulated is slower than f32).
+     */
+    public static Precision cpuDefault() {
+        return cpuHasBf16() ? BFLOAT16 : FLOAT32;
+    }
+
+    /** True when /proc/cpuinfo lists avx512_bf16, amx_bf16 or (ARM) bf16. False when unknown. */
+    public static boolean cpuHasBf16() {
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        try {
+            if (!Files.isReadable(cpuinfo)) {
+                return false;
+            }
+            for (String line : Files.readAllLines(cpuinfo)) {
+                String l = line.toLowerCase(Locale.ROOT);
+                if (l.startsWith("flags") || l.startsWith("features")) {
+                    for (String flag : l.substring(l.indexOf(':') + 1).trim().split("\\s+")) {
+                        if (flag.equals("avx512_bf16") || flag.equals("amx_bf16") || flag.equals("bf16")) {
+                            return true;
+                        }
+                    }
+                    return false;
+                }
+            }
+            return false;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    ScalarType scalarType() {
+        return switch (this) {
+            case FLOAT32 -> ScalarType.Float;
+            case BFLOAT16 -> ScalarType.BFloat16;
+            case FLOAT16 -> ScalarType.Half;
+        };
+    }
+}

@@ -1,0 +1,118 @@
+package io.github.phi3v.core.runtime;
+
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * Copies between Java arrays and CPU tensors. The returned tensors belong to the caller's current
+ * {@link InferenceScope} (or to nobody, outside a scope: then the caller closes them).
+ */
+public final class Tensors {
+
+    private Tensors() {
+    }
+
+    /** A new float32 CPU tensor of the given shape holding a copy of {@code data}. */
+    public static Tensor fromFloats(float[] data, long... shape) {
+        checkCount(data.length, shape);
+        try (TensorOptions opts = new TensorOptions(ScalarType.Float);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            Tensor t = torch.empty(shape, opts, fmt);
+            if (data.length > 0) {
+                t.data_ptr_float().put(data);
+            }
+            return t;
+        }
+    }
+
+    /**
+     * A new float32 CPU tensor of the given shape holding a copy of {@code data[offset .. offset+length)}
+     * (e.g. the real crops at the front of a padded pixel array).
+     */
+    public static Tensor fromFloats(float[] data, int offset, int length, long... shape) {
+        if (offset < 0 || length < 0 || offset > data.length - length) {
+            throw new IllegalArgumentException("range [" + offset + ", " + offset + " + " + length
+                    + ") is outside an array of " + data.length);
+        }
+        checkCount(length, shape);
+        try (TensorOptions opts = new TensorOptions(ScalarType.Float);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            Tensor t = torch.empty(shape, opts, fmt);
+            if (length > 0) {
+                t.data_ptr_float().put(data, offset, length);
+            }
+            return t;
+        }
+    }
+
+    /** A new int64 CPU tensor of the given shape holding a copy of {@code data}. */
+    public static Tensor fromLongs(long[] data, long... shape) {
+        checkCount(data.length, shape);
+        try (TensorOptions opts = new TensorOptions(ScalarType.Long);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            Tensor t = torch.empty(shape, opts, fmt);
+            if (data.length > 0) {
+                t.data_ptr_long().put(data);
+            }
+            return t;
+        }
+    }
+
+    /** The values of {@code t} (any float dtype, any device) as float32, in C order. */
+    public static float[] toFloats(Tensor t) {
+        try (InferenceScope ignored = InferenceScope.open()) {
+            Tensor f = t.to(ScalarType.Float);
+            if (f.is_cuda()) {
+                f = f.cpu();
+            }
+            f = f.contiguous();
+            float[] out = new float[Math.toIntExact(f.numel())];
+            if (out.length > 0) {
+                f.data_ptr_float().get(out);
+            }
+            return out;
+        }
+    }
+
+    /** The values of an integer tensor as int64, in C order. */
+    public static long[] toLongs(Tensor t) {
+        try (InferenceScope ignored = InferenceScope.open()) {
+            Tensor f = t.to(ScalarType.Long);
+            if (f.is_cuda()) {
+                f = f.cpu();
+            }
+            f = f.contiguous();
+            long[] out = new long[Math.toIntExact(f.numel())];
+            if (out.length > 0) {
+                f.data_ptr_long().get(out);
+            }
+            return out;
+        }
+    }
+
+    /** The shape of {@code t}. */
+    public static long[] shape(Tensor t) {
+        long[] s = new long[(int) t.dim()];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = t.size(i);
+        }
+        return s;
+    }
+
+    private static void checkCount(int length, long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n != length) {
+            throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " holds " + n
+                    + " elements, but the array has " + length);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.github.phi3v.core.model;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+import javax.imageio.ImageIO;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.github.phi3v.testsupport.GoldenTensors;
+import io.github.phi3v.testsupport.Jsonl;
+import io.github.phi3v.testsupport.SharedData;
+
+/**
+ * Inputs of the golden tiny-a forward/generation cases. Pixel values are rebuilt from the stored HD
+ * PNG and global crop with the recipe of golden/tiny-a/README.md section 3 (so these tests do not
+ * depend on the image module) and checked against the manifest's SHA-256.
+ */
+final class GoldenCases {
+
+    static final List<String> CASES = List.of("a_one_image", "b_two_images", "c_text_long", "d_text_short");
+    static final int NUM_CROPS = 16;
+    static final int CROP = 336;
+    private static final float[] MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
+    private static final float[] STD = {0.26862954f, 0.26130258f, 0.27577711f};
+
+    private GoldenCases() {
+    }
+
+    static Path modelF32() {
+        return SharedData.tinyA().resolve("model-f32");
+    }
+
+    static Path modelBf16() {
+        return SharedData.tinyA().resolve("model-bf16");
+    }
+
+    static GoldenTensors forward(String c) {
+        return GoldenTensors.read(SharedData.tinyA().resolve("forward/" + c + ".safetensors"));
+    }
+
+    static GoldenTensors generation(String c) {
+        return GoldenTensors.read(SharedData.tinyA().resolve("generation/" + c + ".safetensors"));
+    }
+
+    static JsonNode manifestCase(String c) {
+        return Jsonl.readJson(SharedData.tinyA().resolve("manifest.json")).get("forward").get(c);
+    }
+
+    static int[] inputIds(GoldenTensors g, String name) {
+        return g.ints(name);
+    }
+
+    /** The case's images as the processor produced them (num_crops 16), SHA-256 checked. */
+    static List<ImagePixels> images(String c) {
+        JsonNode m = manifestCase(c);
+        GoldenTensors f = forward(c);
+        List<ImagePixels> out = new ArrayList<>();
+        JsonNode imgs = m.get("images");
+        if (imgs.size() == 0) {
+            return out;
+        }
+        long[] sizes = f.longs("image_sizes");
+        float[] globals = f.floats("pixel_values_global");
+        int perCrop = 3 * CROP * CROP;
+        MessageDigest sha = sha256();
+        for (int k = 0; k < imgs.size(); k++) {
+            String file = Path.of(imgs.get(k).asText()).getFileName().toString();
+            String stem = file.substring(0, file.lastIndexOf('.'));
+            Path png = SharedData.tinyA().resolve("image_processor/hd/" + stem + "__nc" + NUM_CROPS + ".png");
+            float[] global = java.util.Arrays.copyOfRange(globals, k * perCrop, (k + 1) * perCrop);
+            float[] px = pixelValues(png, global);
+            int h = (int) sizes[2 * k];
+            int w = (int) sizes[2 * k + 1];
+            ByteBuffer bb = ByteBuffer.allocate(px.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            bb.asFloatBuffer().put(px);
+            sha.update(bb.array());
+            out.add(new ImagePixels(px, NUM_CROPS, h, w));
+        }
+        String expected = m.get("pixel_values_sha256_f32le").asText();
+        String found = HexFormat.of().formatHex(sha.digest());
+        if (!expected.equals(found)) {
+            throw new AssertionError(c + ": rebuilt pixel_values SHA-256 " + found + " != manifest " + expected);
+        }
+        return out;
+    }
+
+    private static float[] pixelValues(Path png, float[] global) {
+        BufferedImage img;
+        try {
+            img = ImageIO.read(png.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        int hh = img.getHeight();
+        int ww = img.getWidth();
+        int[] argb = img.getRGB(0, 0, ww, hh, null, 0, ww);
+        int perCrop = 3 * CROP * CROP;
+        float[] px = new float[(NUM_CROPS + 1) * perCrop];
+        System.arraycopy(global, 0, px, 0, perCrop);
+        int wc = ww / CROP;
+        for (int r = 0; r < hh / CROP; r++) {
+            for (int c = 0; c < wc; c++) {
+                int base = (1 + r * wc + c) * perCrop;
+                for (int y = 0; y < CROP; y++) {
+                    for (int x = 0; x < CROP; x++) {
+                        int p = argb[(r * CROP + y) * ww + c * CROP + x];
+                        for (int ch = 0; ch < 3; ch++) {
+                            int v = (p >> (16 - 8 * ch)) & 0xff;
+                            px[base + ch * CROP * CROP + y * CROP + x] = ((float) v / 255f - MEAN[ch]) / STD[ch];
+                        }
+                    }
+                }
+            }
+        }
+        return px;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Max |a - b| over equally long arrays. */
+    static double maxAbsDiff(float[] a, float[] b) {
+        if (a.length != b.length) {
+            throw new AssertionError("length " + a.length + " != " + b.length);
+        }
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs((double) a[i] - b[i]));
+        }
+        return m;
+    }
+
+    /** First index of the maximum (torch.argmax semantics). */
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
