@@ -3,6 +3,7 @@ package io.github.phi3v.tokenizer;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The BPE model of {@code tokenizer.json} ({@code model.type == "BPE"}), reproducing the Hugging Face
@@ -31,6 +32,19 @@ final class BpeModel {
     private final boolean fuseUnk;
     private final boolean ignoreMerges;
     private final MergeTable merges;
+    /**
+     * True when no merge can produce a token in which a {@code ▁} follows another character: then a
+     * word can be cut before every {@code ▁} that follows a non-{@code ▁} character, and the parts
+     * encoded independently give exactly the same ids (no symbol can ever span such a cut, so merges
+     * on one side never change pairs on the other). Checked on the merges at load time; true for all
+     * SentencePiece-derived Llama/Phi-3 vocabularies.
+     */
+    private final boolean splitAtWordStarts;
+    /** Sub-word results (immutable arrays), bounded; filled only while below the capacity. */
+    private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+    private static final int CACHE_CAPACITY = 20_000;
+    private static final int CACHE_MAX_CHARS = 64;
+    private static final char WORD_START = '\u2581';
 
     BpeModel(Map<String, Integer> vocab, int idLimit, int[][] mergePairs, boolean byteFallback, int unkId,
              boolean fuseUnk, boolean ignoreMerges, String file) {
@@ -61,6 +75,19 @@ final class BpeModel {
         this.fuseUnk = fuseUnk;
         this.ignoreMerges = ignoreMerges;
         this.merges = new MergeTable(mergePairs, file);
+        this.splitAtWordStarts = !anyMergeJoinsBeforeWordStart(mergePairs, tokens);
+    }
+
+    private static boolean anyMergeJoinsBeforeWordStart(int[][] mergePairs, String[] tokens) {
+        for (int[] p : mergePairs) {
+            String merged = tokens[p[2]];
+            for (int i = 1; i < merged.length(); i++) {
+                if (merged.charAt(i) == WORD_START && merged.charAt(i - 1) != WORD_START) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** The vocab token of an id, or {@code null} when the id is not in the model's vocab. */
@@ -75,6 +102,40 @@ final class BpeModel {
 
     /** Appends the ids of one (already normalized, non-empty) word. */
     void encodeWord(String word, IntArrayBuilder out) {
+        if (!splitAtWordStarts || ignoreMerges) {
+            encodePart(word, out);
+            return;
+        }
+        int n = word.length();
+        int start = 0;
+        for (int i = 1; i < n; i++) {
+            if (word.charAt(i) == WORD_START && word.charAt(i - 1) != WORD_START) {
+                encodeCached(word.substring(start, i), out);
+                start = i;
+            }
+        }
+        encodeCached(start == 0 ? word : word.substring(start), out);
+    }
+
+    private void encodeCached(String part, IntArrayBuilder out) {
+        if (part.length() > CACHE_MAX_CHARS) {
+            encodePart(part, out);
+            return;
+        }
+        int[] ids = cache.get(part);
+        if (ids == null) {
+            IntArrayBuilder b = new IntArrayBuilder(part.length());
+            encodePart(part, b);
+            ids = b.toArray();
+            if (cache.size() < CACHE_CAPACITY) {
+                cache.putIfAbsent(part, ids);
+            }
+        }
+        out.addAll(ids);
+    }
+
+    /** Runs BPE over one word (or one independent part of it). */
+    private void encodePart(String word, IntArrayBuilder out) {
         if (ignoreMerges) {
             Integer whole = vocab.get(word);
             if (whole != null) {
