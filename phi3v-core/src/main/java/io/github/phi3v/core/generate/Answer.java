@@ -18,6 +18,8 @@ import java.util.Objects;
  * System.out.println(a.finishReason() + ", " + a.tokenIds().length + " tokens, " + a.usage());
  * }</pre>
  *
+ * <p>The constructor copies {@code tokenIds} and throws {@link NullPointerException} for a null component.
+ *
  * @param text the generated text (pieces concatenated)
  * @param tokenIds the generated token ids; the record keeps and returns copies
  * @param finishReason why generation ended
@@ -26,9 +28,12 @@ import java.util.Objects;
 public record Answer(String text, int[] tokenIds, FinishReason finishReason, Usage usage) {
 
     /**
-     * Validates and defensively copies.
+     * Creates the value, validating it as described in the class comment.
      *
-     * @throws NullPointerException if any component is null
+     * @param text see {@link #text()}
+     * @param tokenIds see {@link #tokenIds()}
+     * @param finishReason see {@link #finishReason()}
+     * @param usage see {@link #usage()}
      */
     public Answer {
         Objects.requireNonNull(text, "text");

@@ -16,7 +16,9 @@ public final class ContextLengthExceededException extends IllegalArgumentExcepti
 
     private static final long serialVersionUID = 1L;
 
+    /** Prompt + image + new tokens that were asked for. */
     private final long requiredTokens;
+    /** The maximum context the request had to fit in. */
     private final int maxContext;
 
     /**

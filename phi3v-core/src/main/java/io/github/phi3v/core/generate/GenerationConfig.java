@@ -29,6 +29,9 @@ import java.util.Set;
  *         .build();
  * }</pre>
  *
+ * <p>The constructor throws {@link IllegalArgumentException} naming the offending value and its allowed
+ * range, and {@link NullPointerException} for null collections or elements.
+ *
  * @param maxNewTokens the most tokens to generate, at least 1
  * @param doSample false for greedy decoding (argmax), true for multinomial sampling after the warpers
  * @param temperature logits are divided by this before sampling; strictly positive
@@ -62,10 +65,18 @@ public record GenerationConfig(int maxNewTokens, boolean doSample, float tempera
     private static final GenerationConfig DEFAULTS = builder().build();
 
     /**
-     * Validates every field and freezes the collections.
+     * Creates the value, validating it as described in the class comment.
      *
-     * @throws IllegalArgumentException with the offending value and the allowed range
-     * @throws NullPointerException if seed, stopTokenIds or stopStrings (or an element) is null
+     * @param maxNewTokens see {@link #maxNewTokens()}
+     * @param doSample see {@link #doSample()}
+     * @param temperature see {@link #temperature()}
+     * @param topK see {@link #topK()}
+     * @param topP see {@link #topP()}
+     * @param minP see {@link #minP()}
+     * @param repetitionPenalty see {@link #repetitionPenalty()}
+     * @param seed see {@link #seed()}
+     * @param stopTokenIds see {@link #stopTokenIds()}
+     * @param stopStrings see {@link #stopStrings()}
      */
     public GenerationConfig {
         if (maxNewTokens < 1) {

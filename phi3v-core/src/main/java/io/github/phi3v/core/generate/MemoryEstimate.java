@@ -21,6 +21,8 @@ import java.util.Locale;
  * System.out.println(m);                                // weights 7.72 GiB + KV 3.00 GiB (384 KiB/token) ...
  * }</pre>
  *
+ * <p>The constructor throws {@link IllegalArgumentException} if a number is negative.
+ *
  * @param weightBytes bytes of all weights ({@code parameters x bytes per parameter})
  * @param kvBytesPerToken bytes of keys and values for one position ({@code layers x 2 x kvHeads x headDim x
  *     bytesPerElement})
@@ -30,9 +32,12 @@ import java.util.Locale;
 public record MemoryEstimate(long weightBytes, long kvBytesPerToken, int maxContext, long imageActivationBytes) {
 
     /**
-     * Validates.
+     * Creates the value, validating it as described in the class comment.
      *
-     * @throws IllegalArgumentException if a number is negative
+     * @param weightBytes see {@link #weightBytes()}
+     * @param kvBytesPerToken see {@link #kvBytesPerToken()}
+     * @param maxContext see {@link #maxContext()}
+     * @param imageActivationBytes see {@link #imageActivationBytes()}
      */
     public MemoryEstimate {
         if (weightBytes < 0 || kvBytesPerToken < 0 || maxContext < 0 || imageActivationBytes < 0) {

@@ -201,7 +201,14 @@ public final class TextPublisher implements Flow.Publisher<String> {
             lock.lock();
             try {
                 while (demand == 0 && !cancelled) {
-                    demandChanged.awaitUninterruptibly();
+                    try {
+                        demandChanged.await();
+                    } catch (InterruptedException e) {
+                        // The worker is being shut down: stop the generation instead of hanging.
+                        Thread.currentThread().interrupt();
+                        cancelled = true;
+                        cancel.cancel();
+                    }
                 }
                 if (cancelled) {
                     return; // the loop sees the cancelled token before its next forward pass

@@ -21,6 +21,9 @@ import java.util.Locale;
  *         u.tokensPerSecond());
  * }</pre>
  *
+ * <p>The constructor throws {@link IllegalArgumentException} if a count or time is negative, a time is
+ * not finite, or {@code imageTokens > promptTokens}.
+ *
  * @param promptTokens prompt length in tokens, image tokens included
  * @param imageTokens how many prompt tokens are image tokens
  * @param generatedTokens how many tokens were generated (a final stop token included)
@@ -36,10 +39,15 @@ public record Usage(int promptTokens, int imageTokens, int generatedTokens, doub
     public static final Usage EMPTY = new Usage(0, 0, 0, 0, 0, 0, 0);
 
     /**
-     * Validates the counts and times.
+     * Creates the value, validating it as described in the class comment.
      *
-     * @throws IllegalArgumentException if a count or time is negative, a time is not finite, or
-     *     {@code imageTokens > promptTokens}
+     * @param promptTokens see {@link #promptTokens()}
+     * @param imageTokens see {@link #imageTokens()}
+     * @param generatedTokens see {@link #generatedTokens()}
+     * @param preprocessMillis see {@link #preprocessMillis()}
+     * @param visionMillis see {@link #visionMillis()}
+     * @param prefillMillis see {@link #prefillMillis()}
+     * @param decodeMillis see {@link #decodeMillis()}
      */
     public Usage {
         if (promptTokens < 0 || imageTokens < 0 || generatedTokens < 0) {
