@@ -95,17 +95,8 @@ class GeneratorTest {
 
     @Test
     void decoderTailIsFlushed() {
-        TextDecoder dec = new TextDecoder() {
-            @Override
-            public String decode(int tokenId) {
-                return tokenId == 0 ? "x" : ""; // token 1 is half a character
-            }
-
-            @Override
-            public String finish() {
-                return "\uFFFD";
-            }
-        };
+        // token 1 is half a character: the decoder holds it until finish() turns it into U+FFFD
+        TextDecoder dec = TextDecoder.of(id -> id == 0 ? "x" : "", () -> "\uFFFD");
         List<String> pieces = new ArrayList<>();
         GenerationConfig c = NO_STOPS.withMaxNewTokens(2);
         Answer a = Generator.generate(new int[] {1}, new ScriptedSource(2, 0, 1), dec, c, pieces::add,
