@@ -134,8 +134,8 @@ final class BpeModel {
         out.addAll(ids);
     }
 
-    /** Runs BPE over one word (or one independent part of it). */
-    private void encodePart(String word, IntArrayBuilder out) {
+    /** Runs BPE over one word (or one independent part of it); no cutting, no cache. */
+    void encodePart(String word, IntArrayBuilder out) {
         if (ignoreMerges) {
             Integer whole = vocab.get(word);
             if (whole != null) {

@@ -372,6 +372,16 @@ public final class Phi3Tokenizer {
 
     // ----------------------------------------------------------------------------------------- encoding
 
+    /** The BPE model, for tests in this package. */
+    BpeModel model() {
+        return model;
+    }
+
+    /** Normalizes one text segment, for tests in this package. */
+    String normalize(String segment) {
+        return normalizer.apply(segment);
+    }
+
     /**
      * Encodes text like {@code tokenizer(text).input_ids} in Python: with {@code <s>} in front.
      *
