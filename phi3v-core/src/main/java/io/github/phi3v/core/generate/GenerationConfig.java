@@ -42,7 +42,8 @@ import java.util.Set;
  * @param repetitionPenalty HF repetition penalty for every id already in the context (prompt and
  *     generated); 1 disables, above 1 discourages repetition
  * @param seed the seed of this generation's random generator; empty means a fresh random seed per
- *     generation. The same seed, config and logits give the same tokens.
+ *     generation. The same seed, config and logits give the same tokens (in this library; the draws
+ *     are not PyTorch's, so sampled text differs from Python's even with the same seed).
  * @param stopTokenIds ids that end generation when generated (kept in {@link Answer#tokenIds()}, not
  *     rendered as text); may be empty, e.g. to reproduce reference runs with EOS stopping disabled
  * @param stopStrings strings that end generation when they appear in the generated text (they are

@@ -82,7 +82,8 @@ public final class Generator {
             }
         };
 
-        int[] context = Arrays.copyOf(promptIds, promptIds.length + config.maxNewTokens());
+        // Grown on demand: maxNewTokens may be huge when the caller relies on stop conditions.
+        int[] context = Arrays.copyOf(promptIds, promptIds.length + Math.min(config.maxNewTokens(), 256));
         int length = promptIds.length;
         int generated = 0;
         int[] feed = promptIds.clone(); // the source may keep the array; ours must not change under it
@@ -107,6 +108,9 @@ public final class Generator {
                 break;
             }
             int token = sampler.sample(logits, Arrays.copyOf(context, length));
+            if (length == context.length) {
+                context = Arrays.copyOf(context, length + Math.max(256, length / 2));
+            }
             context[length++] = token;
             generated++;
             if (config.isStopToken(token)) {

@@ -11,7 +11,9 @@ import java.util.Arrays;
  * {@link #repetitionPenalty} ({@code RepetitionPenaltyLogitsProcessor}), {@link #temperature}
  * ({@code TemperatureLogitsWarper}), {@link #topK} ({@code TopKLogitsWarper}), {@link #topP}
  * ({@code TopPLogitsWarper}) and {@link #minP} ({@code MinPLogitsWarper}), each with
- * {@code min_tokens_to_keep = 1}.
+ * {@code min_tokens_to_keep = 1}. One numeric difference: probabilities for top-p and min-p are
+ * computed in double precision where PyTorch uses float32, so a token whose cumulative probability is
+ * within about 1e-7 of the threshold may fall on the other side.
  *
  * <pre>{@code
  * LogitsProcessor chain = LogitsProcessor.repetitionPenalty(1.1f)

@@ -69,7 +69,8 @@ public final class TextPublisher implements Flow.Publisher<String> {
     }
 
     /**
-     * The final answer: completes when the generation ends (normally, cancelled or exceptionally).
+     * The final answer: completes when the generation ends (normally, cancelled or exceptionally),
+     * before the subscriber receives {@code onComplete} or {@code onError}.
      * Its text is the concatenation of all pieces, including any not delivered because the subscriber
      * cancelled.
      *
@@ -180,19 +181,20 @@ public final class TextPublisher implements Flow.Publisher<String> {
             } finally {
                 lock.unlock();
             }
-            if (signal) {
-                if (error != null) {
-                    subscriber.onError(error);
-                } else {
-                    subscriber.onComplete();
-                }
-            }
+            // Complete the future first, so a subscriber may read answer() from onComplete/onError.
             if (failure != null) {
                 answer.completeExceptionally(failure);
             } else if (result != null) {
                 answer.complete(result);
             } else {
                 answer.completeExceptionally(new CancellationException("generation did not produce an answer"));
+            }
+            if (signal) {
+                if (error != null) {
+                    subscriber.onError(error);
+                } else {
+                    subscriber.onComplete();
+                }
             }
         }
 

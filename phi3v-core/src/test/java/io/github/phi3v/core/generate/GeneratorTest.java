@@ -161,6 +161,20 @@ class GeneratorTest {
     }
 
     @Test
+    void hugeMaxNewTokensDoesNotPreallocate() {
+        // runs 600 steps (past the initial context capacity) and stops on id 9
+        int[] script = new int[601];
+        Arrays.fill(script, 3);
+        script[600] = 9;
+        GenerationConfig c = GenerationConfig.builder().maxNewTokens(Integer.MAX_VALUE).stopTokenIds(9)
+                .repetitionPenalty(1.01f).build();
+        Answer a = Generator.generate(new int[] {1}, new ScriptedSource(10, script), id -> "", c);
+        assertEquals(FinishReason.STOP, a.finishReason());
+        assertEquals(601, a.tokenIds().length);
+        assertEquals(9, a.tokenIds()[600]);
+    }
+
+    @Test
     void noneTokenCannotBeCancelled() {
         assertThrows(UnsupportedOperationException.class, () -> CancellationToken.none().cancel());
         assertFalse(CancellationToken.none().isCancelled());

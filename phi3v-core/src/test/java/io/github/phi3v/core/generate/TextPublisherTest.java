@@ -51,13 +51,18 @@ class TextPublisherTest {
 
         @Override
         public void onError(Throwable t) {
+            answerDoneAtTerminal = publisher != null && publisher.answer().isDone();
             error = t;
             terminalSignals.incrementAndGet();
             done.countDown();
         }
 
+        volatile boolean answerDoneAtTerminal;
+        volatile TextPublisher publisher;
+
         @Override
         public void onComplete() {
+            answerDoneAtTerminal = publisher != null && publisher.answer().isDone();
             completed = true;
             terminalSignals.incrementAndGet();
             done.countDown();
@@ -82,6 +87,7 @@ class TextPublisherTest {
         TextPublisher pub = TextPublisher.of((onText, cancel) ->
                 Generator.generate(new int[] {0}, model, Fakes.ids(), TEN, onText, cancel));
         Recorder r = new Recorder(1);
+        r.publisher = pub;
         pub.subscribe(r);
         r.awaitItems(1);
         Thread.sleep(200);
@@ -103,6 +109,7 @@ class TextPublisherTest {
         assertEquals(a.text(), String.join("", r.items));
         assertEquals(FinishReason.LENGTH, a.finishReason());
         assertEquals(1, r.terminalSignals.get());
+        assertTrue(r.answerDoneAtTerminal, "answer() must be complete before onComplete");
     }
 
     @Test
@@ -155,8 +162,10 @@ class TextPublisherTest {
             throw new IllegalStateException("model exploded");
         });
         Recorder r = new Recorder(5);
+        r.publisher = pub;
         pub.subscribe(r);
         assertTrue(r.done.await(10, TimeUnit.SECONDS));
+        assertTrue(r.answerDoneAtTerminal, "answer() must be complete before onError");
         assertEquals("model exploded", r.error.getMessage());
         assertEquals(List.of("partial"), r.items);
         assertTrue(pub.answer().isCompletedExceptionally());
