@@ -7,9 +7,11 @@ import org.bytedeco.pytorch.Tensor;
  * tokens (no per-token concatenation): per layer {@code [kvHeads, capacity, headDim]} in the model's
  * dtype on its device. Created by {@link Phi3VModel#newKvCache(int)}; free it with {@link #close()}.
  *
- * <p>The cached keys are RoPE-rotated with the factor set that a full recomputation of the current
- * sequence would use; {@link Phi3VModel} re-rotates them when the sequence crosses
- * {@code original_max_position_embeddings} (either way, also after {@link #truncate}).
+ * <p>The cache holds exactly what a full recomputation of the current sequence would produce: when
+ * the sequence crosses {@code original_max_position_embeddings} (LongRoPE switches from the short to
+ * the long factors, or back after {@link #truncate}), {@link Phi3VModel} recomputes the cached prefix
+ * once from the input embeddings this cache keeps for the first
+ * {@code min(capacity, original_max_position_embeddings)} positions.
  *
  * <p>Not thread-safe: one cache per conversation, used by one thread at a time. Different caches may
  * be used concurrently with the same model.
@@ -19,15 +21,18 @@ public final class KvCache implements AutoCloseable {
     final Phi3VModel owner;
     final Tensor[] keys;
     final Tensor[] values;
+    /** Input embeddings of positions {@code 0 .. min(capacity, original_max)-1}, to recompute a crossed prefix. */
+    final Tensor inputEmbeddings;
     private final int capacity;
     private int length;
     boolean longRope;
     private boolean closed;
 
-    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, int capacity) {
+    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings, int capacity) {
         this.owner = owner;
         this.keys = keys;
         this.values = values;
+        this.inputEmbeddings = inputEmbeddings;
         this.capacity = capacity;
     }
 
@@ -72,7 +77,18 @@ public final class KvCache implements AutoCloseable {
         for (int i = 0; i < keys.length; i++) {
             total += keys[i].nbytes() + values[i].nbytes();
         }
-        return total;
+        return total + (inputEmbeddings == null ? 0 : inputEmbeddings.nbytes());
+    }
+
+    /** Saves the input embeddings {@code x} of positions {@code start ..} that fall inside the buffer. */
+    void saveInputEmbeddings(Tensor x, int start) {
+        if (inputEmbeddings == null) {
+            return;
+        }
+        long rows = Math.min(inputEmbeddings.size(0), (long) start + x.size(0)) - start;
+        if (rows > 0) {
+            inputEmbeddings.narrow(0, start, rows).copy_(x.narrow(0, 0, rows));  // in place
+        }
     }
 
     void setLength(int newLength) {
@@ -95,6 +111,9 @@ public final class KvCache implements AutoCloseable {
         for (int i = 0; i < keys.length; i++) {
             keys[i].close();
             values[i].close();
+        }
+        if (inputEmbeddings != null) {
+            inputEmbeddings.close();
         }
     }
 }

@@ -21,8 +21,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * follows the official code step by step (same ops, same order) so angles agree to the ulp.
  *
  * <p>Unlike the official code, the factor set is a property of the whole sequence, not of one
- * forward call: {@link #rerotate} moves already cached keys to the other set when a sequence crosses
- * the threshold (see docs/longrope.md).
+ * forward call: {@link Phi3VModel} recomputes the cached prefix when a sequence crosses the threshold
+ * (see docs/longrope.md).
  */
 final class LongRopeEmbedding {
 
@@ -67,6 +67,11 @@ final class LongRopeEmbedding {
         }
     }
 
+    /** True when the factor set depends on the sequence length (a {@code rope_scaling} is configured). */
+    boolean switchesFactors() {
+        return switches;
+    }
+
     /** True when a sequence of {@code length} tokens uses the long factors. */
     boolean isLong(long length) {
         return switches && length > originalMax;
@@ -104,23 +109,5 @@ final class LongRopeEmbedding {
     static Tensor rotateHalf(Tensor x) {
         long half = x.size(-1) / 2;
         return torch.cat(new TensorVector(torch.neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)), -1);
-    }
-
-    /**
-     * Moves cached keys of positions {@code 0 .. length-1} from one factor set to the other, in place.
-     * Both sets share the scaling factor, so this is a pure rotation by the angle difference, computed
-     * in float64 from the two float32 angle tables and applied in float32.
-     *
-     * @param keys {@code [kvHeads, length, d]} view into the cache
-     */
-    void rerotate(Tensor keys, long length, boolean toLong) {
-        Tensor from = angles(0, length, !toLong).to(ScalarType.Double);
-        Tensor to = angles(0, length, toLong).to(ScalarType.Double);
-        Tensor delta = torch.sub(to, from);                                      // [L, d/2]
-        Tensor emb = torch.cat(new TensorVector(delta, delta), 1);               // [L, d]
-        CosSin cs = new CosSin(torch.cos(emb).to(keys.device(), ScalarType.Float),
-                torch.sin(emb).to(keys.device(), ScalarType.Float));
-        Tensor k = keys.to(ScalarType.Float);
-        keys.copy_(apply(k, cs));
     }
 }

@@ -173,7 +173,17 @@ public final class Phi3VModel implements AutoCloseable {
                     values[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
                 }
             }
-            return new KvCache(this, keys, values, capacity);
+            Tensor inputEmbeddings = null;
+            int saved = rope.switchesFactors() ? Math.min(capacity, config.originalMaxPositionEmbeddings()) : 0;
+            if (saved > 0) {
+                try (InferenceScope scope = InferenceScope.open();
+                     TensorOptions opts = new TensorOptions(dtype);
+                     MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                    inputEmbeddings = scope.keep(onDevice(torch.empty(new long[] {saved, config.hiddenSize()}, opts,
+                            fmt)));
+                }
+            }
+            return new KvCache(this, keys, values, inputEmbeddings, capacity);
         } finally {
             lock.readLock().unlock();
         }
@@ -352,33 +362,19 @@ public final class Phi3VModel implements AutoCloseable {
             record(trace, "inputs_embeds", x);
             boolean longFactors = rope.isLong(end);
             if (start > 0 && cache.longRope != longFactors) {
-                // The sequence crossed original_max_position_embeddings (or went back below it after a
-                // truncate): move the cached keys to the factor set a full recomputation would use.
-                for (int i = 0; i < layers.size(); i++) {
-                    try (InferenceScope ignored = InferenceScope.open()) {
-                        rope.rerotate(cache.keys[i].narrow(1, 0, start), start, longFactors);
-                    }
-                }
+                // The sequence crosses original_max_position_embeddings (or, after a truncate, goes back
+                // below it). A full recomputation would rotate EVERY position with the other factor set,
+                // which changes every layer's output at the cached positions, so re-rotating the cached
+                // keys is not enough beyond layer 0: recompute the cached prefix (at most
+                // original_max_position_embeddings positions, once per crossing) from its saved input
+                // embeddings. See docs/longrope.md.
+                Tensor prefix = cache.inputEmbeddings.narrow(0, 0, start);   // [start, hidden]
+                decodeLayers(prefix, step(0, start, longFactors), cache, null).close();
             }
             cache.longRope = longFactors;
-            Phi3DecoderLayer.Step step = new Phi3DecoderLayer.Step(start, n,
-                    rope.cosSin(start, n, longFactors, dtype, device), mask(start, n), upcastPrefill);
-            Tensor hidden = x;
-            boolean ownsHidden = false;
+            cache.saveInputEmbeddings(x, start);
+            Tensor hidden = decodeLayers(x, step(start, n, longFactors), cache, trace);
             try {
-                for (int i = 0; i < layers.size(); i++) {
-                    Tensor next;
-                    // One scope per layer: peak memory is one layer's intermediates, not all of them.
-                    try (InferenceScope layerScope = InferenceScope.open()) {
-                        next = layerScope.keep(layers.get(i).apply(hidden, step, cache.keys[i], cache.values[i]));
-                    }
-                    if (ownsHidden) {
-                        hidden.close();
-                    }
-                    hidden = next;
-                    ownsHidden = true;
-                    record(trace, "layer_" + i + "_output", hidden);
-                }
                 cache.setLength(end);
                 Tensor normed = norm.apply(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
                 record(trace, "final_norm_last" + lastN, normed);
@@ -389,9 +385,42 @@ public final class Phi3VModel implements AutoCloseable {
                 }
                 return scope.keep(logits);
             } finally {
+                hidden.close();
+            }
+        }
+    }
+
+    private Phi3DecoderLayer.Step step(long start, long n, boolean longFactors) {
+        return new Phi3DecoderLayer.Step(start, n, rope.cosSin(start, n, longFactors, dtype, device),
+                mask(start, n), upcastPrefill);
+    }
+
+    /**
+     * Runs every decoder layer over {@code x} (positions of {@code step}), writing keys and values into the
+     * cache. Returns the last layer's output as an owned tensor (caller closes); {@code x} is not closed.
+     */
+    private Tensor decodeLayers(Tensor x, Phi3DecoderLayer.Step step, KvCache cache, Trace trace) {
+        Tensor hidden = x;
+        boolean ownsHidden = false;
+        try {
+            for (int i = 0; i < layers.size(); i++) {
+                Tensor next;
+                // One scope per layer: peak memory is one layer's intermediates, not all of them.
+                try (InferenceScope layerScope = InferenceScope.open()) {
+                    next = layerScope.keep(layers.get(i).apply(hidden, step, cache.keys[i], cache.values[i]));
+                }
                 if (ownsHidden) {
                     hidden.close();
                 }
+                hidden = next;
+                ownsHidden = true;
+                record(trace, "layer_" + i + "_output", hidden);
+            }
+            ownsHidden = false;
+            return hidden;
+        } finally {
+            if (ownsHidden) {
+                hidden.close();
             }
         }
     }
