@@ -1,0 +1,200 @@
+package io.github.phi3v.core.hub;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Everything the hub client needs, as one immutable value. {@link #fromEnvironment(Map)} reads the same
+ * variables as Python's {@code huggingface_hub}; tests pass their own map, so nothing here reads global
+ * state after construction.
+ *
+ * @param endpoint the hub's base URL ({@code HF_ENDPOINT}, default {@code https://huggingface.co})
+ * @param cacheDir the hub cache folder holding {@code models--org--name} folders
+ * @param token the access token sent as {@code Authorization: Bearer}, or null
+ * @param offline true to never touch the network ({@code HF_HUB_OFFLINE=1})
+ * @param connectTimeout bound on establishing a connection
+ * @param readTimeout bound on waiting for response headers and on any pause while a body streams
+ * @param maxAttempts tries per file; an interrupted transfer is resumed from where it stopped (≥ 1)
+ */
+public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offline, Duration connectTimeout,
+        Duration readTimeout, int maxAttempts) {
+
+    /** The public hub. */
+    public static final URI DEFAULT_ENDPOINT = URI.create("https://huggingface.co");
+
+    /** Validates and normalises (endpoint without a trailing slash, absolute cache path). */
+    public HubConfig {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(cacheDir, "cacheDir");
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(readTimeout, "readTimeout");
+        String scheme = endpoint.getScheme();
+        if (!"https".equalsIgnoreCase(scheme) && !"http".equalsIgnoreCase(scheme) || endpoint.getHost() == null) {
+            throw new IllegalArgumentException("hub endpoint: expected an http(s) URL such as " + DEFAULT_ENDPOINT
+                    + ", found '" + endpoint + "'");
+        }
+        String s = endpoint.toString();
+        while (s.endsWith("/")) {
+            s = s.substring(0, s.length() - 1);
+        }
+        endpoint = URI.create(s);
+        cacheDir = cacheDir.toAbsolutePath().normalize();
+        if (token != null && token.isBlank()) {
+            token = null;
+        }
+        if (token != null) {
+            token = token.strip();
+        }
+        if (connectTimeout.isNegative() || connectTimeout.isZero() || readTimeout.isNegative() || readTimeout.isZero()) {
+            throw new IllegalArgumentException("hub timeouts: expected positive durations, found connect "
+                    + connectTimeout + ", read " + readTimeout);
+        }
+        if (maxAttempts < 1) {
+            throw new IllegalArgumentException("hub maxAttempts: expected >= 1, found " + maxAttempts);
+        }
+    }
+
+    /** Settings from this process's environment and {@code user.home}. */
+    public static HubConfig fromEnvironment() {
+        return fromEnvironment(System.getenv());
+    }
+
+    /**
+     * Settings from the given environment, resolved like {@code huggingface_hub}:
+     * <ul>
+     *   <li>cache: {@code HF_HUB_CACHE}, else {@code HUGGINGFACE_HUB_CACHE}, else {@code $HF_HOME/hub},
+     *       else {@code $XDG_CACHE_HOME/huggingface/hub}, else {@code $HOME/.cache/huggingface/hub}
+     *       ({@code HOME} from the map, else {@code user.home});</li>
+     *   <li>token: {@code HF_TOKEN}, else {@code HUGGING_FACE_HUB_TOKEN}, else the file
+     *       {@code HF_TOKEN_PATH} or {@code $HF_HOME/token} if it exists;</li>
+     *   <li>{@code HF_HUB_OFFLINE} (1, true, yes or on) and {@code HF_ENDPOINT}.</li>
+     * </ul>
+     * Timeouts default to 10 s to connect and 60 s of silence; 3 attempts per file.
+     *
+     * @param env environment variables
+     * @return the settings
+     */
+    public static HubConfig fromEnvironment(Map<String, String> env) {
+        String home = nonBlank(env.get("HOME"));
+        Path userHome = Paths.get(home != null ? home : System.getProperty("user.home"));
+        String xdg = nonBlank(env.get("XDG_CACHE_HOME"));
+        Path xdgCache = xdg != null ? Paths.get(xdg) : userHome.resolve(".cache");
+        String hfHomeVar = nonBlank(env.get("HF_HOME"));
+        Path hfHome = hfHomeVar != null ? Paths.get(hfHomeVar) : xdgCache.resolve("huggingface");
+        String cacheVar = nonBlank(env.get("HF_HUB_CACHE"));
+        if (cacheVar == null) {
+            cacheVar = nonBlank(env.get("HUGGINGFACE_HUB_CACHE"));
+        }
+        Path cache = cacheVar != null ? Paths.get(cacheVar) : hfHome.resolve("hub");
+
+        String token = nonBlank(env.get("HF_TOKEN"));
+        if (token == null) {
+            token = nonBlank(env.get("HUGGING_FACE_HUB_TOKEN"));
+        }
+        if (token == null) {
+            String tokenPath = nonBlank(env.get("HF_TOKEN_PATH"));
+            Path tokenFile = tokenPath != null ? Paths.get(tokenPath) : hfHome.resolve("token");
+            if (Files.isRegularFile(tokenFile)) {
+                try {
+                    token = nonBlank(Files.readString(tokenFile).strip());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read the HF token file " + tokenFile, e);
+                }
+            }
+        }
+        String endpoint = nonBlank(env.get("HF_ENDPOINT"));
+        return new HubConfig(endpoint != null ? URI.create(endpoint) : DEFAULT_ENDPOINT, cache, token,
+                truthy(env.get("HF_HUB_OFFLINE")), Duration.ofSeconds(10), Duration.ofSeconds(60), 3);
+    }
+
+    /**
+     * A copy with another endpoint.
+     *
+     * @param newEndpoint the hub base URL
+     * @return the new settings
+     */
+    public HubConfig withEndpoint(URI newEndpoint) {
+        return new HubConfig(newEndpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts);
+    }
+
+    /**
+     * A copy with another cache folder.
+     *
+     * @param newCacheDir the hub cache folder
+     * @return the new settings
+     */
+    public HubConfig withCacheDir(Path newCacheDir) {
+        return new HubConfig(endpoint, newCacheDir, token, offline, connectTimeout, readTimeout, maxAttempts);
+    }
+
+    /**
+     * A copy with another token.
+     *
+     * @param newToken the access token, or null for none
+     * @return the new settings
+     */
+    public HubConfig withToken(String newToken) {
+        return new HubConfig(endpoint, cacheDir, newToken, offline, connectTimeout, readTimeout, maxAttempts);
+    }
+
+    /**
+     * A copy with offline mode on or off.
+     *
+     * @param newOffline true to never use the network
+     * @return the new settings
+     */
+    public HubConfig withOffline(boolean newOffline) {
+        return new HubConfig(endpoint, cacheDir, token, newOffline, connectTimeout, readTimeout, maxAttempts);
+    }
+
+    /**
+     * A copy with other timeouts.
+     *
+     * @param connect bound on connecting
+     * @param read bound on waiting for headers and on stalls while a body streams
+     * @return the new settings
+     */
+    public HubConfig withTimeouts(Duration connect, Duration read) {
+        return new HubConfig(endpoint, cacheDir, token, offline, connect, read, maxAttempts);
+    }
+
+    /**
+     * A copy with another number of attempts per file.
+     *
+     * @param attempts tries per file (≥ 1)
+     * @return the new settings
+     */
+    public HubConfig withMaxAttempts(int attempts) {
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, attempts);
+    }
+
+    /** The settings with the token masked, safe to log. */
+    @Override
+    public String toString() {
+        return "HubConfig[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token=" + (token == null ? "none"
+                : "***") + ", offline=" + offline + ", connectTimeout=" + connectTimeout + ", readTimeout="
+                + readTimeout + ", maxAttempts=" + maxAttempts + "]";
+    }
+
+    private static String nonBlank(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    private static boolean truthy(String s) {
+        if (s == null) {
+            return false;
+        }
+        return switch (s.strip().toLowerCase(Locale.ROOT)) {
+            case "1", "true", "yes", "on" -> true;
+            default -> false;
+        };
+    }
+}
