@@ -477,37 +477,45 @@ public final class HubClient {
         Files.createDirectories(blob.getParent());
         Path lockPath = cache.lockFile(s.repoId, meta.etag());
         Files.createDirectories(lockPath.getParent());
-        try (FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock = tryLock(lockChannel, lockPath, s, file)) {
-            URI url = meta.location() != null ? meta.location() : resolveUrl(s, s.commit, file);
-            IOException last = null;
-            for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
-                long have = Files.exists(part) ? Files.size(part) : 0;
-                if (meta.size() >= 0 && have > meta.size()) {
-                    Files.delete(part);
-                    have = 0;
-                }
-                if (meta.size() >= 0 && have == meta.size() && have > 0) {
-                    break; // an earlier run got every byte but stopped before verifying
-                }
-                s.listener.started(file, meta.size(), have);
-                try {
-                    transfer(s, file, url, part, have, meta.size());
-                    last = null;
-                    break;
-                } catch (IOException e) {
-                    last = e; // keep the partial file: the next attempt (or run) resumes from it
-                }
+        try (FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock = tryLock(lockChannel, lockPath, s, file);
+            try {
+                downloadLocked(s, file, meta, blob, part);
+            } finally {
+                lock.release();
             }
-            if (last != null) {
-                long have = Files.exists(part) ? Files.size(part) : 0;
-                throw new HubException(Reason.NETWORK, "download of " + s.describe(file) + " interrupted after "
-                        + have + " of " + (meta.size() >= 0 ? meta.size() : "?") + " bytes (" + config.maxAttempts()
-                        + " attempts; last error: " + last + "); run again to resume from " + part, last);
-            }
-            verify(s, file, meta, part);
-            HubCache.moveAtomically(part, blob);
         }
+    }
+
+    private void downloadLocked(Session s, String file, FileMetadata meta, Path blob, Path part) throws IOException {
+        URI url = meta.location() != null ? meta.location() : resolveUrl(s, s.commit, file);
+        IOException last = null;
+        for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
+            long have = Files.exists(part) ? Files.size(part) : 0;
+            if (meta.size() >= 0 && have > meta.size()) {
+                Files.delete(part);
+                have = 0;
+            }
+            if (meta.size() >= 0 && have == meta.size() && have > 0) {
+                break; // an earlier run got every byte but stopped before verifying
+            }
+            s.listener.started(file, meta.size(), have);
+            try {
+                transfer(s, file, url, part, have, meta.size());
+                last = null;
+                break;
+            } catch (IOException e) {
+                last = e; // keep the partial file: the next attempt (or run) resumes from it
+            }
+        }
+        if (last != null) {
+            long have = Files.exists(part) ? Files.size(part) : 0;
+            throw new HubException(Reason.NETWORK, "download of " + s.describe(file) + " interrupted after "
+                    + have + " of " + (meta.size() >= 0 ? meta.size() : "?") + " bytes (" + config.maxAttempts()
+                    + " attempts; last error: " + last + "); run again to resume from " + part, last);
+        }
+        verify(s, file, meta, part);
+        HubCache.moveAtomically(part, blob);
     }
 
     private static FileLock tryLock(FileChannel ch, Path lockPath, Session s, String file) throws IOException {

@@ -361,13 +361,16 @@ public final class Checkpoint implements AutoCloseable {
         }
         TensorOptions o = options.get(dtype);
         if (o == null) {
-            try (PointerScope scope = new PointerScope()) {
+            PointerScope scope = new PointerScope();
+            try {
                 o = new TensorOptions(switch (dtype) {
                     case F32 -> torch.ScalarType.Float;
                     case BF16 -> torch.ScalarType.BFloat16;
                     case F16 -> torch.ScalarType.Half;
                 });
                 o.retainReference();
+            } finally {
+                scope.close();
             }
             options.put(dtype, o);
         }
