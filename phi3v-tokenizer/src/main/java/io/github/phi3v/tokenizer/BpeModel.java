@@ -40,6 +40,16 @@ final class BpeModel {
      * SentencePiece-derived Llama/Phi-3 vocabularies.
      */
     private final boolean splitAtWordStarts;
+    /**
+     * Every pair of consecutive code points that occurs inside a merge result, as {@code cp1 << 32 | cp2}
+     * in an open-addressing set; {@code null} when a merge involves a byte token. Two adjacent vocab
+     * characters whose pair is not in the set can never end up in one symbol, so long parts are cut there
+     * (exact for the same reason as the word-start cut). A character without a vocab piece becomes byte
+     * tokens, which then never merge, so it can be cut off on both sides.
+     */
+    private final long[] joinedPairs;
+    /** Byte fallback always succeeds (all 256 byte tokens exist), so no {@code unk} can be fused across a cut. */
+    private final boolean bytesComplete;
     /** Sub-word results (immutable arrays), bounded; filled only while below the capacity. */
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
     private static final int CACHE_CAPACITY = 20_000;
@@ -76,6 +86,78 @@ final class BpeModel {
         this.ignoreMerges = ignoreMerges;
         this.merges = new MergeTable(mergePairs, file);
         this.splitAtWordStarts = !anyMergeJoinsBeforeWordStart(mergePairs, tokens);
+        boolean complete = byteFallback;
+        for (int b = 0; b < 256; b++) {
+            complete &= byteId[b] >= 0;
+        }
+        this.bytesComplete = complete;
+        this.joinedPairs = joinedPairs(mergePairs, tokens, byteId);
+    }
+
+    private static long[] joinedPairs(int[][] mergePairs, String[] tokens, int[] byteId) {
+        boolean[] isByte = new boolean[tokens.length];
+        for (int id : byteId) {
+            if (id >= 0) {
+                isByte[id] = true;
+            }
+        }
+        long[] set = new long[Integer.highestOneBit(Math.max(64, mergePairs.length)) * 4];
+        Arrays.fill(set, -1L);
+        for (int[] p : mergePairs) {
+            if (isByte[p[0]] || isByte[p[1]]) {
+                return null;
+            }
+            String merged = tokens[p[2]];
+            int prev = -1;
+            for (int i = 0; i < merged.length(); ) {
+                int cp = merged.codePointAt(i);
+                i += Character.charCount(cp);
+                if (prev >= 0) {
+                    long key = ((long) prev << 32) | cp;
+                    int slot = pairSlot(key, set.length - 1);
+                    while (set[slot] != -1L && set[slot] != key) {
+                        slot = (slot + 1) & (set.length - 1);
+                    }
+                    set[slot] = key;
+                }
+                prev = cp;
+            }
+        }
+        return set;
+    }
+
+    private static int pairSlot(long key, int mask) {
+        return (int) ((key * 0x9E3779B97F4A7C15L) >>> 40) & mask;
+    }
+
+    /** Whether no symbol can ever span the boundary between code points {@code a} and {@code b}. */
+    private boolean canCut(int a, int b) {
+        if (joinedPairs == null || (a < 0x10000 && Character.isSurrogate((char) a))
+                || (b < 0x10000 && Character.isSurrogate((char) b))) {
+            return false;
+        }
+        if (charId(a) < 0 || charId(b) < 0) {
+            return bytesComplete;
+        }
+        long key = ((long) a << 32) | b;
+        int mask = joinedPairs.length - 1;
+        for (int slot = pairSlot(key, mask); ; slot = (slot + 1) & mask) {
+            long k = joinedPairs[slot];
+            if (k == key) {
+                return false;
+            }
+            if (k == -1L) {
+                return true;
+            }
+        }
+    }
+
+    private int charId(int cp) {
+        if (cp < 0x10000) {
+            return bmpCharId[cp];
+        }
+        Integer id = supplementaryCharId.get(cp);
+        return id == null ? -1 : id;
     }
 
     private static boolean anyMergeJoinsBeforeWordStart(int[][] mergePairs, String[] tokens) {
@@ -102,8 +184,12 @@ final class BpeModel {
 
     /** Appends the ids of one (already normalized, non-empty) word. */
     void encodeWord(String word, IntArrayBuilder out) {
-        if (!splitAtWordStarts || ignoreMerges) {
+        if (ignoreMerges) {
             encodePart(word, out);
+            return;
+        }
+        if (!splitAtWordStarts) {
+            encodeCached(word, out);
             return;
         }
         int n = word.length();
@@ -119,7 +205,7 @@ final class BpeModel {
 
     private void encodeCached(String part, IntArrayBuilder out) {
         if (part.length() > CACHE_MAX_CHARS) {
-            encodePart(part, out);
+            encodeLong(part, out);
             return;
         }
         int[] ids = cache.get(part);
@@ -132,6 +218,35 @@ final class BpeModel {
             }
         }
         out.addAll(ids);
+    }
+
+    /** A long part (e.g. text without spaces): cut where no symbol can span, then encode the pieces. */
+    private void encodeLong(String part, IntArrayBuilder out) {
+        if (joinedPairs == null) {
+            encodePart(part, out);
+            return;
+        }
+        int n = part.length();
+        int start = 0;
+        int prev = part.codePointAt(0);
+        for (int i = Character.charCount(prev); i < n; ) {
+            int cp = part.codePointAt(i);
+            if (canCut(prev, cp)) {
+                encodePiece(part.substring(start, i), out);
+                start = i;
+            }
+            prev = cp;
+            i += Character.charCount(cp);
+        }
+        encodePiece(start == 0 ? part : part.substring(start), out);
+    }
+
+    private void encodePiece(String piece, IntArrayBuilder out) {
+        if (piece.length() <= CACHE_MAX_CHARS) {
+            encodeCached(piece, out);
+        } else {
+            encodePart(piece, out);
+        }
     }
 
     /** Runs BPE over one word (or one independent part of it); no cutting, no cache. */
@@ -237,8 +352,7 @@ final class BpeModel {
         LongHeap.heapify(heap, heapSize);
         while (heapSize > 0) {
             long top = heap[0];
-            heap[0] = heap[--heapSize];
-            LongHeap.siftDown(heap, heapSize, 0);
+            LongHeap.popTo(heap, heapSize--);
             int rank = (int) (top >>> 32);
             int pos = (int) top;
             if (removed[pos]) {
@@ -281,18 +395,23 @@ final class BpeModel {
         }
     }
 
-    /** Open-addressing hash map from a pair of ids to its merge rank; ranks index the merged id. */
+    /**
+     * Open-addressing hash map from a pair of ids to its merge rank; ranks index the merged id. Key and
+     * rank share one {@code long[]} (slot {@code 2i} key, {@code 2i+1} rank) so a probe touches one cache
+     * line: on a long word these lookups are random accesses into a table larger than L2.
+     */
     private static final class MergeTable {
-        private final long[] keys;
-        private final int[] ranks;
+        private static final long EMPTY = -1L;
+        private final long[] table;
         private final int mask;
         private final int[] newIdByRank;
 
         MergeTable(int[][] pairs, String file) {
             int capacity = Integer.highestOneBit(Math.max(16, pairs.length * 3)) * 2;
-            keys = new long[capacity];
-            Arrays.fill(keys, -1L);
-            ranks = new int[capacity];
+            table = new long[capacity * 2];
+            for (int i = 0; i < capacity; i++) {
+                table[2 * i] = EMPTY;
+            }
             mask = capacity - 1;
             newIdByRank = new int[pairs.length];
             for (int rank = 0; rank < pairs.length; rank++) {
@@ -300,12 +419,12 @@ final class BpeModel {
                 newIdByRank[rank] = p[2];
                 long key = key(p[0], p[1]);
                 int slot = slot(key);
-                while (keys[slot] != -1L && keys[slot] != key) {
+                while (table[2 * slot] != EMPTY && table[2 * slot] != key) {
                     slot = (slot + 1) & mask;
                 }
                 // A repeated pair: the later rank wins, as when HF collects merges into a HashMap.
-                keys[slot] = key;
-                ranks[slot] = rank;
+                table[2 * slot] = key;
+                table[2 * slot + 1] = rank;
             }
         }
 
@@ -313,11 +432,11 @@ final class BpeModel {
             long key = key(left, right);
             int slot = slot(key);
             while (true) {
-                long k = keys[slot];
+                long k = table[2 * slot];
                 if (k == key) {
-                    return ranks[slot];
+                    return (int) table[2 * slot + 1];
                 }
-                if (k == -1L) {
+                if (k == EMPTY) {
                     return -1;
                 }
                 slot = (slot + 1) & mask;
@@ -338,13 +457,17 @@ final class BpeModel {
         }
     }
 
-    /** A binary min-heap of longs in a plain array (the caller keeps the size). */
+    /**
+     * A 4-ary min-heap of longs in a plain array (the caller keeps the size): half the depth of a binary
+     * heap, and a pop moves the hole to the bottom before sifting the last element up, as Rust's
+     * {@code BinaryHeap} does, which saves comparisons.
+     */
     private static final class LongHeap {
         private LongHeap() {
         }
 
         static void heapify(long[] heap, int size) {
-            for (int i = size / 2 - 1; i >= 0; i--) {
+            for (int i = (size - 2) / 4; i >= 0; i--) {
                 siftDown(heap, size, i);
             }
         }
@@ -353,9 +476,43 @@ final class BpeModel {
             if (size == heap.length) {
                 heap = Arrays.copyOf(heap, heap.length * 2);
             }
-            int i = size;
+            siftUp(heap, size, value);
+            return heap;
+        }
+
+        /** Removes the minimum of a heap of {@code size} elements (the new size is {@code size - 1}). */
+        static void popTo(long[] heap, int size) {
+            int last = size - 1;
+            long value = heap[last];
+            if (last == 0) {
+                return;
+            }
+            // Move the hole at the root down to a leaf along the smallest children...
+            int hole = 0;
+            while (true) {
+                int child = 4 * hole + 1;
+                if (child >= last) {
+                    break;
+                }
+                int best = child;
+                long bestValue = heap[child];
+                int end = Math.min(child + 4, last);
+                for (int c = child + 1; c < end; c++) {
+                    if (heap[c] < bestValue) {
+                        best = c;
+                        bestValue = heap[c];
+                    }
+                }
+                heap[hole] = bestValue;
+                hole = best;
+            }
+            // ...then sift the former last element up from there.
+            siftUp(heap, hole, value);
+        }
+
+        private static void siftUp(long[] heap, int i, long value) {
             while (i > 0) {
-                int parent = (i - 1) >>> 1;
+                int parent = (i - 1) >>> 2;
                 if (heap[parent] <= value) {
                     break;
                 }
@@ -363,27 +520,29 @@ final class BpeModel {
                 i = parent;
             }
             heap[i] = value;
-            return heap;
         }
 
-        static void siftDown(long[] heap, int size, int i) {
-            if (size == 0) {
-                return;
-            }
+        private static void siftDown(long[] heap, int size, int i) {
             long value = heap[i];
             while (true) {
-                int child = 2 * i + 1;
+                int child = 4 * i + 1;
                 if (child >= size) {
                     break;
                 }
-                if (child + 1 < size && heap[child + 1] < heap[child]) {
-                    child++;
+                int best = child;
+                long bestValue = heap[child];
+                int end = Math.min(child + 4, size);
+                for (int c = child + 1; c < end; c++) {
+                    if (heap[c] < bestValue) {
+                        best = c;
+                        bestValue = heap[c];
+                    }
                 }
-                if (heap[child] >= value) {
+                if (bestValue >= value) {
                     break;
                 }
-                heap[i] = heap[child];
-                i = child;
+                heap[i] = bestValue;
+                i = best;
             }
             heap[i] = value;
         }

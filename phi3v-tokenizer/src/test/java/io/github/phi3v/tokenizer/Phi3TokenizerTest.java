@@ -122,18 +122,23 @@ class Phi3TokenizerTest {
         assertArrayEquals(t.encode("a\uFFFDb"), t.encode("a\uD800b"));
     }
 
-    /** Cutting words at word starts (and caching parts) gives the same ids as BPE over the whole word. */
+    /**
+     * Cutting words at word starts and at pairs no merge can join (and caching parts) gives the same ids
+     * as BPE over the whole word, for short and long (cut) words, with and without spaces.
+     */
     @Test
-    void cuttingAtWordStartsIsExact() {
+    void cuttingWordsIsExact() {
         Phi3Tokenizer t = TestTokenizers.phi3v();
         SplittableRandom rnd = new SplittableRandom(7);
-        String alphabet = "aeioustrnl ▁▁  ,.x\n\t1é你👍\u00a0";
-        for (int k = 0; k < 300; k++) {
+        String[] alphabets = {"aeioustrnl ▁▁  ,.x\n\t1é你👍\u00a0", "thequickbrownfoxjumpsoverlazydg", "ab",
+                "0123456789-+.,", "人工智能的发展很快你好世界中文字符😀👍🏽\r\n", "\u00e9e\u0301\u00fc\u00df\u0438\u043a\u05d0\u0627"};
+        for (int k = 0; k < 600; k++) {
+            String alphabet = alphabets[k % alphabets.length];
+            int size = alphabet.codePointCount(0, alphabet.length());
             StringBuilder sb = new StringBuilder();
-            int n = 1 + rnd.nextInt(80);
+            int n = 1 + rnd.nextInt(k % 3 == 0 ? 400 : 80);
             for (int i = 0; i < n; i++) {
-                sb.appendCodePoint(alphabet.codePointAt(alphabet.offsetByCodePoints(0,
-                        rnd.nextInt(alphabet.codePointCount(0, alphabet.length())))));
+                sb.appendCodePoint(alphabet.codePointAt(alphabet.offsetByCodePoints(0, rnd.nextInt(size))));
             }
             String word = t.normalize(sb.toString());
             IntArrayBuilder whole = new IntArrayBuilder(8);
@@ -141,6 +146,14 @@ class Phi3TokenizerTest {
             IntArrayBuilder cut = new IntArrayBuilder(8);
             t.model().encodeWord(word, cut);
             assertArrayEquals(whole.toArray(), cut.toArray(), word);
+            String noSpaces = word.replace("\u2581", "");
+            if (!noSpaces.isEmpty()) {
+                whole = new IntArrayBuilder(8);
+                t.model().encodePart(noSpaces, whole);
+                cut = new IntArrayBuilder(8);
+                t.model().encodeWord(noSpaces, cut);
+                assertArrayEquals(whole.toArray(), cut.toArray(), noSpaces);
+            }
         }
     }
 
@@ -158,9 +171,17 @@ class Phi3TokenizerTest {
         long start = System.nanoTime();
         int[] ids = t.encode(text);
         double seconds = (System.nanoTime() - start) / 1e9;
-        System.out.printf("1 MB without spaces (one BPE part): %d tokens in %.3f s%n", ids.length, seconds);
+        System.out.printf("1 MB without spaces: %d tokens in %.3f s%n", ids.length, seconds);
         assertTrue(seconds < 10, "quadratic behaviour? 1 MB took " + seconds + " s");
         assertEquals(text, t.decode(ids, true));
+        // The same megabyte as ONE BPE word (no cutting, no cache): heap + linked list, near-linear.
+        start = System.nanoTime();
+        IntArrayBuilder whole = new IntArrayBuilder(ids.length);
+        t.model().encodePart(t.normalize(text), whole);
+        seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("1 MB as one uncut BPE word: %d tokens in %.3f s%n", whole.size(), seconds);
+        assertTrue(seconds < 10, "quadratic behaviour? 1 MB took " + seconds + " s");
+        assertArrayEquals(java.util.Arrays.copyOfRange(ids, 1, ids.length), whole.toArray());
     }
 
     @Test
