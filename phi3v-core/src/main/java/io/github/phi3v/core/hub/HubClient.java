@@ -135,6 +135,40 @@ public final class HubClient {
     }
 
     /**
+     * The model folder for what a user typed: an existing directory is used as it is (no network, no
+     * cache); anything else is a hub model id resolved with {@link #resolveModel(String, String,
+     * ProgressListener)}.
+     *
+     * @param modelIdOrDirectory a local model folder or a hub id such as
+     *     {@code microsoft/Phi-3-vision-128k-instruct}
+     * @param revision the revision for a hub id (branch, tag or commit); ignored for a folder
+     * @param listener progress callbacks for a download
+     * @return a folder holding config.json, the tokenizer files and the weights
+     * @throws HubException if a hub model cannot be obtained
+     * @throws IllegalArgumentException if the text is neither a folder nor a valid model id
+     */
+    public Path modelDirectory(String modelIdOrDirectory, String revision, ProgressListener listener) {
+        Path local = localDirectory(modelIdOrDirectory);
+        if (local != null) {
+            return local;
+        }
+        if (!REPO_ID.matcher(modelIdOrDirectory).matches()) {
+            throw new IllegalArgumentException("model: expected an existing model folder or a hub id 'org/name', "
+                    + "found '" + modelIdOrDirectory + "' (no such folder)");
+        }
+        return resolveModel(modelIdOrDirectory, revision, listener).directory();
+    }
+
+    private static Path localDirectory(String text) {
+        try {
+            Path p = Path.of(text);
+            return Files.isDirectory(p) ? p : null;
+        } catch (java.nio.file.InvalidPathException e) {
+            return null;
+        }
+    }
+
+    /**
      * Resolves one file of a repository.
      *
      * @param repoId the repository

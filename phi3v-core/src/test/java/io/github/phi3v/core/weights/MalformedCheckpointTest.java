@@ -196,6 +196,20 @@ class MalformedCheckpointTest {
     }
 
     @Test
+    void fileTruncatedAfterOpenIsCaughtBeforeMapping() throws IOException {
+        Path f = new SafetensorsBuilder().f32("a", S4, V4).f32("b", S4, V4).write(dir.resolve("model.safetensors"));
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(Files.size(f) - 8);
+            }
+            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> c.tensor("b"));
+            assertTrue(e.getMessage().startsWith(f + ": tensor 'b': expected the file to hold bytes up to "),
+                    e.getMessage());
+            assertTrue(e.getMessage().endsWith("it was truncated after the checkpoint was opened"), e.getMessage());
+        }
+    }
+
+    @Test
     void emptyFolderAndMissingPath() {
         InvalidCheckpointException e = rejected(dir);
         assertEquals(dir + ": expected model.safetensors or model.safetensors.index.json in the model folder, found "
