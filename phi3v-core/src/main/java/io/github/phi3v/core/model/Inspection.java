@@ -15,16 +15,19 @@ import java.util.Map;
  *   <li>{@code hd_merged} concatenated over images, {@code inputs_embeds} {@code [S, hidden]},
  *       {@code layer_<i>_output} {@code [S, hidden]}, {@code final_norm_last<N>} {@code [N, hidden]},
  *       {@code logits_last<N>} {@code [N, vocab]};</li>
- *   <li>per position: {@link #logitsArgmax()}, {@link #logitsMax()}, {@link #logitsLogsumexp()}.</li>
+ *   <li>per position: {@link #logitsArgmax()}, {@link #logitsMax()}, {@link #logitsLogsumexp()},
+ *       {@link #logitsTop2Gap()}.</li>
  * </ul>
  *
  * @param tensors the float tensors in the order they were computed
  * @param logitsArgmax argmax over the vocabulary at every position (first index on ties)
  * @param logitsMax max logit at every position
  * @param logitsLogsumexp logsumexp of the logits at every position
+ * @param logitsTop2Gap top-1 minus top-2 logit at every position (where an argmax comparison is
+ *     numerically meaningful)
  */
 public record Inspection(Map<String, TracedTensor> tensors, long[] logitsArgmax, float[] logitsMax,
-        float[] logitsLogsumexp) {
+        float[] logitsLogsumexp, float[] logitsTop2Gap) {
 
     /** One recorded tensor: name, shape and row-major float32 values. */
     public record TracedTensor(String name, long[] shape, float[] values) {

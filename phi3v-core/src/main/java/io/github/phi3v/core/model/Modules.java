@@ -73,12 +73,26 @@ final class Modules {
             this.two = w.own(new Scalar(2L));
         }
 
+        /**
+         * {@code weight * normalized(x).to(weight dtype)}: the official formula, where the input dtype is
+         * the model dtype; here the input may be the float32 residual stream, and the result is always in
+         * the model dtype, ready for the next {@code linear}.
+         */
         Tensor apply(Tensor x) {
-            ScalarType inputType = x.scalar_type();
-            Tensor xf = inputType == ScalarType.Float ? x : x.to(ScalarType.Float);
+            ScalarType modelType = weight.scalar_type();
+            Tensor normed = normalized(x);
+            return torch.mul(weight, modelType == ScalarType.Float ? normed : normed.to(modelType));
+        }
+
+        /** Like {@link #apply} but never rounds to a 16-bit dtype: the result is float32. */
+        Tensor applyFloat32(Tensor x) {
+            return torch.mul(weight.to(ScalarType.Float), normalized(x));
+        }
+
+        private Tensor normalized(Tensor x) {
+            Tensor xf = x.scalar_type() == ScalarType.Float ? x : x.to(ScalarType.Float);
             Tensor variance = torch.mean(torch.pow(xf, two), lastDim, true, new ScalarTypeOptional());
-            Tensor normed = torch.mul(xf, torch.rsqrt(torch.add(variance, eps)));
-            return torch.mul(weight, inputType == ScalarType.Float ? normed : normed.to(inputType));
+            return torch.mul(xf, torch.rsqrt(torch.add(variance, eps)));
         }
     }
 }

@@ -48,6 +48,7 @@ public final class Phi3VModel implements AutoCloseable {
     private final ScalarType dtype;
     private final Device device;
     private final boolean upcastPrefill;
+    private final boolean float32Logits;
     private final Tensor embedTokens;
     private final List<Phi3DecoderLayer> layers = new ArrayList<>();
     private final RmsNorm norm;
@@ -71,7 +72,12 @@ public final class Phi3VModel implements AutoCloseable {
             layers.add(new Phi3DecoderLayer(w, config, i));
         }
         this.norm = new RmsNorm(w, WeightNames.FINAL_NORM, config.rmsNormEps());
-        this.lmHead = new Linear(w.load(WeightNames.LM_HEAD), null);
+        // On CPU with 16-bit weights, the logits are computed in float32 from a float32 copy of lm_head:
+        // bf16 logits are quantised to 1/64..1/32 at typical magnitudes, which flips the argmax wherever
+        // the top-2 gap is that small. A float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, so the
+        // decode step costs about the same; the price is lm_head's memory (x2).
+        this.float32Logits = upcastPrefill && dtype != ScalarType.Float;
+        this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, float32Logits ? ScalarType.Float : dtype), null);
         this.rope = new LongRopeEmbedding(w, config);
         if (config.hasVision()) {
             ImageEmbeddingConfig img = config.imageEmbedding();
@@ -358,7 +364,9 @@ public final class Phi3VModel implements AutoCloseable {
         cache.truncate(start);
         int end = start + n;
         try (InferenceScope scope = InferenceScope.open()) {
-            Tensor x = embed(ids, images);                                   // [n, hidden]
+            // The residual stream is kept in float32 whatever the model dtype: with 16-bit weights only
+            // the inputs and outputs of the linear layers are rounded, not the 2 x layers additions.
+            Tensor x = embed(ids, images).to(ScalarType.Float);             // [n, hidden]
             record(trace, "inputs_embeds", x);
             boolean longFactors = rope.isLong(end);
             if (start > 0 && cache.longRope != longFactors) {
@@ -368,7 +376,7 @@ public final class Phi3VModel implements AutoCloseable {
                 // keys is not enough beyond layer 0: recompute the cached prefix (at most
                 // original_max_position_embeddings positions, once per crossing) from its saved input
                 // embeddings. See docs/longrope.md.
-                Tensor prefix = cache.inputEmbeddings.narrow(0, 0, start);   // [start, hidden]
+                Tensor prefix = cache.inputEmbeddings.narrow(0, 0, start).to(ScalarType.Float); // [start, hidden]
                 decodeLayers(prefix, step(0, start, longFactors), cache, null).close();
             }
             cache.longRope = longFactors;
@@ -376,7 +384,7 @@ public final class Phi3VModel implements AutoCloseable {
             Tensor hidden = decodeLayers(x, step(start, n, longFactors), cache, trace);
             try {
                 cache.setLength(end);
-                Tensor normed = norm.apply(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
+                Tensor normed = finalNorm(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
                 record(trace, "final_norm_last" + lastN, normed);
                 Tensor logits = toCpuFloat(lmHead.apply(normed));               // [lastN, vocab]
                 record(trace, "logits_last" + lastN, logits);
@@ -505,23 +513,32 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
-    /** argmax / max / logsumexp of the logits of every position, computed in chunks (inspect only). */
+    /** argmax / max / logsumexp / top-2 gap of the logits of every position, in chunks (inspect only). */
     private void positionStatistics(Tensor hidden, Trace trace) {
         int n = Math.toIntExact(hidden.size(0));
         trace.argmax = new long[n];
         trace.max = new float[n];
         trace.logsumexp = new float[n];
+        trace.top2Gap = new float[n];
         for (int from = 0; from < n; from += STATS_CHUNK) {
             int len = Math.min(STATS_CHUNK, n - from);
             try (InferenceScope ignored = InferenceScope.open();
                  LongOptional dim = new LongOptional(1)) {
-                Tensor logits = toCpuFloat(lmHead.apply(norm.apply(hidden.narrow(0, from, len))));  // [len, vocab]
+                Tensor logits = toCpuFloat(lmHead.apply(finalNorm(hidden.narrow(0, from, len))));  // [len, vocab]
                 System.arraycopy(Tensors.toLongs(torch.argmax(logits, dim, false)), 0, trace.argmax, from, len);
                 System.arraycopy(Tensors.toFloats(torch.amax(logits, new long[] {1}, false)), 0, trace.max, from, len);
                 System.arraycopy(Tensors.toFloats(torch.logsumexp(logits, new long[] {1}, false)), 0,
                         trace.logsumexp, from, len);
+                Tensor top2 = torch.topk(logits, 2).get0();                                     // [len, 2]
+                System.arraycopy(Tensors.toFloats(torch.sub(top2.select(1, 0), top2.select(1, 1))), 0,
+                        trace.top2Gap, from, len);
             }
         }
+    }
+
+    /** model.norm, in float32 when the logits are computed in float32. */
+    private Tensor finalNorm(Tensor hidden) {
+        return float32Logits ? norm.applyFloat32(hidden) : norm.apply(hidden);
     }
 
     private Tensor toCpuFloat(Tensor t) {

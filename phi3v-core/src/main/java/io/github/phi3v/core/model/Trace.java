@@ -14,12 +14,13 @@ final class Trace {
     long[] argmax;
     float[] max;
     float[] logsumexp;
+    float[] top2Gap;
 
     void record(String name, Tensor t) {
         tensors.put(name, new Inspection.TracedTensor(name, Tensors.shape(t), Tensors.toFloats(t)));
     }
 
     Inspection toInspection() {
-        return new Inspection(tensors, argmax, max, logsumexp);
+        return new Inspection(tensors, argmax, max, logsumexp, top2Gap);
     }
 }

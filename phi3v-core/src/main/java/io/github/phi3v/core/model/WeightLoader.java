@@ -34,10 +34,15 @@ final class WeightLoader implements AutoCloseable {
 
     /** The named checkpoint tensor as a fresh contiguous tensor of the compute dtype and device. */
     Tensor load(String name) {
+        return load(name, dtype);
+    }
+
+    /** The named checkpoint tensor as a fresh contiguous tensor of the given dtype on the compute device. */
+    Tensor load(String name, ScalarType type) {
         try (InferenceScope scope = InferenceScope.open();
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
             Tensor stored = checkpoint.tensor(name);
-            Tensor copy = stored.to(device, dtype, false, true, fmt).contiguous();
+            Tensor copy = stored.to(device, type, false, true, fmt).contiguous();
             return own(scope.keep(copy));
         }
     }

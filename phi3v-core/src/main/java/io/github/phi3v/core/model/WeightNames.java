@@ -123,20 +123,8 @@ public final class WeightNames {
             m.put(POSITION_EMBEDDING, new long[] {patches + 1, c});
             m.put(PRE_LAYRNORM + "weight", new long[] {c});
             m.put(PRE_LAYRNORM + "bias", new long[] {c});
-            long ic = clip.intermediateSize();
             for (int i = 0; i < computedClipLayers(img); i++) {
-                for (String proj : List.of("q_proj", "k_proj", "v_proj", "out_proj")) {
-                    m.put(clipLayer(i, "self_attn." + proj + ".weight"), new long[] {c, c});
-                    m.put(clipLayer(i, "self_attn." + proj + ".bias"), new long[] {c});
-                }
-                for (String ln : List.of("layer_norm1", "layer_norm2")) {
-                    m.put(clipLayer(i, ln + ".weight"), new long[] {c});
-                    m.put(clipLayer(i, ln + ".bias"), new long[] {c});
-                }
-                m.put(clipLayer(i, "mlp.fc1.weight"), new long[] {ic, c});
-                m.put(clipLayer(i, "mlp.fc1.bias"), new long[] {ic});
-                m.put(clipLayer(i, "mlp.fc2.weight"), new long[] {c, ic});
-                m.put(clipLayer(i, "mlp.fc2.bias"), new long[] {c});
+                putClipLayer(m, i, clip);
             }
             long merged = img.mergedDim();
             m.put(GLB_GN, new long[] {1, 1, merged});
@@ -147,6 +135,46 @@ public final class WeightNames {
             m.put(IMG_PROJECTION_2 + "bias", new long[] {h});
         }
         return Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * Every tensor of a complete official checkpoint, with its shape: {@link #computed} plus the stored
+     * but unused CLIP encoder layers after {@code hidden_states[layer_idx]} and CLIP's
+     * {@code post_layernorm} (as the official state dict has them; {@code wte} and the
+     * {@code position_ids} buffer are left out, like the tiny golden checkpoints). Used to write
+     * checkpoints (the random-weight model builder); loading needs only {@link #computed}.
+     *
+     * @param cfg the model configuration
+     * @return names to shapes, in a stable order
+     */
+    public static Map<String, long[]> stored(Phi3VConfig cfg) {
+        Map<String, long[]> m = new LinkedHashMap<>(computed(cfg));
+        if (cfg.hasVision()) {
+            ClipVisionConfig clip = cfg.imageEmbedding().clip();
+            for (int i = computedClipLayers(cfg.imageEmbedding()); i < clip.numHiddenLayers(); i++) {
+                putClipLayer(m, i, clip);
+            }
+            m.put(CLIP + "post_layernorm.weight", new long[] {clip.hiddenSize()});
+            m.put(CLIP + "post_layernorm.bias", new long[] {clip.hiddenSize()});
+        }
+        return Collections.unmodifiableMap(m);
+    }
+
+    private static void putClipLayer(Map<String, long[]> m, int i, ClipVisionConfig clip) {
+        long c = clip.hiddenSize();
+        long ic = clip.intermediateSize();
+        for (String proj : List.of("q_proj", "k_proj", "v_proj", "out_proj")) {
+            m.put(clipLayer(i, "self_attn." + proj + ".weight"), new long[] {c, c});
+            m.put(clipLayer(i, "self_attn." + proj + ".bias"), new long[] {c});
+        }
+        for (String ln : List.of("layer_norm1", "layer_norm2")) {
+            m.put(clipLayer(i, ln + ".weight"), new long[] {c});
+            m.put(clipLayer(i, ln + ".bias"), new long[] {c});
+        }
+        m.put(clipLayer(i, "mlp.fc1.weight"), new long[] {ic, c});
+        m.put(clipLayer(i, "mlp.fc1.bias"), new long[] {ic});
+        m.put(clipLayer(i, "mlp.fc2.weight"), new long[] {c, ic});
+        m.put(clipLayer(i, "mlp.fc2.bias"), new long[] {c});
     }
 
     /**
