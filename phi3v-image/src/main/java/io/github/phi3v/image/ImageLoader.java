@@ -340,7 +340,7 @@ public final class ImageLoader {
         } catch (TimeoutException e) {
             future.cancel(true);
             throw new ImageProcessingException(Reason.UNREADABLE,
-                    "download of " + uri + " did not finish within " + timeout.toMillis() + " ms", e);
+                    "timed out: download of " + uri + " did not finish within " + timeout.toMillis() + " ms", e);
         } catch (InterruptedException e) {
             future.cancel(true);
             Thread.currentThread().interrupt();

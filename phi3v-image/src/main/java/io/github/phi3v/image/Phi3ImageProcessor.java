@@ -341,19 +341,21 @@ public final class Phi3ImageProcessor {
 
     /** Resize (Pillow bilinear) and white-pad to the HD size, in the original orientation. */
     static byte[] hdImage(RgbImage image, HdGeometry g) {
-        byte[] resized = PilBilinearResize.resize(image.rgbArray(), image.width(), image.height(),
-                g.resizedWidth(), g.resizedHeight(), g.transposed());
         int hdW = g.hdWidth();
         int hdH = g.hdHeight();
-        if (hdW == g.resizedWidth() && hdH == g.resizedHeight()) {
-            return resized == image.rgbArray() ? resized.clone() : resized;
+        int stride = hdW * 3;
+        byte[] hd = new byte[hdH * stride];
+        // White only where the resized image does not land; it is written straight into the canvas.
+        Arrays.fill(hd, 0, g.padTop() * stride, (byte) 255);
+        Arrays.fill(hd, (hdH - g.padBottom()) * stride, hd.length, (byte) 255);
+        if (g.padLeft() + g.padRight() > 0) {
+            for (int y = 0; y < hdH; y++) {
+                Arrays.fill(hd, y * stride, y * stride + g.padLeft() * 3, (byte) 255);
+                Arrays.fill(hd, (y + 1) * stride - g.padRight() * 3, (y + 1) * stride, (byte) 255);
+            }
         }
-        byte[] hd = new byte[hdW * hdH * 3];
-        Arrays.fill(hd, (byte) 255);
-        int rowBytes = g.resizedWidth() * 3;
-        for (int y = 0; y < g.resizedHeight(); y++) {
-            System.arraycopy(resized, y * rowBytes, hd, ((y + g.padTop()) * hdW + g.padLeft()) * 3, rowBytes);
-        }
+        PilBilinearResize.resize(image.rgbArray(), image.width(), image.height(), g.resizedWidth(),
+                g.resizedHeight(), g.transposed(), hd, g.padTop() * stride + g.padLeft() * 3, stride);
         return hd;
     }
 

@@ -28,9 +28,12 @@ final class PilBilinearResize {
 
     /**
      * Fixed-point taps for one axis: output i reads {@code count[i]} inputs from {@code start[i]}
-     * with weights {@code k[i * ksize + j]}.
+     * with weights {@code k[i * ksize + j]} (Pillow's layout). The same taps are also kept padded to a
+     * fixed width {@code n}: output i reads {@code n} inputs from {@code pstart[i]} with weights
+     * {@code pk[i * n + j]}, the extra weights being 0, so the inner loops have a constant trip count;
+     * adding {@code 0 * v} leaves the integer sums unchanged.
      */
-    record Taps(int ksize, int[] start, int[] count, int[] k) {
+    record Taps(int ksize, int[] start, int[] count, int[] k, int n, int[] pstart, int[] pk) {
     }
 
     /** Pillow's {@code precompute_coeffs} + {@code normalize_coeffs_8bpc} for box (0, inSize). */
@@ -70,7 +73,21 @@ final class PilBilinearResize {
             start[xx] = xmin;
             count[xx] = xmax;
         }
-        return new Taps(ksize, start, count, k);
+        int n = 1;
+        for (int c : count) {
+            n = Math.max(n, c);
+        }
+        n = Math.min(n, inSize);
+        int[] pstart = new int[outSize];
+        int[] pk = new int[outSize * n];
+        for (int xx = 0; xx < outSize; xx++) {
+            int ps = Math.max(0, Math.min(start[xx], inSize - n)); // window of n inside the image
+            pstart[xx] = ps;
+            for (int j = 0; j < count[xx]; j++) {
+                pk[xx * n + start[xx] - ps + j] = k[xx * ksize + j];
+            }
+        }
+        return new Taps(ksize, start, count, k, n, pstart, pk);
     }
 
     private static double triangle(double x) {
@@ -82,101 +99,156 @@ final class PilBilinearResize {
 
     private static byte clip8(int acc) {
         int v = acc >> PRECISION_BITS;
-        return (byte) (v < 0 ? 0 : Math.min(v, 255));
+        return (byte) Math.max(0, Math.min(v, 255));
     }
 
     /**
-     * Resizes interleaved RGB {@code src} ({@code w x h}) to {@code outW x outH}.
+     * Resizes interleaved RGB {@code src} ({@code w x h}) to {@code outW x outH}, writing output row
+     * {@code y} to {@code dst} at {@code dstOffset + y * dstStride} (so the result can land directly
+     * inside a padded canvas).
      *
      * @param verticalFirst false = Pillow's order (horizontal, then vertical); true = the order Pillow
      *                      uses on the transposed image
-     * @return {@code outW * outH * 3} bytes; {@code src} itself when the size is unchanged
      */
-    static byte[] resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst) {
+    static void resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst, byte[] dst,
+            int dstOffset, int dstStride) {
         boolean needH = outW != w;
         boolean needV = outH != h;
         if (!needH && !needV) {
-            return src;
+            for (int y = 0; y < h; y++) {
+                System.arraycopy(src, y * w * 3, dst, dstOffset + y * dstStride, w * 3);
+            }
+        } else if (!needH) {
+            vertical(src, w, outH, taps(h, outH), 0, dst, dstOffset, dstStride);
+        } else if (!needV) {
+            horizontal(src, w, 0, h, outW, taps(w, outW), dst, dstOffset, dstStride);
+        } else if (verticalFirst) {
+            byte[] tmp = new byte[outH * w * 3];
+            vertical(src, w, outH, taps(h, outH), 0, tmp, 0, w * 3);
+            horizontal(tmp, w, 0, outH, outW, taps(w, outW), dst, dstOffset, dstStride);
+        } else {
+            Taps tv = taps(h, outH);
+            // Like Pillow, run the first pass only over the rows the second pass reads (the padded
+            // windows start at or before Pillow's).
+            int first = tv.pstart()[0];
+            int last = tv.pstart()[outH - 1] + tv.n();
+            byte[] tmp = new byte[(last - first) * outW * 3];
+            horizontal(src, w, first, last, outW, taps(w, outW), tmp, 0, outW * 3);
+            vertical(tmp, outW, outH, tv, first, dst, dstOffset, dstStride);
         }
-        if (!needH) {
-            return vertical(src, w, outH, taps(h, outH), 0);
-        }
-        if (!needV) {
-            return horizontal(src, w, 0, h, outW, taps(w, outW));
-        }
-        Taps th = taps(w, outW);
-        Taps tv = taps(h, outH);
-        if (verticalFirst) {
-            byte[] tmp = vertical(src, w, outH, tv, 0);
-            return horizontal(tmp, w, 0, outH, outW, th);
-        }
-        // Like Pillow, run the first pass only over the rows the second pass reads.
-        int first = tv.start()[0];
-        int last = tv.start()[outH - 1] + tv.count()[outH - 1];
-        byte[] tmp = horizontal(src, w, first, last, outW, th);
-        return vertical(tmp, outW, outH, tv, first);
     }
 
-    /** Horizontal pass over rows {@code [y0, y1)} of a {@code w}-wide image; output has y1 - y0 rows. */
-    static byte[] horizontal(byte[] src, int w, int y0, int y1, int outW, Taps t) {
-        int ksize = t.ksize();
-        int[] start = t.start();
-        int[] count = t.count();
-        int[] k = t.k();
-        byte[] out = new byte[(y1 - y0) * outW * 3];
-        int o = 0;
+    /** {@link #resize(byte[], int, int, int, int, boolean, byte[], int, int)} into a new array. */
+    static byte[] resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst) {
+        byte[] out = new byte[outW * outH * 3];
+        resize(src, w, h, outW, outH, verticalFirst, out, 0, outW * 3);
+        return out;
+    }
+
+    /**
+     * Horizontal pass over rows {@code [y0, y1)} of a {@code w}-wide image; source row y goes to
+     * {@code out} at {@code off + (y - y0) * stride}.
+     */
+    static void horizontal(byte[] src, int w, int y0, int y1, int outW, Taps t, byte[] out, int off, int stride) {
+        int n = t.n();
+        int[] ps = t.pstart();
+        int[] pk = t.pk();
         for (int y = y0; y < y1; y++) {
             int row = y * w * 3;
-            for (int xx = 0; xx < outW; xx++) {
-                int s0 = HALF;
-                int s1 = HALF;
-                int s2 = HALF;
-                int p = row + start[xx] * 3;
-                int kb = xx * ksize;
-                for (int x = 0, n = count[xx]; x < n; x++, p += 3) {
-                    int kx = k[kb + x];
-                    s0 += (src[p] & 0xff) * kx;
-                    s1 += (src[p + 1] & 0xff) * kx;
-                    s2 += (src[p + 2] & 0xff) * kx;
+            int o = off + (y - y0) * stride;
+            if (n == 2) {
+                for (int xx = 0; xx < outW; xx++, o += 3) {
+                    int p = row + ps[xx] * 3;
+                    int k0 = pk[2 * xx];
+                    int k1 = pk[2 * xx + 1];
+                    out[o] = clip8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1);
+                    out[o + 1] = clip8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1);
+                    out[o + 2] = clip8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1);
                 }
-                out[o] = clip8(s0);
-                out[o + 1] = clip8(s1);
-                out[o + 2] = clip8(s2);
-                o += 3;
+            } else if (n == 3) {
+                for (int xx = 0; xx < outW; xx++, o += 3) {
+                    int p = row + ps[xx] * 3;
+                    int k0 = pk[3 * xx];
+                    int k1 = pk[3 * xx + 1];
+                    int k2 = pk[3 * xx + 2];
+                    out[o] = clip8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
+                    out[o + 1] = clip8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1
+                            + (src[p + 7] & 0xff) * k2);
+                    out[o + 2] = clip8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1
+                            + (src[p + 8] & 0xff) * k2);
+                }
+            } else {
+                for (int xx = 0; xx < outW; xx++, o += 3) {
+                    int s0 = HALF;
+                    int s1 = HALF;
+                    int s2 = HALF;
+                    int p = row + ps[xx] * 3;
+                    int kb = xx * n;
+                    for (int j = 0; j < n; j++, p += 3) {
+                        int kx = pk[kb + j];
+                        s0 += (src[p] & 0xff) * kx;
+                        s1 += (src[p + 1] & 0xff) * kx;
+                        s2 += (src[p + 2] & 0xff) * kx;
+                    }
+                    out[o] = clip8(s0);
+                    out[o + 1] = clip8(s1);
+                    out[o + 2] = clip8(s2);
+                }
             }
         }
-        return out;
     }
 
     /**
      * Vertical pass of a {@code w}-wide image to {@code outH} rows; {@code rowOffset} is subtracted from
-     * the taps' start rows (the source holds only rows from {@code rowOffset} on).
+     * the taps' start rows (the source holds only rows from {@code rowOffset} on); output row yy goes to
+     * {@code out} at {@code off + yy * outStride}.
      */
-    static byte[] vertical(byte[] src, int w, int outH, Taps t, int rowOffset) {
+    static void vertical(byte[] src, int w, int outH, Taps t, int rowOffset, byte[] out, int off, int outStride) {
         int stride = w * 3;
-        int ksize = t.ksize();
-        int[] start = t.start();
-        int[] count = t.count();
-        int[] k = t.k();
-        byte[] out = new byte[outH * stride];
-        int[] acc = new int[stride];
+        int n = t.n();
+        int[] ps = t.pstart();
+        int[] pk = t.pk();
+        int[] acc = n > 3 ? new int[stride] : null;
         for (int yy = 0; yy < outH; yy++) {
-            java.util.Arrays.fill(acc, HALF);
-            int base = (start[yy] - rowOffset) * stride;
-            // Row-wise accumulation (same integer sums as Pillow's per-pixel loop) so the JIT can
-            // vectorise the inner loop.
-            for (int y = 0, n = count[yy]; y < n; y++) {
-                int ky = k[yy * ksize + y];
-                int off = base + y * stride;
+            int o = off + yy * outStride;
+            int a = (ps[yy] - rowOffset) * stride;
+            // Whole rows at a time (the same integer sums as Pillow's per-pixel loop), so the loops run
+            // over contiguous memory.
+            if (n == 2) {
+                int k0 = pk[2 * yy];
+                int k1 = pk[2 * yy + 1];
+                int b = a + stride;
                 for (int i = 0; i < stride; i++) {
-                    acc[i] += (src[off + i] & 0xff) * ky;
+                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1);
+                }
+            } else if (n == 3) {
+                int k0 = pk[3 * yy];
+                int k1 = pk[3 * yy + 1];
+                int k2 = pk[3 * yy + 2];
+                int b = a + stride;
+                int c = b + stride;
+                for (int i = 0; i < stride; i++) {
+                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1
+                            + (src[c + i] & 0xff) * k2);
+                }
+            } else if (n == 1) {
+                int k0 = pk[yy];
+                for (int i = 0; i < stride; i++) {
+                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0);
+                }
+            } else {
+                java.util.Arrays.fill(acc, HALF);
+                for (int j = 0; j < n; j++) {
+                    int ky = pk[yy * n + j];
+                    int r = a + j * stride;
+                    for (int i = 0; i < stride; i++) {
+                        acc[i] += (src[r + i] & 0xff) * ky;
+                    }
+                }
+                for (int i = 0; i < stride; i++) {
+                    out[o + i] = clip8(acc[i]);
                 }
             }
-            int o = yy * stride;
-            for (int i = 0; i < stride; i++) {
-                out[o + i] = clip8(acc[i]);
-            }
         }
-        return out;
     }
 }

@@ -73,8 +73,14 @@ final class TorchBicubic {
         float[] yw = ty.weight();
         float[] rows = new float[h * outW]; // horizontal results per source row
         boolean[] used = new boolean[h];
-        for (int v : yi) {
-            used[v] = true;
+        boolean copyX = allCopy(xw);
+        for (int oy = 0; oy < outH; oy++) {
+            if (copyX && isCopy(yw, oy * 4)) {
+                continue; // served directly from the source, see below
+            }
+            for (int j = 0; j < 4; j++) {
+                used[yi[oy * 4 + j]] = true;
+            }
         }
         for (int c = 0; c < 3; c++) {
             float[] l = lut[c];
@@ -93,6 +99,16 @@ final class TorchBicubic {
             }
             int plane = offset + c * outH * outW;
             for (int oy = 0; oy < outH; oy++) {
+                if (copyX && isCopy(yw, oy * 4)) {
+                    // Odd integer downscale: taps (0, 1, 0, 0) on both axes, the result is exactly the
+                    // source sample (fma(t, 0, x) adds a signed zero only), so read it directly.
+                    int src = yi[oy * 4 + 1] * w * 3 + c;
+                    int o = plane + oy * outW;
+                    for (int ox = 0; ox < outW; ox++) {
+                        out[o + ox] = l[hd[src + xi[ox * 4 + 1] * 3] & 0xff];
+                    }
+                    continue;
+                }
                 int b = oy * 4;
                 int r0 = yi[b] * outW;
                 int r1 = yi[b + 1] * outW;
@@ -109,6 +125,19 @@ final class TorchBicubic {
                 }
             }
         }
+    }
+
+    private static boolean isCopy(float[] w, int b) {
+        return w[b] == 0f && w[b + 1] == 1f && w[b + 2] == 0f && w[b + 3] == 0f;
+    }
+
+    private static boolean allCopy(float[] w) {
+        for (int b = 0; b < w.length; b += 4) {
+            if (!isCopy(w, b)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** {@code t0*w0 + t1*w1 + t2*w2 + t3*w3} as GCC contracts it into fused multiply-adds. */
