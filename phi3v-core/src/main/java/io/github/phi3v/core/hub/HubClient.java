@@ -380,26 +380,31 @@ public final class HubClient {
     private FileMetadata head(Session s, String file) {
         String revision = s.commit != null ? s.commit : s.revision;
         URI url = resolveUrl(s, revision, file);
+        String commitSeen = null; // a redirect may carry X-Repo-Commit that the final answer lacks
         for (int redirects = 0; redirects <= MAX_REDIRECTS; redirects++) {
             HttpResponse<Void> r = sendWithRetries(s, file,
                     request(url).method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
             int status = r.statusCode();
             HttpHeaders h = r.headers();
+            if (commitHeader(h) != null) {
+                commitSeen = commitHeader(h);
+            }
             if (status >= 300 && status < 400) {
                 URI location = location(url, h, s, file);
                 if (h.firstValue("X-Linked-Etag").isPresent() || !sameOrigin(location, config.endpoint())) {
-                    return metadata(s, file, h, location);
+                    return metadata(s, file, h, location, commitSeen);
                 }
                 url = location;
                 continue;
             }
             if (status >= 200 && status < 300) {
-                return metadata(s, file, h, null);
+                return metadata(s, file, h, null, commitSeen);
             }
             if (status == 404) {
                 String code = h.firstValue("X-Error-Code").orElse("EntryNotFound");
                 if (code.equals("EntryNotFound")) {
-                    return new FileMetadata(true, commitHeader(h), null, -1, null);
+                    return new FileMetadata(true, commitHeader(h) != null ? commitHeader(h) : commitSeen, null, -1,
+                            null);
                 }
                 throw new HubException(Reason.NOT_FOUND, (code.equals("RevisionNotFound")
                         ? "revision " + s.revision + " of " + s.repoId + " does not exist"
@@ -431,8 +436,8 @@ public final class HubClient {
                 + config.endpoint() + h.firstValue("X-Error-Message").map(m -> " (hub says: " + m + ")").orElse(""));
     }
 
-    private FileMetadata metadata(Session s, String file, HttpHeaders h, URI location) {
-        String commit = commitHeader(h);
+    private FileMetadata metadata(Session s, String file, HttpHeaders h, URI location, String commitSeen) {
+        String commit = commitHeader(h) != null ? commitHeader(h) : commitSeen;
         if (commit == null) {
             if (s.commit == null) {
                 throw new HubException(Reason.PROTOCOL, "hub response for " + s.describe(file) + " lacks a valid "
@@ -512,11 +517,51 @@ public final class HubClient {
         Path lockPath = cache.lockFile(s.repoId, meta.etag());
         Files.createDirectories(lockPath.getParent());
         try (FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            FileLock lock = tryLock(lockChannel, lockPath, s, file);
+            FileLock lock = awaitLock(lockChannel, lockPath, part, s, file);
             try {
+                if (Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size())) {
+                    return; // the download we waited for has finished it
+                }
                 downloadLocked(s, file, meta, blob, part);
             } finally {
                 lock.release();
+            }
+        }
+    }
+
+    /**
+     * Takes the blob's lock. If another downloader (thread or process) holds it, waits as long as its
+     * partial file keeps growing; a holder silent for the read timeout is an error, so the wait is
+     * bounded by the other download's progress.
+     */
+    private FileLock awaitLock(FileChannel ch, Path lockPath, Path part, Session s, String file) throws IOException {
+        long lastSize = -1;
+        long lastChange = System.nanoTime();
+        while (true) {
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException sameJvm) {
+                lock = null;
+            }
+            if (lock != null) {
+                return lock;
+            }
+            long size = Files.exists(part) ? Files.size(part) : -1;
+            if (size != lastSize) {
+                lastSize = size;
+                lastChange = System.nanoTime();
+            } else if (System.nanoTime() - lastChange > config.readTimeout().toNanos()) {
+                throw new HubException(Reason.CACHE, "another download of " + s.describe(file) + " holds the lock "
+                        + lockPath + " but made no progress for " + config.readTimeout().toSeconds() + " s; if no "
+                        + "other download is running, try again");
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new HubException(Reason.NETWORK, "interrupted while waiting for another download of "
+                        + s.describe(file), e);
             }
         }
     }
@@ -550,20 +595,6 @@ public final class HubClient {
         }
         verify(s, file, meta, part);
         HubCache.moveAtomically(part, blob);
-    }
-
-    private static FileLock tryLock(FileChannel ch, Path lockPath, Session s, String file) throws IOException {
-        FileLock lock;
-        try {
-            lock = ch.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            throw new HubException(Reason.CACHE, "another download of " + s.describe(file) + " is in progress "
-                    + "(lock " + lockPath + "); wait for it to finish");
-        }
-        return lock;
     }
 
     private void verify(Session s, String file, FileMetadata meta, Path part) throws IOException {

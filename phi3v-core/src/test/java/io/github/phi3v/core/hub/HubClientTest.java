@@ -190,6 +190,34 @@ class HubClientTest {
     }
 
     @Test
+    void concurrentResolvesShareOneDownload() throws Exception {
+        hub.slowStorage(true);
+        HubClient a = new HubClient(config());
+        HubClient b = new HubClient(config());
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.Future<ModelSnapshot> fa = pool.submit(() -> {
+                go.await();
+                return a.resolveModel(REPO, "main", null);
+            });
+            java.util.concurrent.Future<ModelSnapshot> fb = pool.submit(() -> {
+                go.await();
+                return b.resolveModel(REPO, "main", null);
+            });
+            go.countDown();
+            ModelSnapshot sa = fa.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            ModelSnapshot sb = fb.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(sa, sb);
+            assertArrayEquals(weights, Files.readAllBytes(sa.directory().resolve("model.safetensors")));
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(1, hub.requests().stream().filter(r -> r.server().equals("storage")).count(),
+                "the second resolver waited for the first download instead of fetching the blob again");
+    }
+
+    @Test
     void sha256MismatchIsRejectedAndNothingCompleteLooking() throws IOException {
         hub.corruptBlobs(true);
         HubClient client = new HubClient(config());

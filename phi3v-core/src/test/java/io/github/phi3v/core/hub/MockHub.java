@@ -48,6 +48,7 @@ final class MockHub implements AutoCloseable {
     private volatile int interruptions;
     private volatile boolean corrupt;
     private volatile int stalls;
+    private volatile boolean slow;
 
     MockHub() throws IOException {
         InetAddress loopback = InetAddress.getLoopbackAddress();
@@ -87,6 +88,11 @@ final class MockHub implements AutoCloseable {
     /** The next {@code n} storage downloads send half of their bytes, then go silent for 5 s. */
     void stallNext(int n) {
         stalls = n;
+    }
+
+    /** Storage sends bodies in 10 pieces, 50 ms apart, so that concurrent clients overlap. */
+    void slowStorage(boolean on) {
+        slow = on;
     }
 
     void corruptBlobs(boolean on) {
@@ -246,6 +252,21 @@ final class MockHub implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             ex.close();
+            return;
+        }
+        if (slow) {
+            int piece = (length + 9) / 10;
+            for (int off = 0; off < length; off += piece) {
+                os.write(content, from + off, Math.min(piece, length - off));
+                os.flush();
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            os.close();
             return;
         }
         os.write(content, from, length);
