@@ -1,0 +1,719 @@
+package io.github.phi3v.core;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+import io.github.phi3v.core.config.ClipVisionConfig;
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.core.generate.CancellationToken;
+import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.generate.Generator;
+import io.github.phi3v.core.generate.MemoryEstimate;
+import io.github.phi3v.core.generate.TextDecoder;
+import io.github.phi3v.core.generate.TokenBudget;
+import io.github.phi3v.core.hub.HubClient;
+import io.github.phi3v.core.hub.HubConfig;
+import io.github.phi3v.core.hub.ProgressListener;
+import io.github.phi3v.core.model.ImageEmbeddings;
+import io.github.phi3v.core.model.ImagePixels;
+import io.github.phi3v.core.model.KvCache;
+import io.github.phi3v.core.model.ModelOptions;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.weights.Checkpoint;
+import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.image.ProcessedImage;
+import io.github.phi3v.image.RgbImage;
+import io.github.phi3v.tokenizer.StreamingDecoder;
+import io.github.phi3v.tokenizer.Phi3Tokenizer;
+
+/**
+ * A loaded Phi-3-Vision model: weights, tokenizer and image processor from one model folder, ready
+ * to answer questions about images. This is the entry point of the library.
+ *
+ * <pre>{@code
+ * try (Phi3Vision phi = Phi3Vision.load(Path.of("Phi-3-vision-128k-instruct"));
+ *      Session chat = phi.session()) {
+ *     Answer a = chat.image(Path.of("cat.jpg"))
+ *             .ask("What is shown in this image?");
+ *     System.out.println(a.text());
+ *     chat.stream("And what colour is it?", System.out::print);   // follow-up, image not re-encoded
+ * }
+ * }</pre>
+ *
+ * <p>More control with the builder:
+ *
+ * <pre>{@code
+ * Phi3Vision phi = Phi3Vision.builder()
+ *         .modelId("microsoft/Phi-3-vision-128k-instruct")   // or .modelDir(Path.of(...))
+ *         .dtype(Precision.BFLOAT16)
+ *         .threads(8)
+ *         .maxContext(4096)
+ *         .build();
+ * System.out.println(phi.memoryEstimate());   // weights + KV cache + image activations
+ * }</pre>
+ *
+ * <p><b>Threads.</b> A {@code Phi3Vision} is immutable after loading and safe to share: any number of
+ * threads may open {@linkplain #session() sessions} or call {@link #generate} at the same time; each
+ * conversation has its own KV cache. A {@link Session} itself is for one thread at a time. There is no
+ * global state, except that libtorch's intra-op thread count ({@link Builder#threads(int)}) is
+ * process-wide.
+ *
+ * <p><b>Memory.</b> Before anything is allocated, {@link Builder#build()} estimates weights + KV cache
+ * for {@link Builder#maxContext(int) maxContext} tokens + vision activations of one image and fails with
+ * an explanation if that exceeds the machine's memory. The default context is
+ * {@value #DEFAULT_MAX_CONTEXT} tokens, not the configured 131072: Phi-3-V has no grouped-query
+ * attention, so each token costs 384 KiB of KV cache in 16-bit precision.
+ *
+ * <p><b>Closing.</b> {@link #close()} frees the weights and closes every session; afterwards every
+ * method throws {@link IllegalStateException}.
+ */
+public final class Phi3Vision implements AutoCloseable {
+
+    /** The default maximum context (prompt + image tokens + generated tokens) in tokens. */
+    public static final int DEFAULT_MAX_CONTEXT = 8192;
+
+    private final Path modelDir;
+    private final Phi3VModel model;
+    private final Phi3Tokenizer tokenizer;
+    private final Phi3ImageProcessor imageProcessor;
+    private final int maxContext;
+    private final MemoryEstimate memoryEstimate;
+    private final AtomicLong visionEncodings = new AtomicLong();
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    private Phi3Vision(Path modelDir, Phi3VModel model, Phi3Tokenizer tokenizer, Phi3ImageProcessor imageProcessor,
+            int maxContext, MemoryEstimate memoryEstimate) {
+        this.modelDir = modelDir;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.imageProcessor = imageProcessor;
+        this.maxContext = maxContext;
+        this.memoryEstimate = memoryEstimate;
+    }
+
+    /**
+     * Loads a local model folder with the defaults: CPU, {@link Precision#cpuDefault()},
+     * {@value #DEFAULT_MAX_CONTEXT}-token context.
+     *
+     * @param modelDir an HF model folder ({@code config.json}, weights, {@code tokenizer.json},
+     *     {@code tokenizer_config.json}, optionally {@code preprocessor_config.json})
+     * @return the loaded model; close it to free the weights
+     * @throws IllegalStateException if the estimated memory does not fit this machine
+     * @throws RuntimeException subclasses naming the file and the problem for a bad model folder
+     */
+    public static Phi3Vision load(Path modelDir) {
+        return builder().modelDir(modelDir).build();
+    }
+
+    /**
+     * Loads a model from a local folder or, if {@code modelIdOrPath} is not an existing directory, from
+     * the Hugging Face hub cache (downloading missing files; see {@link HubConfig#fromEnvironment()}).
+     *
+     * @param modelIdOrPath a folder path, or a repository id such as
+     *     {@code microsoft/Phi-3-vision-128k-instruct}
+     * @return the loaded model
+     * @throws IllegalArgumentException if it looks like a path but the folder does not exist
+     * @throws io.github.phi3v.core.hub.HubException if the hub cannot provide the files
+     */
+    public static Phi3Vision load(String modelIdOrPath) {
+        Objects.requireNonNull(modelIdOrPath, "modelIdOrPath");
+        Builder b = builder();
+        if (isExistingDirectory(modelIdOrPath)) {
+            b.modelDir(Path.of(modelIdOrPath));
+        } else if (looksLikePath(modelIdOrPath)) {
+            throw new IllegalArgumentException("model folder '" + modelIdOrPath + "' does not exist (expected a "
+                    + "folder with config.json and the weights, or a hub id like microsoft/Phi-3-vision-128k-instruct)");
+        } else {
+            b.modelId(modelIdOrPath);
+        }
+        return b.build();
+    }
+
+    /**
+     * A builder for all loading options.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Opens a new conversation. Sessions are cheap until their first question (the KV cache is
+     * allocated then); close them when done, or they are closed with this model.
+     *
+     * @return a new session with {@link GenerationConfig#defaults()} and the processor's {@code num_crops}
+     * @throws IllegalStateException if this model is closed
+     */
+    public Session session() {
+        checkOpen();
+        Session s = new Session(this);
+        sessions.add(s);
+        if (closed) {  // closed concurrently: do not leak the session
+            s.close();
+            checkOpen();
+        }
+        return s;
+    }
+
+    /**
+     * Generates from token ids, the lower-level entry point behind the CLI's
+     * {@code generate --input-ids} and the conformance tests: no chat template, no tokenization, a fresh
+     * KV cache for this call. Image {@code k} (1-based) is referenced by a block of {@code -k} ids whose
+     * length must equal its token count ({@link ProcessedImage#numImageTokens()}).
+     *
+     * <pre>{@code
+     * ImagePixels img = phi.preprocess(Path.of("cat.jpg"), 16);
+     * int[] ids = phi.tokenizer().encodeMultimodal(prompt, new int[] {phi.imageTokenCount(img)});
+     * Answer a = phi.generate(ids, List.of(img), GenerationConfig.defaults().withMaxNewTokens(64));
+     * }</pre>
+     *
+     * @param inputIds the prompt ids; not modified
+     * @param images the images referenced by the placeholders, in order
+     * @param config how to generate
+     * @return the answer; its usage includes the vision time
+     * @throws io.github.phi3v.core.generate.ContextLengthExceededException if prompt + maxNewTokens exceed
+     *     {@link #maxContext()}
+     * @throws IllegalArgumentException if a placeholder block does not match its image
+     * @throws IllegalStateException if this model is closed
+     */
+    public Answer generate(int[] inputIds, List<ImagePixels> images, GenerationConfig config) {
+        return generate(inputIds, images, config, piece -> { }, CancellationToken.none());
+    }
+
+    /**
+     * Like {@link #generate(int[], List, GenerationConfig)}, streaming text pieces to {@code onText}.
+     *
+     * @param inputIds the prompt ids; not modified
+     * @param images the images referenced by the placeholders, in order
+     * @param config how to generate
+     * @param onText receives each text piece on the calling thread
+     * @param cancel lets another thread end the generation ({@link io.github.phi3v.core.generate.FinishReason#CANCELLED})
+     * @return the answer
+     * @throws io.github.phi3v.core.generate.ContextLengthExceededException if it does not fit the context
+     * @throws IllegalStateException if this model is closed
+     */
+    public Answer generate(int[] inputIds, List<ImagePixels> images, GenerationConfig config,
+            Consumer<String> onText, CancellationToken cancel) {
+        Objects.requireNonNull(inputIds, "inputIds");
+        Objects.requireNonNull(images, "images");
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(onText, "onText");
+        Objects.requireNonNull(cancel, "cancel");
+        checkOpen();
+        int[] ids = inputIds.clone();
+        int[] perImage = new int[images.size()];
+        int textTokens = 0;
+        for (int i = 0; i < ids.length; i++) {
+            int id = ids[i];
+            if (id >= 0) {
+                textTokens++;
+            } else if (-id > images.size()) {
+                throw new IllegalArgumentException("placeholder id " + id + " at position " + i + " refers to image "
+                        + (-id) + ", but " + images.size() + " image(s) were given");
+            } else {
+                perImage[-id - 1]++;
+            }
+        }
+        int numCrops = images.isEmpty() ? imageProcessor.numCrops() : images.get(0).numCrops();
+        TokenBudget.check(textTokens, perImage, config.maxNewTokens(), maxContext, numCrops);
+
+        List<ImageEmbeddings> embeddings = new ArrayList<>();
+        try {
+            long t0 = System.nanoTime();
+            for (ImagePixels p : images) {
+                embeddings.add(encode(p));
+            }
+            double visionMillis = (System.nanoTime() - t0) / 1e6;
+            try (KvCache cache = model.newKvCache(Math.max(1, ids.length + config.maxNewTokens()))) {
+                int[] first = {1};
+                Answer a = Generator.generate(ids, newIds -> {
+                    if (first[0] == 1) {
+                        first[0] = 0;
+                        return model.forward(newIds, embeddings, cache, 0);
+                    }
+                    return model.forward(newIds, embeddings, cache, cache.length());
+                }, textDecoder(), config, onText, cancel);
+                return a.withUsage(a.usage().withVisionMillis(visionMillis));
+            }
+        } finally {
+            embeddings.forEach(ImageEmbeddings::close);
+        }
+    }
+
+    /**
+     * Loads and preprocesses an image file with this model's image processor.
+     *
+     * @param imageFile a PNG, JPEG, GIF, BMP or WebP file
+     * @param numCrops the crop budget ({@code num_crops}); 16 for Phi-3-vision, 4 for Phi-3.5-vision
+     * @return the pixel values for {@link #generate}
+     * @throws io.github.phi3v.image.ImageProcessingException if the file cannot be read or decoded
+     */
+    public ImagePixels preprocess(Path imageFile, int numCrops) {
+        checkOpen();
+        return pixels(imageProcessor.process(imageFile, numCrops));
+    }
+
+    /**
+     * Preprocesses a decoded image with this model's image processor.
+     *
+     * @param image the image (converted like PIL {@code convert("RGB")})
+     * @param numCrops the crop budget
+     * @return the pixel values for {@link #generate}
+     */
+    public ImagePixels preprocess(BufferedImage image, int numCrops) {
+        checkOpen();
+        return pixels(imageProcessor.process(image, numCrops));
+    }
+
+    /**
+     * Converts the image processor's output to the model's input record (no copy of the pixels).
+     *
+     * @param processed an image from {@link Phi3ImageProcessor}
+     * @return the same pixels as {@link ImagePixels}
+     */
+    public static ImagePixels pixels(ProcessedImage processed) {
+        return new ImagePixels(processed.pixelValues(), processed.numCrops(), processed.hdHeight(),
+                processed.hdWidth());
+    }
+
+    /**
+     * Number of placeholder tokens an image occupies in the prompt.
+     *
+     * @param image preprocessed pixels
+     * @return {@code (h·w + 1)·144 + 1 + (h + 1)·12} for its {@code h x w} crop grid
+     */
+    public int imageTokenCount(ImagePixels image) {
+        return model.imageTokenCount(image.hdHeight(), image.hdWidth());
+    }
+
+    /**
+     * The tokenizer loaded from the model folder.
+     *
+     * @return the (immutable, thread-safe) tokenizer
+     */
+    public Phi3Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /**
+     * The image processor configured by the model folder's {@code preprocessor_config.json}.
+     *
+     * @return the (immutable, thread-safe) processor
+     */
+    public Phi3ImageProcessor imageProcessor() {
+        return imageProcessor;
+    }
+
+    /**
+     * The underlying model, for lower-level use (own KV caches, forward passes, inspection).
+     *
+     * @return the model; it is closed with this object
+     */
+    public Phi3VModel model() {
+        checkOpen();
+        return model;
+    }
+
+    /**
+     * The model's configuration.
+     *
+     * @return the parsed {@code config.json}
+     */
+    public Phi3VConfig config() {
+        return model.config();
+    }
+
+    /**
+     * The folder the model was loaded from (a hub snapshot folder for hub ids).
+     *
+     * @return the model folder
+     */
+    public Path modelDir() {
+        return modelDir;
+    }
+
+    /**
+     * The maximum context of every session and {@link #generate} call.
+     *
+     * @return prompt + image + generated tokens allowed
+     */
+    public int maxContext() {
+        return maxContext;
+    }
+
+    /**
+     * The memory estimate computed (and checked) before loading.
+     *
+     * @return weights + KV cache for {@link #maxContext()} + one image's vision activations
+     */
+    public MemoryEstimate memoryEstimate() {
+        return memoryEstimate;
+    }
+
+    /**
+     * How many times the vision tower has run through this object (all sessions and {@link #generate}
+     * calls). Sessions cache embeddings, so asking about the same image again does not increase it.
+     *
+     * @return the number of image encodings
+     */
+    public long visionEncodings() {
+        return visionEncodings.get();
+    }
+
+    /**
+     * Tells whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Closes every session (cancelling running generations), then frees the weights once running
+     * forward passes end. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Session s : List.copyOf(sessions)) {
+            s.close();
+        }
+        model.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Phi3Vision[" + modelDir + ", " + model.options().precision().label() + ", "
+                + model.options().device() + ", maxContext=" + maxContext + (closed ? ", closed" : "") + "]";
+    }
+
+    // ------------------------------------------------------------------------------ for Session
+
+    /** Runs the vision tower on one image, counting it. */
+    ImageEmbeddings encode(ImagePixels pixels) {
+        checkOpen();
+        ImageEmbeddings e = model.encodeImage(pixels);
+        visionEncodings.incrementAndGet();
+        return e;
+    }
+
+    ImagePixels process(RgbImage image, int numCrops) {
+        return pixels(imageProcessor.process(image, numCrops));
+    }
+
+    Phi3VModel rawModel() {
+        return model;
+    }
+
+    TextDecoder textDecoder() {
+        StreamingDecoder sd = tokenizer.streamingDecoder(true);
+        return TextDecoder.of(sd::next, sd::finish);
+    }
+
+    void unregister(Session s) {
+        sessions.remove(s);
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this Phi3Vision is closed; load the model again to use it");
+        }
+    }
+
+    // ------------------------------------------------------------------------------ loading
+
+    private static boolean isExistingDirectory(String s) {
+        try {
+            return Files.isDirectory(Path.of(s));
+        } catch (InvalidPathException e) {
+            return false;
+        }
+    }
+
+    private static boolean looksLikePath(String s) {
+        return s.startsWith("/") || s.startsWith(".") || s.startsWith("~") || s.contains("\\")
+                || s.chars().filter(c -> c == '/').count() > 1;
+    }
+
+    /**
+     * The memory a model folder will need, from its {@code config.json} and safetensors headers only
+     * (nothing is loaded): weights converted to {@code precision}, the KV cache for {@code maxContext}
+     * tokens, and the vision tower's activations for one image at {@code numCrops}.
+     *
+     * @param modelDir the model folder
+     * @param precision the dtype the weights will be converted to
+     * @param maxContext the context one session's KV cache is sized for
+     * @param numCrops the crop budget of the largest image planned
+     * @return the estimate
+     */
+    public static MemoryEstimate estimateMemory(Path modelDir, Precision precision, int maxContext, int numCrops) {
+        Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
+        int bytes = precision == Precision.FLOAT32 ? 4 : 2;
+        long parameters = 0;
+        try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
+            for (String name : checkpoint.names()) {
+                parameters += checkpoint.info(name).numel();
+            }
+        }
+        MemoryEstimate.Builder m = MemoryEstimate.builder()
+                .weights(parameters, bytes)
+                .kvCache(config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(), bytes)
+                .maxContext(maxContext);
+        if (config.hasVision()) {
+            ClipVisionConfig clip = config.imageEmbedding().clip();
+            int patches = clip.imageSize() / clip.patchSize();
+            // The vision tower runs in float32 on the CPU even for 16-bit weights.
+            m.images(1, MemoryEstimate.visionActivationBytes(numCrops + 1, patches * patches + 1, clip.hiddenSize(),
+                    clip.intermediateSize(), clip.numAttentionHeads(), 4));
+        }
+        return m.build();
+    }
+
+    /**
+     * Options for {@link Phi3Vision}; {@link #build()} resolves the folder, checks memory and loads.
+     * Not thread-safe.
+     *
+     * <pre>{@code
+     * Phi3Vision phi = Phi3Vision.builder().modelDir(dir).dtype("float32").maxContext(4096).build();
+     * }</pre>
+     */
+    public static final class Builder {
+        private Path modelDir;
+        private String modelId;
+        private String revision = "main";
+        private HubConfig hubConfig;
+        private ProgressListener progress = ProgressListener.NONE;
+        private Precision precision = Precision.cpuDefault();
+        private ModelOptions.Device device = ModelOptions.Device.CPU;
+        private int threads;
+        private int maxContext = DEFAULT_MAX_CONTEXT;
+        private Integer numCrops;
+        private Long availableMemory;
+
+        private Builder() {
+        }
+
+        /**
+         * Loads from a local model folder (clears {@link #modelId}).
+         *
+         * @param dir the folder
+         * @return this builder
+         */
+        public Builder modelDir(Path dir) {
+            this.modelDir = Objects.requireNonNull(dir, "dir");
+            this.modelId = null;
+            return this;
+        }
+
+        /**
+         * Loads a hub repository through the local hub cache (clears {@link #modelDir}).
+         *
+         * @param id e.g. {@code microsoft/Phi-3-vision-128k-instruct}
+         * @return this builder
+         */
+        public Builder modelId(String id) {
+            this.modelId = Objects.requireNonNull(id, "id");
+            this.modelDir = null;
+            return this;
+        }
+
+        /**
+         * The hub revision for {@link #modelId} (default {@code main}).
+         *
+         * @param rev a branch, tag or commit
+         * @return this builder
+         */
+        public Builder revision(String rev) {
+            this.revision = Objects.requireNonNull(rev, "rev");
+            return this;
+        }
+
+        /**
+         * Hub settings for {@link #modelId} (default {@link HubConfig#fromEnvironment()}).
+         *
+         * @param config endpoint, cache folder, token, offline mode
+         * @return this builder
+         */
+        public Builder hubConfig(HubConfig config) {
+            this.hubConfig = Objects.requireNonNull(config, "config");
+            return this;
+        }
+
+        /**
+         * Download progress callbacks for {@link #modelId}.
+         *
+         * @param listener the listener
+         * @return this builder
+         */
+        public Builder progress(ProgressListener listener) {
+            this.progress = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /**
+         * The dtype weights are converted to (default {@link Precision#cpuDefault()}).
+         *
+         * @param p the precision
+         * @return this builder
+         */
+        public Builder dtype(Precision p) {
+            this.precision = Objects.requireNonNull(p, "precision");
+            return this;
+        }
+
+        /**
+         * The dtype by PyTorch name.
+         *
+         * @param name "float32", "bfloat16", "float16" (or fp32, bf16, fp16)
+         * @return this builder
+         * @throws IllegalArgumentException for an unknown name
+         */
+        public Builder dtype(String name) {
+            return dtype(Precision.parse(name));
+        }
+
+        /**
+         * Where the model runs (default CPU).
+         *
+         * @param d the device
+         * @return this builder
+         */
+        public Builder device(ModelOptions.Device d) {
+            this.device = Objects.requireNonNull(d, "device");
+            return this;
+        }
+
+        /**
+         * The device by name.
+         *
+         * @param name "cpu" or "cuda"
+         * @return this builder
+         * @throws IllegalArgumentException for another name
+         */
+        public Builder device(String name) {
+            String n = name.trim().toLowerCase(Locale.ROOT);
+            return switch (n) {
+                case "cpu" -> device(ModelOptions.Device.CPU);
+                case "cuda", "gpu" -> device(ModelOptions.Device.CUDA);
+                default -> throw new IllegalArgumentException("unknown device '" + name + "': expected cpu or cuda");
+            };
+        }
+
+        /**
+         * libtorch intra-op threads (process-wide; 0 = keep the default of one per core).
+         *
+         * @param n threads, at least 0
+         * @return this builder
+         */
+        public Builder threads(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("threads must be >= 0 (0 = default), got " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        /**
+         * The maximum context (prompt + image tokens + generated tokens) of every session; it sizes the
+         * KV cache and the memory check (default {@value Phi3Vision#DEFAULT_MAX_CONTEXT}).
+         *
+         * @param tokens at least 1, at most the config's {@code max_position_embeddings}
+         * @return this builder
+         */
+        public Builder maxContext(int tokens) {
+            if (tokens < 1) {
+                throw new IllegalArgumentException("maxContext must be >= 1, got " + tokens);
+            }
+            this.maxContext = tokens;
+            return this;
+        }
+
+        /**
+         * The default {@code num_crops} of sessions (default: {@code preprocessor_config.json}'s).
+         *
+         * @param n at least 1
+         * @return this builder
+         */
+        public Builder numCrops(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("numCrops must be >= 1, got " + n);
+            }
+            this.numCrops = n;
+            return this;
+        }
+
+        /**
+         * Overrides the memory the estimate is checked against (default: physical memory). A negative
+         * value skips the check.
+         *
+         * @param bytes available bytes, or -1 to skip the check
+         * @return this builder
+         */
+        public Builder availableMemory(long bytes) {
+            this.availableMemory = bytes;
+            return this;
+        }
+
+        /**
+         * Resolves the folder, estimates and checks memory, then loads tokenizer, image processor and
+         * weights.
+         *
+         * @return the model
+         * @throws IllegalStateException if neither a folder nor an id was given, or the estimate does
+         *     not fit (the message lists the parts and a context that fits)
+         * @throws IllegalArgumentException if {@code maxContext} exceeds {@code max_position_embeddings}
+         */
+        public Phi3Vision build() {
+            Path dir = resolveDir();
+            Phi3VConfig config = Phi3VConfig.fromDirectory(dir);
+            if (maxContext > config.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("maxContext " + maxContext + " exceeds the model's "
+                        + "max_position_embeddings " + config.maxPositionEmbeddings());
+            }
+            // Cheap files first, so a broken folder fails before gigabytes of weights are touched.
+            Phi3Tokenizer tokenizer = Phi3Tokenizer.fromDirectory(dir);
+            Phi3ImageProcessor processor = Files.isRegularFile(dir.resolve("preprocessor_config.json"))
+                    ? Phi3ImageProcessor.fromConfig(dir) : Phi3ImageProcessor.defaults();
+            if (numCrops != null) {
+                processor = processor.toBuilder().numCrops(numCrops).build();
+            }
+            MemoryEstimate estimate = estimateMemory(dir, precision, maxContext, processor.numCrops());
+            estimate.requireFits(availableMemory != null ? availableMemory : MemoryEstimate.physicalMemoryBytes());
+            Phi3VModel model = Phi3VModel.load(dir, new ModelOptions(precision, device, threads));
+            return new Phi3Vision(dir, model, tokenizer, processor, maxContext, estimate);
+        }
+
+        private Path resolveDir() {
+            if (modelDir != null) {
+                if (!Files.isDirectory(modelDir)) {
+                    throw new IllegalArgumentException("model folder " + modelDir + " does not exist or is not a "
+                            + "directory (expected config.json, the weights and the tokenizer files)");
+                }
+                return modelDir;
+            }
+            if (modelId != null) {
+                HubClient hub = new HubClient(hubConfig != null ? hubConfig : HubConfig.fromEnvironment());
+                return hub.resolveModel(modelId, revision, progress).directory();
+            }
+            throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+        }
+    }
+}
