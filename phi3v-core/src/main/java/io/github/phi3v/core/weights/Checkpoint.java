@@ -329,6 +329,12 @@ public final class Checkpoint implements AutoCloseable {
         if (m != null) {
             return m;
         }
+        if (t.byteLength() > Integer.MAX_VALUE) {
+            // One MappedByteBuffer spans at most 2 GiB in JDK 17, and libtorch needs one contiguous
+            // address range per tensor. No Phi-3-V tensor comes close (the largest is 197 MB in bf16).
+            throw new InvalidCheckpointException(t.file(), t.name(), "expected at most " + Integer.MAX_VALUE
+                    + " bytes per tensor (the JDK 17 mapping limit), found " + t.byteLength() + " bytes");
+        }
         try {
             FileChannel ch = channels.get(t.file());
             if (ch == null) {

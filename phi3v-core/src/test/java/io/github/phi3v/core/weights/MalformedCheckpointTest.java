@@ -210,6 +210,27 @@ class MalformedCheckpointTest {
     }
 
     @Test
+    void tensorsOver2GiBAreRefusedClearly() throws IOException {
+        // A sparse file: the 2 GiB data section takes no disk space.
+        Path f = dir.resolve("model.safetensors");
+        String header = "{\"small\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"huge\":{\"dtype\":\"F32\",\"shape\":[536870912],\"data_offsets\":[16,2147483664]}}";
+        SafetensorsBuilder.write(f, header, new byte[16]);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(8 + header.length() + 2147483664L);
+        }
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertEquals(2147483648L, c.info("huge").byteLength());
+            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> c.tensor("huge"));
+            assertEquals(f + ": tensor 'huge': expected at most 2147483647 bytes per tensor (the JDK 17 mapping "
+                    + "limit), found 2147483648 bytes", e.getMessage());
+            try (Tensor small = c.tensor("small")) {
+                assertEquals(4, small.numel());
+            }
+        }
+    }
+
+    @Test
     void emptyFolderAndMissingPath() {
         InvalidCheckpointException e = rejected(dir);
         assertEquals(dir + ": expected model.safetensors or model.safetensors.index.json in the model folder, found "
