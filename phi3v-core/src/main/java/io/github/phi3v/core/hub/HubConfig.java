@@ -75,9 +75,11 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      *       ({@code HOME} from the map, else {@code user.home});</li>
      *   <li>token: {@code HF_TOKEN}, else {@code HUGGING_FACE_HUB_TOKEN}, else the file
      *       {@code HF_TOKEN_PATH} or {@code $HF_HOME/token} if it exists;</li>
-     *   <li>{@code HF_HUB_OFFLINE} (1, true, yes or on) and {@code HF_ENDPOINT}.</li>
+     *   <li>{@code HF_HUB_OFFLINE} (1, true, yes or on) and {@code HF_ENDPOINT};</li>
+     *   <li>connect timeout {@code HF_HUB_ETAG_TIMEOUT} (default 10 s), read timeout
+     *       {@code HF_HUB_DOWNLOAD_TIMEOUT} (default 60 s of silence).</li>
      * </ul>
-     * Timeouts default to 10 s to connect and 60 s of silence; 3 attempts per file.
+     * Three attempts per file.
      *
      * @param env environment variables
      * @return the settings
@@ -112,7 +114,25 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
         }
         String endpoint = nonBlank(env.get("HF_ENDPOINT"));
         return new HubConfig(endpoint != null ? URI.create(endpoint) : DEFAULT_ENDPOINT, cache, token,
-                truthy(env.get("HF_HUB_OFFLINE")), Duration.ofSeconds(10), Duration.ofSeconds(60), 3);
+                truthy(env.get("HF_HUB_OFFLINE")), seconds(env, "HF_HUB_ETAG_TIMEOUT", 10),
+                seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT", 60), 3);
+    }
+
+    /** A timeout in (possibly fractional) seconds from the environment, as Python's variables take it. */
+    private static Duration seconds(Map<String, String> env, String name, long defaultSeconds) {
+        String v = nonBlank(env.get(name));
+        if (v == null) {
+            return Duration.ofSeconds(defaultSeconds);
+        }
+        try {
+            double s = Double.parseDouble(v.strip());
+            if (s > 0 && s < 1e9) {
+                return Duration.ofMillis(Math.max(1, Math.round(s * 1000)));
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(name + ": expected a positive number of seconds, found '" + v + "'");
     }
 
     /**

@@ -359,5 +359,26 @@ class HubClientTest {
         assertFalse(HubConfig.fromEnvironment(Map.of("HOME", "/h", "HF_HUB_OFFLINE", "0")).offline());
         assertThrows(IllegalArgumentException.class, () -> HubConfig.fromEnvironment(Map.of("HOME", "/h",
                 "HF_ENDPOINT", "ftp://x")));
+        HubConfig t = HubConfig.fromEnvironment(Map.of("HOME", "/h", "HF_HUB_ETAG_TIMEOUT", "2.5",
+                "HF_HUB_DOWNLOAD_TIMEOUT", "30"));
+        assertEquals(Duration.ofMillis(2500), t.connectTimeout());
+        assertEquals(Duration.ofSeconds(30), t.readTimeout());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> HubConfig.fromEnvironment(Map.of("HOME", "/h", "HF_HUB_DOWNLOAD_TIMEOUT", "soon")));
+        assertEquals("HF_HUB_DOWNLOAD_TIMEOUT: expected a positive number of seconds, found 'soon'", bad.getMessage());
+    }
+
+    @Test
+    void unreachableEndpointIsANetworkErrorAfterBoundedAttempts() throws IOException {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        HubClient client = new HubClient(config().withEndpoint(java.net.URI.create("http://127.0.0.1:" + port))
+                .withMaxAttempts(2));
+        HubException e = assertThrows(HubException.class, () -> client.resolveModel(REPO, "main", null));
+        assertEquals(HubException.Reason.NETWORK, e.reason());
+        assertTrue(e.getMessage().startsWith("cannot reach http://127.0.0.1:" + port + " for config.json of "
+                + "acme/tiny-vision (revision main) after 2 attempts: java.net.ConnectException"), e.getMessage());
     }
 }
