@@ -251,7 +251,7 @@ public final class ImageLoader {
     public RgbImage fromBufferedImage(BufferedImage image) {
         Objects.requireNonNull(image, "image");
         checkDimensions(image.getWidth(), image.getHeight(), "image");
-        return PilRgbConversion.toRgb(image, alphaMode);
+        return PilRgbConversion.toRgb(image, alphaMode, false);
     }
 
     /**
@@ -468,7 +468,7 @@ public final class ImageLoader {
                             + reader.getFormatName() + " decoder: " + warning + ")");
                 }
             }
-            return PilRgbConversion.toRgb(image, alphaMode);
+            return PilRgbConversion.toRgb(image, alphaMode, true); // freshly decoded: adopt its raster
         });
     }
 

@@ -355,7 +355,7 @@ public final class Phi3ImageProcessor {
             }
         }
         PilBilinearResize.resize(image.rgbArray(), image.width(), image.height(), g.resizedWidth(),
-                g.resizedHeight(), g.transposed(), hd, g.padTop() * stride + g.padLeft() * 3, stride);
+                g.resizedHeight(), g.transposed(), hd, g.padTop() * stride + g.padLeft() * 3, stride, image.isBgr());
         return hd;
     }
 

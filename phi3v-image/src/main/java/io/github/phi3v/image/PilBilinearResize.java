@@ -10,8 +10,9 @@ package io.github.phi3v.image;
  *       computed in double precision per output pixel and normalised to sum 1;</li>
  *   <li>taps converted to fixed point with 22 fraction bits ({@code PRECISION_BITS = 32 - 8 - 2}),
  *       rounded half away from zero;</li>
- *   <li>separable: a horizontal pass whose output is rounded to uint8 ({@code + 2^21}, {@code >> 22},
- *       clamp), then a vertical pass on those bytes; a pass is skipped when that side keeps its size.</li>
+ *   <li>separable: a horizontal pass whose output is rounded to uint8 ({@code + 2^21}, {@code >> 22};
+ *       Pillow's clamp to 0..255 never triggers for these non-negative taps), then a vertical pass on
+ *       those bytes; a pass is skipped when that side keeps its size.</li>
  * </ul>
  *
  * <p>The pass order matters for the 8-bit result. {@link #resize} takes {@code verticalFirst} so
@@ -97,10 +98,14 @@ final class PilBilinearResize {
         return x < 1.0 ? 1.0 - x : 0.0;
     }
 
-    private static byte clip8(int acc) {
-        int v = acc >> PRECISION_BITS;
-        return (byte) Math.max(0, Math.min(v, 255));
+    /**
+     * Pillow's {@code clip8} without the clamp: bilinear taps are never negative and sum to at most
+     * {@code 2^22 + n/2}, so {@code (2^21 + sum(v * k)) >> 22} is always within 0..255 already.
+     */
+    private static byte fast8(int acc) {
+        return (byte) (acc >> PRECISION_BITS);
     }
+
 
     /**
      * Resizes interleaved RGB {@code src} ({@code w x h}) to {@code outW x outH}, writing output row
@@ -111,21 +116,23 @@ final class PilBilinearResize {
      *                      uses on the transposed image
      */
     static void resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst, byte[] dst,
-            int dstOffset, int dstStride) {
+            int dstOffset, int dstStride, boolean bgr) {
         boolean needH = outW != w;
         boolean needV = outH != h;
         if (!needH && !needV) {
             for (int y = 0; y < h; y++) {
                 System.arraycopy(src, y * w * 3, dst, dstOffset + y * dstStride, w * 3);
             }
+            swapInPlace(bgr, dst, dstOffset, dstStride, outW, outH);
         } else if (!needH) {
             vertical(src, w, outH, taps(h, outH), 0, dst, dstOffset, dstStride);
+            swapInPlace(bgr, dst, dstOffset, dstStride, outW, outH);
         } else if (!needV) {
-            horizontal(src, w, 0, h, outW, taps(w, outW), dst, dstOffset, dstStride);
+            horizontal(src, w, 0, h, outW, taps(w, outW), dst, dstOffset, dstStride, bgr);
         } else if (verticalFirst) {
             byte[] tmp = new byte[outH * w * 3];
             vertical(src, w, outH, taps(h, outH), 0, tmp, 0, w * 3);
-            horizontal(tmp, w, 0, outH, outW, taps(w, outW), dst, dstOffset, dstStride);
+            horizontal(tmp, w, 0, outH, outW, taps(w, outW), dst, dstOffset, dstStride, bgr);
         } else {
             Taps tv = taps(h, outH);
             // Like Pillow, run the first pass only over the rows the second pass reads (the padded
@@ -133,23 +140,40 @@ final class PilBilinearResize {
             int first = tv.pstart()[0];
             int last = tv.pstart()[outH - 1] + tv.n();
             byte[] tmp = new byte[(last - first) * outW * 3];
-            horizontal(src, w, first, last, outW, taps(w, outW), tmp, 0, outW * 3);
+            horizontal(src, w, first, last, outW, taps(w, outW), tmp, 0, outW * 3, bgr);
             vertical(tmp, outW, outH, tv, first, dst, dstOffset, dstStride);
         }
     }
 
-    /** {@link #resize(byte[], int, int, int, int, boolean, byte[], int, int)} into a new array. */
+    private static void swapInPlace(boolean bgr, byte[] dst, int off, int stride, int w, int h) {
+        if (!bgr) {
+            return;
+        }
+        for (int y = 0; y < h; y++) {
+            for (int i = off + y * stride, end = i + w * 3; i < end; i += 3) {
+                byte t = dst[i];
+                dst[i] = dst[i + 2];
+                dst[i + 2] = t;
+            }
+        }
+    }
+
+    /** {@link #resize(byte[], int, int, int, int, boolean, byte[], int, int, boolean)} of RGB into a new array. */
     static byte[] resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst) {
         byte[] out = new byte[outW * outH * 3];
-        resize(src, w, h, outW, outH, verticalFirst, out, 0, outW * 3);
+        resize(src, w, h, outW, outH, verticalFirst, out, 0, outW * 3, false);
         return out;
     }
 
     /**
      * Horizontal pass over rows {@code [y0, y1)} of a {@code w}-wide image; source row y goes to
-     * {@code out} at {@code off + (y - y0) * stride}.
+     * {@code out} at {@code off + (y - y0) * stride}; with {@code swap} channels 0 and 2 trade places.
      */
-    static void horizontal(byte[] src, int w, int y0, int y1, int outW, Taps t, byte[] out, int off, int stride) {
+    static void horizontal(byte[] src, int w, int y0, int y1, int outW, Taps t, byte[] out, int off, int stride,
+            boolean swap) {
+        // swap: the source is BGR (e.g. a decoded JPEG raster used without conversion); write RGB.
+        int d0 = swap ? 2 : 0;
+        int d2 = swap ? 0 : 2;
         int n = t.n();
         int[] ps = t.pstart();
         int[] pk = t.pk();
@@ -161,9 +185,9 @@ final class PilBilinearResize {
                     int p = row + ps[xx] * 3;
                     int k0 = pk[2 * xx];
                     int k1 = pk[2 * xx + 1];
-                    out[o] = clip8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1);
-                    out[o + 1] = clip8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1);
-                    out[o + 2] = clip8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1);
+                    out[o + d0] = fast8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1);
+                    out[o + 1] = fast8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1);
+                    out[o + d2] = fast8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1);
                 }
             } else if (n == 3) {
                 for (int xx = 0; xx < outW; xx++, o += 3) {
@@ -171,10 +195,10 @@ final class PilBilinearResize {
                     int k0 = pk[3 * xx];
                     int k1 = pk[3 * xx + 1];
                     int k2 = pk[3 * xx + 2];
-                    out[o] = clip8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
-                    out[o + 1] = clip8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1
+                    out[o + d0] = fast8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
+                    out[o + 1] = fast8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1
                             + (src[p + 7] & 0xff) * k2);
-                    out[o + 2] = clip8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1
+                    out[o + d2] = fast8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1
                             + (src[p + 8] & 0xff) * k2);
                 }
             } else {
@@ -190,9 +214,9 @@ final class PilBilinearResize {
                         s1 += (src[p + 1] & 0xff) * kx;
                         s2 += (src[p + 2] & 0xff) * kx;
                     }
-                    out[o] = clip8(s0);
-                    out[o + 1] = clip8(s1);
-                    out[o + 2] = clip8(s2);
+                    out[o + d0] = fast8(s0);
+                    out[o + 1] = fast8(s1);
+                    out[o + d2] = fast8(s2);
                 }
             }
         }
@@ -219,7 +243,7 @@ final class PilBilinearResize {
                 int k1 = pk[2 * yy + 1];
                 int b = a + stride;
                 for (int i = 0; i < stride; i++) {
-                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1);
+                    out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1);
                 }
             } else if (n == 3) {
                 int k0 = pk[3 * yy];
@@ -228,13 +252,13 @@ final class PilBilinearResize {
                 int b = a + stride;
                 int c = b + stride;
                 for (int i = 0; i < stride; i++) {
-                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1
+                    out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1
                             + (src[c + i] & 0xff) * k2);
                 }
             } else if (n == 1) {
                 int k0 = pk[yy];
                 for (int i = 0; i < stride; i++) {
-                    out[o + i] = clip8(HALF + (src[a + i] & 0xff) * k0);
+                    out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0);
                 }
             } else {
                 java.util.Arrays.fill(acc, HALF);
@@ -246,7 +270,7 @@ final class PilBilinearResize {
                     }
                 }
                 for (int i = 0; i < stride; i++) {
-                    out[o + i] = clip8(acc[i]);
+                    out[o + i] = fast8(acc[i]);
                 }
             }
         }

@@ -34,9 +34,19 @@ final class PilRgbConversion {
     private PilRgbConversion() {
     }
 
-    static RgbImage toRgb(BufferedImage img, ImageLoader.AlphaMode alphaMode) {
+    /**
+     * Converts {@code img}. With {@code adopt} (the image was decoded here and is not shared) a plain
+     * B, G, R byte raster is taken over as is instead of being converted (a full pass saved per JPEG).
+     */
+    static RgbImage toRgb(BufferedImage img, ImageLoader.AlphaMode alphaMode, boolean adopt) {
         int w = img.getWidth();
         int h = img.getHeight();
+        if (adopt) {
+            byte[] bgr = plainBgr(img);
+            if (bgr != null) {
+                return RgbImage.wrapBgr(w, h, bgr);
+            }
+        }
         boolean composite = alphaMode == ImageLoader.AlphaMode.COMPOSITE_ON_WHITE;
         byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
         ColorModel cm = img.getColorModel();
@@ -53,6 +63,24 @@ final class PilRgbConversion {
             fromArgb(img, composite, out);
         }
         return RgbImage.wrap(w, h, out);
+    }
+
+    /** The data array if {@code img} is exactly tightly packed 8-bit B, G, R (TYPE_3BYTE_BGR layout), else null. */
+    private static byte[] plainBgr(BufferedImage img) {
+        Raster raster = img.getRaster();
+        ColorModel cm = img.getColorModel();
+        if (!(cm instanceof ComponentColorModel) || cm.hasAlpha() || !isRgbOrGray(cm) || cm.getNumComponents() != 3
+                || cm.getComponentSize(0) != 8
+                || !(raster.getSampleModel() instanceof PixelInterleavedSampleModel sm)
+                || !(raster.getDataBuffer() instanceof DataBufferByte db) || db.getNumBanks() != 1
+                || db.getOffset() != 0 || raster.getSampleModelTranslateX() != 0
+                || raster.getSampleModelTranslateY() != 0 || sm.getPixelStride() != 3
+                || sm.getScanlineStride() != 3 * img.getWidth()
+                || !java.util.Arrays.equals(sm.getBandOffsets(), new int[] {2, 1, 0})
+                || db.getData().length != 3 * img.getWidth() * img.getHeight()) {
+            return null;
+        }
+        return db.getData();
     }
 
     private static boolean isRgbOrGray(ColorModel cm) {

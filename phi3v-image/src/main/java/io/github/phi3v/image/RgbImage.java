@@ -15,11 +15,17 @@ public final class RgbImage {
     private final int width;
     private final int height;
     private final byte[] rgb;
+    /**
+     * Internal storage order: true when {@link #rgb} holds B, G, R (a decoded JPEG raster adopted
+     * without a conversion pass); every accessor still presents R, G, B.
+     */
+    private final boolean bgr;
 
-    private RgbImage(int width, int height, byte[] rgb) {
+    private RgbImage(int width, int height, byte[] rgb, boolean bgr) {
         this.width = width;
         this.height = height;
         this.rgb = rgb;
+        this.bgr = bgr;
     }
 
     /**
@@ -34,13 +40,19 @@ public final class RgbImage {
      */
     public static RgbImage of(int width, int height, byte[] rgb) {
         checkSize(width, height, rgb.length);
-        return new RgbImage(width, height, rgb.clone());
+        return new RgbImage(width, height, rgb.clone(), false);
     }
 
     /** Takes ownership of {@code rgb} without copying; for this package's decoders only. */
     static RgbImage wrap(int width, int height, byte[] rgb) {
         checkSize(width, height, rgb.length);
-        return new RgbImage(width, height, rgb);
+        return new RgbImage(width, height, rgb, false);
+    }
+
+    /** Takes ownership of interleaved B, G, R bytes without copying; for this package's decoders only. */
+    static RgbImage wrapBgr(int width, int height, byte[] bgr) {
+        checkSize(width, height, bgr.length);
+        return new RgbImage(width, height, bgr, true);
     }
 
     private static void checkSize(int width, int height, int length) {
@@ -79,12 +91,24 @@ public final class RgbImage {
      * @return {@code width * height * 3} bytes
      */
     public byte[] rgb() {
-        return rgb.clone();
+        byte[] out = rgb.clone();
+        if (bgr) {
+            for (int i = 0; i < out.length; i += 3) {
+                out[i] = rgb[i + 2];
+                out[i + 2] = rgb[i];
+            }
+        }
+        return out;
     }
 
-    /** The backing array, not copied; callers inside this package must not modify it. */
+    /** The backing array, not copied, in the order {@link #isBgr()} says; must not be modified. */
     byte[] rgbArray() {
         return rgb;
+    }
+
+    /** True if {@link #rgbArray()} holds B, G, R instead of R, G, B. */
+    boolean isBgr() {
+        return bgr;
     }
 
     /**
@@ -100,7 +124,7 @@ public final class RgbImage {
             throw new IndexOutOfBoundsException("pixel (" + x + ", " + y + ") channel " + channel
                     + " outside " + width + "x" + height + "x3");
         }
-        return rgb[(y * width + x) * 3 + channel] & 0xff;
+        return rgb[(y * width + x) * 3 + (bgr ? 2 - channel : channel)] & 0xff;
     }
 
     /**
@@ -110,11 +134,15 @@ public final class RgbImage {
      */
     public BufferedImage toBufferedImage() {
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
-        byte[] bgr = ((DataBufferByte) img.getRaster().getDataBuffer()).getData();
-        for (int i = 0; i < rgb.length; i += 3) {
-            bgr[i] = rgb[i + 2];
-            bgr[i + 1] = rgb[i + 1];
-            bgr[i + 2] = rgb[i];
+        byte[] out = ((DataBufferByte) img.getRaster().getDataBuffer()).getData();
+        if (bgr) {
+            System.arraycopy(rgb, 0, out, 0, rgb.length);
+        } else {
+            for (int i = 0; i < rgb.length; i += 3) {
+                out[i] = rgb[i + 2];
+                out[i + 1] = rgb[i + 1];
+                out[i + 2] = rgb[i];
+            }
         }
         return img;
     }

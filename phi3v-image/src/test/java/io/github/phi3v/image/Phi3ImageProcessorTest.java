@@ -94,6 +94,32 @@ class Phi3ImageProcessorTest {
         }
     }
 
+    /** Decoded BGR rasters are adopted without conversion; every resize path must still give RGB. */
+    @Test
+    void adoptedBgrRasterGivesTheSameResultAsRgb() {
+        java.util.Random rnd = new java.util.Random(3);
+        Phi3ImageProcessor p = Phi3ImageProcessor.defaults();
+        for (int[] size : new int[][] {{336, 336}, {336, 500}, {500, 336}, {672, 200}, {300, 700}, {41, 17}}) {
+            java.awt.image.BufferedImage bi = new java.awt.image.BufferedImage(size[0], size[1],
+                    java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+            for (int y = 0; y < size[1]; y++) {
+                for (int x = 0; x < size[0]; x++) {
+                    bi.setRGB(x, y, rnd.nextInt(1 << 24));
+                }
+            }
+            RgbImage adopted = ImageLoader.defaults().load(ImageLoaderTest.encode(bi, "bmp"));
+            assertTrue(adopted.isBgr(), "BMP decodes to a BGR raster that is adopted");
+            RgbImage copied = ImageLoader.defaults().fromBufferedImage(bi);
+            assertArrayEquals(copied.rgb(), adopted.rgb());
+            for (int nc : new int[] {1, 4}) {
+                ProcessedImage a = p.process(adopted, nc);
+                ProcessedImage b = p.process(copied, nc);
+                assertArrayEquals(b.hdRgb(), a.hdRgb(), size[0] + "x" + size[1] + " nc" + nc);
+                assertArrayEquals(b.pixelValues(), a.pixelValues(), size[0] + "x" + size[1] + " nc" + nc);
+            }
+        }
+    }
+
     @Test
     void resizeSameSizeIsIdentityAndTapsSumToOne() {
         byte[] src = new byte[5 * 4 * 3];
