@@ -1,0 +1,89 @@
+package io.github.phi3v.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.core.generate.FinishReason;
+import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.model.ImagePixels;
+import io.github.phi3v.testsupport.GoldenTensors;
+import io.github.phi3v.testsupport.Jsonl;
+import io.github.phi3v.testsupport.SharedData;
+
+/**
+ * Acceptance: greedy generation through {@link Phi3Vision#generate} (the ids-level entry point of the
+ * CLI's {@code generate --input-ids}) reproduces {@code nocache_pristine_new_ids} of every golden
+ * generation case exactly, in float32, with images preprocessed by the real {@code Phi3ImageProcessor}
+ * from {@code golden/tiny-a/images} at num_crops 16 (checked bit-exact against the manifest's SHA-256).
+ */
+class Phi3VisionGoldenTest {
+
+    private static Phi3Vision phi;
+
+    @BeforeAll
+    static void load() {
+        phi = TinyModel.load();
+    }
+
+    @AfterAll
+    static void close() {
+        if (phi != null) {
+            phi.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    void greedyGenerationReproducesFullRecomputationIds(String c) throws Exception {
+        GoldenTensors g = GoldenTensors.read(SharedData.tinyA().resolve("generation/" + c + ".safetensors"));
+        int[] prompt = g.ints("prompt_input_ids");
+        int[] expected = g.ints("nocache_pristine_new_ids");
+        JsonNode manifest = Jsonl.readJson(SharedData.tinyA().resolve("manifest.json")).get("forward").get(c);
+
+        List<ImagePixels> images = new ArrayList<>();
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (JsonNode file : manifest.get("images")) {
+            ImagePixels px = phi.preprocess(SharedData.tinyA().resolve(file.asText()), 16);
+            ByteBuffer bb = ByteBuffer.allocate(px.pixelValues().length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            bb.asFloatBuffer().put(px.pixelValues());
+            sha.update(bb.array());
+            images.add(px);
+        }
+        if (!images.isEmpty()) {
+            assertEquals(manifest.get("pixel_values_sha256_f32le").asText(), HexFormat.of().formatHex(sha.digest()),
+                    c + ": the processor's pixel values are not the golden ones");
+        }
+
+        GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(expected.length).stopTokenIds().build();
+        long before = phi.visionEncodings();
+        Answer a = phi.generate(prompt, images, greedy);
+        System.out.println("[Phi3VisionGoldenTest] " + c + ": " + Arrays.toString(a.tokenIds()) + " " + a.usage());
+
+        assertArrayEquals(expected, a.tokenIds(), c + ": generated ids differ from nocache_pristine_new_ids");
+        assertEquals(FinishReason.LENGTH, a.finishReason());
+        assertEquals(prompt.length, a.usage().promptTokens());
+        assertEquals(images.size(), phi.visionEncodings() - before, "one vision run per image");
+        assertEquals(phi.tokenizer().decode(a.tokenIds(), true), a.text());
+    }
+
+    static Path imageFile(String name) {
+        return TinyModel.image(name);
+    }
+}

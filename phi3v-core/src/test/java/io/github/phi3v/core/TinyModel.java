@@ -1,0 +1,29 @@
+package io.github.phi3v.core;
+
+import java.nio.file.Path;
+
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.testsupport.SharedData;
+
+/** The golden tiny-a model (float32) for the fluent-API tests. */
+final class TinyModel {
+
+    private TinyModel() {
+    }
+
+    static Path dir() {
+        return SharedData.tinyA().resolve("model-f32");
+    }
+
+    static Path image(String file) {
+        return SharedData.tinyA().resolve("images/" + file);
+    }
+
+    static Phi3Vision.Builder builder() {
+        return Phi3Vision.builder().modelDir(dir()).dtype(Precision.FLOAT32);
+    }
+
+    static Phi3Vision load() {
+        return builder().build();
+    }
+}
