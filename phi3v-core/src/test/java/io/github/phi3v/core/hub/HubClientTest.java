@@ -190,6 +190,27 @@ class HubClientTest {
     }
 
     @Test
+    void serverWithoutRangeSupportRestartsTheFile() throws IOException {
+        hub.interruptNext(1);
+        HubClient oneShot = new HubClient(config().withMaxAttempts(1));
+        assertThrows(HubException.class, () -> oneShot.resolveModel(REPO, "main", null));
+        hub.ignoreRange(true);
+        ModelSnapshot snap = oneShot.resolveModel(REPO, "main", null);
+        assertArrayEquals(weights, Files.readAllBytes(snap.directory().resolve("model.safetensors")));
+    }
+
+    @Test
+    void partialFileLongerThanTheRemoteIsDiscarded() throws IOException {
+        String sha = MockHub.sha256(weights);
+        Path part = repoDir().resolve("blobs").resolve(sha + ".incomplete");
+        Files.createDirectories(part.getParent());
+        Files.write(part, new byte[weights.length + 10]);
+        ModelSnapshot snap = new HubClient(config()).resolveModel(REPO, "main", null);
+        assertArrayEquals(weights, Files.readAllBytes(snap.directory().resolve("model.safetensors")));
+        assertFalse(Files.exists(part));
+    }
+
+    @Test
     void concurrentResolvesShareOneDownload() throws Exception {
         hub.slowStorage(true);
         HubClient a = new HubClient(config());

@@ -49,6 +49,7 @@ final class MockHub implements AutoCloseable {
     private volatile boolean corrupt;
     private volatile int stalls;
     private volatile boolean slow;
+    private volatile boolean ignoreRange;
 
     MockHub() throws IOException {
         InetAddress loopback = InetAddress.getLoopbackAddress();
@@ -93,6 +94,11 @@ final class MockHub implements AutoCloseable {
     /** Storage sends bodies in 10 pieces, 50 ms apart, so that concurrent clients overlap. */
     void slowStorage(boolean on) {
         slow = on;
+    }
+
+    /** Storage answers every GET with the whole file (200), as servers without Range support do. */
+    void ignoreRange(boolean on) {
+        ignoreRange = on;
     }
 
     void corruptBlobs(boolean on) {
@@ -213,7 +219,7 @@ final class MockHub implements AutoCloseable {
         }
         long start = 0;
         String range = ex.getRequestHeaders().getFirst("Range");
-        if (range != null) {
+        if (range != null && !ignoreRange) {
             Matcher m = Pattern.compile("bytes=(\\d+)-").matcher(range);
             if (m.matches()) {
                 start = Long.parseLong(m.group(1));
