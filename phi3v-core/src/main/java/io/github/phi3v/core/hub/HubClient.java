@@ -230,11 +230,8 @@ public final class HubClient {
     /** The file from the cache or the hub; empty if it does not exist upstream and is not required. */
     private Optional<Path> fetch(Session s, String file, boolean required) {
         validateFile(file);
-        if (s.commit != null) {
-            Optional<Path> cached = fromCache(s, file, required);
-            if (cached != null) {
-                return cached;
-            }
+        if (s.commit != null && isCachedAnswer(s, file)) {
+            return cachedAnswer(s, file, required);
         }
         if (config.offline()) {
             if (!required) {
@@ -260,9 +257,8 @@ public final class HubClient {
             }
             if (s.commit == null) {
                 pin(s, meta.commit());
-                Optional<Path> cached = fromCache(s, file, required);
-                if (cached != null) {
-                    return cached;
+                if (isCachedAnswer(s, file)) {
+                    return cachedAnswer(s, file, required);
                 }
             }
             Path blob = cache.blob(s.repoId, meta.etag());
@@ -279,21 +275,24 @@ public final class HubClient {
         }
     }
 
-    /** Null when the cache cannot answer; else the cached file or a cached "does not exist". */
-    private Optional<Path> fromCache(Session s, String file, boolean required) {
+    /** Whether the snapshot of the known commit has the file, or a marker saying it does not exist. */
+    private boolean isCachedAnswer(Session s, String file) {
+        return Files.exists(cache.snapshotFile(s.repoId, s.commit, file))
+                || Files.exists(cache.noExistMarker(s.repoId, s.commit, file));
+    }
+
+    /** The cached file, or the cached "does not exist" (an error when the file is required). */
+    private Optional<Path> cachedAnswer(Session s, String file, boolean required) {
         Path p = cache.snapshotFile(s.repoId, s.commit, file);
         if (Files.exists(p)) {
             s.listener.completed(file, p, true);
             return Optional.of(p);
         }
-        if (Files.exists(cache.noExistMarker(s.repoId, s.commit, file))) {
-            if (required) {
-                throw new HubException(Reason.NOT_FOUND, s.describe(file) + " does not exist at commit " + s.commit
-                        + " (cached answer of the hub in " + cache.repoDir(s.repoId).resolve(".no_exist") + ")");
-            }
-            return Optional.empty();
+        if (required) {
+            throw new HubException(Reason.NOT_FOUND, s.describe(file) + " does not exist at commit " + s.commit
+                    + " (cached answer of the hub in " + cache.repoDir(s.repoId).resolve(".no_exist") + ")");
         }
-        return null;
+        return Optional.empty();
     }
 
     private void pin(Session s, String commit) throws IOException {
