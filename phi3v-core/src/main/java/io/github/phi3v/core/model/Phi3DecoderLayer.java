@@ -1,6 +1,7 @@
 package io.github.phi3v.core.model;
 
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -34,6 +35,7 @@ final class Phi3DecoderLayer {
     private final long headDim;
     private final long intermediate;
     private final DoubleOptional defaultScale;
+    private final Scalar invSqrtHeadDim;
 
     Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
@@ -48,6 +50,7 @@ final class Phi3DecoderLayer {
         headDim = cfg.headDim();
         intermediate = cfg.intermediateSize();
         defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
+        invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
     }
 
     /**
@@ -83,17 +86,26 @@ final class Phi3DecoderLayer {
     /**
      * Causal attention of the new queries over all cached keys. Prefill of more than one token on
      * CPU in bf16/f16 is computed in float32 (libtorch's bf16 SDPA without AMX is ~20x slower);
-     * a single decode token attends in the cache dtype (no mask needed: it sees every key).
+     * a single decode token attends in the cache dtype with plain matmuls (no mask needed: it sees
+     * every key).
      */
     private Tensor attention(Tensor q, Tensor keys, Tensor values, Step step) {
         ScalarType dtype = q.scalar_type();
+        boolean gqa = heads != kvHeads;
+        if (step.count() == 1 && step.mask() == null && !gqa) {
+            // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
+            // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
+            // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
+            Tensor scores = torch.matmul(q, keys.transpose(1, 2));                   // [H, 1, L]
+            Tensor probs = torch.softmax(torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim), -1);
+            return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
+        }
         boolean upcast = step.upcastPrefill() && step.count() > 1 && dtype != ScalarType.Float;
         if (upcast) {
             q = q.to(ScalarType.Float);
             keys = keys.to(ScalarType.Float);
             values = values.to(ScalarType.Float);
         }
-        boolean gqa = heads != kvHeads;
         Tensor out;
         if (step.mask() != null) {
             try (TensorOptional mask = new TensorOptional(step.mask())) {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -19,28 +21,43 @@ class Bf16Test {
 
     static final double TOL = 1e-4;
     static final double DECIDABLE_GAP = 0.25;
+    private static Phi3VModel bf16InFloat32;
+    private static Phi3VModel bf16InBf16;
+
+    @BeforeAll
+    static void load() {
+        bf16InFloat32 = Phi3VModel.load(GoldenCases.modelBf16(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
+        bf16InBf16 = Phi3VModel.load(GoldenCases.modelBf16(), ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
+    }
+
+    @AfterAll
+    static void close() {
+        if (bf16InFloat32 != null) {
+            bf16InFloat32.close();
+        }
+        if (bf16InBf16 != null) {
+            bf16InBf16.close();
+        }
+    }
 
     @ParameterizedTest
     @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
     void bf16CheckpointInFloat32MatchesBf16wGoldens(String c) {
         GoldenTensors g = GoldenCases.forward(c);
-        try (Phi3VModel model = Phi3VModel.load(GoldenCases.modelBf16(),
-                ModelOptions.defaults().withPrecision(Precision.FLOAT32))) {
-            Inspection ins = model.inspect(g.ints("input_ids"), GoldenCases.images(c), 1);
-            double eLast = GoldenCases.maxAbsDiff(ins.get("logits_last1").values(), g.floats("bf16w_logits_last1"));
-            double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), g.floats("bf16w_logits_max"));
-            double eLse = GoldenCases.maxAbsDiff(ins.logitsLogsumexp(), g.floats("bf16w_logits_logsumexp"));
-            long[] gold = g.longs("bf16w_logits_argmax");
-            int mismatches = 0;
-            for (int i = 0; i < gold.length; i++) {
-                mismatches += gold[i] == ins.logitsArgmax()[i] ? 0 : 1;
-            }
-            String report = String.format("%s bf16 checkpoint, f32 compute vs bf16w goldens: logits_last1 %.2e, "
-                    + "max %.2e, logsumexp %.2e, argmax mismatches %d/%d", c, eLast, eMax, eLse, mismatches, gold.length);
-            System.out.println("[Bf16Test] " + report);
-            assertTrue(Math.max(eLast, Math.max(eMax, eLse)) <= TOL, report);
-            assertEquals(0, mismatches, report);
+        Inspection ins = bf16InFloat32.inspect(g.ints("input_ids"), GoldenCases.images(c), 1);
+        double eLast = GoldenCases.maxAbsDiff(ins.get("logits_last1").values(), g.floats("bf16w_logits_last1"));
+        double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), g.floats("bf16w_logits_max"));
+        double eLse = GoldenCases.maxAbsDiff(ins.logitsLogsumexp(), g.floats("bf16w_logits_logsumexp"));
+        long[] gold = g.longs("bf16w_logits_argmax");
+        int mismatches = 0;
+        for (int i = 0; i < gold.length; i++) {
+            mismatches += gold[i] == ins.logitsArgmax()[i] ? 0 : 1;
         }
+        String report = String.format("%s bf16 checkpoint, f32 compute vs bf16w goldens: logits_last1 %.2e, "
+                + "max %.2e, logsumexp %.2e, argmax mismatches %d/%d", c, eLast, eMax, eLse, mismatches, gold.length);
+        System.out.println("[Bf16Test] " + report);
+        assertTrue(Math.max(eLast, Math.max(eMax, eLse)) <= TOL, report);
+        assertEquals(0, mismatches, report);
     }
 
     /**
@@ -56,34 +73,27 @@ class Bf16Test {
         GoldenTensors g = GoldenCases.forward(c);
         int[] ids = g.ints("input_ids");
         List<ImagePixels> images = GoldenCases.images(c);
-        Inspection ref;
-        try (Phi3VModel model = Phi3VModel.load(GoldenCases.modelBf16(),
-                ModelOptions.defaults().withPrecision(Precision.FLOAT32))) {
-            ref = model.inspect(ids, images, 1);
-        }
-        try (Phi3VModel model = Phi3VModel.load(GoldenCases.modelBf16(),
-                ModelOptions.defaults().withPrecision(Precision.BFLOAT16))) {
-            Inspection ins = model.inspect(ids, images, 1);
-            int n = ids.length;
-            int same = 0;
-            int decidable = 0;
-            int sameDecidable = 0;
-            for (int i = 0; i < n; i++) {
-                boolean eq = ref.logitsArgmax()[i] == ins.logitsArgmax()[i];
-                same += eq ? 1 : 0;
-                if (ref.logitsTop2Gap()[i] > DECIDABLE_GAP) {
-                    decidable++;
-                    sameDecidable += eq ? 1 : 0;
-                }
+        Inspection ref = bf16InFloat32.inspect(ids, images, 1);
+        Inspection ins = bf16InBf16.inspect(ids, images, 1);
+        int n = ids.length;
+        int same = 0;
+        int decidable = 0;
+        int sameDecidable = 0;
+        for (int i = 0; i < n; i++) {
+            boolean eq = ref.logitsArgmax()[i] == ins.logitsArgmax()[i];
+            same += eq ? 1 : 0;
+            if (ref.logitsTop2Gap()[i] > DECIDABLE_GAP) {
+                decidable++;
+                sameDecidable += eq ? 1 : 0;
             }
-            double eLast = GoldenCases.maxAbsDiff(ins.get("logits_last1").values(), ref.get("logits_last1").values());
-            double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), ref.logitsMax());
-            String report = String.format("%s bf16 compute vs bf16 weights in f32: argmax agreement %.4f of all %d "
-                    + "positions, %.4f of the %d with top-2 gap > %.2f; max abs err last logits %.3f, per-position "
-                    + "max logit %.3f", c, (double) same / n, n, (double) sameDecidable / decidable, decidable,
-                    DECIDABLE_GAP, eLast, eMax);
-            System.out.println("[Bf16Test] " + report);
-            assertTrue(sameDecidable >= 0.99 * decidable, report);
         }
+        double eLast = GoldenCases.maxAbsDiff(ins.get("logits_last1").values(), ref.get("logits_last1").values());
+        double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), ref.logitsMax());
+        String report = String.format("%s bf16 compute vs bf16 weights in f32: argmax agreement %.4f of all %d "
+                + "positions, %.4f of the %d with top-2 gap > %.2f; max abs err last logits %.3f, per-position "
+                + "max logit %.3f", c, (double) same / n, n, (double) sameDecidable / decidable, decidable,
+                DECIDABLE_GAP, eLast, eMax);
+        System.out.println("[Bf16Test] " + report);
+        assertTrue(sameDecidable >= 0.99 * decidable, report);
     }
 }

@@ -99,6 +99,36 @@ class GenerationTest {
     }
 
     /**
+     * The bf16 decode path (matmul attention in bf16, softmax in float32) against bf16 full
+     * recomputations: equal up to bf16 rounding (the prefill attention runs in float32).
+     */
+    @Test
+    void bf16CachedStepsStayCloseToBf16FullRecomputation() {
+        GoldenTensors g = GoldenCases.generation("d_text_short");
+        int[] prompt = g.ints("prompt_input_ids");
+        int[] gen = g.ints("nocache_pristine_new_ids");
+        int[] all = Arrays.copyOf(prompt, prompt.length + gen.length);
+        System.arraycopy(gen, 0, all, prompt.length, gen.length);
+        double worst = 0;
+        try (Phi3VModel bf16 = Phi3VModel.load(GoldenCases.modelBf16(),
+                ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
+             KvCache cache = bf16.newKvCache(all.length)) {
+            float[] cached = bf16.forward(prompt, List.of(), cache, 0);
+            for (int step = 0; step < gen.length; step++) {
+                int len = prompt.length + step;
+                try (KvCache fresh = bf16.newKvCache(len)) {
+                    worst = Math.max(worst, GoldenCases.maxAbsDiff(cached,
+                            bf16.forward(Arrays.copyOf(all, len), List.of(), fresh, 0)));
+                }
+                cached = bf16.forward(new int[] {all[len]}, List.of(), cache, len);
+            }
+        }
+        System.out.printf("[GenerationTest] bf16 cached vs bf16 full recompute (d_text_short, crossing): max abs "
+                + "diff %.3f%n", worst);
+        assertTrue(worst <= Bf16Test.DECIDABLE_GAP, "bf16 cached decode drifts from recomputation by " + worst);
+    }
+
+    /**
      * d_text_short crosses original_max_position_embeddings (64) at decode step 16: our cached logits
      * equal the official full recomputation there, not the official (stale-key) cached logits.
      */
