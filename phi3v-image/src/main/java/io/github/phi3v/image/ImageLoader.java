@@ -501,6 +501,12 @@ public final class ImageLoader {
                 } catch (ImageProcessingException e) {
                     throw e;
                 } catch (IOException | RuntimeException e) {
+                    if (String.valueOf(e.getMessage()).contains("Unsupported Image Type")) {
+                        // The JDK's JPEG reader has no CMYK / YCCK conversion.
+                        throw new ImageProcessingException(Reason.UNSUPPORTED_FORMAT, source + ": this "
+                                + formatName(reader) + " uses a colour model the decoder cannot convert (e.g. CMYK or "
+                                + "YCCK JPEG); save it as RGB. Supported: " + SUPPORTED + " in RGB, grey or palette", e);
+                    }
                     // ImageIO readers signal bad data with IIOException but also with runtime exceptions.
                     throw corrupt(source, reader, "cannot decode pixels", e);
                 }
@@ -512,13 +518,16 @@ public final class ImageLoader {
         }
     }
 
-    private static ImageProcessingException corrupt(String source, ImageReader reader, String what, Exception e) {
-        String format;
+    private static String formatName(ImageReader reader) {
         try {
-            format = reader.getFormatName().toUpperCase(Locale.ROOT);
+            return reader.getFormatName().toUpperCase(Locale.ROOT);
         } catch (IOException ignored) {
-            format = "image";
+            return "image";
         }
+    }
+
+    private static ImageProcessingException corrupt(String source, ImageReader reader, String what, Exception e) {
+        String format = formatName(reader);
         String detail = e instanceof IIOException || e.getMessage() != null ? e.getMessage() : e.toString();
         return new ImageProcessingException(Reason.CORRUPT, source + ": corrupt or truncated " + format + " data ("
                 + what + ": " + detail + ")", e);

@@ -41,7 +41,7 @@ public final class ImageProcessorBenchmark {
      */
     public static void main(String[] args) throws IOException {
         byte[] jpeg = args.length > 0 ? Files.readAllBytes(Path.of(args[0])) : syntheticJpeg(1920, 1080);
-        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 50;
         BufferedImage probe = ImageIO.read(new ByteArrayInputStream(jpeg));
         System.out.printf("input: %dx%d JPEG, %d bytes; JVM %s; %d rounds after warm-up%n", probe.getWidth(),
                 probe.getHeight(), jpeg.length, System.getProperty("java.vm.version"), rounds);
@@ -86,16 +86,23 @@ public final class ImageProcessorBenchmark {
             sink += bi.getWidth() + rgb.width() + a.numImageTokens() + b.numImageTokens() + c.realCrops()
                     + d.realCrops();
         }
-        double dec = median(decode);
-        System.out.printf("ImageIO.read (bare decode)               : %7.1f ms%n", dec);
-        System.out.printf("ImageLoader.load (decode + RGB)          : %7.1f ms%n", median(load));
-        System.out.printf("full preprocessing, numCrops 16          : %7.1f ms  (%.2fx decode)%n", median(full16),
-                median(full16) / dec);
-        System.out.printf("full preprocessing, numCrops 4           : %7.1f ms  (%.2fx decode)%n", median(full4),
-                median(full4) / dec);
-        System.out.printf("HD transform only (decoded), numCrops 16 : %7.1f ms%n", median(only16));
-        System.out.printf("HD transform only (decoded), numCrops 4  : %7.1f ms%n", median(only4));
-        System.out.println("(medians; sink " + sink + ")");
+        System.out.println("                                           median      min   (ratio to bare decode)");
+        row("ImageIO.read (bare decode)", decode, decode);
+        row("ImageLoader.load (decode + RGB)", load, decode);
+        row("full preprocessing, numCrops 16", full16, decode);
+        row("full preprocessing, numCrops 4", full4, decode);
+        row("HD transform only (decoded), numCrops 16", only16, decode);
+        row("HD transform only (decoded), numCrops 4", only4, decode);
+        System.out.println("(sink " + sink + ")");
+    }
+
+    private static void row(String name, long[] ns, long[] decode) {
+        System.out.printf("%-41s: %6.1f ms %6.1f ms   (%.2fx / %.2fx)%n", name, median(ns), min(ns),
+                median(ns) / median(decode), min(ns) / min(decode));
+    }
+
+    private static double min(long[] ns) {
+        return Arrays.stream(ns).min().orElseThrow() / 1e6;
     }
 
     private static double median(long[] ns) {
