@@ -1,0 +1,388 @@
+package io.github.phi3v.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.core.generate.CancellationToken;
+import io.github.phi3v.core.generate.ContextLengthExceededException;
+import io.github.phi3v.core.generate.FinishReason;
+import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.generate.TextIterator;
+import io.github.phi3v.core.generate.TextPublisher;
+import io.github.phi3v.testsupport.GoldenTensors;
+import io.github.phi3v.testsupport.SharedData;
+import io.github.phi3v.tokenizer.Message;
+
+/**
+ * Sessions on the tiny-a model (float32, real Phi-3 tokenizer): multi-turn equivalence with a fresh
+ * session, vision tower runs, prefix reuse across the LongRoPE threshold, sampling, stops, streaming,
+ * cancellation, closing and concurrent-use detection. Images use numCrops 1 to keep prompts short.
+ */
+class SessionTest {
+
+    /** Greedy, stop ids off so the random tiny model always produces the requested number of tokens. */
+    private static final GenerationConfig RUN_ON = GenerationConfig.builder().maxNewTokens(12).stopTokenIds().build();
+
+    private static Phi3Vision phi;
+
+    @BeforeAll
+    static void load() {
+        phi = TinyModel.load();
+    }
+
+    @AfterAll
+    static void close() {
+        if (phi != null) {
+            phi.close();
+        }
+    }
+
+    @Test
+    void secondAnswerEqualsFreshSessionGivenTheWholeConversationAndVisionRunsOnce() throws Exception {
+        String q1 = "What is shown in this image?";
+        String q2 = "Describe the colours in more detail, please.";
+        Answer a1;
+        Answer a2;
+        List<Message> historyA;
+        int reusedA;
+        long visionBefore = phi.visionEncodings();
+        try (Session a = phi.session().numCrops(1).config(RUN_ON)) {
+            a1 = a.image(TinyModel.image("a01_rgb_500x300.png")).ask(q1);
+            assertEquals(1, a.visionEncodings());
+            assertEquals(0, a.reusedPromptTokens());
+            a2 = a.ask(q2);
+            assertEquals(1, a.visionEncodings(), "the second turn must reuse the cached image embeddings");
+            assertEquals(1, phi.visionEncodings() - visionBefore);
+            assertEquals(0, a2.usage().visionMillis());
+            // 313 image tokens at numCrops 1 plus the first question are not recomputed
+            assertTrue(a.reusedPromptTokens() > 313, "prefix reuse: " + a.reusedPromptTokens());
+            historyA = a.history();
+            reusedA = a.reusedPromptTokens();
+        }
+        assertEquals("<|image_1|>\n" + q1, historyA.get(0).content(), "tag inserted in front of the question");
+        assertEquals(a1.text(), historyA.get(1).content());
+
+        try (Session b = phi.session().numCrops(1).config(RUN_ON)) {
+            // same image, given as bytes this time: same content, same result
+            b.image(Files.readAllBytes(TinyModel.image("a01_rgb_500x300.png")))
+                    .addUser(q1).addAssistant(a1.text());
+            Answer b2 = b.ask(q2);
+            assertEquals(0, b.reusedPromptTokens());
+            assertEquals(historyA, b.history());
+            System.out.println("[SessionTest] turn 2 (reused " + reusedA + " prompt tokens) " + a2.usage()
+                    + "\n[SessionTest] fresh " + b2.usage());
+            assertArrayEquals(b2.tokenIds(), a2.tokenIds(), "second answer differs from a fresh session's");
+            assertEquals(b2.text(), a2.text());
+            assertEquals(b2.usage().promptTokens(), a2.usage().promptTokens());
+        }
+    }
+
+    /**
+     * Text only: the first turn stays below original_max_position_embeddings (64, short factors), the
+     * second crosses it while reusing the cached prefix; the model must then give what a full
+     * recomputation gives (the fresh session).
+     */
+    @Test
+    void prefixReuseAcrossTheLongRopeThresholdEqualsFreshSession() {
+        GenerationConfig cfg = RUN_ON.withMaxNewTokens(8);
+        String q1 = "Hi";
+        String q2 = "Please tell me a much longer story about the sea, the wind, an old lighthouse keeper and the"
+                + " waves he counts every night until the morning light comes back over the grey harbour, and then"
+                + " explain why the keeper never leaves his tower, even in the coldest and darkest winter nights.";
+        Answer first;
+        Answer second;
+        int reused;
+        try (Session a = phi.session().config(cfg)) {
+            first = a.ask(q1);
+            assertTrue(first.usage().promptTokens() + first.tokenIds().length < 64,
+                    "turn 1 must stay below the threshold: " + first.usage());
+            second = a.ask(q2);
+            reused = a.reusedPromptTokens();
+            assertTrue(second.usage().promptTokens() > 64, "turn 2 must cross the threshold: " + second.usage());
+        }
+        assertTrue(reused > 5, "some prefix must be reused, was " + reused);
+        try (Session b = phi.session().config(cfg)) {
+            b.addUser(q1).addAssistant(first.text());
+            Answer fresh = b.ask(q2);
+            assertArrayEquals(fresh.tokenIds(), second.tokenIds());
+        }
+    }
+
+    @Test
+    void sameImageAddedAgainIsNotReencodedButOtherCropsAre() {
+        try (Session s = phi.session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
+            s.image(TinyModel.image("a02_rgb_336x336.png")).ask("One?");
+            s.image(TinyModel.image("a02_rgb_336x336.png")).ask("And this one?");
+            assertEquals(1, s.visionEncodings());
+            assertTrue(s.history().get(2).content().startsWith("<|image_2|>\n"));
+            s.numCrops(4).image(TinyModel.image("a02_rgb_336x336.png")).ask("Same picture, more crops?");
+            assertEquals(2, s.visionEncodings(), "another numCrops is another encoding");
+        }
+    }
+
+    @Test
+    void userWrittenTagsAreKept() {
+        try (Session s = phi.session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
+            s.image(TinyModel.image("a02_rgb_336x336.png")).image(TinyModel.image("a06_tiny_40x30.png"));
+            s.ask("Compare <|image_2|> with <|image_1|>.");
+            assertEquals("Compare <|image_2|> with <|image_1|>.", s.history().get(0).content());
+            assertEquals(2, s.visionEncodings());
+            s.image(TinyModel.image("a06_tiny_40x30.png"));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> s.ask("Only <|image_1|> again"));
+            assertTrue(e.getMessage().contains("image tags"), e.getMessage());
+            assertEquals(2, s.history().size(), "a failed question leaves the conversation unchanged");
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducible() {
+        GenerationConfig sample = GenerationConfig.builder().doSample(true).temperature(1.5f).topK(0)
+                .maxNewTokens(16).stopTokenIds().seed(1234).build();
+        int[] prompt = goldenPrompt("c_text_long");
+        Answer x = phi.generate(prompt, List.of(), sample);
+        Answer y = phi.generate(prompt, List.of(), sample);
+        Answer z = phi.generate(prompt, List.of(), sample.withSeed(99));
+        assertArrayEquals(x.tokenIds(), y.tokenIds());
+        assertFalse(java.util.Arrays.equals(x.tokenIds(), z.tokenIds()), "another seed should sample differently");
+        try (Session s1 = phi.session().config(sample); Session s2 = phi.session().config(sample)) {
+            assertArrayEquals(s1.ask("Tell me a story.").tokenIds(), s2.ask("Tell me a story.").tokenIds());
+        }
+    }
+
+    @Test
+    void stopIdsAndStopStringsEndGeneration() {
+        int[] prompt = goldenPrompt("c_text_long");
+        int[] full = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).tokenIds();
+        int stopAt = firstNewIdFrom(full, 3);
+        Answer stopped = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopTokenIds(full[stopAt]));
+        assertEquals(FinishReason.STOP, stopped.finishReason());
+        assertArrayEquals(java.util.Arrays.copyOf(full, stopAt + 1), stopped.tokenIds());
+
+        String text = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).text();
+        int at = text.length() / 2;
+        String stop = text.substring(at, Math.min(text.length(), at + 3));
+        int first = text.indexOf(stop);
+        Answer cut = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopStrings(stop));
+        assertEquals(FinishReason.STOP, cut.finishReason());
+        assertEquals(text.substring(0, first), cut.text());
+        assertTrue(cut.tokenIds().length < 24);
+    }
+
+    @Test
+    void streamedPiecesConcatenateToTheAnswer() {
+        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(16))) {
+            StringBuilder pieces = new StringBuilder();
+            List<String> list = new ArrayList<>();
+            Answer a = s.stream("Write something.", p -> {
+                pieces.append(p);
+                list.add(p);
+            });
+            assertEquals(a.text(), pieces.toString());
+            assertTrue(list.size() > 1, "expected several pieces, got " + list);
+
+            StringBuilder iterated = new StringBuilder();
+            try (TextIterator it = s.iterator("More.")) {
+                it.forEachRemaining(iterated::append);
+            }
+            assertEquals(s.lastAnswer().orElseThrow().text(), iterated.toString());
+            assertEquals(4, s.history().size());
+
+            TextPublisher pub = s.publisher("Even more.");
+            StringBuilder published = new StringBuilder();
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            pub.subscribe(new Flow.Subscriber<>() {
+                @Override
+                public void onSubscribe(Flow.Subscription sub) {
+                    sub.request(Long.MAX_VALUE);
+                }
+
+                @Override
+                public void onNext(String item) {
+                    published.append(item);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                }
+
+                @Override
+                public void onComplete() {
+                    done.complete(null);
+                }
+            });
+            done.join();
+            assertEquals(pub.answer().join().text(), published.toString());
+            assertEquals(6, s.history().size());
+        }
+    }
+
+    @Test
+    void cancellationFromAnotherThreadEndsWithCancelled() throws Exception {
+        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(200))) {
+            CountDownLatch firstPiece = new CountDownLatch(1);
+            CountDownLatch cancelled = new CountDownLatch(1);
+            CompletableFuture<Answer> answer = CompletableFuture.supplyAsync(() -> s.stream("Talk.", p -> {
+                firstPiece.countDown();
+                await(cancelled);
+            }));
+            assertTrue(firstPiece.await(60, TimeUnit.SECONDS), "no text piece arrived");
+            assertTrue(s.cancel(), "a call was running");
+            cancelled.countDown();
+            Answer a = answer.get(60, TimeUnit.SECONDS);
+            assertEquals(FinishReason.CANCELLED, a.finishReason());
+            assertTrue(a.tokenIds().length < 200);
+            assertFalse(s.cancel(), "nothing runs any more");
+            // the session stays usable, the partial answer is in the history
+            assertEquals(2, s.history().size());
+            assertEquals(FinishReason.LENGTH, s.maxNewTokens(2).ask("Again.").finishReason());
+        }
+        // a caller-supplied token
+        CancellationToken token = new CancellationToken();
+        Answer a = phi.generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(24), p -> token.cancel(),
+                token);
+        assertEquals(FinishReason.CANCELLED, a.finishReason());
+    }
+
+    @Test
+    void concurrentUseFromTwoThreadsFailsFast() throws Exception {
+        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(6))) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicReference<Throwable> reentrant = new AtomicReference<>();
+            CompletableFuture<Answer> running = CompletableFuture.supplyAsync(() -> s.stream("First.", p -> {
+                if (inside.getCount() == 1) {
+                    try {
+                        s.ask("re-entrant");
+                    } catch (Throwable t) {
+                        reentrant.set(t);
+                    }
+                    inside.countDown();
+                    await(release);
+                }
+            }));
+            assertTrue(inside.await(60, TimeUnit.SECONDS));
+            ConcurrentSessionUseException e = assertThrows(ConcurrentSessionUseException.class, () -> s.ask("Second."));
+            assertTrue(e.getMessage().contains("not thread-safe"), e.getMessage());
+            assertThrows(ConcurrentSessionUseException.class, () -> s.system("x"));
+            assertThrows(ConcurrentSessionUseException.class, () -> s.image(TinyModel.image("a06_tiny_40x30.png")));
+            release.countDown();
+            Answer a = running.get(60, TimeUnit.SECONDS);
+            assertEquals(FinishReason.LENGTH, a.finishReason(), "the running call is not disturbed");
+            assertTrue(reentrant.get() instanceof ConcurrentSessionUseException, String.valueOf(reentrant.get()));
+            assertEquals(2, s.history().size());
+            assertNotNull(s.ask("Now it is free."));
+        }
+    }
+
+    @Test
+    void closedSessionAndClosedModelThrowIllegalState() {
+        Session s = phi.session();
+        s.close();
+        s.close(); // idempotent
+        assertTrue(s.isClosed());
+        assertThrows(IllegalStateException.class, () -> s.ask("hello"));
+        assertThrows(IllegalStateException.class, () -> s.image(TinyModel.image("a06_tiny_40x30.png")));
+
+        Phi3Vision other = TinyModel.load();
+        Session open = other.session().config(RUN_ON.withMaxNewTokens(2));
+        open.ask("warm up");
+        other.close();
+        assertTrue(other.isClosed());
+        assertTrue(open.isClosed(), "closing the model closes its sessions");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> open.ask("hello"));
+        assertTrue(e.getMessage().contains("Phi3Vision was closed"), e.getMessage());
+        assertThrows(IllegalStateException.class, other::session);
+        assertThrows(IllegalStateException.class, () -> other.generate(new int[] {1, 2}, List.of(), RUN_ON));
+        assertThrows(IllegalStateException.class, other::model);
+    }
+
+    @Test
+    void tokenBudgetIsCheckedBeforeTheVisionTowerRuns() {
+        try (Phi3Vision small = TinyModel.builder().maxContext(1000).build();
+             Session s = small.session().numCrops(16)) {
+            s.image(TinyModel.image("a01_rgb_500x300.png"));
+            ContextLengthExceededException e = assertThrows(ContextLengthExceededException.class,
+                    () -> s.ask("What is shown?"));
+            System.out.println("[SessionTest] " + e.getMessage());
+            assertTrue(e.getMessage().contains("2353 tokens at numCrops 16"), e.getMessage());
+            assertTrue(e.getMessage().contains("Use numCrops("), e.getMessage());
+            assertEquals(0, s.visionEncodings());
+            assertEquals(0, small.visionEncodings());
+            // with fewer crops it fits, and the pending image is still there
+            assertEquals(FinishReason.LENGTH, s.numCrops(1).config(RUN_ON.withMaxNewTokens(2)).ask("What is shown?")
+                    .finishReason());
+            assertEquals(1, s.visionEncodings());
+        }
+    }
+
+    @Test
+    void memoryEstimateIsCheckedBeforeLoading() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> TinyModel.builder().availableMemory(1 << 20).build());
+        System.out.println("[SessionTest] " + e.getMessage());
+        assertTrue(e.getMessage().contains("needs about"), e.getMessage());
+        assertTrue(phi.memoryEstimate().weightBytes() >= 4_262_176L * 4);
+        assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, phi.memoryEstimate().maxContext());
+        // 2 layers x 2 x 4 kv heads x 16 dims x 4 bytes
+        assertEquals(1024, phi.memoryEstimate().kvBytesPerToken());
+    }
+
+    @Test
+    void loadByPathStringAndClearErrors() {
+        try (Phi3Vision p = Phi3Vision.load(TinyModel.dir().toString())) {
+            assertEquals(TinyModel.dir(), p.modelDir());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Phi3Vision.load("/no/such/model/folder"));
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> Phi3Vision.builder().build());
+    }
+
+    private static int[] goldenPrompt(String c) {
+        return GoldenTensors.read(SharedData.tinyA().resolve("generation/" + c + ".safetensors")).ints("prompt_input_ids");
+    }
+
+    private static int firstNewIdFrom(int[] ids, int from) {
+        for (int i = from; i < ids.length; i++) {
+            boolean seen = false;
+            for (int j = 0; j < i; j++) {
+                seen |= ids[j] == ids[i];
+            }
+            if (!seen) {
+                return i;
+            }
+        }
+        throw new AssertionError("no fresh id in " + java.util.Arrays.toString(ids));
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            if (!latch.await(60, TimeUnit.SECONDS)) {
+                throw new AssertionError("timed out");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}
