@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Flow;
@@ -19,6 +21,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.CancellationToken;
@@ -27,6 +30,7 @@ import io.github.phi3v.core.generate.FinishReason;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.TextIterator;
 import io.github.phi3v.core.generate.TextPublisher;
+import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tokenizer.Message;
@@ -356,6 +360,28 @@ class SessionTest {
                 () -> Phi3Vision.load("/no/such/model/folder"));
         assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
         assertThrows(IllegalStateException.class, () -> Phi3Vision.builder().build());
+    }
+
+    /** A hub id resolves through the hub cache (offline here: a prepared cache of links to the tiny model). */
+    @Test
+    void loadsAHubIdFromTheCache(@TempDir Path cacheDir) throws Exception {
+        String commit = "0123456789abcdef0123456789abcdef01234567";
+        Path repo = cacheDir.resolve("models--acme--tiny-vision");
+        Files.createDirectories(repo.resolve("refs"));
+        Files.writeString(repo.resolve("refs/main"), commit);
+        Path snapshot = Files.createDirectories(repo.resolve("snapshots/" + commit));
+        try (var files = Files.list(TinyModel.dir())) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.createSymbolicLink(snapshot.resolve(f.getFileName()), f.toAbsolutePath());
+            }
+        }
+        HubConfig hub = HubConfig.fromEnvironment(Map.of()).withCacheDir(cacheDir).withOffline(true);
+        try (Phi3Vision p = TinyModel.builder().modelId("acme/tiny-vision").hubConfig(hub).build()) {
+            assertEquals(snapshot, p.modelDir());
+            int[] prompt = goldenPrompt("c_text_long");
+            assertArrayEquals(phi.generate(prompt, List.of(), RUN_ON).tokenIds(),
+                    p.generate(prompt, List.of(), RUN_ON).tokenIds());
+        }
     }
 
     private static int[] goldenPrompt(String c) {
