@@ -445,7 +445,8 @@ public final class Phi3Tokenizer {
      * @throws IllegalArgumentException with the processor's message if the distinct tag numbers are not
      *     exactly {@code 1..k} ({@code "image_ids must start from 1, and must be continuous int, e.g. [1, 2,
      *     3], cannot be [2]"}) or {@code k} differs from the number of images ({@code "total images must be
-     *     the same as the number of image tags, got 1 image tags and 2 images"}); or if a count is negative
+     *     the same as the number of image tags, got 1 image tags and 2 images"}); if a count is negative;
+     *     or if the ids would not fit in an {@code int[]} (repeated tags times their counts)
      */
     public int[] encodeMultimodal(String prompt, int[] imageTokenCounts) {
         Objects.requireNonNull(prompt, "prompt");
@@ -485,7 +486,14 @@ public final class Phi3Tokenizer {
             out.addAll(encode(chunks.get(i), true));
             if (i < tagIds.size()) {
                 int imageId = tagIds.get(i).intValue(); // 1..k, checked above
-                out.addRepeated(-imageId, imageTokenCounts[imageId - 1]);
+                int count = imageTokenCounts[imageId - 1];
+                // Repeated tags multiply the counts: refuse a total no int[] can hold instead of overflowing.
+                if ((long) out.size() + count > Integer.MAX_VALUE - 8) {
+                    throw new IllegalArgumentException("the prompt expands to more than " + (Integer.MAX_VALUE - 8)
+                            + " ids at image tag " + (i + 1) + " of " + tagIds.size() + " (image " + imageId + ", "
+                            + count + " tokens per tag): expected fewer image tags or smaller imageTokenCounts");
+                }
+                out.addRepeated(-imageId, count);
             }
         }
         return out.toArray();
