@@ -1,0 +1,69 @@
+package io.github.phi3v.examples;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
+
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.Session;
+import io.github.phi3v.core.generate.Answer;
+
+/**
+ * Seed scenario 3: compare two images (they become {@code <|image_1|>} and {@code <|image_2|>}).
+ *
+ * <pre>
+ * java -cp phi3v-examples/target/phi3v.jar io.github.phi3v.examples.CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]
+ * </pre>
+ *
+ * Images are files or http(s) URLs; MODEL a hub id (default {@value Models#PHI3_VISION}), a model folder
+ * or {@code tiny-random}; QUESTION defaults to the notebook's {@value #PROMPT}. The answer is streamed.
+ */
+public final class CompareImages {
+
+    /** The seed notebook's question for two images (its wording kept). */
+    public static final String PROMPT = "What is difference in this two images?";
+
+    private CompareImages() {
+    }
+
+    /**
+     * Asks the question about both images and streams the answer.
+     *
+     * @param model the loaded model
+     * @param first the first image (file or http(s) URL)
+     * @param second the second image
+     * @param question the question
+     * @param maxNewTokens answer length limit
+     * @param onText receives the answer piece by piece
+     * @return the complete answer
+     */
+    public static Answer run(Phi3Vision model, String first, String second, String question, int maxNewTokens,
+            Consumer<String> onText) {
+        try (Session chat = model.session()) {
+            Models.addImage(chat, first);
+            Models.addImage(chat, second);
+            return chat.maxNewTokens(maxNewTokens).stream(question, onText);
+        }
+    }
+
+    /**
+     * Command-line entry point.
+     *
+     * @param args IMAGE1 IMAGE2 [MODEL] [QUESTION]
+     */
+    public static void main(String[] args) {
+        if (args.length < 2) {
+            System.err.println("usage: CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]   (MODEL: hub id, folder or "
+                    + "tiny-random)");
+            System.exit(2);
+        }
+        PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
+        try (Phi3Vision model = Models.open(args.length > 2 ? args[2] : Models.PHI3_VISION)) {
+            run(model, args[0], args[1], args.length > 3 ? args[3] : PROMPT, 500, piece -> {
+                out.print(piece);
+                out.flush();
+            });
+            out.println();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package io.github.phi3v.examples;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
+
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.Session;
+import io.github.phi3v.core.generate.Answer;
+
+/**
+ * Seed scenario 1: describe a stock chart.
+ *
+ * <pre>
+ * java -cp phi3v-examples/target/phi3v.jar io.github.phi3v.examples.DescribeChart IMAGE [MODEL] [QUESTION]
+ * </pre>
+ *
+ * IMAGE is a file or an http(s) URL; MODEL a hub id (default {@value Models#PHI3_VISION}), a model folder
+ * or {@code tiny-random}; QUESTION defaults to the notebook's {@value #PROMPT}. The answer is streamed.
+ */
+public final class DescribeChart {
+
+    /** The seed notebook's question for the chart image. */
+    public static final String PROMPT = "Could you please introduce this stock to me?";
+
+    private DescribeChart() {
+    }
+
+    /**
+     * Asks the question about the image and streams the answer.
+     *
+     * @param model the loaded model
+     * @param image an image file or http(s) URL
+     * @param question the question
+     * @param maxNewTokens answer length limit
+     * @param onText receives the answer piece by piece
+     * @return the complete answer
+     */
+    public static Answer run(Phi3Vision model, String image, String question, int maxNewTokens,
+            Consumer<String> onText) {
+        try (Session chat = model.session()) {
+            Models.addImage(chat, image);
+            return chat.maxNewTokens(maxNewTokens).stream(question, onText);
+        }
+    }
+
+    /**
+     * Command-line entry point.
+     *
+     * @param args IMAGE [MODEL] [QUESTION]
+     */
+    public static void main(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: DescribeChart IMAGE [MODEL] [QUESTION]   (MODEL: hub id, folder or tiny-random)");
+            System.exit(2);
+        }
+        PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
+        try (Phi3Vision model = Models.open(args.length > 1 ? args[1] : Models.PHI3_VISION)) {
+            run(model, args[0], args.length > 2 ? args[2] : PROMPT, 500, piece -> {
+                out.print(piece);
+                out.flush();
+            });
+            out.println();
+        }
+    }
+}
