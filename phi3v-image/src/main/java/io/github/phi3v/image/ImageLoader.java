@@ -75,6 +75,11 @@ public final class ImageLoader {
     private final Duration timeout;
     private final boolean allowFileUrls;
     private final AlphaMode alphaMode;
+    /**
+     * Created on the first download only (an {@link HttpClient} owns a selector thread), then reused;
+     * a cache, not state: every loader with the same settings behaves the same.
+     */
+    private volatile HttpClient httpClient;
 
     /** What happens to an alpha channel. */
     public enum AlphaMode {
@@ -322,11 +327,24 @@ public final class ImageLoader {
         }
     }
 
+    private HttpClient httpClient() {
+        HttpClient c = httpClient;
+        if (c == null) {
+            synchronized (this) {
+                c = httpClient;
+                if (c == null) {
+                    // NORMAL redirects: never from https to http.
+                    c = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NORMAL)
+                            .build();
+                    httpClient = c;
+                }
+            }
+        }
+        return c;
+    }
+
     private byte[] download(URI uri) {
-        HttpClient client = HttpClient.newBuilder()
-                .connectTimeout(timeout)
-                .followRedirects(HttpClient.Redirect.NORMAL)
-                .build();
+        HttpClient client = httpClient();
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).GET().build();
         CompletableFuture<HttpResponse<byte[]>> future =
                 client.sendAsync(request, info -> new LimitedBody(info, maxBytes, uri));

@@ -1,0 +1,403 @@
+package io.github.phi3v.image.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
+
+import javax.imageio.ImageIO;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.github.phi3v.image.ImageLoader;
+import io.github.phi3v.image.ImageProcessingException;
+import io.github.phi3v.image.ImageProcessingException.Reason;
+import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.image.ProcessedImage;
+import io.github.phi3v.image.RgbImage;
+import io.github.phi3v.testsupport.SharedData;
+
+/**
+ * Reliability fuzzing of image input through the public API ({@link ImageLoader#load(byte[])} +
+ * {@link Phi3ImageProcessor#process(RgbImage, int)}, and {@link Phi3ImageProcessor#process(Path, int)}):
+ * truncated, bit-flipped, overwritten and spliced PNG/JPEG/WebP/GIF/BMP files, random bytes, 0-byte and
+ * 1x1 images, and headers claiming 50 000 x 50 000 pixels. Every case must give a well-formed
+ * {@link ProcessedImage} or an {@link ImageProcessingException} with a reason and a message; any other
+ * throwable (including {@link OutOfMemoryError}) or a batch over its time limit fails. Seeded.
+ */
+class ImageFuzzTest {
+
+    private static final long SEED = 0x5DEECE66DL;
+    private static final Duration BATCH_TIMEOUT = Duration.ofSeconds(90);
+    private static final int CROPS = 1;   // cheapest processor output; the geometry code is the same
+
+    private static final Phi3ImageProcessor PROCESSOR = Phi3ImageProcessor.defaults();
+    private static final Map<String, Integer> COUNTS = new TreeMap<>();
+    /** Small seeds (fast to decode) and large ones; every format is represented in both. */
+    private static final List<Seed> SMALL = new ArrayList<>();
+    private static final List<Seed> LARGE = new ArrayList<>();
+
+    private record Seed(String name, byte[] bytes) {
+    }
+
+    @BeforeAll
+    static void seeds() throws IOException {
+        Path images = SharedData.tinyA().resolve("images");
+        for (String f : List.of("a06_tiny_40x30.png", "a10_rgb_42x19.png")) {
+            SMALL.add(new Seed(f, Files.readAllBytes(images.resolve(f))));
+        }
+        for (String f : List.of("a01_rgb_500x300.png", "a07_gray_L_640x480.png", "a08_rgba_420x260.png",
+                "a09_photo_640x427.jpg", "a05_tall_150x1200.png")) {
+            LARGE.add(new Seed(f, Files.readAllBytes(images.resolve(f))));
+        }
+        for (String f : List.of("fixture_rgb_lossless.webp", "fixture_rgb_lossy.webp", "fixture_rgba_lossless.webp")) {
+            try (InputStream in = ImageFuzzTest.class.getResourceAsStream("/io/github/phi3v/image/" + f)) {
+                assertNotNull(in, "test resource " + f);
+                SMALL.add(new Seed(f, in.readAllBytes()));
+            }
+        }
+        BufferedImage tiny = ImageIO.read(images.resolve("a06_tiny_40x30.png").toFile());
+        BufferedImage photo = ImageIO.read(images.resolve("a09_photo_640x427.jpg").toFile());
+        for (String format : List.of("gif", "bmp", "jpeg")) {
+            SMALL.add(new Seed("a06." + format, encode(tiny, format)));
+            LARGE.add(new Seed("a09." + format, encode(photo, format)));
+            SMALL.add(new Seed("1x1." + format, encode(onePixel(), format)));
+        }
+        SMALL.add(new Seed("1x1.png", encode(onePixel(), "png")));
+    }
+
+    @AfterAll
+    static void report() {
+        int total = COUNTS.values().stream().mapToInt(Integer::intValue).sum();
+        System.out.println("[reliability] images: " + total + " cases " + COUNTS);
+    }
+
+    private static synchronized void count(String outcome) {
+        COUNTS.merge(outcome, 1, Integer::sum);
+    }
+
+    // ------------------------------------------------------------------------------------ the oracle
+
+    /** Runs one input through loader + processor; returns the outcome label or fails the test. */
+    private static String run(byte[] input, String what) {
+        try {
+            RgbImage rgb = PROCESSOR.loader().load(input);
+            return check(PROCESSOR.process(rgb, CROPS), what);
+        } catch (ImageProcessingException e) {
+            return explained(e, what);
+        }
+    }
+
+    private static String check(ProcessedImage p, String what) {
+        assertEquals((CROPS + 1) * 3 * 336 * 336, p.pixelValues().length, what + ": pixel_values size");
+        assertTrue(p.numImageTokens() > 0 && p.realCrops() >= 1, what + ": tokens/crops");
+        assertEquals(Phi3ImageProcessor.numImageTokens(p.hdWidth(), p.hdHeight(), CROPS) > 0, true, what);
+        for (float v : p.pixelValues()) {
+            if (!Float.isFinite(v)) {
+                throw new AssertionError(what + ": non-finite pixel value " + v);
+            }
+        }
+        return "ok";
+    }
+
+    private static String explained(ImageProcessingException e, String what) {
+        assertNotNull(e.reason(), what);
+        assertNotNull(e.getMessage(), what + ": ImageProcessingException without a message");
+        assertFalse(e.getMessage().isBlank(), what + ": blank message");
+        return e.reason().name();
+    }
+
+    @FunctionalInterface
+    private interface Mutator {
+        byte[] mutate(SplittableRandom r, byte[] seed);
+    }
+
+    private static void batch(String name, long seed, int cases, Mutator m) {
+        assertTimeoutPreemptively(BATCH_TIMEOUT, () -> {
+            SplittableRandom root = new SplittableRandom(seed);
+            for (int i = 0; i < cases; i++) {
+                SplittableRandom r = root.split();
+                // Mostly small seeds: the large ones decode and resize hundreds of kilopixels per case.
+                List<Seed> pool = r.nextInt(10) < 8 ? SMALL : LARGE;
+                Seed s = pool.get(r.nextInt(pool.size()));
+                String what = name + " case " + i + " of " + s.name() + " (seed " + seed + ")";
+                byte[] input = m.mutate(r, s.bytes());
+                try {
+                    count(name + ":" + run(input, what));
+                } catch (AssertionError e) {
+                    throw e;
+                } catch (Throwable t) {
+                    throw new AssertionError(what + ": undocumented " + t, t);
+                }
+            }
+        }, name + ": " + cases + " cases exceeded " + BATCH_TIMEOUT);
+    }
+
+    // ------------------------------------------------------------------------------------ fuzz targets
+
+    @Test
+    void truncatedFiles() {
+        batch("truncated", SEED, 2500, (r, b) -> Arrays.copyOf(b, r.nextInt(b.length)));
+    }
+
+    @Test
+    void bitFlips() {
+        batch("bitflip", SEED + 1, 3000, (r, b) -> {
+            byte[] out = b.clone();
+            int flips = r.nextInt(1, 9);
+            for (int i = 0; i < flips; i++) {
+                // Half of the flips land in the first 64 bytes, where the headers and dimensions are.
+                int at = r.nextBoolean() ? r.nextInt(Math.min(64, out.length)) : r.nextInt(out.length);
+                out[at] ^= (byte) (1 << r.nextInt(8));
+            }
+            return out;
+        });
+    }
+
+    @Test
+    void overwrittenAndSplicedBytes() {
+        batch("overwrite", SEED + 2, 2000, (r, b) -> {
+            byte[] out = b.clone();
+            switch (r.nextInt(3)) {
+                case 0 -> { // a run of random bytes
+                    int at = r.nextInt(out.length);
+                    int len = Math.min(out.length - at, r.nextInt(1, 64));
+                    for (int i = 0; i < len; i++) {
+                        out[at + i] = (byte) r.nextInt(256);
+                    }
+                }
+                case 1 -> { // 0x00 / 0xFF runs: lengths, counts and sizes pushed to their extremes
+                    int at = r.nextInt(out.length);
+                    Arrays.fill(out, at, Math.min(out.length, at + r.nextInt(1, 9)), r.nextBoolean() ? (byte) 0 : (byte) -1);
+                }
+                default -> { // this file's header with another file's body
+                    List<Seed> all = new ArrayList<>(SMALL);
+                    byte[] other = all.get(r.nextInt(all.size())).bytes();
+                    int cut = r.nextInt(1, Math.min(out.length, 200));
+                    int from = r.nextInt(other.length);
+                    byte[] spliced = Arrays.copyOf(out, cut + other.length - from);
+                    System.arraycopy(other, from, spliced, cut, other.length - from);
+                    out = spliced;
+                }
+            }
+            return out;
+        });
+    }
+
+    @Test
+    void randomBytes() {
+        byte[][] magics = {{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF},
+            {'G', 'I', 'F', '8', '9', 'a'}, {'B', 'M'}, {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P'}, {}};
+        batch("random", SEED + 3, 2500, (r, ignored) -> {
+            byte[] magic = magics[r.nextInt(magics.length)];
+            byte[] out = new byte[magic.length + r.nextInt(0, 2000)];
+            System.arraycopy(magic, 0, out, 0, magic.length);
+            for (int i = magic.length; i < out.length; i++) {
+                out[i] = (byte) r.nextInt(256);
+            }
+            return out;
+        });
+    }
+
+    @Test
+    void throughTheFileApi(@TempDir Path dir) {
+        batch("file", SEED + 4, 300, (r, b) -> {
+            byte[] out = r.nextBoolean() ? Arrays.copyOf(b, r.nextInt(b.length + 1)) : b.clone();
+            if (out.length > 0 && r.nextBoolean()) {
+                out[r.nextInt(out.length)] ^= (byte) (1 << r.nextInt(8));
+            }
+            try {
+                Path f = dir.resolve("in.img");
+                Files.write(f, out);
+                try {
+                    count("file-api:" + check(PROCESSOR.process(f, CROPS), "file"));
+                } catch (ImageProcessingException e) {
+                    count("file-api:" + explained(e, "file"));
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return out;
+        });
+    }
+
+    // ------------------------------------------------------------------------------------ edge cases
+
+    @Test
+    void emptyAndOnePixelImages() {
+        ImageProcessingException empty = assertThrows(ImageProcessingException.class,
+                () -> PROCESSOR.loader().load(new byte[0]));
+        assertEquals(Reason.EMPTY, empty.reason());
+        count("edge:empty-EMPTY");
+        for (Seed s : SMALL) {
+            if (s.name().startsWith("1x1")) {
+                ProcessedImage p = PROCESSOR.process(PROCESSOR.loader().load(s.bytes()), CROPS);
+                check(p, s.name());
+                assertEquals(Phi3ImageProcessor.numImageTokens(1, 1, CROPS), p.numImageTokens(), s.name());
+                count("edge:1x1-ok");
+            }
+        }
+    }
+
+    /**
+     * 50 000 x 50 000 (7.5 GB of RGB) declared in the header of every format: refused from the header,
+     * before a pixel buffer is allocated. Measured with the thread's allocation counter.
+     */
+    @Test
+    void fiftyThousandSquaredHeadersAreRefusedBeforeDecoding() throws IOException {
+        int side = 50_000;
+        Map<String, byte[]> bombs = new TreeMap<>();
+        bombs.put("png", pngHeader(side, side));
+        bombs.put("bmp", bmpHeader(side, side));
+        bombs.put("gif", gifHeader(side, side));
+        bombs.put("jpeg", patchJpegSize(encode(onePixel(), "jpeg"), side, side));
+        bombs.put("webp-vp8x", webpVp8xHeader(side, side));
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            for (Map.Entry<String, byte[]> e : bombs.entrySet()) {
+                long tid = Thread.currentThread().getId();
+                long before = mx.getThreadAllocatedBytes(tid);
+                ImageProcessingException ex = assertThrows(ImageProcessingException.class,
+                        () -> PROCESSOR.loader().load(e.getValue()), e.getKey());
+                long allocated = mx.getThreadAllocatedBytes(tid) - before;
+                System.out.println("[reliability] 50000x50000 " + e.getKey() + ": " + ex.reason() + " after "
+                        + allocated / 1024 + " KiB allocated: " + ex.getMessage());
+                assertEquals(Reason.TOO_MANY_PIXELS, ex.reason(), e.getKey() + ": " + ex.getMessage());
+                assertTrue(ex.getMessage().contains("50000x50000"), ex.getMessage());
+                assertTrue(allocated < 16L << 20, e.getKey() + ": " + allocated + " bytes allocated before refusing");
+                count("bomb:" + e.getKey() + "-" + ex.reason());
+            }
+        });
+        // The processor's pixel-free planning function still answers for such a size.
+        assertTrue(Phi3ImageProcessor.numImageTokens(side, side, 16) > 0);
+    }
+
+    // ------------------------------------------------------------------------------------ builders
+
+    private static BufferedImage onePixel() {
+        BufferedImage img = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB);
+        img.setRGB(0, 0, 0x336699);
+        return img;
+    }
+
+    private static byte[] encode(BufferedImage img, String format) throws IOException {
+        BufferedImage rgb = img;
+        if (img.getType() != BufferedImage.TYPE_INT_RGB) {  // the JPEG/BMP writers refuse alpha and grey+alpha
+            rgb = new BufferedImage(img.getWidth(), img.getHeight(), BufferedImage.TYPE_INT_RGB);
+            rgb.getGraphics().drawImage(img, 0, 0, null);
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertTrue(ImageIO.write(rgb, format, out), "no ImageIO writer for " + format);
+        return out.toByteArray();
+    }
+
+    /** A valid PNG signature + IHDR (correct CRC) + a tiny IDAT + IEND for a w x h RGB image. */
+    static byte[] pngHeader(int w, int h) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
+        ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(w).putInt(h).put((byte) 8).put((byte) 2).put((byte) 0)
+                .put((byte) 0).put((byte) 0);
+        pngChunk(out, "IHDR", ihdr.array());
+        Deflater d = new Deflater();
+        d.setInput(new byte[4096]);
+        d.finish();
+        byte[] buf = new byte[8192];
+        int n = d.deflate(buf);
+        pngChunk(out, "IDAT", Arrays.copyOf(buf, n));
+        pngChunk(out, "IEND", new byte[0]);
+        return out.toByteArray();
+    }
+
+    private static void pngChunk(ByteArrayOutputStream out, String type, byte[] data) {
+        out.writeBytes(ByteBuffer.allocate(4).putInt(data.length).array());
+        byte[] t = type.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        out.writeBytes(t);
+        out.writeBytes(data);
+        CRC32 crc = new CRC32();
+        crc.update(t);
+        crc.update(data);
+        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+    }
+
+    /** BMP: BITMAPFILEHEADER + BITMAPINFOHEADER (24 bpp, uncompressed) and a few bytes of pixels. */
+    static byte[] bmpHeader(int w, int h) {
+        ByteBuffer b = ByteBuffer.allocate(54 + 64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) 'B').put((byte) 'M').putInt(54 + 64).putInt(0).putInt(54);
+        b.putInt(40).putInt(w).putInt(h).putShort((short) 1).putShort((short) 24).putInt(0).putInt(0)
+                .putInt(2835).putInt(2835).putInt(0).putInt(0);
+        return b.array();
+    }
+
+    /** GIF89a with a w x h logical screen and image descriptor, a 2-colour table and a tiny LZW stream. */
+    static byte[] gifHeader(int w, int h) {
+        ByteBuffer b = ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("GIF89a".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort((short) w).putShort((short) h)
+                .put((byte) 0x80).put((byte) 0).put((byte) 0);
+        b.put(new byte[] {0, 0, 0, (byte) 255, (byte) 255, (byte) 255});          // global colour table
+        b.put((byte) 0x2C).putShort((short) 0).putShort((short) 0).putShort((short) w).putShort((short) h)
+                .put((byte) 0);
+        b.put((byte) 2).put((byte) 2).put((byte) 0x44).put((byte) 0x01).put((byte) 0).put((byte) 0x3B);
+        return Arrays.copyOf(b.array(), b.position());
+    }
+
+    /** Rewrites the height and width of the first SOFn marker of a JPEG. */
+    static byte[] patchJpegSize(byte[] jpeg, int w, int h) {
+        byte[] out = jpeg.clone();
+        for (int i = 2; i + 9 < out.length; ) {
+            if ((out[i] & 0xFF) != 0xFF) {
+                throw new IllegalStateException("not at a marker");
+            }
+            int marker = out[i + 1] & 0xFF;
+            int len = ((out[i + 2] & 0xFF) << 8) | (out[i + 3] & 0xFF);
+            if (marker >= 0xC0 && marker <= 0xC3) {
+                out[i + 5] = (byte) (h >> 8);
+                out[i + 6] = (byte) h;
+                out[i + 7] = (byte) (w >> 8);
+                out[i + 8] = (byte) w;
+                return out;
+            }
+            i += 2 + len;
+        }
+        throw new IllegalStateException("no SOF marker");
+    }
+
+    /** RIFF/WEBP with a VP8X chunk declaring a w x h canvas (24-bit fields hold size - 1). */
+    static byte[] webpVp8xHeader(int w, int h) {
+        ByteBuffer b = ByteBuffer.allocate(12 + 18 + 8 + 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("RIFF".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(4 + 18 + 8 + 16)
+                .put("WEBP".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        b.put("VP8X".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(10).put((byte) 0).put(new byte[3]);
+        put24(b, w - 1);
+        put24(b, h - 1);
+        b.put("VP8L".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(16).put(new byte[16]);
+        return b.array();
+    }
+
+    private static void put24(ByteBuffer b, int v) {
+        b.put((byte) v).put((byte) (v >> 8)).put((byte) (v >> 16));
+    }
+}
