@@ -41,7 +41,11 @@ import io.github.phi3v.image.ImageProcessingException.Reason;
 
 /**
  * Reads images from files, URLs, bytes, streams or {@link BufferedImage}s and converts them to 8-bit
- * RGB exactly like PIL's {@code Image.open(...).convert("RGB")} (see {@link PilRgbConversion}).
+ * RGB exactly like PIL's {@code Image.open(...).convert("RGB")}: stored samples without colour
+ * management; grey replicated; palette expanded; alpha dropped (or composited on white, see
+ * {@link AlphaMode}); 16-bit samples reduced to their high byte, except 16-bit grey without alpha, which
+ * PIL clamps to 0..255. CMYK and other colour spaces fall back to Java's sRGB conversion (not
+ * bit-exact with PIL).
  *
  * <p>Formats: PNG, JPEG, GIF (first frame), BMP and WebP (through the TwelveMonkeys ImageIO plugin);
  * anything else an installed ImageIO reader can decode (e.g. TIFF) is accepted too, without a

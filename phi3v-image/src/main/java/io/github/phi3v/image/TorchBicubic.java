@@ -10,11 +10,16 @@ package io.github.phi3v.image;
  *   <li>Keys cubic convolution with {@code A = -0.75}, weights in float32;</li>
  *   <li>per output value, for each of the 4 source rows the 4 horizontal taps are combined, then the
  *       4 row results; each combination is {@code t0*w0 + t1*w1 + t2*w2 + t3*w3} rounded the way the
- *       reference build (GCC, FMA contraction) evaluates it:
- *       {@code fma(t3, w3, fma(t2, w2, fma(t0, w0, t1 * w1)))}. This reproduces the golden global
- *       crops bit for bit; a plain left-to-right float sum differs by 1-2 ulp for even downscale
- *       factors (odd factors are exact subsamples either way).</li>
+ *       reference libtorch build evaluates it, i.e. as a compiler contracting the expression into
+ *       fused multiply-adds does: {@code fma(t3, w3, fma(t2, w2, fma(t0, w0, t1 * w1)))}. Found by
+ *       testing candidate orders against the golden global crops: this one matches every value bit for
+ *       bit, a plain left-to-right float sum differs by 1-2 ulp for even downscale factors (odd factors
+ *       are exact subsamples either way).</li>
  * </ul>
+ *
+ * <p>The HD image is always a multiple of 336 on both sides, so the factors are integers and the
+ * weights are exact ({@code (0, 1, 0, 0)} or {@code (-0.09375, 0.59375, 0.59375, -0.09375)}); other
+ * sizes are supported but were not checked against PyTorch.
  *
  * <p>Used for the global 336x336 view, computed on the NORMALISED HD image (read through a per-channel
  * lookup table of the 256 byte values, so no float copy of the HD image is made).
