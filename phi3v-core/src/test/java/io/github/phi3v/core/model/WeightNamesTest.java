@@ -1,5 +1,6 @@
 package io.github.phi3v.core.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -39,6 +40,18 @@ class WeightNamesTest {
             assertTrue(unused.contains(WeightNames.CLIP + "post_layernorm.weight"), unused.toString());
             assertEquals(2, WeightNames.computedClipLayers(cfg.imageEmbedding()));
             assertFalse(WeightNames.computed(cfg).containsKey(WeightNames.VISION + "wte.weight"));
+        }
+    }
+
+    @Test
+    void storedTableIsExactlyTheTinyCheckpoint() {
+        Phi3VConfig cfg = tinyConfig();
+        try (Checkpoint ck = Checkpoint.open(GoldenCases.modelF32())) {
+            Map<String, long[]> stored = WeightNames.stored(cfg);
+            assertEquals(new TreeSet<>(ck.names()), new TreeSet<>(stored.keySet()));
+            for (String n : ck.names()) {
+                assertArrayEquals(ck.info(n).shape(), stored.get(n), n);
+            }
         }
     }
 
