@@ -31,6 +31,7 @@ import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.TextIterator;
 import io.github.phi3v.core.generate.TextPublisher;
 import io.github.phi3v.core.hub.HubConfig;
+import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tokenizer.Message;
@@ -127,6 +128,23 @@ class SessionTest {
             b.addUser(q1).addAssistant(first.text());
             Answer fresh = b.ask(q2);
             assertArrayEquals(fresh.tokenIds(), second.tokenIds());
+        }
+    }
+
+    /** A turn that needs more KV cache than allocated gets a bigger cache (full prefill), same answer. */
+    @Test
+    void growingTheKvCacheKeepsAnswersEqual() {
+        String q2 = "Now a long answer.";
+        Answer first;
+        Answer second;
+        try (Session a = phi.session().config(RUN_ON.withMaxNewTokens(4))) {
+            first = a.ask("Short.");
+            second = a.maxNewTokens(260).ask(q2);
+            assertEquals(0, a.reusedPromptTokens(), "a reallocated cache starts empty");
+            assertEquals(260, second.tokenIds().length);
+        }
+        try (Session b = phi.session().config(RUN_ON.withMaxNewTokens(400))) {
+            assertArrayEquals(b.addUser("Short.").addAssistant(first.text()).ask(q2).tokenIds(), second.tokenIds());
         }
     }
 
@@ -318,6 +336,37 @@ class SessionTest {
         assertThrows(IllegalStateException.class, other::session);
         assertThrows(IllegalStateException.class, () -> other.generate(new int[] {1, 2}, List.of(), RUN_ON));
         assertThrows(IllegalStateException.class, other::model);
+
+        // closing the model while another thread is generating: that call ends, nothing crashes
+        Phi3Vision third = TinyModel.load();
+        Session busy = third.session().config(RUN_ON.withMaxNewTokens(200));
+        CountDownLatch firstPiece = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        CompletableFuture<Answer> running = CompletableFuture.supplyAsync(() -> busy.stream("Talk.", p -> {
+            firstPiece.countDown();
+            await(closed);
+        }));
+        await(firstPiece);
+        third.close();
+        closed.countDown();
+        Answer a = running.join();
+        assertEquals(FinishReason.CANCELLED, a.finishReason());
+        assertTrue(busy.isClosed());
+    }
+
+    @Test
+    void idsLevelGenerateValidatesPlaceholders() {
+        ImagePixels px = phi.preprocess(TinyModel.image("a06_tiny_40x30.png"), 1);
+        assertEquals(313, phi.imageTokenCount(px));
+        int[] ids = new int[20];
+        java.util.Arrays.fill(ids, -1);
+        ids[0] = 1;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> phi.generate(ids, List.of(px), RUN_ON));
+        assertTrue(e.getMessage().contains("313"), e.getMessage());
+        ids[5] = -2;
+        e = assertThrows(IllegalArgumentException.class, () -> phi.generate(ids, List.of(px), RUN_ON));
+        assertTrue(e.getMessage().contains("refers to image 2"), e.getMessage());
     }
 
     @Test
