@@ -1,6 +1,8 @@
 package io.github.phi3v.examples.cli;
 
 import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import io.github.phi3v.core.hub.HubClient;
@@ -37,11 +39,32 @@ final class DownloadCommand implements Callable<Integer> {
             description = "Branch, tag or commit (default: ${DEFAULT-VALUE}).")
     String revision;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Hub cache folder (default: from HF_HUB_CACHE, "
+            + "HF_HOME or ~/.cache/huggingface/hub).")
+    Path cacheDir;
+
+    @Option(names = "--endpoint", paramLabel = "URL", description = "Hub endpoint (default: HF_ENDPOINT or "
+            + "https://huggingface.co).")
+    URI endpoint;
+
+    @Option(names = "--offline", description = "Use only the cache, like HF_HUB_OFFLINE=1.")
+    boolean offline;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        HubClient hub = new HubClient(HubConfig.fromEnvironment());
+        HubConfig config = HubConfig.fromEnvironment();
+        if (cacheDir != null) {
+            config = config.withCacheDir(cacheDir);
+        }
+        if (endpoint != null) {
+            config = config.withEndpoint(endpoint);
+        }
+        if (offline) {
+            config = config.withOffline(true);
+        }
+        HubClient hub = new HubClient(config);
         ModelSnapshot snap = hub.resolveModel(repoId, revision, new ProgressBar(err));
         err.println(snap.files().size() + " files of " + snap.repoId() + " at " + snap.commit());
         out.println(snap.directory());
