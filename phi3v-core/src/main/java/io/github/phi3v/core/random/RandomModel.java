@@ -143,7 +143,9 @@ public final class RandomModel {
         }
         Path parent = target.getParent();
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
+        // Not Files.createTempDirectory: its owner-only permissions would stick to the model folder.
+        Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + "."
+                + Long.toUnsignedString(System.nanoTime(), 36) + Thread.currentThread().getId() + ".part"));
         boolean done = false;
         try {
             writeFiles(tmp);

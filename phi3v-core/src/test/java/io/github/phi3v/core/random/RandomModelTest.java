@@ -50,12 +50,17 @@ class RandomModelTest {
     }
 
     @Test
-    void folderHasEveryFileOfAnHfModel() {
+    void folderHasEveryFileOfAnHfModel() throws IOException {
         for (String f : List.of("config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
                 "special_tokens_map.json", "model.safetensors")) {
             assertTrue(Files.isRegularFile(tiny.resolve(f)), f);
         }
-        assertFalse(Files.exists(tmp.resolve("tiny").resolveSibling(".tiny.part")));
+        try (java.util.stream.Stream<Path> s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".")), "no temporary folder left");
+        }
+        // the weights get the same (umask) permissions as the JSON files, not a temp file's owner-only ones
+        assertEquals(Files.getPosixFilePermissions(tiny.resolve("config.json")),
+                Files.getPosixFilePermissions(tiny.resolve("model.safetensors")));
     }
 
     @Test
