@@ -131,7 +131,8 @@ final class SafetensorsFile {
                         + e.getOriginalMessage(), e);
             }
             throw new InvalidCheckpointException(file + ": header: expected a JSON object, found malformed JSON ("
-                    + e.getOriginalMessage() + " at byte " + e.getLocation().getByteOffset() + " of the header)", e);
+                    + e.getOriginalMessage() + (e.getLocation() == null ? "" // none for Jackson's nesting limit
+                            : " at byte " + e.getLocation().getByteOffset() + " of the header") + ")", e);
         } catch (IOException e) {
             throw new InvalidCheckpointException(file + ": header: cannot parse: " + e, e);
         }
