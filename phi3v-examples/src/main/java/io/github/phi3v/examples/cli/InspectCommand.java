@@ -28,8 +28,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Run one forward pass and write its intermediates to a safetensors file (conformance tool): "
-                + "input_ids, pixel_values, image_sizes, CLIP features, hd_merged, image embeddings, inputs_embeds, "
-                + "every decoder layer's output, final_norm_last<N>, logits_last<N>, and logits_argmax / _max / "
+                + "input_ids, pixel_values, image_sizes, num_img_tokens, CLIP features, hd_merged, image embeddings, "
+                + "inputs_embeds, every decoder layer's output, final_norm_last<N>, logits_last<N>, and logits_argmax / _max / "
                 + "_logsumexp at every position.",
         footer = {"", "Example:", "  phi3v inspect --model DIR --image a.png --prompt \"<|user|>\\n<|image_1|>\\nWhat "
                 + "is shown?<|end|>\\n<|assistant|>\\n\" --out trace.safetensors"})
@@ -119,6 +119,8 @@ final class InspectCommand implements Callable<Integer> {
                         }
                     }));
             t.add(Tensor.ofLongs("image_sizes", new long[] {n, 2}, sizes));
+            t.add(Tensor.ofLongs("num_img_tokens", new long[] {n},
+                    java.util.Arrays.stream(input.imageTokens()).asLongStream().toArray()));
             firstThreeCrops(ins, n).ifPresent(t::add);
         }
         for (Inspection.TracedTensor tr : ins.tensors().values()) {

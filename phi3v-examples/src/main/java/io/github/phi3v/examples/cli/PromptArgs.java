@@ -49,8 +49,8 @@ final class PromptArgs {
         String inputIds;
     }
 
-    /** The input ready for the model. */
-    record Input(int[] ids, List<ImagePixels> images) {
+    /** The input ready for the model, with each image's placeholder count. */
+    record Input(int[] ids, List<ImagePixels> images, int[] imageTokens) {
     }
 
     /** Checks that the image files exist (before the model is loaded). */
@@ -72,7 +72,7 @@ final class PromptArgs {
         }
         int[] ids = source.prompt != null ? phi.tokenizer().encodeMultimodal(source.prompt, counts)
                 : parseIds(source.inputIds);
-        return new Input(ids, pixels);
+        return new Input(ids, pixels, counts);
     }
 
     /**

@@ -136,6 +136,7 @@ class CliTest {
                 "layer_1_output", "hd_merged", "clip_features_layer_m2_first3", "pixel_values_global", "logits_max",
                 "logits_logsumexp");
         assertArrayEquals(gold.longs("image_sizes"), ours.longs("image_sizes"));
+        assertArrayEquals(new long[] {2353}, ours.longs("num_img_tokens"));
         assertArrayEquals(new long[] {1, 17, 3, 336, 336}, ours.shape("pixel_values"));
         float[] gap = gold.floats("logits_top2_gap");
         long[] ga = gold.longs("logits_argmax");
