@@ -171,6 +171,21 @@ class CliTest {
     }
 
     @Test
+    void generateFromAPromptWithAnImageUsesTheProcessorAndTokenizer() throws Exception {
+        Result r = run("generate", "--model", modelF32(), "--image", image("a01_rgb_500x300.png"), "--num-crops", "1",
+                "--prompt", "<|user|>\n<|image_1|>\nWhat is shown?<|end|>\n<|assistant|>\n", "--max-new-tokens", "2",
+                "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(313, j.get("usage").get("image_tokens").asInt(), r.out());   // 1 crop: (1 + 1) * 144 + 1 + 2 * 12
+        assertEquals(2, j.get("new_ids").size(), r.out());
+        Result mismatch = run("generate", "--model", modelF32(), "--input-ids", "[1, -1, -1, 2]", "--max-new-tokens",
+                "2");
+        assertEquals(1, mismatch.code());
+        assertTrue(mismatch.err().contains("image"), mismatch.err());
+    }
+
+    @Test
     void chatIsMultiTurnWithImagesFromStdin() {
         String stdin = "/image " + image("a02_rgb_336x336.png") + "\nhello\n/bogus\nand now?\n/exit\n";
         Result r = runWithInput(stdin, "chat", "--model", "tiny-random", "--num-crops", "1", "--max-new-tokens", "5");
