@@ -17,8 +17,11 @@ final class Modules {
     private Modules() {
     }
 
-    /** {@code nn.Linear}: weight kept in its {@code [out, in]} layout and applied with {@code linear}. */
-    static final class Linear {
+    /**
+     * {@code nn.Linear}: weight kept in its {@code [out, in]} layout and applied with {@code linear}.
+     * Not final: {@link Int8Linear} replaces {@link #apply} for int8 weights.
+     */
+    static class Linear {
         final Tensor weight;
         private final TensorOptional bias;
 
@@ -34,6 +37,12 @@ final class Modules {
 
         /** {@code [..., in] -> [..., out]}. */
         Tensor apply(Tensor x) {
+            if (bias == null && x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == ScalarType.Float
+                    && weight.scalar_type() == ScalarType.Float && !x.is_cuda()) {
+                // One float32 row (decode): libtorch's linear goes through a single-threaded sgemm here
+                // (~8 GB/s); mv streams the weight at ~30 GB/s.
+                return torch.mv(weight, x.view(x.size(1))).view(1, weight.size(0));
+            }
             return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, bias);
         }
     }
