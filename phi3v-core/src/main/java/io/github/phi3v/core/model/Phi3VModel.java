@@ -12,7 +12,6 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -127,7 +126,8 @@ public final class Phi3VModel implements AutoCloseable {
         try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
             WeightNames.validate(config, checkpoint.names(), n -> checkpoint.info(n).shape(),
                     checkpoint.source().toString());
-            WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(), device);
+            WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(), device,
+                    options.quantization());
             try {
                 return new Phi3VModel(config, options, loader);
             } catch (RuntimeException | Error e) {
