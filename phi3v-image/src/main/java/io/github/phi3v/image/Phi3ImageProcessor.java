@@ -291,6 +291,30 @@ public final class Phi3ImageProcessor {
     }
 
     /**
+     * Downloads ({@code http}/{@code https}; {@code file} if the loader allows it) and processes an image.
+     *
+     * @param uri      the location
+     * @param numCrops crop budget for this call
+     * @return the model input
+     * @throws ImageProcessingException if it cannot be fetched or decoded
+     */
+    public ProcessedImage process(java.net.URI uri, int numCrops) {
+        return process(loader.load(uri), numCrops);
+    }
+
+    /**
+     * Decodes and processes an encoded image (file content).
+     *
+     * @param encoded  PNG, JPEG, GIF, BMP or WebP bytes
+     * @param numCrops crop budget for this call
+     * @return the model input
+     * @throws ImageProcessingException if the bytes cannot be decoded
+     */
+    public ProcessedImage process(byte[] encoded, int numCrops) {
+        return process(loader.load(encoded), numCrops);
+    }
+
+    /**
      * Processes an in-memory image with the configured {@code num_crops}.
      *
      * @param image the image (converted like PIL {@code convert("RGB")})
