@@ -7,8 +7,9 @@ package io.github.phi3v.core.model;
  * @param device where tensors live
  * @param threads libtorch intra-op threads (process-wide); 0 keeps the current setting, which
  *     {@code TorchRuntime} initialises to the number of cores
+ * @param quantization weight quantization applied at load ({@link Quantization#NONE} by default)
  */
-public record ModelOptions(Precision precision, Device device, int threads) {
+public record ModelOptions(Precision precision, Device device, int threads, Quantization quantization) {
 
     /** The devices a model can run on. */
     public enum Device {
@@ -20,12 +21,27 @@ public record ModelOptions(Precision precision, Device device, int threads) {
 
     /** Validates. */
     public ModelOptions {
-        if (precision == null || device == null) {
-            throw new IllegalArgumentException("precision and device must not be null");
+        if (precision == null || device == null || quantization == null) {
+            throw new IllegalArgumentException("precision, device and quantization must not be null");
+        }
+        if (quantization == Quantization.INT8 && device != Device.CPU) {
+            throw new IllegalArgumentException("int8 quantization runs on the CPU only (fbgemm kernels), but device "
+                    + device + " was requested");
         }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = keep the default), got " + threads);
         }
+    }
+
+    /**
+     * Options without quantization.
+     *
+     * @param precision dtype of weights and activations
+     * @param device where tensors live
+     * @param threads libtorch intra-op threads (0 = keep)
+     */
+    public ModelOptions(Precision precision, Device device, int threads) {
+        this(precision, device, threads, Quantization.NONE);
     }
 
     /** CPU, {@link Precision#cpuDefault()}, default threads. */
@@ -35,16 +51,26 @@ public record ModelOptions(Precision precision, Device device, int threads) {
 
     /** A copy with another precision. */
     public ModelOptions withPrecision(Precision p) {
-        return new ModelOptions(p, device, threads);
+        return new ModelOptions(p, device, threads, quantization);
     }
 
     /** A copy with another device. */
     public ModelOptions withDevice(Device d) {
-        return new ModelOptions(precision, d, threads);
+        return new ModelOptions(precision, d, threads, quantization);
     }
 
     /** A copy with another thread count (0 = default). */
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(precision, device, n);
+        return new ModelOptions(precision, device, n, quantization);
+    }
+
+    /**
+     * A copy with another weight quantization.
+     *
+     * @param q {@link Quantization#INT8} for int8 decoder linears (CPU only)
+     * @return the copy
+     */
+    public ModelOptions withQuantization(Quantization q) {
+        return new ModelOptions(precision, device, threads, q);
     }
 }

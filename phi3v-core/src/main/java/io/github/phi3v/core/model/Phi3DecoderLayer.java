@@ -41,16 +41,21 @@ final class Phi3DecoderLayer {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
         postAttentionLayernorm = new RmsNorm(w,
                 WeightNames.decoderLayer(index, WeightNames.POST_ATTENTION_LAYERNORM), cfg.rmsNormEps());
-        qkvProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.QKV_PROJ)), null);
-        oProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.O_PROJ)), null);
-        gateUpProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ)), null);
-        downProj = new Linear(w.load(WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ)), null);
+        qkvProj = linear(w, WeightNames.decoderLayer(index, WeightNames.QKV_PROJ));
+        oProj = linear(w, WeightNames.decoderLayer(index, WeightNames.O_PROJ));
+        gateUpProj = linear(w, WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ));
+        downProj = linear(w, WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ));
         heads = cfg.numAttentionHeads();
         kvHeads = cfg.numKeyValueHeads();
         headDim = cfg.headDim();
         intermediate = cfg.intermediateSize();
         defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
+    }
+
+    /** A bias-free decoder linear in the loader's dtype, or {@link Int8Linear} under {@link Quantization#INT8}. */
+    private static Linear linear(WeightLoader w, String name) {
+        return w.quantization() == Quantization.INT8 ? Int8Linear.load(w, name) : new Linear(w.load(name), null);
     }
 
     /**

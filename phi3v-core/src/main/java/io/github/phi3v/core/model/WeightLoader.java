@@ -24,12 +24,18 @@ final class WeightLoader implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final ScalarType dtype;
     private final Device device;
+    private final Quantization quantization;
     private final List<Pointer> owned = new ArrayList<>();
 
     WeightLoader(Checkpoint checkpoint, ScalarType dtype, Device device) {
+        this(checkpoint, dtype, device, Quantization.NONE);
+    }
+
+    WeightLoader(Checkpoint checkpoint, ScalarType dtype, Device device, Quantization quantization) {
         this.checkpoint = checkpoint;
         this.dtype = dtype;
         this.device = own(device);
+        this.quantization = quantization;
     }
 
     /** The named checkpoint tensor as a fresh contiguous tensor of the compute dtype and device. */
@@ -45,6 +51,21 @@ final class WeightLoader implements AutoCloseable {
             Tensor copy = stored.to(device, type, false, true, fmt).contiguous();
             return own(scope.keep(copy));
         }
+    }
+
+    /**
+     * The named checkpoint tensor as a fresh CPU tensor of the given dtype that this loader does NOT own: it
+     * belongs to the caller's scope (e.g. the float32 source of an int8 quantization).
+     */
+    Tensor loadTemporary(String name, ScalarType type) {
+        try (MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            return checkpoint.tensor(name).to(type).contiguous().clone(fmt);
+        }
+    }
+
+    /** The quantization the decoder's linear layers are loaded with. */
+    Quantization quantization() {
+        return quantization;
     }
 
     /** Registers a native object to be freed with the model. */
