@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
         description = "Phi-3-Vision on the JVM: ask questions about images, chat, download models, and "
                 + "conformance tools (inspect, generate).",
         subcommands = {AskCommand.class, ChatCommand.class, DownloadCommand.class, InspectCommand.class,
-                GenerateCommand.class, CommandLine.HelpCommand.class},
+                GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 runtime error, 2 usage error. Add --verbose for stack traces.",
                 "Models: --model tiny-random (meaningless random weights, no download), a model folder, or a",
                 "Hugging Face id such as microsoft/Phi-3-vision-128k-instruct (cached in the HF hub cache)."})
