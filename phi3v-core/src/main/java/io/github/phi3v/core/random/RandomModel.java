@@ -30,7 +30,8 @@ import io.github.phi3v.core.random.SafetensorsWriter.Tensor;
 /**
  * Builds a complete Hugging Face style Phi-3-V model folder with deterministic random weights:
  * {@code config.json}, {@code preprocessor_config.json}, a {@link SyntheticTokenizer} and
- * {@code model.safetensors} with every tensor of {@link WeightNames#stored} (the model's one name table).
+ * {@code model.safetensors} (or shards with an index, {@link Builder#maxShardBytes}) with every tensor of
+ * {@link WeightNames#stored} (the model's one name table).
  * Its answers are meaningless; it exists so the whole pipeline (image in, streamed text out) can run
  * without the real 8 GB checkpoint, and for benchmarks with the real shapes.
  *
@@ -62,13 +63,16 @@ public final class RandomModel {
     private final long seed;
     private final int numCrops;
     private final String name;
+    private final long maxShardBytes;
 
-    private RandomModel(Phi3VConfig config, ElementType dtype, long seed, int numCrops, String name) {
+    private RandomModel(Phi3VConfig config, ElementType dtype, long seed, int numCrops, String name,
+            long maxShardBytes) {
         this.config = config;
         this.dtype = dtype;
         this.seed = seed;
         this.numCrops = numCrops;
         this.name = name;
+        this.maxShardBytes = maxShardBytes;
     }
 
     /**
@@ -172,7 +176,44 @@ public final class RandomModel {
         JSON.writeValue(dir.resolve("config.json").toFile(), configJson());
         JSON.writeValue(dir.resolve("preprocessor_config.json").toFile(), preprocessorJson());
         SyntheticTokenizer.writeTo(dir);
-        SafetensorsWriter.write(dir.resolve("model.safetensors"), Map.of("format", "pt"), tensors());
+        List<List<Tensor>> shards = shards();
+        if (shards.size() == 1) {
+            SafetensorsWriter.write(dir.resolve("model.safetensors"), Map.of("format", "pt"), shards.get(0));
+            return;
+        }
+        // Sharded like the real checkpoints: model-0000k-of-0000n.safetensors + model.safetensors.index.json
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        long total = 0;
+        for (int k = 0; k < shards.size(); k++) {
+            String file = String.format("model-%05d-of-%05d.safetensors", k + 1, shards.size());
+            SafetensorsWriter.write(dir.resolve(file), Map.of("format", "pt"), shards.get(k));
+            for (Tensor t : shards.get(k)) {
+                weightMap.put(t.name(), file);
+                total += t.byteSize();
+            }
+        }
+        Map<String, Object> index = new LinkedHashMap<>();
+        index.put("metadata", Map.of("total_size", total));
+        index.put("weight_map", weightMap);
+        JSON.writeValue(dir.resolve("model.safetensors.index.json").toFile(), index);
+    }
+
+    /** The tensors split into consecutive shards of at most {@code maxShardBytes} (a bigger tensor alone). */
+    private List<List<Tensor>> shards() {
+        List<List<Tensor>> shards = new ArrayList<>();
+        List<Tensor> current = new ArrayList<>();
+        long bytes = 0;
+        for (Tensor t : tensors()) {
+            if (!current.isEmpty() && bytes + t.byteSize() > maxShardBytes) {
+                shards.add(current);
+                current = new ArrayList<>();
+                bytes = 0;
+            }
+            current.add(t);
+            bytes += t.byteSize();
+        }
+        shards.add(current);
+        return shards;
     }
 
     /** {@code config.json} content, in the field order of the official files. */
@@ -344,6 +385,7 @@ public final class RandomModel {
         private long seed = DEFAULT_SEED;
         private int numCrops = 16;
         private String name = "phi3v-random";
+        private long maxShardBytes = Long.MAX_VALUE;
 
         private Builder(Phi3VConfig config) {
             this.config = config;
@@ -401,6 +443,22 @@ public final class RandomModel {
         }
 
         /**
+         * Splits the weights into shards of at most this many bytes, with a
+         * {@code model.safetensors.index.json}, as the real checkpoints are published (5 GB shards
+         * there); by default everything goes into one {@code model.safetensors}.
+         *
+         * @param bytes the largest shard (a single bigger tensor gets a shard of its own)
+         * @return this builder
+         */
+        public Builder maxShardBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxShardBytes must be >= 1, got " + bytes);
+            }
+            this.maxShardBytes = bytes;
+            return this;
+        }
+
+        /**
          * The immutable model description.
          *
          * @return the random model, ready to {@link RandomModel#build}
@@ -417,7 +475,7 @@ public final class RandomModel {
                     c.maxPositionEmbeddings(), c.originalMaxPositionEmbeddings(), c.ropeScaling(), c.slidingWindow(),
                     c.bosTokenId(), c.eosTokenId(), c.padTokenId(), c.tieWordEmbeddings(), torchDtype,
                     c.imageEmbedding(), c.eosTokenIds());
-            return new RandomModel(withDtype, dtype, seed, numCrops, name);
+            return new RandomModel(withDtype, dtype, seed, numCrops, name, maxShardBytes);
         }
 
         /**

@@ -167,6 +167,22 @@ class RandomModelTest {
     }
 
     @Test
+    void shardedCheckpointWithIndexLoads() throws IOException {
+        Path d = RandomModel.builder(RandomModel.tinyConfig()).maxShardBytes(6_000_000).build(tmp.resolve("sharded"));
+        assertFalse(Files.exists(d.resolve("model.safetensors")));
+        assertTrue(Files.isRegularFile(d.resolve("model.safetensors.index.json")));
+        assertTrue(Files.isRegularFile(d.resolve("model-00001-of-00004.safetensors")),
+                "17 MB of float32 weights in 6 MB shards (the 8 MB embedding and lm_head alone)");
+        try (Checkpoint c = Checkpoint.open(d)) {
+            assertEquals(WeightNames.stored(RandomModel.tinyConfig()).keySet(), c.names());
+        }
+        try (Phi3VModel model = Phi3VModel.load(d, ModelOptions.defaults().withPrecision(Precision.FLOAT32));
+             KvCache cache = model.newKvCache(4)) {
+            assertTrue(Float.isFinite(model.forward(new int[] {1, 2, 3}, List.of(), cache, 0)[5]));
+        }
+    }
+
+    @Test
     void refusesANonEmptyFolder() throws IOException {
         Path d = Files.createDirectories(tmp.resolve("full"));
         Files.writeString(d.resolve("x"), "x");
