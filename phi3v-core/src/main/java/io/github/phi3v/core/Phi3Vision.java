@@ -697,7 +697,8 @@ public final class Phi3Vision implements AutoCloseable {
             }
             MemoryEstimate estimate = estimateMemory(dir, precision, maxContext, processor.numCrops());
             estimate.requireFits(availableMemory != null ? availableMemory : MemoryEstimate.physicalMemoryBytes());
-            Phi3VModel model = Phi3VModel.load(dir, new ModelOptions(precision, device, threads));
+            Phi3VModel model = Phi3VModel.load(dir,
+                    ModelOptions.defaults().withPrecision(precision).withDevice(device).withThreads(threads));
             return new Phi3Vision(dir, model, tokenizer, processor, maxContext, estimate);
         }
 
