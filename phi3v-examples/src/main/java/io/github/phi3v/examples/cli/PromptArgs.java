@@ -40,7 +40,8 @@ final class PromptArgs {
     static final class Source {
         @Option(names = "--prompt", paramLabel = "TEXT", required = true,
                 description = "The full prompt, chat template included, e.g. \"<|user|>\\n<|image_1|>\\nWhat is "
-                        + "this?<|end|>\\n<|assistant|>\\n\" (tokenized like Phi3VProcessor, BOS per chunk).")
+                        + "this?<|end|>\\n<|assistant|>\\n\" (tokenized like Phi3VProcessor, BOS per chunk). The "
+                        + "escapes \\n, \\t and \\\\ are turned into newline, tab and backslash.")
         String prompt;
 
         @Option(names = "--input-ids", paramLabel = "JSON|FILE", required = true,
@@ -70,7 +71,7 @@ final class PromptArgs {
             pixels.add(p);
             counts[k] = phi.imageTokenCount(p);
         }
-        int[] ids = source.prompt != null ? phi.tokenizer().encodeMultimodal(source.prompt, counts)
+        int[] ids = source.prompt != null ? phi.tokenizer().encodeMultimodal(unescape(source.prompt), counts)
                 : parseIds(source.inputIds);
         return new Input(ids, pixels, counts);
     }
@@ -118,6 +119,27 @@ final class PromptArgs {
             ids[i] = v.intValue();
         }
         return ids;
+    }
+
+    /**
+     * Turns the two-character escapes {@code \n}, {@code \t} and {@code \\} into newline, tab and
+     * backslash, so prompts can be written on one shell line as in Python; other backslashes stay.
+     */
+    static String unescape(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length()) {
+                char n = s.charAt(i + 1);
+                if (n == 'n' || n == 't' || n == '\\') {
+                    sb.append(n == 'n' ? '\n' : n == 't' ? '\t' : '\\');
+                    i++;
+                    continue;
+                }
+            }
+            sb.append(c);
+        }
+        return sb.toString();
     }
 
     private static String abbreviate(String s) {

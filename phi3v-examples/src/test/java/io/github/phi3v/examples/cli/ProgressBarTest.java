@@ -63,6 +63,12 @@ class ProgressBarTest {
     }
 
     @Test
+    void unescapesPrompts() {
+        assertEquals("<|user|>\nhi\tthere\\n<|end|>\n", PromptArgs.unescape("<|user|>\\nhi\\tthere\\\\n<|end|>\n"));
+        assertEquals("C:\\x\\", PromptArgs.unescape("C:\\x\\"));
+    }
+
+    @Test
     void relaunchesOnlyForCommandsThatRunTheModel() {
         assertTrue(Relauncher.runsModel(new String[] {"ask", "--model", "tiny-random", "hi"}));
         assertFalse(Relauncher.runsModel(new String[] {"ask", "--help"}));
