@@ -76,8 +76,11 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * {@value #DEFAULT_MAX_CONTEXT} tokens, not the configured 131072: Phi-3-V has no grouped-query
  * attention, so each token costs 384 KiB of KV cache in 16-bit precision.
  *
- * <p><b>Closing.</b> {@link #close()} frees the weights and closes every session; afterwards every
- * method throws {@link IllegalStateException}.
+ * <p><b>Closing.</b> {@link #close()} frees the weights and closes every session (a running generation
+ * ends with {@link io.github.phi3v.core.generate.FinishReason#CANCELLED}); afterwards every method that
+ * needs the model ({@link #session()}, {@link #generate}, {@link #preprocess}, {@link #model()}, and
+ * every call on its sessions) throws {@link IllegalStateException}. Plain accessors such as
+ * {@link #tokenizer()} keep working.
  */
 public final class Phi3Vision implements AutoCloseable {
 

@@ -286,6 +286,30 @@ class SessionTest {
         assertEquals(FinishReason.CANCELLED, a.finishReason());
     }
 
+    /** The model is shared: sessions on different threads at the same time give the sequential answers. */
+    @Test
+    void sessionsOnDifferentThreadsRunConcurrently() throws Exception {
+        String[] questions = {"Tell me about the sea.", "What is a lighthouse?", "Count the waves."};
+        GenerationConfig cfg = RUN_ON.withMaxNewTokens(10);
+        List<int[]> sequential = new ArrayList<>();
+        for (String q : questions) {
+            try (Session s = phi.session().config(cfg)) {
+                sequential.add(s.ask(q).tokenIds());
+            }
+        }
+        List<CompletableFuture<int[]>> parallel = new ArrayList<>();
+        for (String q : questions) {
+            parallel.add(CompletableFuture.supplyAsync(() -> {
+                try (Session s = phi.session().config(cfg)) {
+                    return s.ask(q).tokenIds();
+                }
+            }, runnable -> new Thread(runnable).start()));
+        }
+        for (int i = 0; i < questions.length; i++) {
+            assertArrayEquals(sequential.get(i), parallel.get(i).get(120, TimeUnit.SECONDS), questions[i]);
+        }
+    }
+
     @Test
     void concurrentUseFromTwoThreadsFailsFast() throws Exception {
         try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(6))) {
