@@ -32,6 +32,8 @@ import io.github.phi3v.core.generate.TextIterator;
 import io.github.phi3v.core.generate.TextPublisher;
 import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.core.model.ImagePixels;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tokenizer.Message;
@@ -423,6 +425,19 @@ class SessionTest {
         assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, phi.memoryEstimate().maxContext());
         // 2 layers x 2 x 4 kv heads x 16 dims x 4 bytes
         assertEquals(1024, phi.memoryEstimate().kvBytesPerToken());
+
+        // int8: the decoder linears (2 layers x (64x192 qkv + 64x64 o + 64x256 gate_up + 128x64 down)) drop
+        // from 4 bytes to 1 byte per weight plus a float32 scale per output row
+        var f32 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.FLOAT32, 8192, 16);
+        var int8 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.FLOAT32, Quantization.INT8, 8192, 16);
+        long linear = 2L * (192 * 64 + 64 * 64 + 256 * 64 + 64 * 128);
+        long rows = 2L * (192 + 64 + 256 + 64);
+        assertEquals(f32.weightBytes() - 3 * linear + 4 * rows, int8.weightBytes());
+        try (Phi3Vision q = TinyModel.builder().quantization("int8").build()) {
+            assertEquals(int8.weightBytes(), q.memoryEstimate().weightBytes());
+            assertEquals(3, q.generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(3))
+                    .tokenIds().length);
+        }
     }
 
     @Test
