@@ -1,16 +1,26 @@
 package io.github.phi3v.core.model;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+
+import org.bytedeco.javacpp.BytePointer;
 
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.weights.Checkpoint;
+import io.github.phi3v.core.weights.TensorInfo;
 
 /**
  * Copies checkpoint tensors into owned tensors of the compute dtype on the compute device, and owns
@@ -47,10 +57,52 @@ final class WeightLoader implements AutoCloseable {
     Tensor load(String name, ScalarType type) {
         try (InferenceScope scope = InferenceScope.open();
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            Tensor stored = checkpoint.tensor(name);
-            Tensor copy = stored.to(device, type, false, true, fmt).contiguous();
+            Tensor stored = device.is_cpu() ? read(name) : checkpoint.tensor(name);
+            Tensor copy = stored.to(device, type, false, !device.is_cpu(), fmt).contiguous();
             return own(scope.keep(copy));
         }
+    }
+
+    /**
+     * The named tensor in its stored dtype, read from the file into a fresh CPU tensor of the caller's scope.
+     * Reading instead of copying from the memory mapping keeps the file's pages out of this process: a
+     * mapping's pages count in the resident set until the checkpoint closes (17 GB peak for the 8.3 GB
+     * full-size bf16 model, against 8.9 GB this way), and its 4 KiB page faults made loading 5-10x slower.
+     */
+    private Tensor read(String name) {
+        TensorInfo info = checkpoint.info(name);
+        ScalarType stored = switch (info.dtype()) {
+            case F32 -> ScalarType.Float;
+            case BF16 -> ScalarType.BFloat16;
+            case F16 -> ScalarType.Half;
+        };
+        Tensor t;
+        try (TensorOptions opts = new TensorOptions(stored);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            t = torch.empty(info.shape(), opts, fmt);
+        }
+        long length = info.byteLength();
+        if (length == 0) {
+            return t;
+        }
+        try (FileChannel ch = FileChannel.open(info.file(), StandardOpenOption.READ);
+             BytePointer data = new BytePointer(t.data_ptr())) {
+            // Tensors are below 2 GiB (checked by Checkpoint), so one ByteBuffer spans the destination.
+            ByteBuffer dst = data.capacity(length).asByteBuffer();
+            long position = info.fileOffset();
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst, position + dst.position());
+                if (n < 0) {
+                    throw new UncheckedIOException(new IOException(info.file() + ": tensor '" + name + "' expected "
+                            + length + " bytes at offset " + info.fileOffset() + ", found end of file after "
+                            + dst.position()));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read tensor '" + name + "' from " + info.file() + ": "
+                    + e.getMessage(), e);
+        }
+        return t;
     }
 
     /**
@@ -58,9 +110,8 @@ final class WeightLoader implements AutoCloseable {
      * belongs to the caller's scope (e.g. the float32 source of an int8 quantization).
      */
     Tensor loadTemporary(String name, ScalarType type) {
-        try (MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            return checkpoint.tensor(name).to(type).contiguous().clone(fmt);
-        }
+        Tensor stored = read(name);
+        return stored.scalar_type() == type ? stored : stored.to(type);
     }
 
     /** The quantization the decoder's linear layers are loaded with. */
