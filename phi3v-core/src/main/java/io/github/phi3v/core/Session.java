@@ -579,7 +579,14 @@ public final class Session implements AutoCloseable {
             tokenCounts[i] = Phi3ImageProcessor.numImageTokens(im.width, im.height, crops[i]);
         }
         // Like the official processor: without images the prompt is one text, tags stay text.
-        int[] ids = n == 0 ? tokenizer.encode(prompt) : tokenizer.encodeMultimodal(prompt, tokenCounts);
+        int[] ids;
+        try {
+            ids = n == 0 ? tokenizer.encode(prompt) : tokenizer.encodeMultimodal(prompt, tokenCounts);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the image tags of the conversation do not match its " + n
+                    + " image(s): tags in order " + ImageTags.imageIdsInOrder(prompt) + ", expected every image 1.."
+                    + n + " to be tagged (leave the tags out to have them inserted): " + e.getMessage(), e);
+        }
 
         // The budget is checked before any image is preprocessed or encoded.
         int textTokens = 0;
