@@ -584,7 +584,7 @@ public final class Session implements AutoCloseable {
             ids = n == 0 ? tokenizer.encode(prompt) : tokenizer.encodeMultimodal(prompt, tokenCounts);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("the image tags of the conversation do not match its " + n
-                    + " image(s): tags in order " + ImageTags.imageIdsInOrder(prompt) + ", expected every image 1.."
+                    + " image(s): tags in order " + tagsOf(prompt) + ", expected every image 1.."
                     + n + " to be tagged (leave the tags out to have them inserted): " + e.getMessage(), e);
         }
 
@@ -651,6 +651,14 @@ public final class Session implements AutoCloseable {
         answer = answer.withUsage(answer.usage().withPreprocessMillis(preprocessMillis).withVisionMillis(visionMillis));
         lastAnswer = answer;
         return answer;
+    }
+
+    private static String tagsOf(String prompt) {
+        try {
+            return ImageTags.imageIdsInOrder(prompt).toString();
+        } catch (IllegalArgumentException e) {
+            return "(unreadable: " + e.getMessage() + ")";
+        }
     }
 
     /** Longest prefix of {@code ids} whose keys/values are cached, leaving at least one id to feed. */
