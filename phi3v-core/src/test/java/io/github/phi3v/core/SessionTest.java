@@ -133,6 +133,25 @@ class SessionTest {
         }
     }
 
+    /** And back: a long conversation cleared to a short one reuses the system prefix below the threshold. */
+    @Test
+    void prefixReuseBackBelowTheLongRopeThresholdEqualsFreshSession() {
+        GenerationConfig cfg = RUN_ON.withMaxNewTokens(6);
+        String system = "Be brief.";
+        Answer afterClear;
+        try (Session a = phi.session().system(system).config(cfg)) {
+            Answer longTurn = a.ask("Tell me everything about the sea, the wind, the lighthouse keeper, the waves, the"
+                    + " harbour, the boats, the fishermen and the morning light over the grey water. ".repeat(2));
+            assertTrue(longTurn.usage().promptTokens() > 64, longTurn.usage().toString());
+            afterClear = a.clear().ask("Hi");
+            assertTrue(a.reusedPromptTokens() > 3, "the system prompt is reused: " + a.reusedPromptTokens());
+            assertTrue(afterClear.usage().promptTokens() + 6 < 64, afterClear.usage().toString());
+        }
+        try (Session b = phi.session().system(system).config(cfg)) {
+            assertArrayEquals(b.ask("Hi").tokenIds(), afterClear.tokenIds());
+        }
+    }
+
     /** A turn that needs more KV cache than allocated gets a bigger cache (full prefill), same answer. */
     @Test
     void growingTheKvCacheKeepsAnswersEqual() {
