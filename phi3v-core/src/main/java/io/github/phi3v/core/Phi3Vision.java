@@ -99,18 +99,20 @@ public final class Phi3Vision implements AutoCloseable {
     private final Phi3ImageProcessor imageProcessor;
     private final int maxContext;
     private final MemoryEstimate memoryEstimate;
+    private final boolean growKvCache;
     private final AtomicLong visionEncodings = new AtomicLong();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     private Phi3Vision(Path modelDir, Phi3VModel model, Phi3Tokenizer tokenizer, Phi3ImageProcessor imageProcessor,
-            int maxContext, MemoryEstimate memoryEstimate) {
+            int maxContext, MemoryEstimate memoryEstimate, boolean growKvCache) {
         this.modelDir = modelDir;
         this.model = model;
         this.tokenizer = tokenizer;
         this.imageProcessor = imageProcessor;
         this.maxContext = maxContext;
         this.memoryEstimate = memoryEstimate;
+        this.growKvCache = growKvCache;
     }
 
     /**
@@ -428,6 +430,14 @@ public final class Phi3Vision implements AutoCloseable {
         return pixels(imageProcessor.process(image, numCrops));
     }
 
+    /**
+     * Whether sessions allocate their KV cache for what they need (with headroom, re-prefilling when it
+     * grows) instead of for the whole context at once: device memory (CUDA) is committed at allocation.
+     */
+    boolean growsKvCache() {
+        return growKvCache;
+    }
+
     Phi3VModel rawModel() {
         return model;
     }
@@ -540,6 +550,7 @@ public final class Phi3Vision implements AutoCloseable {
         private int maxContext = DEFAULT_MAX_CONTEXT;
         private Integer numCrops;
         private Long availableMemory;
+        private Boolean growKvCache;
 
         private Builder() {
         }
@@ -729,6 +740,12 @@ public final class Phi3Vision implements AutoCloseable {
             return this;
         }
 
+        /** Test hook: force the KV cache policy of sessions (default: grow on CUDA only). */
+        Builder growKvCache(boolean grow) {
+            this.growKvCache = grow;
+            return this;
+        }
+
         /**
          * Resolves the folder, estimates and checks memory, then loads tokenizer, image processor and
          * weights.
@@ -757,7 +774,8 @@ public final class Phi3Vision implements AutoCloseable {
             Phi3VModel model = Phi3VModel.load(dir,
                     ModelOptions.defaults().withPrecision(precision).withDevice(device).withThreads(threads)
                             .withQuantization(quantization));
-            return new Phi3Vision(dir, model, tokenizer, processor, maxContext, estimate);
+            boolean grow = growKvCache != null ? growKvCache : device != ModelOptions.Device.CPU;
+            return new Phi3Vision(dir, model, tokenizer, processor, maxContext, estimate, grow);
         }
 
         private Path resolveDir() {

@@ -688,8 +688,15 @@ public final class Session implements AutoCloseable {
         if (cache != null && cache.capacity() >= needed) {
             return;
         }
-        // Grow with headroom so a conversation reallocates (and re-prefills) only a few times.
-        int capacity = (int) Math.min(owner.maxContext(), Math.max(needed, ((long) needed * 3 / 2 + 255) / 256 * 256));
+        int capacity;
+        if (owner.growsKvCache()) {
+            // Grow with headroom so a conversation reallocates (and re-prefills) only a few times.
+            capacity = (int) Math.min(owner.maxContext(), Math.max(needed, ((long) needed * 3 / 2 + 255) / 256 * 256));
+        } else {
+            // CPU: the full context at once. The allocation is not written until positions are used, so
+            // the OS commits pages only as the conversation grows, and no re-prefill is ever needed.
+            capacity = owner.maxContext();
+        }
         KvCache bigger = model.newKvCache(capacity);
         if (cache != null) {
             cache.close();

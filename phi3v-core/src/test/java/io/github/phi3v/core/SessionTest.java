@@ -159,7 +159,8 @@ class SessionTest {
         String q2 = "Now read this carefully: " + "the quick brown fox jumps over the lazy dog. ".repeat(30);
         Answer first;
         Answer second;
-        try (Session a = phi.session().config(RUN_ON.withMaxNewTokens(4))) {
+        try (Phi3Vision growing = TinyModel.builder().growKvCache(true).build();
+             Session a = growing.session().config(RUN_ON.withMaxNewTokens(4))) {
             first = a.ask("Short.");
             second = a.maxNewTokens(8).ask(q2);
             assertTrue(second.usage().promptTokens() > 256, "turn 2 must outgrow the first cache: " + second.usage());
@@ -167,6 +168,12 @@ class SessionTest {
         }
         try (Session b = phi.session().config(RUN_ON.withMaxNewTokens(8))) {
             assertArrayEquals(b.addUser("Short.").addAssistant(first.text()).ask(q2).tokenIds(), second.tokenIds());
+        }
+        // CPU default: the cache is sized for the whole context up front, so nothing is recomputed
+        try (Session c = phi.session().config(RUN_ON.withMaxNewTokens(4))) {
+            c.ask("Short.");
+            assertArrayEquals(second.tokenIds(), c.maxNewTokens(8).ask(q2).tokenIds());
+            assertTrue(c.reusedPromptTokens() > 5, "reused " + c.reusedPromptTokens());
         }
     }
 
