@@ -80,7 +80,9 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * {@link ConcurrentSessionUseException} and leaves the conversation intact. Using a session from
  * different threads one after another is fine. {@link #cancel()} and {@link #close()} may be called from
  * any thread at any time: a running generation then ends within one token with
- * {@link io.github.phi3v.core.generate.FinishReason#CANCELLED}.
+ * {@link io.github.phi3v.core.generate.FinishReason#CANCELLED}. A call made while a cancelled call is
+ * still ending on another thread (for example right after closing an {@link #iterator} early) waits for
+ * it to end instead of failing.
  *
  * <p><b>History.</b> A finished question and its answer (also a cancelled, partial answer, which is
  * what the user saw) become part of the conversation. A call that fails with an exception leaves the
@@ -772,10 +774,21 @@ public final class Session implements AutoCloseable {
     /** Marks the session busy for the current thread, or fails fast if another call is running. */
     private void enter(String operation, CancellationToken token) {
         synchronized (lock) {
+            Thread me = Thread.currentThread();
+            // A cancelled call on another thread is winding down (e.g. a closed TextIterator's worker):
+            // that is not concurrent use, so wait for it instead of failing.
+            while (!closed && busyThread != null && busyThread != me && running != null && running.isCancelled()) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while Session." + operation + " waited for the"
+                            + " cancelled Session." + busyOperation + " to end", e);
+                }
+            }
             if (closed) {
                 throw closedException();
             }
-            Thread me = Thread.currentThread();
             if (busyThread != null) {
                 if (busyThread == me) {
                     throw new ConcurrentSessionUseException("Session." + operation + " was called while this thread"
@@ -799,6 +812,7 @@ public final class Session implements AutoCloseable {
             busyThread = null;
             busyOperation = null;
             running = null;
+            lock.notifyAll();
             free = closed && !freed;
             if (free) {
                 freed = true;

@@ -257,6 +257,15 @@ class SessionTest {
             assertEquals(s.lastAnswer().orElseThrow().text(), iterated.toString());
             assertEquals(4, s.history().size());
 
+            // closing the iterator early cancels; the next call waits for the worker instead of failing
+            try (TextIterator it = s.iterator("Stop me.")) {
+                assertTrue(it.hasNext());
+                it.next();
+            }
+            assertEquals(2, s.maxNewTokens(2).ask("Next.").tokenIds().length);
+            assertEquals(8, s.history().size(), "the cancelled turn and the next one are both recorded");
+            s.maxNewTokens(16);
+
             TextPublisher pub = s.publisher("Even more.");
             StringBuilder published = new StringBuilder();
             CompletableFuture<Void> done = new CompletableFuture<>();
@@ -283,7 +292,7 @@ class SessionTest {
             });
             done.join();
             assertEquals(pub.answer().join().text(), published.toString());
-            assertEquals(6, s.history().size());
+            assertEquals(10, s.history().size());
         }
     }
 
