@@ -580,6 +580,21 @@ public final class Session implements AutoCloseable {
             crops[i] = i < referenced ? im.numCrops : numCrops;
             tokenCounts[i] = Phi3ImageProcessor.numImageTokens(im.width, im.height, crops[i]);
         }
+        // Repeated tags multiply an image's tokens: check the budget on the tags alone before expanding
+        // them (a few MB of "<|image_1|>" in a question would otherwise allocate gigabytes of ids).
+        if (n > 0) {
+            int[] tagged = new int[n];
+            try {
+                for (int id : ImageTags.imageIdsInOrder(prompt)) {
+                    if (id >= 1 && id <= n) {
+                        tagged[id - 1] = (int) Math.min(Integer.MAX_VALUE, (long) tagged[id - 1] + tokenCounts[id - 1]);
+                    }
+                }
+            } catch (IllegalArgumentException unparseable) {
+                tagged = new int[n];   // reported with the tag-mismatch message below
+            }
+            TokenBudget.check(0, tagged, config.maxNewTokens(), owner.maxContext(), numCrops);
+        }
         // Like the official processor: without images the prompt is one text, tags stay text.
         int[] ids;
         try {
