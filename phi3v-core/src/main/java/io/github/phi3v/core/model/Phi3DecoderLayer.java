@@ -101,7 +101,9 @@ final class Phi3DecoderLayer {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
             // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
             // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
-            Tensor scores = torch.matmul(q, keys.transpose(1, 2));                   // [H, 1, L]
+            // keys·qᵀ walks the cache rows contiguously: 10.9 GB/s vs 2.5 GB/s for q·keysᵀ in bf16 here
+            // ([32, 1000, 96]); the dot products are the same.
+            Tensor scores = torch.matmul(keys, q.transpose(1, 2)).transpose(1, 2);   // [H, L, 1] -> [H, 1, L]
             Tensor probs = torch.softmax(torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim), -1);
             return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
         }
