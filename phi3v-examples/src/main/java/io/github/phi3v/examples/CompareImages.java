@@ -1,11 +1,9 @@
 package io.github.phi3v.examples;
 
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.function.Consumer;
 
 import io.github.phi3v.core.Phi3Vision;
-import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
 
 /**
@@ -39,11 +37,7 @@ public final class CompareImages {
      */
     public static Answer run(Phi3Vision model, String first, String second, String question, int maxNewTokens,
             Consumer<String> onText) {
-        try (Session chat = model.session()) {
-            Models.addImage(chat, first);
-            Models.addImage(chat, second);
-            return chat.maxNewTokens(maxNewTokens).stream(question, onText);
-        }
+        return ImageQuestion.run(model, List.of(first, second), question, maxNewTokens, onText);
     }
 
     /**
@@ -52,18 +46,6 @@ public final class CompareImages {
      * @param args IMAGE1 IMAGE2 [MODEL] [QUESTION]
      */
     public static void main(String[] args) {
-        if (args.length < 2) {
-            System.err.println("usage: CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]   (MODEL: hub id, folder or "
-                    + "tiny-random)");
-            System.exit(2);
-        }
-        PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
-        try (Phi3Vision model = Models.open(args.length > 2 ? args[2] : Models.PHI3_VISION)) {
-            run(model, args[0], args[1], args.length > 3 ? args[3] : PROMPT, 500, piece -> {
-                out.print(piece);
-                out.flush();
-            });
-            out.println();
-        }
+        ImageQuestion.main("CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]", 2, PROMPT, args);
     }
 }

@@ -1,11 +1,9 @@
 package io.github.phi3v.examples;
 
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.function.Consumer;
 
 import io.github.phi3v.core.Phi3Vision;
-import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
 
 /**
@@ -38,10 +36,7 @@ public final class DescribeChart {
      */
     public static Answer run(Phi3Vision model, String image, String question, int maxNewTokens,
             Consumer<String> onText) {
-        try (Session chat = model.session()) {
-            Models.addImage(chat, image);
-            return chat.maxNewTokens(maxNewTokens).stream(question, onText);
-        }
+        return ImageQuestion.run(model, List.of(image), question, maxNewTokens, onText);
     }
 
     /**
@@ -50,17 +45,6 @@ public final class DescribeChart {
      * @param args IMAGE [MODEL] [QUESTION]
      */
     public static void main(String[] args) {
-        if (args.length < 1) {
-            System.err.println("usage: DescribeChart IMAGE [MODEL] [QUESTION]   (MODEL: hub id, folder or tiny-random)");
-            System.exit(2);
-        }
-        PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
-        try (Phi3Vision model = Models.open(args.length > 1 ? args[1] : Models.PHI3_VISION)) {
-            run(model, args[0], args.length > 2 ? args[2] : PROMPT, 500, piece -> {
-                out.print(piece);
-                out.flush();
-            });
-            out.println();
-        }
+        ImageQuestion.main("DescribeChart IMAGE [MODEL] [QUESTION]", 1, PROMPT, args);
     }
 }
