@@ -1,14 +1,12 @@
 package io.github.phi3v.examples.cli;
 
 import java.io.PrintWriter;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
-import io.github.phi3v.examples.Models;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,24 +25,10 @@ final class AskCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelArgs modelArgs;
-
-    @Mixin
-    SamplingArgs sampling;
+    SessionArgs sessionArgs;
 
     @Mixin
     VerboseOption verbose;
-
-    @Option(names = {"-i", "--image"}, paramLabel = "FILE|URL",
-            description = "An image (file or http(s) URL); repeat for several, they become <|image_1|>, <|image_2|>, ...")
-    List<String> images = new ArrayList<>();
-
-    @Option(names = "--num-crops", paramLabel = "N",
-            description = "Crop budget per image: 16 (Phi-3-vision default, up to 2653 tokens), 4 (up to 781), 1.")
-    Integer numCrops;
-
-    @Option(names = "--system", paramLabel = "TEXT", description = "A system message.")
-    String system;
 
     @Option(names = "--stats", description = "Print token counts and timings to stderr after the answer.")
     boolean stats;
@@ -56,23 +40,10 @@ final class AskCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        for (String image : images) {
-            if (!Models.isUrl(image)) {
-                Models.requireImageFile(image);     // fail before loading the model
-            }
-        }
-        try (Phi3Vision phi = modelArgs.open(err, null);
+        sessionArgs.checkImages();     // fail before loading the model
+        try (Phi3Vision phi = sessionArgs.openModel(err);
              Session session = phi.session()) {
-            session.config(sampling.config());
-            if (numCrops != null) {
-                session.numCrops(numCrops);
-            }
-            if (system != null) {
-                session.system(system);
-            }
-            for (String image : images) {
-                Models.addImage(session, image);
-            }
+            sessionArgs.start(session);
             Answer a = session.stream(String.join(" ", question), piece -> {
                 out.print(piece);
                 out.flush();

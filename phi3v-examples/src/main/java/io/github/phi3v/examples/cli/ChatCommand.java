@@ -5,8 +5,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.github.phi3v.core.Phi3Vision;
@@ -16,7 +14,6 @@ import io.github.phi3v.examples.Models;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -37,41 +34,22 @@ final class ChatCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelArgs modelArgs;
-
-    @Mixin
-    SamplingArgs sampling;
+    SessionArgs sessionArgs;
 
     @Mixin
     VerboseOption verbose;
-
-    @Option(names = {"-i", "--image"}, paramLabel = "FILE|URL", description = "Images for the first question.")
-    List<String> images = new ArrayList<>();
-
-    @Option(names = "--num-crops", paramLabel = "N", description = "Crop budget per image (16, 4, 1, ...).")
-    Integer numCrops;
-
-    @Option(names = "--system", paramLabel = "TEXT", description = "A system message.")
-    String system;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        for (String image : images) {
-            if (!Models.isUrl(image)) {
-                Models.requireImageFile(image);
-            }
-        }
+        sessionArgs.checkImages();
         BufferedReader in = new BufferedReader(new InputStreamReader(parent.in, StandardCharsets.UTF_8));
         boolean prompt = System.console() != null;
-        try (Phi3Vision phi = modelArgs.open(err, null);
+        try (Phi3Vision phi = sessionArgs.openModel(err);
              Session session = phi.session()) {
-            configure(session);
-            for (String image : images) {
-                Models.addImage(session, image);
-            }
-            err.println("chat with " + modelArgs.model + ": /image PATH adds an image, /reset, /exit");
+            sessionArgs.start(session);
+            err.println("chat with " + sessionArgs.modelArgs.model + ": /image PATH adds an image, /reset, /exit");
             err.flush();
             while (true) {
                 if (prompt) {
@@ -111,16 +89,6 @@ final class ChatCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void configure(Session session) {
-        session.config(sampling.config());
-        if (numCrops != null) {
-            session.numCrops(numCrops);
-        }
-        if (system != null) {
-            session.system(system);
-        }
-    }
-
     private void command(String line, Session session, PrintWriter err) {
         String[] parts = line.split("\\s+", 2);
         String arg = parts.length > 1 ? parts[1].strip() : "";
@@ -136,7 +104,7 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 case "/reset" -> {
                     session.clear();
-                    configure(session);
+                    sessionArgs.configure(session);
                     err.println("[conversation cleared]");
                 }
                 case "/help" -> err.println("/image PATH|URL  add an image to the next question\n"

@@ -38,9 +38,6 @@ final class GenerateCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelArgs modelArgs;
-
-    @Mixin
     PromptArgs promptArgs;
 
     @Mixin
@@ -65,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         promptArgs.checkImages();
         GenerationConfig config = sampling.config();
-        try (Phi3Vision phi = modelArgs.open(err, "float32")) {
+        try (Phi3Vision phi = promptArgs.openModel(err)) {
             PromptArgs.Input input = promptArgs.resolve(phi);
             Answer a = phi.generate(input.ids(), input.images(), config, piece -> { }, CancellationToken.none());
             if (json) {

@@ -39,9 +39,6 @@ final class InspectCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelArgs modelArgs;
-
-    @Mixin
     PromptArgs promptArgs;
 
     @Mixin
@@ -63,7 +60,7 @@ final class InspectCommand implements Callable<Integer> {
         if (!Files.isDirectory(parent)) {
             throw new IllegalArgumentException("--out: folder " + parent + " does not exist");
         }
-        try (Phi3Vision phi = modelArgs.open(err, "float32")) {
+        try (Phi3Vision phi = promptArgs.openModel(err)) {
             PromptArgs.Input input = promptArgs.resolve(phi);
             int lastN = Math.min(last, input.ids().length);
             Inspection ins = phi.model().inspect(input.ids(), input.images(), lastN);
@@ -71,7 +68,7 @@ final class InspectCommand implements Callable<Integer> {
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("format", "pt");
             meta.put("producer", "phi3v inspect");
-            meta.put("model", modelArgs.model);
+            meta.put("model", promptArgs.modelArgs.model);
             meta.put("dtype", phi.model().options().precision().label());
             SafetensorsWriter.write(out, meta, tensors);
             stdout.println("wrote " + tensors.size() + " tensors (" + input.ids().length + " positions) to " + out);

@@ -1,6 +1,7 @@
 package io.github.phi3v.examples.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,16 +15,20 @@ import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.examples.Models;
 import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The raw model input of the conformance commands: images plus either a prompt (tokenized exactly like
- * the Python {@code Phi3VProcessor}: no chat template is applied, write it into the prompt) or the
- * input ids themselves.
+ * The model and raw model input of the conformance commands ({@code inspect}, {@code generate}): images plus
+ * either a prompt (tokenized exactly like the Python {@code Phi3VProcessor}: no chat template is applied,
+ * write it into the prompt) or the input ids themselves.
  */
 final class PromptArgs {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Mixin
+    ModelArgs modelArgs;
 
     @Option(names = {"-i", "--image"}, paramLabel = "FILE",
             description = "An image file; repeat for several (image k fills the -k placeholders / <|image_k|>).")
@@ -59,6 +64,16 @@ final class PromptArgs {
         for (String image : images) {
             Models.requireImageFile(image);
         }
+    }
+
+    /**
+     * Loads the model in float32 unless {@code --dtype} says otherwise: the conformance tools compare with
+     * the float32 Python reference.
+     *
+     * @param err where the tiny-random banner and download progress go
+     */
+    Phi3Vision openModel(PrintWriter err) {
+        return modelArgs.open(err, "float32");
     }
 
     /** Preprocesses the images and tokenizes the prompt (or parses the ids). */
