@@ -4,18 +4,23 @@ import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.model.Modules.RmsNorm;
+import io.github.phi3v.core.runtime.InferenceScope;
 
 /**
  * One Phi-3 decoder layer: RMSNorm → fused qkv_proj → LongRoPE → causal attention over the KV cache →
  * o_proj → residual; RMSNorm → fused gate_up_proj → SiLU(gate) · up → down_proj → residual.
  */
 final class Phi3DecoderLayer {
+
+    /** Queries per block of {@link #chunkedCausal}: [32, 256, 2048] float32 scores = 64 MiB. */
+    private static final long QUERY_CHUNK = 256;
 
     /** What every layer of one forward call shares: positions, rotary tables and the mask. */
     record Step(long start, long count, LongRopeEmbedding.CosSin rope, Tensor mask, boolean upcastPrefill) {
@@ -114,7 +119,10 @@ final class Phi3DecoderLayer {
             values = values.to(ScalarType.Float);
         }
         Tensor out;
-        if (step.mask() != null) {
+        if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa
+                && q.scalar_type() == ScalarType.Float) {
+            out = chunkedCausal(q, keys, values);
+        } else if (step.mask() != null) {
             try (TensorOptional mask = new TensorOptional(step.mask())) {
                 out = torch.scaled_dot_product_attention(q, keys, values, mask, 0.0, false, defaultScale, gqa);
             }
@@ -127,5 +135,39 @@ final class Phi3DecoderLayer {
             }
         }
         return upcast ? out.to(dtype) : out;
+    }
+
+    /**
+     * Causal float32 attention of a prefill from position 0 on CPU, in blocks of {@link #QUERY_CHUNK} queries:
+     * each block attends only to keys {@code 0 .. end of block} (the causal half of the work) with two
+     * batched GEMMs and a float32 softmax. The same arithmetic as float32 SDPA up to summation order, but
+     * libtorch's CPU SDPA took 4.1 s for [32, 1943, 96] here against 1.2 s this way (same run).
+     *
+     * @param q {@code [H, n, d]} float32
+     * @param keys {@code [H, n, d]} float32
+     * @param values {@code [H, n, d]} float32
+     * @return {@code [H, n, d]} float32
+     */
+    private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values) {
+        long n = q.size(1);
+        Tensor out = torch.empty_like(q);                                                // [H, n, d]
+        long c = Math.min(QUERY_CHUNK, n);
+        Tensor future;                                                                   // [c, c]: -inf above the diagonal
+        try (Scalar minusInf = new Scalar(Float.NEGATIVE_INFINITY);
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            future = torch.triu(torch.full(new long[] {c, c}, minusInf, f32), 1);
+        }
+        for (long c0 = 0; c0 < n; c0 += c) {
+            try (InferenceScope chunk = InferenceScope.open()) {
+                long len = Math.min(c, n - c0);
+                long end = c0 + len;
+                Tensor scores = torch.matmul(q.narrow(1, c0, len), keys.narrow(1, 0, end).transpose(1, 2)); // [H, len, end]
+                scores.mul_(invSqrtHeadDim);                                                 // in place
+                scores.narrow(2, c0, len).add_(future.narrow(0, 0, len).narrow(1, 0, len));  // causal block
+                Tensor probs = torch.softmax(scores, -1);                                    // [H, len, end]
+                out.narrow(1, c0, len).copy_(torch.matmul(probs, values.narrow(1, 0, end)));  // [H, len, d]
+            }
+        }
+        return out;
     }
 }
