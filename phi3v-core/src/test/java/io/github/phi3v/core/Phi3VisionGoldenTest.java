@@ -12,8 +12,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -22,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.FinishReason;
 import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.model.GoldenCases;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.Jsonl;
@@ -35,19 +35,8 @@ import io.github.phi3v.testsupport.SharedData;
  */
 class Phi3VisionGoldenTest {
 
-    private static Phi3Vision phi;
-
-    @BeforeAll
-    static void load() {
-        phi = TinyModel.load();
-    }
-
-    @AfterAll
-    static void close() {
-        if (phi != null) {
-            phi.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3Vision> PHI = TinyModel.perClass();
 
     @ParameterizedTest
     @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
@@ -60,7 +49,7 @@ class Phi3VisionGoldenTest {
         List<ImagePixels> images = new ArrayList<>();
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         for (JsonNode file : manifest.get("images")) {
-            ImagePixels px = phi.preprocess(SharedData.tinyA().resolve(file.asText()), 16);
+            ImagePixels px = PHI.get().preprocess(SharedData.tinyA().resolve(file.asText()), 16);
             ByteBuffer bb = ByteBuffer.allocate(px.pixelValues().length * 4).order(ByteOrder.LITTLE_ENDIAN);
             bb.asFloatBuffer().put(px.pixelValues());
             sha.update(bb.array());
@@ -72,15 +61,15 @@ class Phi3VisionGoldenTest {
         }
 
         GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(expected.length).stopTokenIds().build();
-        long before = phi.visionEncodings();
-        Answer a = phi.generate(prompt, images, greedy);
+        long before = PHI.get().visionEncodings();
+        Answer a = PHI.get().generate(prompt, images, greedy);
         System.out.println("[Phi3VisionGoldenTest] " + c + ": " + Arrays.toString(a.tokenIds()) + " " + a.usage());
 
         assertArrayEquals(expected, a.tokenIds(), c + ": generated ids differ from nocache_pristine_new_ids");
         assertEquals(FinishReason.LENGTH, a.finishReason());
         assertEquals(prompt.length, a.usage().promptTokens());
-        assertEquals(images.size(), phi.visionEncodings() - before, "one vision run per image");
-        assertEquals(phi.tokenizer().decode(a.tokenIds(), true), a.text());
+        assertEquals(images.size(), PHI.get().visionEncodings() - before, "one vision run per image");
+        assertEquals(PHI.get().tokenizer().decode(a.tokenIds(), true), a.text());
     }
 
     static Path imageFile(String name) {

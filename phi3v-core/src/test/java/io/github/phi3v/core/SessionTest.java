@@ -18,9 +18,8 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.github.phi3v.core.generate.Answer;
@@ -31,6 +30,7 @@ import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.TextIterator;
 import io.github.phi3v.core.generate.TextPublisher;
 import io.github.phi3v.core.hub.HubConfig;
+import io.github.phi3v.core.model.GoldenCases;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
@@ -48,19 +48,8 @@ class SessionTest {
     /** Greedy, stop ids off so the random tiny model always produces the requested number of tokens. */
     private static final GenerationConfig RUN_ON = GenerationConfig.builder().maxNewTokens(12).stopTokenIds().build();
 
-    private static Phi3Vision phi;
-
-    @BeforeAll
-    static void load() {
-        phi = TinyModel.load();
-    }
-
-    @AfterAll
-    static void close() {
-        if (phi != null) {
-            phi.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3Vision> PHI = TinyModel.perClass();
 
     @Test
     void secondAnswerEqualsFreshSessionGivenTheWholeConversationAndVisionRunsOnce() throws Exception {
@@ -70,14 +59,14 @@ class SessionTest {
         Answer a2;
         List<Message> historyA;
         int reusedA;
-        long visionBefore = phi.visionEncodings();
-        try (Session a = phi.session().numCrops(1).config(RUN_ON)) {
+        long visionBefore = PHI.get().visionEncodings();
+        try (Session a = PHI.get().session().numCrops(1).config(RUN_ON)) {
             a1 = a.image(TinyModel.image("a01_rgb_500x300.png")).ask(q1);
             assertEquals(1, a.visionEncodings());
             assertEquals(0, a.reusedPromptTokens());
             a2 = a.ask(q2);
             assertEquals(1, a.visionEncodings(), "the second turn must reuse the cached image embeddings");
-            assertEquals(1, phi.visionEncodings() - visionBefore);
+            assertEquals(1, PHI.get().visionEncodings() - visionBefore);
             assertEquals(0, a2.usage().visionMillis());
             // 313 image tokens at numCrops 1 plus the first question are not recomputed
             assertTrue(a.reusedPromptTokens() > 313, "prefix reuse: " + a.reusedPromptTokens());
@@ -87,7 +76,7 @@ class SessionTest {
         assertEquals("<|image_1|>\n" + q1, historyA.get(0).content(), "tag inserted in front of the question");
         assertEquals(a1.text(), historyA.get(1).content());
 
-        try (Session b = phi.session().numCrops(1).config(RUN_ON)) {
+        try (Session b = PHI.get().session().numCrops(1).config(RUN_ON)) {
             // same image, given as bytes this time: same content, same result
             b.image(Files.readAllBytes(TinyModel.image("a01_rgb_500x300.png")))
                     .addUser(q1).addAssistant(a1.text());
@@ -117,7 +106,7 @@ class SessionTest {
         Answer first;
         Answer second;
         int reused;
-        try (Session a = phi.session().config(cfg)) {
+        try (Session a = PHI.get().session().config(cfg)) {
             first = a.ask(q1);
             assertTrue(first.usage().promptTokens() + first.tokenIds().length < 64,
                     "turn 1 must stay below the threshold: " + first.usage());
@@ -126,7 +115,7 @@ class SessionTest {
             assertTrue(second.usage().promptTokens() > 64, "turn 2 must cross the threshold: " + second.usage());
         }
         assertTrue(reused > 5, "some prefix must be reused, was " + reused);
-        try (Session b = phi.session().config(cfg)) {
+        try (Session b = PHI.get().session().config(cfg)) {
             b.addUser(q1).addAssistant(first.text());
             Answer fresh = b.ask(q2);
             assertArrayEquals(fresh.tokenIds(), second.tokenIds());
@@ -139,7 +128,7 @@ class SessionTest {
         GenerationConfig cfg = RUN_ON.withMaxNewTokens(6);
         String system = "Be brief.";
         Answer afterClear;
-        try (Session a = phi.session().system(system).config(cfg)) {
+        try (Session a = PHI.get().session().system(system).config(cfg)) {
             Answer longTurn = a.ask("Tell me everything about the sea, the wind, the lighthouse keeper, the waves, the"
                     + " harbour, the boats, the fishermen and the morning light over the grey water. ".repeat(2));
             assertTrue(longTurn.usage().promptTokens() > 64, longTurn.usage().toString());
@@ -147,7 +136,7 @@ class SessionTest {
             assertTrue(a.reusedPromptTokens() > 3, "the system prompt is reused: " + a.reusedPromptTokens());
             assertTrue(afterClear.usage().promptTokens() + 6 < 64, afterClear.usage().toString());
         }
-        try (Session b = phi.session().system(system).config(cfg)) {
+        try (Session b = PHI.get().session().system(system).config(cfg)) {
             assertArrayEquals(b.ask("Hi").tokenIds(), afterClear.tokenIds());
         }
     }
@@ -166,11 +155,11 @@ class SessionTest {
             assertTrue(second.usage().promptTokens() > 256, "turn 2 must outgrow the first cache: " + second.usage());
             assertEquals(0, a.reusedPromptTokens(), "a reallocated cache starts empty");
         }
-        try (Session b = phi.session().config(RUN_ON.withMaxNewTokens(8))) {
+        try (Session b = PHI.get().session().config(RUN_ON.withMaxNewTokens(8))) {
             assertArrayEquals(b.addUser("Short.").addAssistant(first.text()).ask(q2).tokenIds(), second.tokenIds());
         }
         // CPU default: the cache is sized for the whole context up front, so nothing is recomputed
-        try (Session c = phi.session().config(RUN_ON.withMaxNewTokens(4))) {
+        try (Session c = PHI.get().session().config(RUN_ON.withMaxNewTokens(4))) {
             c.ask("Short.");
             assertArrayEquals(second.tokenIds(), c.maxNewTokens(8).ask(q2).tokenIds());
             assertTrue(c.reusedPromptTokens() > 5, "reused " + c.reusedPromptTokens());
@@ -179,7 +168,7 @@ class SessionTest {
 
     @Test
     void sameImageAddedAgainIsNotReencodedButOtherCropsAre() {
-        try (Session s = phi.session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
+        try (Session s = PHI.get().session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
             s.image(TinyModel.image("a02_rgb_336x336.png")).ask("One?");
             s.image(TinyModel.image("a02_rgb_336x336.png")).ask("And this one?");
             assertEquals(1, s.visionEncodings());
@@ -191,7 +180,7 @@ class SessionTest {
 
     @Test
     void userWrittenTagsAreKept() {
-        try (Session s = phi.session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
+        try (Session s = PHI.get().session().numCrops(1).config(RUN_ON.withMaxNewTokens(2))) {
             s.image(TinyModel.image("a02_rgb_336x336.png")).image(TinyModel.image("a06_tiny_40x30.png"));
             s.ask("Compare <|image_2|> with <|image_1|>.");
             assertEquals("Compare <|image_2|> with <|image_1|>.", s.history().get(0).content());
@@ -209,12 +198,12 @@ class SessionTest {
         GenerationConfig sample = GenerationConfig.builder().doSample(true).temperature(1.5f).topK(0)
                 .maxNewTokens(16).stopTokenIds().seed(1234).build();
         int[] prompt = goldenPrompt("c_text_long");
-        Answer x = phi.generate(prompt, List.of(), sample);
-        Answer y = phi.generate(prompt, List.of(), sample);
-        Answer z = phi.generate(prompt, List.of(), sample.withSeed(99));
+        Answer x = PHI.get().generate(prompt, List.of(), sample);
+        Answer y = PHI.get().generate(prompt, List.of(), sample);
+        Answer z = PHI.get().generate(prompt, List.of(), sample.withSeed(99));
         assertArrayEquals(x.tokenIds(), y.tokenIds());
         assertFalse(java.util.Arrays.equals(x.tokenIds(), z.tokenIds()), "another seed should sample differently");
-        try (Session s1 = phi.session().config(sample); Session s2 = phi.session().config(sample)) {
+        try (Session s1 = PHI.get().session().config(sample); Session s2 = PHI.get().session().config(sample)) {
             assertArrayEquals(s1.ask("Tell me a story.").tokenIds(), s2.ask("Tell me a story.").tokenIds());
         }
     }
@@ -222,17 +211,18 @@ class SessionTest {
     @Test
     void stopIdsAndStopStringsEndGeneration() {
         int[] prompt = goldenPrompt("c_text_long");
-        int[] full = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).tokenIds();
+        int[] full = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).tokenIds();
         int stopAt = firstNewIdFrom(full, 3);
-        Answer stopped = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopTokenIds(full[stopAt]));
+        Answer stopped = PHI.get().generate(prompt, List.of(),
+                RUN_ON.withMaxNewTokens(24).withStopTokenIds(full[stopAt]));
         assertEquals(FinishReason.STOP, stopped.finishReason());
         assertArrayEquals(java.util.Arrays.copyOf(full, stopAt + 1), stopped.tokenIds());
 
-        String text = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).text();
+        String text = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).text();
         int at = text.length() / 2;
         String stop = text.substring(at, Math.min(text.length(), at + 3));
         int first = text.indexOf(stop);
-        Answer cut = phi.generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopStrings(stop));
+        Answer cut = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopStrings(stop));
         assertEquals(FinishReason.STOP, cut.finishReason());
         assertEquals(text.substring(0, first), cut.text());
         assertTrue(cut.tokenIds().length < 24);
@@ -240,7 +230,7 @@ class SessionTest {
 
     @Test
     void streamedPiecesConcatenateToTheAnswer() {
-        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(16))) {
+        try (Session s = PHI.get().session().config(RUN_ON.withMaxNewTokens(16))) {
             StringBuilder pieces = new StringBuilder();
             List<String> list = new ArrayList<>();
             Answer a = s.stream("Write something.", p -> {
@@ -298,7 +288,7 @@ class SessionTest {
 
     @Test
     void cancellationFromAnotherThreadEndsWithCancelled() throws Exception {
-        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(200))) {
+        try (Session s = PHI.get().session().config(RUN_ON.withMaxNewTokens(200))) {
             CountDownLatch firstPiece = new CountDownLatch(1);
             CountDownLatch cancelled = new CountDownLatch(1);
             CompletableFuture<Answer> answer = CompletableFuture.supplyAsync(() -> s.stream("Talk.", p -> {
@@ -318,8 +308,8 @@ class SessionTest {
         }
         // a caller-supplied token
         CancellationToken token = new CancellationToken();
-        Answer a = phi.generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(24), p -> token.cancel(),
-                token);
+        Answer a = PHI.get().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(24),
+                p -> token.cancel(), token);
         assertEquals(FinishReason.CANCELLED, a.finishReason());
     }
 
@@ -330,14 +320,14 @@ class SessionTest {
         GenerationConfig cfg = RUN_ON.withMaxNewTokens(10);
         List<int[]> sequential = new ArrayList<>();
         for (String q : questions) {
-            try (Session s = phi.session().config(cfg)) {
+            try (Session s = PHI.get().session().config(cfg)) {
                 sequential.add(s.ask(q).tokenIds());
             }
         }
         List<CompletableFuture<int[]>> parallel = new ArrayList<>();
         for (String q : questions) {
             parallel.add(CompletableFuture.supplyAsync(() -> {
-                try (Session s = phi.session().config(cfg)) {
+                try (Session s = PHI.get().session().config(cfg)) {
                     return s.ask(q).tokenIds();
                 }
             }, runnable -> new Thread(runnable).start()));
@@ -349,7 +339,7 @@ class SessionTest {
 
     @Test
     void concurrentUseFromTwoThreadsFailsFast() throws Exception {
-        try (Session s = phi.session().config(RUN_ON.withMaxNewTokens(6))) {
+        try (Session s = PHI.get().session().config(RUN_ON.withMaxNewTokens(6))) {
             CountDownLatch inside = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             AtomicReference<Throwable> reentrant = new AtomicReference<>();
@@ -380,7 +370,7 @@ class SessionTest {
 
     @Test
     void closedSessionAndClosedModelThrowIllegalState() {
-        Session s = phi.session();
+        Session s = PHI.get().session();
         s.close();
         s.close(); // idempotent
         assertTrue(s.isClosed());
@@ -418,16 +408,16 @@ class SessionTest {
 
     @Test
     void idsLevelGenerateValidatesPlaceholders() {
-        ImagePixels px = phi.preprocess(TinyModel.image("a06_tiny_40x30.png"), 1);
-        assertEquals(313, phi.imageTokenCount(px));
+        ImagePixels px = PHI.get().preprocess(TinyModel.image("a06_tiny_40x30.png"), 1);
+        assertEquals(313, PHI.get().imageTokenCount(px));
         int[] ids = new int[20];
         java.util.Arrays.fill(ids, -1);
         ids[0] = 1;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> phi.generate(ids, List.of(px), RUN_ON));
+                () -> PHI.get().generate(ids, List.of(px), RUN_ON));
         assertTrue(e.getMessage().contains("313"), e.getMessage());
         ids[5] = -2;
-        e = assertThrows(IllegalArgumentException.class, () -> phi.generate(ids, List.of(px), RUN_ON));
+        e = assertThrows(IllegalArgumentException.class, () -> PHI.get().generate(ids, List.of(px), RUN_ON));
         assertTrue(e.getMessage().contains("refers to image 2"), e.getMessage());
     }
 
@@ -456,10 +446,10 @@ class SessionTest {
                 () -> TinyModel.builder().availableMemory(1 << 20).build());
         System.out.println("[SessionTest] " + e.getMessage());
         assertTrue(e.getMessage().contains("needs about"), e.getMessage());
-        assertTrue(phi.memoryEstimate().weightBytes() >= 4_262_176L * 4);
-        assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, phi.memoryEstimate().maxContext());
+        assertTrue(PHI.get().memoryEstimate().weightBytes() >= 4_262_176L * 4);
+        assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, PHI.get().memoryEstimate().maxContext());
         // 2 layers x 2 x 4 kv heads x 16 dims x 4 bytes
-        assertEquals(1024, phi.memoryEstimate().kvBytesPerToken());
+        assertEquals(1024, PHI.get().memoryEstimate().kvBytesPerToken());
 
         // int8: the decoder linears (2 layers x (64x192 qkv + 64x64 o + 64x256 gate_up + 128x64 down)) drop
         // from 4 bytes to 1 byte per weight plus a float32 scale per output row
@@ -503,7 +493,7 @@ class SessionTest {
         try (Phi3Vision p = TinyModel.builder().modelId("acme/tiny-vision").hubConfig(hub).build()) {
             assertEquals(snapshot, p.modelDir());
             int[] prompt = goldenPrompt("c_text_long");
-            assertArrayEquals(phi.generate(prompt, List.of(), RUN_ON).tokenIds(),
+            assertArrayEquals(PHI.get().generate(prompt, List.of(), RUN_ON).tokenIds(),
                     p.generate(prompt, List.of(), RUN_ON).tokenIds());
         }
     }

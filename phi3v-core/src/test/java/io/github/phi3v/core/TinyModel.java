@@ -2,6 +2,7 @@ package io.github.phi3v.core;
 
 import java.nio.file.Path;
 
+import io.github.phi3v.core.model.GoldenCases;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.testsupport.SharedData;
 
@@ -25,5 +26,10 @@ final class TinyModel {
 
     static Phi3Vision load() {
         return builder().build();
+    }
+
+    /** {@link #load()} once per test class: hold it in a {@code @RegisterExtension static final} field. */
+    static GoldenCases.Loaded<Phi3Vision> perClass() {
+        return new GoldenCases.Loaded<>(TinyModel::load);
     }
 }

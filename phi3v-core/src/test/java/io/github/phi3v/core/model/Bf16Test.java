@@ -5,8 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,30 +20,18 @@ class Bf16Test {
 
     static final double TOL = 1e-4;
     static final double DECIDABLE_GAP = 0.25;
-    private static Phi3VModel bf16InFloat32;
-    private static Phi3VModel bf16InBf16;
-
-    @BeforeAll
-    static void load() {
-        bf16InFloat32 = Phi3VModel.load(GoldenCases.modelBf16(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
-        bf16InBf16 = Phi3VModel.load(GoldenCases.modelBf16(), ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
-    }
-
-    @AfterAll
-    static void close() {
-        if (bf16InFloat32 != null) {
-            bf16InFloat32.close();
-        }
-        if (bf16InBf16 != null) {
-            bf16InBf16.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> BF16_IN_FLOAT32 = GoldenCases.model(GoldenCases.modelBf16(),
+            ModelOptions.defaults().withPrecision(Precision.FLOAT32));
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> BF16_IN_BF16 = GoldenCases.model(GoldenCases.modelBf16(),
+            ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
 
     @ParameterizedTest
     @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
     void bf16CheckpointInFloat32MatchesBf16wGoldens(String c) {
         GoldenTensors g = GoldenCases.forward(c);
-        Inspection ins = bf16InFloat32.inspect(g.ints("input_ids"), GoldenCases.images(c), 1);
+        Inspection ins = BF16_IN_FLOAT32.get().inspect(g.ints("input_ids"), GoldenCases.images(c), 1);
         double eLast = GoldenCases.maxAbsDiff(ins.get("logits_last1").values(), g.floats("bf16w_logits_last1"));
         double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), g.floats("bf16w_logits_max"));
         double eLse = GoldenCases.maxAbsDiff(ins.logitsLogsumexp(), g.floats("bf16w_logits_logsumexp"));
@@ -73,8 +60,8 @@ class Bf16Test {
         GoldenTensors g = GoldenCases.forward(c);
         int[] ids = g.ints("input_ids");
         List<ImagePixels> images = GoldenCases.images(c);
-        Inspection ref = bf16InFloat32.inspect(ids, images, 1);
-        Inspection ins = bf16InBf16.inspect(ids, images, 1);
+        Inspection ref = BF16_IN_FLOAT32.get().inspect(ids, images, 1);
+        Inspection ins = BF16_IN_BF16.get().inspect(ids, images, 1);
         int n = ids.length;
         int same = 0;
         int decidable = 0;

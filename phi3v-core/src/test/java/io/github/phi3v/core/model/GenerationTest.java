@@ -8,9 +8,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -23,24 +22,13 @@ import io.github.phi3v.testsupport.GoldenTensors;
 class GenerationTest {
 
     static final double TOL = 1e-4;
-    private static Phi3VModel model;
-
-    @BeforeAll
-    static void load() {
-        model = Phi3VModel.load(GoldenCases.modelF32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
-    }
-
-    @AfterAll
-    static void close() {
-        if (model != null) {
-            model.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
 
     private static List<ImageEmbeddings> encode(String c) {
         List<ImageEmbeddings> out = new ArrayList<>();
         for (ImagePixels p : GoldenCases.images(c)) {
-            out.add(model.encodeImage(p));
+            out.add(MODEL.get().encodeImage(p));
         }
         return out;
     }
@@ -52,14 +40,14 @@ class GenerationTest {
         int[] prompt = g.ints("prompt_input_ids");
         long[] expected = g.longs("nocache_pristine_new_ids");
         List<ImageEmbeddings> images = encode(c);
-        try (KvCache cache = model.newKvCache(prompt.length + expected.length)) {
+        try (KvCache cache = MODEL.get().newKvCache(prompt.length + expected.length)) {
             long[] got = new long[expected.length];
-            float[] logits = model.forward(prompt, images, cache, 0);
+            float[] logits = MODEL.get().forward(prompt, images, cache, 0);
             for (int step = 0; step < expected.length; step++) {
                 int next = GoldenCases.argmax(logits);
                 got[step] = next;
                 if (step + 1 < expected.length) {
-                    logits = model.forward(new int[] {next}, images, cache, cache.length());
+                    logits = MODEL.get().forward(new int[] {next}, images, cache, cache.length());
                 }
             }
             System.out.println("[GenerationTest] " + c + " cached greedy: " + Arrays.toString(got));
@@ -81,16 +69,16 @@ class GenerationTest {
         int[] all = Arrays.copyOf(prompt, total);
         System.arraycopy(gen, 0, all, prompt.length, gen.length);
         double worst = 0;
-        try (KvCache cache = model.newKvCache(total)) {
-            float[] cached = model.forward(prompt, List.of(), cache, 0);
+        try (KvCache cache = MODEL.get().newKvCache(total)) {
+            float[] cached = MODEL.get().forward(prompt, List.of(), cache, 0);
             for (int step = 0; step < gen.length; step++) {
                 int len = prompt.length + step;
                 float[] full;
-                try (KvCache fresh = model.newKvCache(len)) {
-                    full = model.forward(Arrays.copyOf(all, len), List.of(), fresh, 0);
+                try (KvCache fresh = MODEL.get().newKvCache(len)) {
+                    full = MODEL.get().forward(Arrays.copyOf(all, len), List.of(), fresh, 0);
                 }
                 worst = Math.max(worst, GoldenCases.maxAbsDiff(cached, full));
-                cached = model.forward(new int[] {all[len]}, List.of(), cache, len);
+                cached = MODEL.get().forward(new int[] {all[len]}, List.of(), cache, len);
             }
         }
         System.out.printf("[GenerationTest] %s cached vs full recompute: max abs diff %.2e over %d steps%n", c, worst,
@@ -140,9 +128,9 @@ class GenerationTest {
         long[] steps = g.longs("crossing_steps");
         float[] recompute = g.floats("crossing_recompute_logits");
         float[] official = g.floats("crossing_cached_logits");
-        int v = model.config().vocabSize();
-        try (KvCache cache = model.newKvCache(prompt.length + gen.length)) {
-            float[] logits = model.forward(prompt, List.of(), cache, 0);
+        int v = MODEL.get().config().vocabSize();
+        try (KvCache cache = MODEL.get().newKvCache(prompt.length + gen.length)) {
+            float[] logits = MODEL.get().forward(prompt, List.of(), cache, 0);
             for (int step = 0; step <= steps[1]; step++) {
                 for (int j = 0; j < steps.length; j++) {
                     if (steps[j] == step) {
@@ -159,7 +147,7 @@ class GenerationTest {
                         }
                     }
                 }
-                logits = model.forward(new int[] {gen[step]}, List.of(), cache, prompt.length + step);
+                logits = MODEL.get().forward(new int[] {gen[step]}, List.of(), cache, prompt.length + step);
             }
         }
     }
@@ -172,16 +160,16 @@ class GenerationTest {
         int[] gen = g.ints("nocache_pristine_new_ids");
         int[] all = Arrays.copyOf(prompt, prompt.length + gen.length);   // 73 ids: long factors
         System.arraycopy(gen, 0, all, prompt.length, gen.length);
-        try (KvCache cache = model.newKvCache(all.length);
-             KvCache fresh = model.newKvCache(all.length)) {
-            model.forward(all, List.of(), cache, 0);                          // long-rotated keys
+        try (KvCache cache = MODEL.get().newKvCache(all.length);
+             KvCache fresh = MODEL.get().newKvCache(all.length)) {
+            MODEL.get().forward(all, List.of(), cache, 0);                          // long-rotated keys
             // back below the threshold: keep 40, feed 9 -> 49 positions, short factors again
-            float[] reused = model.forward(Arrays.copyOfRange(prompt, 40, 49), List.of(), cache, 40);
-            float[] direct = model.forward(prompt, List.of(), fresh, 0);
+            float[] reused = MODEL.get().forward(Arrays.copyOfRange(prompt, 40, 49), List.of(), cache, 40);
+            float[] direct = MODEL.get().forward(prompt, List.of(), fresh, 0);
             double down = GoldenCases.maxAbsDiff(reused, direct);
             // and above it with a multi-token chunk: 49 cached (short) + 24 new -> long
-            float[] up = model.forward(Arrays.copyOfRange(all, 49, 73), List.of(), cache, 49);
-            float[] upDirect = model.forward(all, List.of(), fresh, 0);
+            float[] up = MODEL.get().forward(Arrays.copyOfRange(all, 49, 73), List.of(), cache, 49);
+            float[] upDirect = MODEL.get().forward(all, List.of(), fresh, 0);
             double upErr = GoldenCases.maxAbsDiff(up, upDirect);
             System.out.printf("[GenerationTest] truncate+refeed: below threshold %.2e, chunk across threshold %.2e%n",
                     down, upErr);

@@ -11,8 +11,13 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.function.Supplier;
 
 import javax.imageio.ImageIO;
+
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -23,9 +28,11 @@ import io.github.phi3v.testsupport.SharedData;
 /**
  * Inputs of the golden tiny-a forward/generation cases. Pixel values are rebuilt from the stored HD
  * PNG and global crop with the recipe of golden/tiny-a/README.md section 3 (so these tests do not
- * depend on the image module) and checked against the manifest's SHA-256.
+ * depend on the image module) and checked against the manifest's SHA-256. Also the {@link Loaded}
+ * fixture through which the model tests (here and in {@code io.github.phi3v.core}) load their model once
+ * per test class.
  */
-final class GoldenCases {
+public final class GoldenCases {
 
     static final List<String> CASES = List.of("a_one_image", "b_two_images", "c_text_long", "d_text_short");
     static final int NUM_CROPS = 16;
@@ -42,6 +49,75 @@ final class GoldenCases {
 
     static Path modelBf16() {
         return SharedData.tinyA().resolve("model-bf16");
+    }
+
+    /**
+     * The golden tiny-a checkpoint loaded from {@code dir} with {@code options}, once per test class.
+     *
+     * @param dir {@link #modelF32()} or {@link #modelBf16()}
+     * @param options precision and quantization
+     * @return the fixture, to be held in a {@code @RegisterExtension static final} field
+     */
+    static Loaded<Phi3VModel> model(Path dir, ModelOptions options) {
+        return new Loaded<>(() -> Phi3VModel.load(dir, options));
+    }
+
+    /** model-f32 computed in float32: the setting every float32 golden comparison uses. */
+    static Loaded<Phi3VModel> modelF32InFloat32() {
+        return model(modelF32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
+    }
+
+    /**
+     * A native resource (a model) a test class shares between its tests: loaded before the first test
+     * (a missing golden model makes the whole class skip, through {@link SharedData}) and closed after
+     * the last, even if a test failed. Declare it as {@code @RegisterExtension static final}; several
+     * fixtures in one class load in declaration order and close in reverse.
+     *
+     * @param <T> the resource type
+     */
+    public static final class Loaded<T extends AutoCloseable> implements BeforeAllCallback, AfterAllCallback {
+
+        private final Supplier<? extends T> loader;
+        private volatile T value;
+
+        /**
+         * A fixture that calls {@code loader} before the class's first test.
+         *
+         * @param loader loads the resource
+         */
+        public Loaded(Supplier<? extends T> loader) {
+            this.loader = loader;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) {
+            value = loader.get();
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) throws Exception {
+            T v = value;
+            value = null;
+            if (v != null) {
+                v.close();
+            }
+        }
+
+        /**
+         * The loaded resource.
+         *
+         * @return it
+         * @throws IllegalStateException outside the test class's lifetime (the field must be static and
+         *         annotated {@code @RegisterExtension})
+         */
+        public T get() {
+            T v = value;
+            if (v == null) {
+                throw new IllegalStateException("fixture not loaded: expected a @RegisterExtension static final "
+                        + "field used between the class's first and last test, found it used outside them");
+            }
+            return v;
+        }
     }
 
     static GoldenTensors forward(String c) {

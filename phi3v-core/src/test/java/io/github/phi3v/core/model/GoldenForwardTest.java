@@ -7,8 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,19 +20,8 @@ import io.github.phi3v.testsupport.GoldenTensors;
 class GoldenForwardTest {
 
     static final double TOL = 1e-4;
-    private static Phi3VModel model;
-
-    @BeforeAll
-    static void load() {
-        model = Phi3VModel.load(GoldenCases.modelF32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
-    }
-
-    @AfterAll
-    static void close() {
-        if (model != null) {
-            model.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
 
     @ParameterizedTest
     @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
@@ -42,7 +30,7 @@ class GoldenForwardTest {
         int[] ids = g.ints("input_ids");
         int[] idsCopy = ids.clone();
         List<ImagePixels> images = GoldenCases.images(c);
-        Inspection ins = model.inspect(ids, images, 8);
+        Inspection ins = MODEL.get().inspect(ids, images, 8);
         assertArrayEquals(idsCopy, ids, "the caller's ids must not be modified");
         StringBuilder report = new StringBuilder(c + ":");
         double worst = 0;

@@ -7,9 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.phi3v.testsupport.GoldenTensors;
 
@@ -26,25 +25,12 @@ import io.github.phi3v.testsupport.GoldenTensors;
  */
 class Int8QuantizationTest {
 
-    private static Phi3VModel bf16;
-    private static Phi3VModel int8;
-
-    @BeforeAll
-    static void load() {
-        ModelOptions o = ModelOptions.defaults().withPrecision(Precision.BFLOAT16);
-        bf16 = Phi3VModel.load(GoldenCases.modelBf16(), o);
-        int8 = Phi3VModel.load(GoldenCases.modelBf16(), o.withQuantization(Quantization.INT8));
-    }
-
-    @AfterAll
-    static void close() {
-        if (bf16 != null) {
-            bf16.close();
-        }
-        if (int8 != null) {
-            int8.close();
-        }
-    }
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> BF16 = GoldenCases.model(GoldenCases.modelBf16(),
+            ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> INT8 = GoldenCases.model(GoldenCases.modelBf16(),
+            ModelOptions.defaults().withPrecision(Precision.BFLOAT16).withQuantization(Quantization.INT8));
 
     @Test
     void int8GreedyTokensMatchBf16() {
@@ -57,10 +43,10 @@ class Int8QuantizationTest {
             int[] prompt = g.ints("prompt_input_ids");
             int n = g.longs("nocache_pristine_new_ids").length;
             List<ImagePixels> pixels = GoldenCases.images(c);
-            int[] a = greedy(bf16, prompt, pixels, n, null);
-            int[] b = greedy(int8, prompt, pixels, n, null);
+            int[] a = greedy(BF16.get(), prompt, pixels, n, null);
+            int[] b = greedy(INT8.get(), prompt, pixels, n, null);
             // Teacher-forced: int8's argmax when fed bf16's tokens (isolates per-step agreement from drift).
-            int[] forced = greedy(int8, prompt, pixels, n, a);
+            int[] forced = greedy(INT8.get(), prompt, pixels, n, a);
             int caseSame = 0;
             int caseForced = 0;
             for (int i = 0; i < n; i++) {
@@ -84,7 +70,7 @@ class Int8QuantizationTest {
 
     @Test
     void int8LoadKeepsTheApiAndRejectsCuda() {
-        assertEquals(Quantization.INT8, int8.options().quantization());
+        assertEquals(Quantization.INT8, INT8.get().options().quantization());
         assertEquals(Quantization.INT8, Quantization.parse("int8"));
         assertEquals(Quantization.NONE, Quantization.parse("none"));
         assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int4"));

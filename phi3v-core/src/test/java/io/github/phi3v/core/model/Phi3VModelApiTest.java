@@ -12,39 +12,32 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Input validation, placeholder semantics, threading and lifecycle of {@link Phi3VModel}. */
 class Phi3VModelApiTest {
 
-    private static Phi3VModel model;
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
     private static ImagePixels tall;   // b_two_images image 1: 8x1 crops, 1405 tokens
     private static ImagePixels wide;   // b_two_images image 2: 1x8 crops, 1321 tokens
 
     @BeforeAll
     static void load() {
-        model = Phi3VModel.load(GoldenCases.modelF32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32));
         List<ImagePixels> imgs = GoldenCases.images("b_two_images");
         tall = imgs.get(0);
         wide = imgs.get(1);
     }
 
-    @AfterAll
-    static void close() {
-        if (model != null) {
-            model.close();
-        }
-    }
-
     @Test
     void imageTokenCountsFollowTheFormula() {
-        assertEquals(1405, model.imageTokenCount(2688, 336));
-        assertEquals(1321, model.imageTokenCount(336, 2688));
-        assertEquals(2353, model.imageTokenCount(1008, 1680));
-        assertThrows(IllegalArgumentException.class, () -> model.imageTokenCount(1000, 336));
-        try (ImageEmbeddings e = model.encodeImage(wide)) {
+        assertEquals(1405, MODEL.get().imageTokenCount(2688, 336));
+        assertEquals(1321, MODEL.get().imageTokenCount(336, 2688));
+        assertEquals(2353, MODEL.get().imageTokenCount(1008, 1680));
+        assertThrows(IllegalArgumentException.class, () -> MODEL.get().imageTokenCount(1000, 336));
+        try (ImageEmbeddings e = MODEL.get().encodeImage(wide)) {
             assertEquals(1321, e.tokenCount());
             assertEquals(1321 * 64, e.toFloatArray().length);
         }
@@ -53,8 +46,8 @@ class Phi3VModelApiTest {
     @Test
     void placeholdersAreFilledByTheImageTheirIdNames() {
         // ids in reverse order: <|image_2|> block first. The official code would put image 1 there.
-        try (ImageEmbeddings e1 = model.encodeImage(tall);
-             ImageEmbeddings e2 = model.encodeImage(wide)) {
+        try (ImageEmbeddings e1 = MODEL.get().encodeImage(tall);
+             ImageEmbeddings e2 = MODEL.get().encodeImage(wide)) {
             int[] ids = new int[2 + 1321 + 1 + 1405];
             ids[0] = 1;
             Arrays.fill(ids, 1, 1 + 1321, -2);
@@ -62,7 +55,7 @@ class Phi3VModelApiTest {
             Arrays.fill(ids, 1323, 1323 + 1405, -1);
             ids[ids.length - 1] = 32007;
             int[] copy = ids.clone();
-            Inspection ins = model.inspect(ids, List.of(tall, wide), 1);
+            Inspection ins = MODEL.get().inspect(ids, List.of(tall, wide), 1);
             assertArrayEquals(copy, ids);
             float[] emb = ins.get("inputs_embeds").values();
             float[] img2 = e2.toFloatArray();
@@ -74,27 +67,27 @@ class Phi3VModelApiTest {
 
     @Test
     void badInputsGiveClearErrors() {
-        try (KvCache cache = model.newKvCache(32);
-             ImageEmbeddings e = model.encodeImage(wide)) {
+        try (KvCache cache = MODEL.get().newKvCache(32);
+             ImageEmbeddings e = MODEL.get().encodeImage(wide)) {
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
-                    () -> model.forward(new int[] {1, -1, -1, 2}, List.of(e), cache, 0));
+                    () -> MODEL.get().forward(new int[] {1, -1, -1, 2}, List.of(e), cache, 0));
             assertTrue(ex.getMessage().contains("has 2 ids, but the image has 1321"), ex.getMessage());
             ex = assertThrows(IllegalArgumentException.class,
-                    () -> model.forward(new int[] {1, -2}, List.of(e), cache, 0));
+                    () -> MODEL.get().forward(new int[] {1, -2}, List.of(e), cache, 0));
             assertTrue(ex.getMessage().contains("refers to image 2, but 1 image"), ex.getMessage());
             ex = assertThrows(IllegalArgumentException.class,
-                    () -> model.forward(new int[] {1, 32064}, List.of(), cache, 0));
+                    () -> MODEL.get().forward(new int[] {1, 32064}, List.of(), cache, 0));
             assertTrue(ex.getMessage().contains("outside the vocabulary"), ex.getMessage());
             ex = assertThrows(IllegalArgumentException.class,
-                    () -> model.forward(new int[40], List.of(), cache, 0));
+                    () -> MODEL.get().forward(new int[40], List.of(), cache, 0));
             assertTrue(ex.getMessage().contains("KV cache full"), ex.getMessage());
             ex = assertThrows(IllegalArgumentException.class,
-                    () -> model.forward(new int[] {1}, List.of(), cache, 5));
+                    () -> MODEL.get().forward(new int[] {1}, List.of(), cache, 5));
             assertTrue(ex.getMessage().contains("startPosition 5"), ex.getMessage());
             assertThrows(IllegalArgumentException.class,
-                    () -> model.encodeImage(new float[10], 16, 336, 336));
+                    () -> MODEL.get().encodeImage(new float[10], 16, 336, 336));
             assertThrows(IllegalArgumentException.class,
-                    () -> model.encodeImage(new float[5 * 3 * 336 * 336], 4, 672, 1008));  // 6 crops > 4
+                    () -> MODEL.get().encodeImage(new float[5 * 3 * 336 * 336], 4, 672, 1008));  // 6 crops > 4
             assertEquals(0, cache.length());
         }
     }
@@ -103,19 +96,19 @@ class Phi3VModelApiTest {
     void concurrentCallsWithSeparateCachesGiveTheSameLogits() throws Exception {
         int[] prompt = GoldenCases.generation("c_text_long").ints("prompt_input_ids");
         float[] expected;
-        try (KvCache cache = model.newKvCache(prompt.length)) {
-            expected = model.forward(prompt, List.of(), cache, 0);
+        try (KvCache cache = MODEL.get().newKvCache(prompt.length)) {
+            expected = MODEL.get().forward(prompt, List.of(), cache, 0);
         }
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try {
             List<Future<float[]>> futures = new ArrayList<>();
             for (int t = 0; t < 6; t++) {
                 futures.add(pool.submit(() -> {
-                    try (KvCache cache = model.newKvCache(prompt.length)) {
+                    try (KvCache cache = MODEL.get().newKvCache(prompt.length)) {
                         float[] last = null;
                         for (int i = 0; i < prompt.length; i += 29) {
                             int end = Math.min(prompt.length, i + 29);
-                            last = model.forward(Arrays.copyOfRange(prompt, i, end), List.of(), cache, i);
+                            last = MODEL.get().forward(Arrays.copyOfRange(prompt, i, end), List.of(), cache, i);
                         }
                         return last;
                     }
@@ -134,13 +127,13 @@ class Phi3VModelApiTest {
         Phi3VModel other = Phi3VModel.load(GoldenCases.modelF32(),
                 ModelOptions.defaults().withPrecision(Precision.FLOAT32));
         KvCache foreign = other.newKvCache(8);
-        assertThrows(IllegalArgumentException.class, () -> model.forward(new int[] {1}, List.of(), foreign, 0));
+        assertThrows(IllegalArgumentException.class, () -> MODEL.get().forward(new int[] {1}, List.of(), foreign, 0));
         foreign.close();
         other.close();
         other.close();  // idempotent
         assertThrows(IllegalStateException.class, () -> other.newKvCache(8));
-        KvCache cache = model.newKvCache(8);
+        KvCache cache = MODEL.get().newKvCache(8);
         cache.close();
-        assertThrows(IllegalStateException.class, () -> model.forward(new int[] {1}, List.of(), cache, 0));
+        assertThrows(IllegalStateException.class, () -> MODEL.get().forward(new int[] {1}, List.of(), cache, 0));
     }
 }
