@@ -489,25 +489,31 @@ final class BpeModel {
             }
             // Move the hole at the root down to a leaf along the smallest children...
             int hole = 0;
-            while (true) {
-                int child = 4 * hole + 1;
-                if (child >= last) {
-                    break;
-                }
-                int best = child;
-                long bestValue = heap[child];
-                int end = Math.min(child + 4, last);
-                for (int c = child + 1; c < end; c++) {
-                    if (heap[c] < bestValue) {
-                        best = c;
-                        bestValue = heap[c];
-                    }
-                }
-                heap[hole] = bestValue;
+            while (4 * hole + 1 < last) {
+                int best = smallestChild(heap, last, hole);
+                heap[hole] = heap[best];
                 hole = best;
             }
             // ...then sift the former last element up from there.
             siftUp(heap, hole, value);
+        }
+
+        /**
+         * The index of the smallest of node {@code i}'s up to four children among the first {@code size}
+         * elements (the first of equals); the caller checks that {@code i} has a child.
+         */
+        private static int smallestChild(long[] heap, int size, int i) {
+            int child = 4 * i + 1;
+            int best = child;
+            long bestValue = heap[child];
+            int end = Math.min(child + 4, size);
+            for (int c = child + 1; c < end; c++) {
+                if (heap[c] < bestValue) {
+                    best = c;
+                    bestValue = heap[c];
+                }
+            }
+            return best;
         }
 
         private static void siftUp(long[] heap, int i, long value) {
@@ -524,24 +530,12 @@ final class BpeModel {
 
         private static void siftDown(long[] heap, int size, int i) {
             long value = heap[i];
-            while (true) {
-                int child = 4 * i + 1;
-                if (child >= size) {
+            while (4 * i + 1 < size) {
+                int best = smallestChild(heap, size, i);
+                if (heap[best] >= value) {
                     break;
                 }
-                int best = child;
-                long bestValue = heap[child];
-                int end = Math.min(child + 4, size);
-                for (int c = child + 1; c < end; c++) {
-                    if (heap[c] < bestValue) {
-                        best = c;
-                        bestValue = heap[c];
-                    }
-                }
-                if (bestValue >= value) {
-                    break;
-                }
-                heap[i] = bestValue;
+                heap[i] = heap[best];
                 i = best;
             }
             heap[i] = value;
