@@ -13,6 +13,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import io.github.phi3v.core.generate.Logits;
 import io.github.phi3v.testsupport.GoldenTensors;
 
 /**
@@ -44,7 +45,7 @@ class GenerationTest {
             long[] got = new long[expected.length];
             float[] logits = MODEL.get().forward(prompt, images, cache, 0);
             for (int step = 0; step < expected.length; step++) {
-                int next = GoldenCases.argmax(logits);
+                int next = Logits.argmax(logits);
                 got[step] = next;
                 if (step + 1 < expected.length) {
                     logits = MODEL.get().forward(new int[] {next}, images, cache, cache.length());

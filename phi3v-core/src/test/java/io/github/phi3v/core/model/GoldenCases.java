@@ -220,15 +220,4 @@ public final class GoldenCases {
         }
         return m;
     }
-
-    /** First index of the maximum (torch.argmax semantics). */
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 }

@@ -10,6 +10,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.github.phi3v.core.generate.Logits;
 import io.github.phi3v.testsupport.GoldenTensors;
 
 /**
@@ -89,7 +90,7 @@ class Int8QuantizationTest {
             try (KvCache cache = model.newKvCache(prompt.length + n)) {
                 float[] logits = model.forward(prompt, images, cache, 0);
                 for (int i = 0; i < n; i++) {
-                    out[i] = GoldenCases.argmax(logits);
+                    out[i] = Logits.argmax(logits);
                     if (i + 1 < n) {
                         int next = forced == null ? out[i] : forced[i];
                         logits = model.forward(new int[] {next}, images, cache, cache.length());
