@@ -35,7 +35,8 @@ import io.github.phi3v.testsupport.SharedData;
 public final class GoldenCases {
 
     static final List<String> CASES = List.of("a_one_image", "b_two_images", "c_text_long", "d_text_short");
-    static final int NUM_CROPS = 16;
+    /** The crop budget every golden case was produced with. */
+    public static final int NUM_CROPS = 16;
     static final int CROP = 336;
     private static final float[] MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
     private static final float[] STD = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -124,11 +125,24 @@ public final class GoldenCases {
         return GoldenTensors.read(SharedData.tinyA().resolve("forward/" + c + ".safetensors"));
     }
 
-    static GoldenTensors generation(String c) {
+    /**
+     * The generation golden of a case ({@code prompt_input_ids}, {@code nocache_pristine_new_ids}, ...).
+     *
+     * @param c the case name
+     * @return its tensors
+     */
+    public static GoldenTensors generation(String c) {
         return GoldenTensors.read(SharedData.tinyA().resolve("generation/" + c + ".safetensors"));
     }
 
-    static JsonNode manifestCase(String c) {
+    /**
+     * The case's entry under {@code forward} in manifest.json ({@code images},
+     * {@code pixel_values_sha256_f32le}, ...).
+     *
+     * @param c the case name
+     * @return its manifest entry
+     */
+    public static JsonNode manifestCase(String c) {
         return Jsonl.readJson(SharedData.tinyA().resolve("manifest.json")).get("forward").get(c);
     }
 
@@ -148,7 +162,6 @@ public final class GoldenCases {
         long[] sizes = f.longs("image_sizes");
         float[] globals = f.floats("pixel_values_global");
         int perCrop = 3 * CROP * CROP;
-        MessageDigest sha = sha256();
         for (int k = 0; k < imgs.size(); k++) {
             String file = Path.of(imgs.get(k).asText()).getFileName().toString();
             String stem = file.substring(0, file.lastIndexOf('.'));
@@ -157,13 +170,10 @@ public final class GoldenCases {
             float[] px = pixelValues(png, global);
             int h = (int) sizes[2 * k];
             int w = (int) sizes[2 * k + 1];
-            ByteBuffer bb = ByteBuffer.allocate(px.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-            bb.asFloatBuffer().put(px);
-            sha.update(bb.array());
             out.add(new ImagePixels(px, NUM_CROPS, h, w));
         }
         String expected = m.get("pixel_values_sha256_f32le").asText();
-        String found = HexFormat.of().formatHex(sha.digest());
+        String found = pixelValuesSha256(out);
         if (!expected.equals(found)) {
             throw new AssertionError(c + ": rebuilt pixel_values SHA-256 " + found + " != manifest " + expected);
         }
@@ -201,12 +211,27 @@ public final class GoldenCases {
         return px;
     }
 
-    private static MessageDigest sha256() {
+    /**
+     * The manifest's {@code pixel_values_sha256_f32le}: SHA-256 of every image's pixel values, in order,
+     * as little-endian float32.
+     *
+     * @param images the images of one case
+     * @return the lowercase hex digest
+     */
+    public static String pixelValuesSha256(List<ImagePixels> images) {
+        MessageDigest sha;
         try {
-            return MessageDigest.getInstance("SHA-256");
+            sha = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        for (ImagePixels image : images) {
+            float[] px = image.pixelValues();
+            ByteBuffer bb = ByteBuffer.allocate(px.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            bb.asFloatBuffer().put(px);
+            sha.update(bb.array());
+        }
+        return HexFormat.of().formatHex(sha.digest());
     }
 
     /** Max |a - b| over equally long arrays. */
