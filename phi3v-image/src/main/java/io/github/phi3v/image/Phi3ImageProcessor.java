@@ -356,22 +356,20 @@ public final class Phi3ImageProcessor {
     public ProcessedImage process(RgbImage image, int numCrops) {
         Objects.requireNonNull(image, "image");
         HdGeometry g = HdGeometry.of(image.width(), image.height(), checkNumCrops(numCrops));
-        byte[] hd = hdImage(image, g);
-        float[] pv = new float[(numCrops + 1) * 3 * CROP * CROP]; // zero padding crops come for free
-        TorchBicubic.resizeNormalised(hd, g.hdWidth(), g.hdHeight(), lut, CROP, CROP, pv, 0);
-        writeCrops(hd, g, pv);
-        return new ProcessedImage(pv, g, hd);
-    }
-
-    /** Resize (Pillow bilinear) and white-pad to the HD size, in the original orientation. */
-    static byte[] hdImage(RgbImage image, HdGeometry g) {
         int hdW = g.hdWidth();
         int hdH = g.hdHeight();
         int stride = hdW * 3;
         byte[] hd = new byte[hdH * stride];
+        float[] pv = new float[(numCrops + 1) * 3 * CROP * CROP]; // zero padding crops come for free
+        // One pass: each HD row is normalised into the crops (and into the global view's horizontal
+        // step) right after the resize wrote it, while it is still in the cache.
+        PixelValuesWriter writer = new PixelValuesWriter(hd, g, lut, pv);
         // White only where the resized image does not land; it is written straight into the canvas.
-        Arrays.fill(hd, 0, g.padTop() * stride, (byte) 255);
-        Arrays.fill(hd, (hdH - g.padBottom()) * stride, hd.length, (byte) 255);
+        int top = g.padTop();
+        Arrays.fill(hd, 0, top * stride, (byte) 255);
+        for (int y = 0; y < top; y++) {
+            writer.whiteRowDone(y);
+        }
         if (g.padLeft() + g.padRight() > 0) {
             for (int y = 0; y < hdH; y++) {
                 Arrays.fill(hd, y * stride, y * stride + g.padLeft() * 3, (byte) 255);
@@ -379,32 +377,15 @@ public final class Phi3ImageProcessor {
             }
         }
         PilBilinearResize.resize(image.rgbArray(), image.width(), image.height(), g.resizedWidth(),
-                g.resizedHeight(), g.transposed(), hd, g.padTop() * stride + g.padLeft() * 3, stride, image.isBgr());
-        return hd;
-    }
-
-    /** Normalises the HD image into crops 1.. of {@code pv} ({@code [3][336][336]} each, row-major grid). */
-    private void writeCrops(byte[] hd, HdGeometry g, float[] pv) {
-        int w = g.hdWidth();
-        int cols = g.cropCols();
-        float[] l0 = lut[0];
-        float[] l1 = lut[1];
-        float[] l2 = lut[2];
-        int plane = CROP * CROP;
-        for (int y = 0; y < g.hdHeight(); y++) {
-            int r = y / CROP;
-            int yIn = y % CROP;
-            for (int c = 0; c < cols; c++) {
-                int crop = 1 + r * cols + c;
-                int o = crop * 3 * plane + yIn * CROP; // [crop][channel 0][yIn][0]
-                int p = (y * w + c * CROP) * 3;
-                for (int x = 0; x < CROP; x++, p += 3) {
-                    pv[o + x] = l0[hd[p] & 0xff];
-                    pv[o + plane + x] = l1[hd[p + 1] & 0xff];
-                    pv[o + 2 * plane + x] = l2[hd[p + 2] & 0xff];
-                }
-            }
+                g.resizedHeight(), g.transposed(), hd, top * stride + g.padLeft() * 3, stride, image.isBgr(),
+                y -> writer.rowDone(top + y));
+        int bottom = hdH - g.padBottom();
+        Arrays.fill(hd, bottom * stride, hd.length, (byte) 255);
+        for (int y = bottom; y < hdH; y++) {
+            writer.whiteRowDone(y);
         }
+        writer.finish();
+        return new ProcessedImage(pv, g, hd);
     }
 
     @Override

@@ -107,62 +107,262 @@ final class PilBilinearResize {
     }
 
 
+    /** Receives the index of each finished output row, in increasing order. */
+    @FunctionalInterface
+    interface RowSink {
+        /**
+         * Called once output row {@code y} is completely written.
+         *
+         * @param y the output row, {@code 0 <= y < outH}
+         */
+        void rowDone(int y);
+    }
+
     /**
      * Resizes interleaved RGB {@code src} ({@code w x h}) to {@code outW x outH}, writing output row
      * {@code y} to {@code dst} at {@code dstOffset + y * dstStride} (so the result can land directly
-     * inside a padded canvas).
+     * inside a padded canvas) and telling {@code sink} (may be null) as soon as each row is done.
+     *
+     * <p>Both passes run row by row: the first pass's rows live in a small ring buffer (as many rows as
+     * the second pass reads at once) instead of a whole intermediate image, so they are still in the
+     * cache when the second pass reads them, and the caller can consume each output row while it is
+     * hot. The integer sums are exactly those of the two whole-image passes.
      *
      * @param verticalFirst false = Pillow's order (horizontal, then vertical); true = the order Pillow
      *                      uses on the transposed image
      */
     static void resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst, byte[] dst,
-            int dstOffset, int dstStride, boolean bgr) {
+            int dstOffset, int dstStride, boolean bgr, RowSink sink) {
         boolean needH = outW != w;
         boolean needV = outH != h;
+        int inRow = w * 3;
+        int outRow = outW * 3;
         if (!needH && !needV) {
             for (int y = 0; y < h; y++) {
-                System.arraycopy(src, y * w * 3, dst, dstOffset + y * dstStride, w * 3);
+                int o = dstOffset + y * dstStride;
+                System.arraycopy(src, y * inRow, dst, o, inRow);
+                swapRow(bgr, dst, o, outW);
+                notify(sink, y);
             }
-            swapInPlace(bgr, dst, dstOffset, dstStride, outW, outH);
         } else if (!needH) {
-            vertical(src, w, outH, taps(h, outH), 0, dst, dstOffset, dstStride);
-            swapInPlace(bgr, dst, dstOffset, dstStride, outW, outH);
+            Taps tv = taps(h, outH);
+            VerticalRows v = new VerticalRows(tv, inRow);
+            for (int yy = 0; yy < outH; yy++) {
+                int o = dstOffset + yy * dstStride;
+                int a = tv.pstart()[yy] * inRow;
+                for (int j = 0; j < v.off.length; j++) {
+                    v.off[j] = a + j * inRow;
+                }
+                v.row(src, yy, dst, o);
+                swapRow(bgr, dst, o, outW);
+                notify(sink, yy);
+            }
         } else if (!needV) {
-            horizontal(src, w, 0, h, outW, taps(w, outW), dst, dstOffset, dstStride, bgr);
+            Taps th = taps(w, outW);
+            int y = 0;
+            for (; y + 1 < h; y += 2) {
+                int o = dstOffset + y * dstStride;
+                horizontalPair(src, y * inRow, (y + 1) * inRow, outW, th, dst, o, o + dstStride, bgr);
+                notify(sink, y);
+                notify(sink, y + 1);
+            }
+            if (y < h) {
+                horizontal(src, w, y, y + 1, outW, th, dst, dstOffset + y * dstStride, dstStride, bgr);
+                notify(sink, y);
+            }
         } else if (verticalFirst) {
-            byte[] tmp = new byte[outH * w * 3];
-            vertical(src, w, outH, taps(h, outH), 0, tmp, 0, w * 3);
-            horizontal(tmp, w, 0, outH, outW, taps(w, outW), dst, dstOffset, dstStride, bgr);
+            // One intermediate row: vertical pass of the full-width source, then the horizontal pass.
+            Taps tv = taps(h, outH);
+            Taps th = taps(w, outW);
+            VerticalRows v = new VerticalRows(tv, inRow);
+            byte[] tmp = new byte[2 * inRow];
+            for (int yy = 0; yy < outH; yy += 2) {
+                int rows = Math.min(2, outH - yy);
+                for (int i = 0; i < rows; i++) {
+                    int a = tv.pstart()[yy + i] * inRow;
+                    for (int j = 0; j < v.off.length; j++) {
+                        v.off[j] = a + j * inRow;
+                    }
+                    v.row(src, yy + i, tmp, i * inRow);
+                }
+                int o = dstOffset + yy * dstStride;
+                if (rows == 2) {
+                    horizontalPair(tmp, 0, inRow, outW, th, dst, o, o + dstStride, bgr);
+                    notify(sink, yy);
+                    notify(sink, yy + 1);
+                } else {
+                    horizontal(tmp, w, 0, 1, outW, th, dst, o, dstStride, bgr);
+                    notify(sink, yy);
+                }
+            }
         } else {
             Taps tv = taps(h, outH);
-            // Like Pillow, run the first pass only over the rows the second pass reads (the padded
-            // windows start at or before Pillow's).
-            int first = tv.pstart()[0];
-            int last = tv.pstart()[outH - 1] + tv.n();
-            byte[] tmp = new byte[(last - first) * outW * 3];
-            horizontal(src, w, first, last, outW, taps(w, outW), tmp, 0, outW * 3, bgr);
-            vertical(tmp, outW, outH, tv, first, dst, dstOffset, dstStride);
+            Taps th = taps(w, outW);
+            VerticalRows v = new VerticalRows(tv, outRow);
+            int n = tv.n();
+            // Horizontal-pass row r lives in ring slot r % m. The vertical taps of one output row cover n
+            // consecutive rows; the extra slot lets rows always be computed in pairs (one row of
+            // look-ahead) without overwriting a row the current window still needs.
+            int m = n + 1;
+            int lastRow = tv.pstart()[outH - 1] + n - 1; // last row any output row reads
+            byte[] ring = new byte[m * outRow];
+            int done = -1; // highest horizontal-pass row computed so far
+            for (int yy = 0; yy < outH; yy++) {
+                int lo = tv.pstart()[yy];
+                int hi = lo + n - 1;
+                while (done < hi) {
+                    int r = Math.max(lo, done + 1);
+                    if (r < lastRow) {
+                        horizontalPair(src, r * inRow, (r + 1) * inRow, outW, th, ring, (r % m) * outRow,
+                                ((r + 1) % m) * outRow, bgr);
+                        done = r + 1;
+                    } else {
+                        horizontal(src, w, r, r + 1, outW, th, ring, (r % m) * outRow, outRow, bgr);
+                        done = r;
+                    }
+                }
+                for (int j = 0; j < n; j++) {
+                    v.off[j] = ((lo + j) % m) * outRow;
+                }
+                v.row(ring, yy, dst, dstOffset + yy * dstStride);
+                notify(sink, yy);
+            }
         }
     }
 
-    private static void swapInPlace(boolean bgr, byte[] dst, int off, int stride, int w, int h) {
+    private static void notify(RowSink sink, int y) {
+        if (sink != null) {
+            sink.rowDone(y);
+        }
+    }
+
+    private static void swapRow(boolean bgr, byte[] dst, int off, int w) {
         if (!bgr) {
             return;
         }
-        for (int y = 0; y < h; y++) {
-            for (int i = off + y * stride, end = i + w * 3; i < end; i += 3) {
-                byte t = dst[i];
-                dst[i] = dst[i + 2];
-                dst[i + 2] = t;
+        for (int i = off, end = off + w * 3; i < end; i += 3) {
+            byte t = dst[i];
+            dst[i] = dst[i + 2];
+            dst[i + 2] = t;
+        }
+    }
+
+    /** {@link #resize(byte[], int, int, int, int, boolean, byte[], int, int, boolean, RowSink)} of RGB into a new array. */
+    static byte[] resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst) {
+        byte[] out = new byte[outW * outH * 3];
+        resize(src, w, h, outW, outH, verticalFirst, out, 0, outW * 3, false, null);
+        return out;
+    }
+
+    /** {@link #HALF} in both 32-bit lanes of a {@code long}. */
+    private static final long HALF2 = ((long) HALF << 32) | HALF;
+
+    /** Two bytes (as 0..255) in the low and high 32-bit lanes of a {@code long}. */
+    private static long pack(byte lo, byte hi) {
+        return (lo & 0xff) | ((long) (hi & 0xff) << 32);
+    }
+
+    /**
+     * Horizontal pass of two rows at once (source rows at byte offsets {@code a} and {@code b}, output
+     * rows at {@code oa} and {@code ob}), both computed in one {@code long} per channel: row a in the
+     * low 32-bit lane, row b in the high one, so one 64-bit multiply does the work of two 32-bit ones
+     * (the integer multiplier is the bottleneck of this pass). Exact: every lane holds
+     * {@code 2^21 + sum(v * k)} with {@code v <= 255}, {@code k >= 0} and {@code sum(k) <= 2^22 + n / 2},
+     * which is below {@code 2^31}, so no lane ever carries into the other and each lane equals the
+     * 32-bit sum of the one-row pass; {@code >>> 22} / {@code >>> 54} then give the two bytes.
+     */
+    static void horizontalPair(byte[] src, int a, int b, int outW, Taps t, byte[] out, int oa, int ob,
+            boolean swap) {
+        int d0 = swap ? 2 : 0;
+        int d2 = swap ? 0 : 2;
+        int n = t.n();
+        int[] ps = t.pstart();
+        int[] pk = t.pk();
+        if (n == 3) {
+            // The common case; 32-bit sums with the taps shared by both rows measured faster here
+            // than the packed lanes, and constant store offsets (one loop per channel order) let the
+            // JIT merge the bounds checks.
+            if (swap) {
+                pair3Swapped(src, a, b, outW, ps, pk, out, oa, ob);
+            } else {
+                pair3(src, a, b, outW, ps, pk, out, oa, ob);
+            }
+        } else if (n == 2) {
+            for (int xx = 0; xx < outW; xx++, oa += 3, ob += 3) {
+                int s = ps[xx] * 3;
+                int p = a + s;
+                int q = b + s;
+                long k0 = pk[2 * xx];
+                long k1 = pk[2 * xx + 1];
+                long c0 = HALF2 + pack(src[p], src[q]) * k0 + pack(src[p + 3], src[q + 3]) * k1;
+                long c1 = HALF2 + pack(src[p + 1], src[q + 1]) * k0 + pack(src[p + 4], src[q + 4]) * k1;
+                long c2 = HALF2 + pack(src[p + 2], src[q + 2]) * k0 + pack(src[p + 5], src[q + 5]) * k1;
+                out[oa + d0] = (byte) (c0 >>> PRECISION_BITS);
+                out[oa + 1] = (byte) (c1 >>> PRECISION_BITS);
+                out[oa + d2] = (byte) (c2 >>> PRECISION_BITS);
+                out[ob + d0] = (byte) (c0 >>> (32 + PRECISION_BITS));
+                out[ob + 1] = (byte) (c1 >>> (32 + PRECISION_BITS));
+                out[ob + d2] = (byte) (c2 >>> (32 + PRECISION_BITS));
+            }
+        } else {
+            for (int xx = 0; xx < outW; xx++, oa += 3, ob += 3) {
+                int s = ps[xx] * 3;
+                int p = a + s;
+                int q = b + s;
+                long c0 = HALF2;
+                long c1 = HALF2;
+                long c2 = HALF2;
+                for (int j = 0, kb = xx * n; j < n; j++, p += 3, q += 3) {
+                    long k = pk[kb + j];
+                    c0 += pack(src[p], src[q]) * k;
+                    c1 += pack(src[p + 1], src[q + 1]) * k;
+                    c2 += pack(src[p + 2], src[q + 2]) * k;
+                }
+                out[oa + d0] = (byte) (c0 >>> PRECISION_BITS);
+                out[oa + 1] = (byte) (c1 >>> PRECISION_BITS);
+                out[oa + d2] = (byte) (c2 >>> PRECISION_BITS);
+                out[ob + d0] = (byte) (c0 >>> (32 + PRECISION_BITS));
+                out[ob + 1] = (byte) (c1 >>> (32 + PRECISION_BITS));
+                out[ob + d2] = (byte) (c2 >>> (32 + PRECISION_BITS));
             }
         }
     }
 
-    /** {@link #resize(byte[], int, int, int, int, boolean, byte[], int, int, boolean)} of RGB into a new array. */
-    static byte[] resize(byte[] src, int w, int h, int outW, int outH, boolean verticalFirst) {
-        byte[] out = new byte[outW * outH * 3];
-        resize(src, w, h, outW, outH, verticalFirst, out, 0, outW * 3, false);
-        return out;
+    /** Three-tap horizontal pass of two rows, RGB in, RGB out. */
+    private static void pair3(byte[] src, int a, int b, int outW, int[] ps, int[] pk, byte[] out, int oa, int ob) {
+        for (int xx = 0; xx < outW; xx++, oa += 3, ob += 3) {
+            int s = ps[xx] * 3;
+            int p = a + s;
+            int q = b + s;
+            int k0 = pk[3 * xx];
+            int k1 = pk[3 * xx + 1];
+            int k2 = pk[3 * xx + 2];
+            out[oa] = fast8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
+            out[oa + 1] = fast8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1 + (src[p + 7] & 0xff) * k2);
+            out[oa + 2] = fast8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1 + (src[p + 8] & 0xff) * k2);
+            out[ob] = fast8(HALF + (src[q] & 0xff) * k0 + (src[q + 3] & 0xff) * k1 + (src[q + 6] & 0xff) * k2);
+            out[ob + 1] = fast8(HALF + (src[q + 1] & 0xff) * k0 + (src[q + 4] & 0xff) * k1 + (src[q + 7] & 0xff) * k2);
+            out[ob + 2] = fast8(HALF + (src[q + 2] & 0xff) * k0 + (src[q + 5] & 0xff) * k1 + (src[q + 8] & 0xff) * k2);
+        }
+    }
+
+    /** Three-tap horizontal pass of two rows, BGR in (a decoded JPEG raster), RGB out. */
+    private static void pair3Swapped(byte[] src, int a, int b, int outW, int[] ps, int[] pk, byte[] out, int oa,
+            int ob) {
+        for (int xx = 0; xx < outW; xx++, oa += 3, ob += 3) {
+            int s = ps[xx] * 3;
+            int p = a + s;
+            int q = b + s;
+            int k0 = pk[3 * xx];
+            int k1 = pk[3 * xx + 1];
+            int k2 = pk[3 * xx + 2];
+            out[oa + 2] = fast8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
+            out[oa + 1] = fast8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1 + (src[p + 7] & 0xff) * k2);
+            out[oa] = fast8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1 + (src[p + 8] & 0xff) * k2);
+            out[ob + 2] = fast8(HALF + (src[q] & 0xff) * k0 + (src[q + 3] & 0xff) * k1 + (src[q + 6] & 0xff) * k2);
+            out[ob + 1] = fast8(HALF + (src[q + 1] & 0xff) * k0 + (src[q + 4] & 0xff) * k1 + (src[q + 7] & 0xff) * k2);
+            out[ob] = fast8(HALF + (src[q + 2] & 0xff) * k0 + (src[q + 5] & 0xff) * k1 + (src[q + 8] & 0xff) * k2);
+        }
     }
 
     /**
@@ -178,32 +378,6 @@ final class PilBilinearResize {
         int[] ps = t.pstart();
         int[] pk = t.pk();
         int y = y0;
-        if (n == 3) {
-            // The common downscale case, two rows per sweep so the taps are loaded once for both.
-            int ws = w * 3;
-            for (; y + 1 < y1; y += 2) {
-                int row = y * ws;
-                int o = off + (y - y0) * stride;
-                for (int xx = 0; xx < outW; xx++, o += 3) {
-                    int p = row + ps[xx] * 3;
-                    int q = p + ws;
-                    int k0 = pk[3 * xx];
-                    int k1 = pk[3 * xx + 1];
-                    int k2 = pk[3 * xx + 2];
-                    out[o + d0] = fast8(HALF + (src[p] & 0xff) * k0 + (src[p + 3] & 0xff) * k1 + (src[p + 6] & 0xff) * k2);
-                    out[o + 1] = fast8(HALF + (src[p + 1] & 0xff) * k0 + (src[p + 4] & 0xff) * k1
-                            + (src[p + 7] & 0xff) * k2);
-                    out[o + d2] = fast8(HALF + (src[p + 2] & 0xff) * k0 + (src[p + 5] & 0xff) * k1
-                            + (src[p + 8] & 0xff) * k2);
-                    int o2 = o + stride;
-                    out[o2 + d0] = fast8(HALF + (src[q] & 0xff) * k0 + (src[q + 3] & 0xff) * k1 + (src[q + 6] & 0xff) * k2);
-                    out[o2 + 1] = fast8(HALF + (src[q + 1] & 0xff) * k0 + (src[q + 4] & 0xff) * k1
-                            + (src[q + 7] & 0xff) * k2);
-                    out[o2 + d2] = fast8(HALF + (src[q + 2] & 0xff) * k0 + (src[q + 5] & 0xff) * k1
-                            + (src[q + 8] & 0xff) * k2);
-                }
-            }
-        }
         for (; y < y1; y++) {
             int row = y * w * 3;
             int o = off + (y - y0) * stride;
@@ -250,53 +424,61 @@ final class PilBilinearResize {
     }
 
     /**
-     * Vertical pass of a {@code w}-wide image to {@code outH} rows; {@code rowOffset} is subtracted from
-     * the taps' start rows (the source holds only rows from {@code rowOffset} on); output row yy goes to
-     * {@code out} at {@code off + yy * outStride}.
+     * The vertical pass one output row at a time: output row yy of {@code len} bytes is the tap-weighted
+     * sum of the input rows starting at {@code off[0..n)} (whole rows at a time, the same integer sums as
+     * Pillow's per-pixel loop, so the loops run over contiguous memory). Not thread-safe (scratch).
      */
-    static void vertical(byte[] src, int w, int outH, Taps t, int rowOffset, byte[] out, int off, int outStride) {
-        int stride = w * 3;
-        int n = t.n();
-        int[] ps = t.pstart();
-        int[] pk = t.pk();
-        int[] acc = n > 3 ? new int[stride] : null;
-        for (int yy = 0; yy < outH; yy++) {
-            int o = off + yy * outStride;
-            int a = (ps[yy] - rowOffset) * stride;
-            // Whole rows at a time (the same integer sums as Pillow's per-pixel loop), so the loops run
-            // over contiguous memory.
+    static final class VerticalRows {
+        final int[] off;
+        private final int n;
+        private final int[] pk;
+        private final int len;
+        private final int[] acc;
+
+        VerticalRows(Taps t, int len) {
+            this.n = t.n();
+            this.pk = t.pk();
+            this.len = len;
+            this.off = new int[n];
+            this.acc = n > 3 ? new int[len] : null;
+        }
+
+        void row(byte[] src, int yy, byte[] out, int o) {
             if (n == 2) {
                 int k0 = pk[2 * yy];
                 int k1 = pk[2 * yy + 1];
-                int b = a + stride;
-                for (int i = 0; i < stride; i++) {
+                int a = off[0];
+                int b = off[1];
+                for (int i = 0; i < len; i++) {
                     out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1);
                 }
             } else if (n == 3) {
                 int k0 = pk[3 * yy];
                 int k1 = pk[3 * yy + 1];
                 int k2 = pk[3 * yy + 2];
-                int b = a + stride;
-                int c = b + stride;
-                for (int i = 0; i < stride; i++) {
+                int a = off[0];
+                int b = off[1];
+                int c = off[2];
+                for (int i = 0; i < len; i++) {
                     out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0 + (src[b + i] & 0xff) * k1
                             + (src[c + i] & 0xff) * k2);
                 }
             } else if (n == 1) {
                 int k0 = pk[yy];
-                for (int i = 0; i < stride; i++) {
+                int a = off[0];
+                for (int i = 0; i < len; i++) {
                     out[o + i] = fast8(HALF + (src[a + i] & 0xff) * k0);
                 }
             } else {
                 java.util.Arrays.fill(acc, HALF);
                 for (int j = 0; j < n; j++) {
                     int ky = pk[yy * n + j];
-                    int r = a + j * stride;
-                    for (int i = 0; i < stride; i++) {
+                    int r = off[j];
+                    for (int i = 0; i < len; i++) {
                         acc[i] += (src[r + i] & 0xff) * ky;
                     }
                 }
-                for (int i = 0; i < stride; i++) {
+                for (int i = 0; i < len; i++) {
                     out[o + i] = fast8(acc[i]);
                 }
             }

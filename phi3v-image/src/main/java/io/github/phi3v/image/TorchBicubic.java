@@ -132,11 +132,11 @@ final class TorchBicubic {
         }
     }
 
-    private static boolean isCopy(float[] w, int b) {
+    static boolean isCopy(float[] w, int b) {
         return w[b] == 0f && w[b + 1] == 1f && w[b + 2] == 0f && w[b + 3] == 0f;
     }
 
-    private static boolean allCopy(float[] w) {
+    static boolean allCopy(float[] w) {
         for (int b = 0; b < w.length; b += 4) {
             if (!isCopy(w, b)) {
                 return false;
@@ -146,7 +146,7 @@ final class TorchBicubic {
     }
 
     /** {@code t0*w0 + t1*w1 + t2*w2 + t3*w3} as GCC contracts it into fused multiply-adds. */
-    private static float combine(float t0, float t1, float t2, float t3, float w0, float w1, float w2, float w3) {
+    static float combine(float t0, float t1, float t2, float t3, float w0, float w1, float w2, float w3) {
         return Math.fma(t3, w3, Math.fma(t2, w2, Math.fma(t0, w0, t1 * w1)));
     }
 }
