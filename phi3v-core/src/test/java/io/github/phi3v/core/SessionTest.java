@@ -34,8 +34,6 @@ import io.github.phi3v.core.model.GoldenCases;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
-import io.github.phi3v.testsupport.GoldenTensors;
-import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tokenizer.Message;
 
 /**
@@ -499,7 +497,7 @@ class SessionTest {
     }
 
     private static int[] goldenPrompt(String c) {
-        return GoldenTensors.read(SharedData.tinyA().resolve("generation/" + c + ".safetensors")).ints("prompt_input_ids");
+        return GoldenCases.generation(c).ints("prompt_input_ids");
     }
 
     private static int firstNewIdFrom(int[] ids, int from) {

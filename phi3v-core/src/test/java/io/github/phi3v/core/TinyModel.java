@@ -13,7 +13,7 @@ final class TinyModel {
     }
 
     static Path dir() {
-        return SharedData.tinyA().resolve("model-f32");
+        return GoldenCases.modelF32();
     }
 
     static Path image(String file) {

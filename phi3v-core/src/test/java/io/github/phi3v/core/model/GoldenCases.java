@@ -44,7 +44,12 @@ public final class GoldenCases {
     private GoldenCases() {
     }
 
-    static Path modelF32() {
+    /**
+     * The float32 golden tiny-a model folder.
+     *
+     * @return {@code golden/tiny-a/model-f32}
+     */
+    public static Path modelF32() {
         return SharedData.tinyA().resolve("model-f32");
     }
 
