@@ -10,7 +10,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -34,7 +34,7 @@ class Phi3VisionGoldenTest {
     static final GoldenCases.Loaded<Phi3Vision> PHI = TinyModel.perClass();
 
     @ParameterizedTest
-    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    @MethodSource(GoldenCases.ALL_CASES)
     void greedyGenerationReproducesFullRecomputationIds(String c) {
         GoldenTensors g = GoldenCases.generation(c);
         int[] prompt = g.ints("prompt_input_ids");

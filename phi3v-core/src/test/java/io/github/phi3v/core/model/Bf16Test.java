@@ -7,7 +7,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import io.github.phi3v.testsupport.GoldenTensors;
 
@@ -28,7 +28,7 @@ class Bf16Test {
             ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
 
     @ParameterizedTest
-    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    @MethodSource(GoldenCases.ALL_CASES)
     void bf16CheckpointInFloat32MatchesBf16wGoldens(String c) {
         GoldenTensors g = GoldenCases.forward(c);
         Inspection ins = BF16_IN_FLOAT32.get().inspect(g.ints("input_ids"), GoldenCases.images(c), 1);
@@ -55,7 +55,7 @@ class Bf16Test {
      * reference top-2 gap exceeds {@value #DECIDABLE_GAP}, i.e. where bf16 rounding cannot decide it.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    @MethodSource(GoldenCases.ALL_CASES)
     void bf16ComputeKeepsTheArgmax(String c) {
         GoldenTensors g = GoldenCases.forward(c);
         int[] ids = g.ints("input_ids");

@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.github.phi3v.core.generate.Logits;
@@ -35,7 +36,7 @@ class GenerationTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    @MethodSource(GoldenCases.ALL_CASES)
     void cachedGreedyEqualsNoCacheReference(String c) {
         GoldenTensors g = GoldenCases.generation(c);
         int[] prompt = g.ints("prompt_input_ids");

@@ -35,6 +35,8 @@ import io.github.phi3v.testsupport.SharedData;
 public final class GoldenCases {
 
     static final List<String> CASES = List.of("a_one_image", "b_two_images", "c_text_long", "d_text_short");
+    /** For {@code @MethodSource}: a parameterized test over every golden case. */
+    public static final String ALL_CASES = "io.github.phi3v.core.model.GoldenCases#cases";
     /** The crop budget every golden case was produced with. */
     public static final int NUM_CROPS = 16;
     static final int CROP = 336;
@@ -42,6 +44,15 @@ public final class GoldenCases {
     private static final float[] STD = {0.26862954f, 0.26130258f, 0.27577711f};
 
     private GoldenCases() {
+    }
+
+    /**
+     * Every golden tiny-a case, in order; the source of {@link #ALL_CASES} tests.
+     *
+     * @return the case names
+     */
+    public static List<String> cases() {
+        return CASES;
     }
 
     /**

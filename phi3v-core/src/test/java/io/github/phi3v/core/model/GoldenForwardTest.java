@@ -9,7 +9,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import io.github.phi3v.testsupport.GoldenTensors;
 
@@ -24,7 +24,7 @@ class GoldenForwardTest {
     static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
 
     @ParameterizedTest
-    @ValueSource(strings = {"a_one_image", "b_two_images", "c_text_long", "d_text_short"})
+    @MethodSource(GoldenCases.ALL_CASES)
     void matchesOfficialForward(String c) {
         GoldenTensors g = GoldenCases.forward(c);
         int[] ids = g.ints("input_ids");
