@@ -232,9 +232,9 @@ public final class Phi3Vision implements AutoCloseable {
             int id = ids[i];
             if (id >= 0) {
                 textTokens++;
-            } else if (-id > images.size()) {
+            } else if (-(long) id > images.size()) {   // long: -Integer.MIN_VALUE overflows to itself
                 throw new IllegalArgumentException("placeholder id " + id + " at position " + i + " refers to image "
-                        + (-id) + ", but " + images.size() + " image(s) were given");
+                        + -(long) id + ", but " + images.size() + " image(s) were given");
             } else {
                 perImage[-id - 1]++;
             }
