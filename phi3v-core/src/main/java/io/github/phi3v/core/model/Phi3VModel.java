@@ -449,9 +449,9 @@ public final class Phi3VModel implements AutoCloseable {
                 continue;
             }
             int k = -id;  // id -k: image k
-            if (k > images.size()) {
+            if (-(long) id > images.size()) {   // long: -Integer.MIN_VALUE overflows to itself
                 throw new IllegalArgumentException("placeholder id " + id + " at position " + i + " refers to image "
-                        + k + ", but " + images.size() + " image embeddings were given");
+                        + -(long) id + ", but " + images.size() + " image embeddings were given");
             }
             if (!runs.isEmpty()) {
                 int[] last = runs.get(runs.size() - 1);
