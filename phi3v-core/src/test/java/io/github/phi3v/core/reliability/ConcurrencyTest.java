@@ -170,7 +170,9 @@ class ConcurrencyTest {
                     }, two));
                 }
                 try {
-                    CompletableFuture.allOf(workers.toArray(new CompletableFuture[0])).get(90, TimeUnit.SECONDS);
+                    for (CompletableFuture<Void> w : workers) {
+                        w.get(90, TimeUnit.SECONDS);
+                    }
                 } finally {
                     two.shutdownNow();
                 }

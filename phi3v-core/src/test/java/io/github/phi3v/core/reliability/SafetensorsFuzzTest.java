@@ -483,7 +483,8 @@ class SafetensorsFuzzTest {
             try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.WRITE)) {
                 ch.write(ByteBuffer.wrap(bytes), 8);
             }
-            try (Phi3VModel m = Phi3VModel.load(model, f32)) {
+            try {
+                Phi3VModel.load(model, f32).close();
                 return "ok";
             } catch (WeightMismatchException | InvalidCheckpointException | InvalidConfigException e) {
                 assertNotNull(e.getMessage());

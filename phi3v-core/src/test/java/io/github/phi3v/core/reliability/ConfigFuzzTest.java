@@ -1,0 +1,194 @@
+package io.github.phi3v.core.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.github.phi3v.core.config.InvalidConfigException;
+import io.github.phi3v.core.model.KvCache;
+import io.github.phi3v.core.model.ModelOptions;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.WeightMismatchException;
+import io.github.phi3v.core.weights.InvalidCheckpointException;
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.testsupport.SharedData;
+
+/**
+ * Reliability fuzzing of {@code config.json} ({@link Phi3VConfig#fromJson}): the golden tiny config
+ * with one value replaced (wrong type, negative, zero, huge, fractional, null), a key removed, or its
+ * text bit-flipped/truncated. Each case parses or throws {@link InvalidConfigException} with a message.
+ */
+class ConfigFuzzTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Map<String, Integer> COUNTS = new TreeMap<>();
+
+    @AfterAll
+    static void report() {
+        int total = COUNTS.values().stream().mapToInt(Integer::intValue).sum();
+        System.out.println("[reliability] config.json: " + total + " cases " + COUNTS);
+    }
+
+    @Test
+    void mutatedConfigs() throws Exception {
+        String golden = Files.readString(SharedData.tinyA().resolve("model-f32/config.json"));
+        JsonNode tree = JSON.readTree(golden);
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            SplittableRandom root = new SplittableRandom(0xC0F16L);
+            for (int i = 0; i < 3000; i++) {
+                SplittableRandom r = root.split();
+                String text;
+                String kind;
+                if (r.nextInt(4) == 0) {
+                    byte[] b = golden.getBytes(StandardCharsets.UTF_8);
+                    if (r.nextBoolean()) {
+                        b = java.util.Arrays.copyOf(b, r.nextInt(b.length));
+                        kind = "truncated";
+                    } else {
+                        for (int k = r.nextInt(1, 4); k > 0; k--) {
+                            b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8));
+                        }
+                        kind = "bitflip";
+                    }
+                    text = new String(b, StandardCharsets.UTF_8);
+                } else {
+                    JsonNode copy = tree.deepCopy();
+                    for (int k = r.nextInt(1, 3); k > 0; k--) {
+                        mutate(copy, r);
+                    }
+                    text = copy.toString();
+                    kind = "value";
+                }
+                try {
+                    assertNotNull(Phi3VConfig.fromJson(text));
+                    count(kind + ":ok");
+                } catch (InvalidConfigException e) {
+                    assertNotNull(e.getMessage(), "case " + i);
+                    assertFalse(e.getMessage().isBlank(), "case " + i);
+                    count(kind + ":InvalidConfigException");
+                } catch (Throwable t) {
+                    throw new AssertionError("config case " + i + ": undocumented " + t + " for " + text, t);
+                }
+            }
+        });
+    }
+
+    /**
+     * Configs that parse but differ from the checkpoint (changed sizes, rope factors, token ids) through
+     * the model loader and one forward pass: the documented exceptions or a result, never a native
+     * error. The weights are symlinked, so each case costs one 17 MB load.
+     */
+    @Test
+    void acceptedConfigsThroughTheModel(@TempDir Path dir) throws Exception {
+        Path golden = SharedData.tinyA().resolve("model-f32");
+        Files.createSymbolicLink(dir.resolve("model.safetensors"), golden.resolve("model.safetensors"));
+        JsonNode tree = JSON.readTree(Files.readString(golden.resolve("config.json")));
+        ModelOptions f32 = new ModelOptions(Precision.FLOAT32, ModelOptions.Device.CPU, 0);
+        assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
+            SplittableRandom root = new SplittableRandom(0xC0F17L);
+            int tried = 0;
+            for (int i = 0; tried < 40 && i < 5000; i++) {
+                SplittableRandom r = root.split();
+                JsonNode copy = tree.deepCopy();
+                mutate(copy, r);
+                String text = copy.toString();
+                try {
+                    Phi3VConfig.fromJson(text);
+                } catch (InvalidConfigException e) {
+                    continue;   // covered above; only accepted configs go on
+                }
+                tried++;
+                Files.writeString(dir.resolve("config.json"), text);
+                try (Phi3VModel m = Phi3VModel.load(dir, f32); KvCache cache = m.newKvCache(8)) {
+                    float[] logits = m.forward(new int[] {1, 450, 3290}, List.of(), cache, 0);
+                    assertTrue(logits.length > 0);
+                    count("model:ok");
+                } catch (WeightMismatchException | InvalidConfigException | InvalidCheckpointException
+                        | IllegalArgumentException e) {
+                    assertNotNull(e.getMessage());
+                    count("model:" + e.getClass().getSimpleName());
+                } catch (Throwable t) {
+                    throw new AssertionError("accepted config case " + i + ": undocumented " + t + " for " + text, t);
+                }
+            }
+        });
+    }
+
+    private static synchronized void count(String outcome) {
+        COUNTS.merge(outcome, 1, Integer::sum);
+    }
+
+    /** Replaces or removes one randomly chosen value anywhere in the tree. */
+    static void mutate(JsonNode root, SplittableRandom r) {
+        List<JsonNode> containers = new ArrayList<>();
+        collect(root, containers);
+        JsonNode parent = containers.get(r.nextInt(containers.size()));
+        if (parent instanceof ObjectNode o && o.size() > 0) {
+            List<String> keys = new ArrayList<>();
+            o.fieldNames().forEachRemaining(keys::add);
+            String key = keys.get(r.nextInt(keys.size()));
+            if (r.nextInt(5) == 0) {
+                o.remove(key);
+            } else {
+                o.set(key, randomValue(r));
+            }
+        } else if (parent instanceof ArrayNode a && a.size() > 0) {
+            int at = r.nextInt(a.size());
+            if (r.nextInt(5) == 0) {
+                a.remove(at);
+            } else {
+                a.set(at, randomValue(r));
+            }
+        }
+    }
+
+    private static void collect(JsonNode n, List<JsonNode> out) {
+        if (n.isContainerNode()) {
+            out.add(n);
+            for (Iterator<JsonNode> it = n.elements(); it.hasNext();) {
+                collect(it.next(), out);
+            }
+        }
+    }
+
+    static JsonNode randomValue(SplittableRandom r) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        return switch (r.nextInt(12)) {
+            case 0 -> f.numberNode(0);
+            case 1 -> f.numberNode(-r.nextInt(1, 100));
+            case 2 -> f.numberNode(Long.MAX_VALUE);
+            case 3 -> f.numberNode(new java.math.BigInteger("123456789012345678901234567890"));
+            case 4 -> f.numberNode(r.nextDouble() * 10);
+            case 5 -> f.numberNode(Double.NaN);
+            case 6 -> f.textNode(r.nextBoolean() ? "" : "su");
+            case 7 -> f.nullNode();
+            case 8 -> f.booleanNode(r.nextBoolean());
+            case 9 -> f.arrayNode().add(1).add(-1);
+            case 10 -> f.objectNode();
+            default -> f.numberNode(r.nextInt(1, 5000));
+        };
+    }
+}
