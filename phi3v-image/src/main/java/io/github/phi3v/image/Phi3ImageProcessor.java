@@ -181,6 +181,12 @@ public final class Phi3ImageProcessor {
         if (numCrops < 1) {
             throw new IllegalArgumentException("numCrops must be >= 1, found " + numCrops);
         }
+        // The numCrops + 1 zero-padded crops live in one float[]: beyond this its size overflows an int.
+        int max = (Integer.MAX_VALUE - 8) / (3 * CROP * CROP) - 1;
+        if (numCrops > max) {
+            throw new IllegalArgumentException("numCrops must be at most " + max + " (numCrops + 1 crops of 3 x "
+                    + CROP + " x " + CROP + " floats must fit in one array; Phi-3-vision uses 16), found " + numCrops);
+        }
         return numCrops;
     }
 
@@ -238,9 +244,10 @@ public final class Phi3ImageProcessor {
      * @param height   image height
      * @param numCrops crop budget
      * @return the geometry
+     * @throws IllegalArgumentException if {@code numCrops} is below 1 or too large for one pixel array
      */
     public static HdGeometry hdGeometry(int width, int height, int numCrops) {
-        return HdGeometry.of(width, height, numCrops);
+        return HdGeometry.of(width, height, checkNumCrops(numCrops));
     }
 
     /**
@@ -251,9 +258,10 @@ public final class Phi3ImageProcessor {
      * @param height   image height
      * @param numCrops crop budget
      * @return {@code num_img_tokens} exactly as the official processor computes it
+     * @throws IllegalArgumentException if {@code numCrops} is below 1 or too large for one pixel array
      */
     public static int numImageTokens(int width, int height, int numCrops) {
-        return HdGeometry.of(width, height, numCrops).numImageTokens();
+        return HdGeometry.of(width, height, checkNumCrops(numCrops)).numImageTokens();
     }
 
     /**

@@ -42,9 +42,13 @@ final class PilRgbConversion {
         int w = img.getWidth();
         int h = img.getHeight();
         if (adopt) {
-            byte[] bgr = plainBgr(img);
+            byte[] bgr = plainInterleaved(img, BGR);
             if (bgr != null) {
                 return RgbImage.wrapBgr(w, h, bgr);
+            }
+            byte[] rgb = plainInterleaved(img, RGB);
+            if (rgb != null) {
+                return RgbImage.wrap(w, h, rgb);
             }
         }
         boolean composite = alphaMode == ImageLoader.AlphaMode.COMPOSITE_ON_WHITE;
@@ -65,8 +69,15 @@ final class PilRgbConversion {
         return RgbImage.wrap(w, h, out);
     }
 
-    /** The data array if {@code img} is exactly tightly packed 8-bit B, G, R (TYPE_3BYTE_BGR layout), else null. */
-    private static byte[] plainBgr(BufferedImage img) {
+    private static final int[] BGR = {2, 1, 0};
+    private static final int[] RGB = {0, 1, 2};
+
+    /**
+     * The data array if {@code img} is exactly tightly packed 8-bit RGB colour with the given band
+     * offsets ({@link #BGR}: the TYPE_3BYTE_BGR layout; {@link #RGB}: what {@link ImageLoader} asks the
+     * JPEG reader for), else null.
+     */
+    private static byte[] plainInterleaved(BufferedImage img, int[] bandOffsets) {
         Raster raster = img.getRaster();
         ColorModel cm = img.getColorModel();
         if (!(cm instanceof ComponentColorModel) || cm.hasAlpha() || !isRgbOrGray(cm) || cm.getNumComponents() != 3
@@ -76,7 +87,7 @@ final class PilRgbConversion {
                 || db.getOffset() != 0 || raster.getSampleModelTranslateX() != 0
                 || raster.getSampleModelTranslateY() != 0 || sm.getPixelStride() != 3
                 || sm.getScanlineStride() != 3 * img.getWidth()
-                || !java.util.Arrays.equals(sm.getBandOffsets(), new int[] {2, 1, 0})
+                || !java.util.Arrays.equals(sm.getBandOffsets(), bandOffsets)
                 || db.getData().length != 3 * img.getWidth() * img.getHeight()) {
             return null;
         }
