@@ -20,6 +20,7 @@ import io.github.phi3v.image.ImageLoader;
 import io.github.phi3v.image.ImageProcessingException;
 import io.github.phi3v.image.ImageProcessingException.Reason;
 import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.image.RgbImage;
 import io.github.phi3v.testsupport.SharedData;
 
 /**
@@ -110,6 +111,67 @@ class ImageLimitsTest {
                     () -> ImageLoader.builder().maxPixels(4096L * 4096).build().load(png)).reason());
             assertTrue(mx.getThreadAllocatedBytes(tid) - before2 < 16 << 20);
         });
+    }
+
+    /**
+     * numCrops is only bounded by what one pixel array can hold (6339): beyond it the processor used to
+     * throw NegativeArraySizeException and the token formula overflowed to negative counts.
+     */
+    @Test
+    void numCropsExtremes() throws IOException {
+        RgbImage img = ImageLoader.defaults().load(Files.readAllBytes(tiny()));
+        Phi3ImageProcessor p = Phi3ImageProcessor.defaults();
+        for (int n : new int[] {0, -1, Integer.MIN_VALUE, 6340, 1_000_000, Integer.MAX_VALUE}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.process(img, n), "" + n);
+            assertTrue(e.getMessage().contains("numCrops"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Phi3ImageProcessor.numImageTokens(40, 30, n), "" + n);
+            assertThrows(IllegalArgumentException.class, () -> Phi3ImageProcessor.builder().numCrops(n).build(), "" + n);
+        }
+        assertEquals(905_161, Phi3ImageProcessor.numImageTokens(40, 30, 6339), "the largest budget still counts exactly");
+        assertEquals(2, p.process(img, 1).pixelValues().length / (3 * 336 * 336));
+    }
+
+    /** Mutated preprocessor_config.json: a processor or IllegalArgumentException with a message. */
+    @Test
+    void preprocessorConfigFuzz() throws IOException {
+        String golden = Files.readString(SharedData.tinyA().resolve("model-f32/preprocessor_config.json"));
+        String[] values = {"0", "-1", "1e309", "2147483648", "6340", "16", "4", "1.5", "null", "\"16\"", "[]", "{}",
+            "[0.5,0.5]", "[0.5,0.5,0.5]", "[0,0,0]", "[\"a\",1,2]", "[1e39,1,1]", "true", "\"Phi3VImageProcessor\""};
+        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        java.util.SplittableRandom root = new java.util.SplittableRandom(0x9E1L);
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            for (int i = 0; i < 2000; i++) {
+                java.util.SplittableRandom r = root.split();
+                String text;
+                if (r.nextInt(3) == 0) {
+                    byte[] b = golden.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8));
+                    text = new String(b, java.nio.charset.StandardCharsets.UTF_8);
+                } else {
+                    // Replace the value of one key (or add a key) with an odd value.
+                    String key = new String[] {"num_crops", "image_mean", "image_std", "num_img_tokens",
+                        "image_processor_type"}[r.nextInt(5)];
+                    String v = values[r.nextInt(values.length)];
+                    text = golden.replaceFirst("\"" + key + "\"\\s*:\\s*(\\[[^\\]]*\\]|\"[^\"]*\"|[^,}\\s]+)",
+                            "\"" + key + "\": " + java.util.regex.Matcher.quoteReplacement(v));
+                    if (!text.contains("\"" + key + "\"")) {
+                        text = text.replaceFirst("\\{", "{\"" + key + "\": " + java.util.regex.Matcher.quoteReplacement(v) + ",");
+                    }
+                }
+                try {
+                    Phi3ImageProcessor p = Phi3ImageProcessor.fromConfig(
+                            new java.io.ByteArrayInputStream(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    assertTrue(p.numCrops() >= 1 && p.numCrops() <= 6339, text);
+                    counts.merge("ok", 1, Integer::sum);
+                } catch (IllegalArgumentException e) {
+                    assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), text);
+                    counts.merge("IAE", 1, Integer::sum);
+                } catch (Throwable t) {
+                    throw new AssertionError("preprocessor config case " + i + ": undocumented " + t + " for " + text, t);
+                }
+            }
+        });
+        System.out.println("[reliability] preprocessor_config.json: 2000 cases " + counts);
     }
 
     @FunctionalInterface
