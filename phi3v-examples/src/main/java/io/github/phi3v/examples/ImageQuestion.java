@@ -47,7 +47,8 @@ final class ImageQuestion {
     /**
      * Command-line entry point shared by the examples: {@code args} are {@code imageCount} images, then an
      * optional model (default {@value Models#PHI3_VISION}) and an optional question (default
-     * {@code defaultPrompt}). Prints the usage and exits with 2 when images are missing; streams the answer
+     * {@code defaultPrompt}). Prints the usage and exits with 2 when images are missing; on a failure prints
+     * one line and exits with 1 ({@code -Dphi3v.verbose=true} adds the stack trace); streams the answer
      * to stdout otherwise.
      *
      * @param usage the usage line after {@code "usage: "}, e.g. {@code "DescribeChart IMAGE [MODEL] [QUESTION]"}
@@ -70,6 +71,14 @@ final class ImageQuestion {
                 out.flush();
             });
             out.println();
+        } catch (RuntimeException e) {
+            // An example is run by hand: one readable line, the stack trace only when asked for.
+            out.flush();
+            System.err.println("error: " + e.getMessage());
+            if (Boolean.getBoolean("phi3v.verbose")) {
+                e.printStackTrace();
+            }
+            System.exit(1);
         }
     }
 }
