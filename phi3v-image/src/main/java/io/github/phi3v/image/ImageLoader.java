@@ -507,8 +507,8 @@ public final class ImageLoader {
      */
     private static javax.imageio.ImageReadParam rgbOrderDestination(ImageReader reader, int w, int h)
             throws IOException {
-        if (!"jpeg".equalsIgnoreCase(reader.getFormatName())) {
-            return null;
+        if (!"jpeg".equalsIgnoreCase(reader.getFormatName()) || (long) w * h * 3 > Integer.MAX_VALUE - 8) {
+            return null; // (too large for one byte array: leave the failure to the reader, as before)
         }
         Iterator<javax.imageio.ImageTypeSpecifier> types = reader.getImageTypes(0);
         if (types == null || !types.hasNext()) {

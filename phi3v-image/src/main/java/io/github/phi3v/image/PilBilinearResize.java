@@ -263,13 +263,14 @@ final class PilBilinearResize {
     }
 
     /**
-     * Horizontal pass of two rows at once (source rows at byte offsets {@code a} and {@code b}, output
-     * rows at {@code oa} and {@code ob}), both computed in one {@code long} per channel: row a in the
-     * low 32-bit lane, row b in the high one, so one 64-bit multiply does the work of two 32-bit ones
-     * (the integer multiplier is the bottleneck of this pass). Exact: every lane holds
-     * {@code 2^21 + sum(v * k)} with {@code v <= 255}, {@code k >= 0} and {@code sum(k) <= 2^22 + n / 2},
-     * which is below {@code 2^31}, so no lane ever carries into the other and each lane equals the
-     * 32-bit sum of the one-row pass; {@code >>> 22} / {@code >>> 54} then give the two bytes.
+     * Horizontal pass of two rows at once: source rows at byte offsets {@code a} and {@code b}, output
+     * rows at {@code oa} and {@code ob}, the taps loaded once for both. Three taps (the usual
+     * downscale) use 32-bit sums with constant store offsets; other widths put both rows in one
+     * {@code long} per channel (row a in the low 32-bit lane, row b in the high one), so one 64-bit
+     * multiply does the work of two. Exact: every lane holds {@code 2^21 + sum(v * k)} with
+     * {@code v <= 255}, {@code k >= 0} and {@code sum(k) <= 2^22 + n / 2}, which is below {@code 2^31},
+     * so no lane ever carries into the other and each lane equals the 32-bit sum of the one-row pass;
+     * {@code >>> 22} / {@code >>> 54} then give the two bytes.
      */
     static void horizontalPair(byte[] src, int a, int b, int outW, Taps t, byte[] out, int oa, int ob,
             boolean swap) {

@@ -21,8 +21,10 @@ package io.github.phi3v.image;
  * weights are exact ({@code (0, 1, 0, 0)} or {@code (-0.09375, 0.59375, 0.59375, -0.09375)}); other
  * sizes are supported but were not checked against PyTorch.
  *
- * <p>Used for the global 336x336 view, computed on the NORMALISED HD image (read through a per-channel
- * lookup table of the 256 byte values, so no float copy of the HD image is made).
+ * <p>Used for the global 336x336 view, computed on the NORMALISED HD image. The processor does it row
+ * by row while the HD image is produced ({@link PixelValuesWriter}, with {@link #taps}, {@link #isCopy}
+ * and {@link #combine} from here); {@link #resizeNormalised} is the same computation over a whole HD
+ * image, kept as the plain reference form.
  */
 final class TorchBicubic {
 
