@@ -347,7 +347,7 @@ final class PilBilinearResize {
         }
     }
 
-    /** Three-tap horizontal pass of two rows, BGR in (a decoded JPEG raster), RGB out. */
+    /** Three-tap horizontal pass of two rows, BGR in (an adopted TYPE_3BYTE_BGR raster), RGB out. */
     private static void pair3Swapped(byte[] src, int a, int b, int outW, int[] ps, int[] pk, byte[] out, int oa,
             int ob) {
         for (int xx = 0; xx < outW; xx++, oa += 3, ob += 3) {
@@ -372,7 +372,7 @@ final class PilBilinearResize {
      */
     static void horizontal(byte[] src, int w, int y0, int y1, int outW, Taps t, byte[] out, int off, int stride,
             boolean swap) {
-        // swap: the source is BGR (e.g. a decoded JPEG raster used without conversion); write RGB.
+        // swap: the source is BGR (e.g. an adopted TYPE_3BYTE_BGR raster); write RGB.
         int d0 = swap ? 2 : 0;
         int d2 = swap ? 0 : 2;
         int n = t.n();

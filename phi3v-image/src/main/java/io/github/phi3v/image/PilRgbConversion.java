@@ -36,7 +36,8 @@ final class PilRgbConversion {
 
     /**
      * Converts {@code img}. With {@code adopt} (the image was decoded here and is not shared) a plain
-     * B, G, R byte raster is taken over as is instead of being converted (a full pass saved per JPEG).
+     * B, G, R or R, G, B byte raster is taken over as is instead of being converted (a full pass saved
+     * per JPEG; {@link ImageLoader} decodes JPEGs into R, G, B).
      */
     static RgbImage toRgb(BufferedImage img, ImageLoader.AlphaMode alphaMode, boolean adopt) {
         int w = img.getWidth();

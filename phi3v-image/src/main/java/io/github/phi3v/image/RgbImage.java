@@ -16,7 +16,7 @@ public final class RgbImage {
     private final int height;
     private final byte[] rgb;
     /**
-     * Internal storage order: true when {@link #rgb} holds B, G, R (a decoded JPEG raster adopted
+     * Internal storage order: true when {@link #rgb} holds B, G, R (a decoded TYPE_3BYTE_BGR raster adopted
      * without a conversion pass); every accessor still presents R, G, B.
      */
     private final boolean bgr;
