@@ -264,6 +264,11 @@ public final class HubClient {
             Path blob = cache.blob(s.repoId, meta.etag());
             boolean complete = Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size());
             if (!complete) {
+                // Before any byte is written: a size the hub announces over the cap is refused outright.
+                if (meta.size() > config.maxFileBytes()) {
+                    throw tooLarge(s.describe(file), "the hub announces " + meta.size() + " bytes (X-Linked-Size /"
+                            + " Content-Length)", config.maxFileBytes());
+                }
                 download(s, file, meta, blob);
             }
             Path linked = cache.link(s.repoId, s.commit, file, blob);
@@ -582,6 +587,11 @@ public final class HubClient {
                 transfer(s, file, url, part, have, meta.size());
                 last = null;
                 break;
+            } catch (HubException e) {
+                if (e.reason() == Reason.TOO_LARGE) {
+                    Files.deleteIfExists(part);   // not resumable: whatever arrives next is over the cap too
+                }
+                throw e;
             } catch (IOException e) {
                 last = e; // keep the partial file: the next attempt (or run) resumes from it
             }
@@ -594,6 +604,13 @@ public final class HubClient {
         }
         verify(s, file, meta, part);
         HubCache.moveAtomically(part, blob);
+    }
+
+    /** The refusal of a file over {@link HubConfig#maxFileBytes()}; {@code found} says how it was seen. */
+    private static HubException tooLarge(String what, String found, long max) {
+        return new HubException(Reason.TOO_LARGE, what + " is larger than the download limit maxFileBytes "
+                + max + ": " + found + "; nothing was kept. Raise it with HubConfig.withMaxFileBytes(bytes) if the"
+                + " file is expected to be this large");
     }
 
     private void verify(Session s, String file, FileMetadata meta, Path part) throws IOException {
@@ -642,7 +659,7 @@ public final class HubClient {
             if (have > 0) {
                 b.header("Range", "bytes=" + have + "-");
             }
-            FileSink sink = new FileSink(part, have, total, file, s.listener);
+            FileSink sink = new FileSink(part, have, total, file, s.listener, s.describe(file), config.maxFileBytes());
             HttpResponse<Void> r = await(http.sendAsync(b.build(), sink::handle), sink);
             int status = r.statusCode();
             if (status >= 300 && status < 400) {
@@ -670,6 +687,12 @@ public final class HubClient {
                 try {
                     return future.get(100, TimeUnit.MILLISECONDS);
                 } catch (TimeoutException poll) {
+                    HubException refused = sink.refusal();
+                    if (refused != null) {
+                        future.cancel(true);
+                        sink.cancel();
+                        throw refused;
+                    }
                     if (System.nanoTime() - sink.lastActivity() > limit) {
                         future.cancel(true);
                         sink.cancel();
@@ -679,6 +702,10 @@ public final class HubClient {
             }
         } catch (ExecutionException e) {
             sink.cancel();
+            HubException refused = sink.refusal();
+            if (refused != null) {
+                throw refused;
+            }
             Throwable c = e.getCause();
             if (c instanceof HubException he) {
                 throw he;
@@ -703,18 +730,29 @@ public final class HubClient {
         private final long total;
         private final String file;
         private final ProgressListener listener;
+        private final String what;
+        private final long maxBytes;
         private long done;
+        private HubException refusal;
         private FileChannel channel;
         private Flow.Subscription subscription;
         private IOException error;
         private volatile long lastActivity = System.nanoTime();
 
-        FileSink(Path part, long have, long total, String file, ProgressListener listener) {
+        FileSink(Path part, long have, long total, String file, ProgressListener listener, String what,
+                long maxBytes) {
             this.part = part;
             this.done = have;
             this.total = total;
             this.file = file;
             this.listener = listener;
+            this.what = what;
+            this.maxBytes = maxBytes;
+        }
+
+        /** The size-cap refusal, once the body (or its announced length) went past it. */
+        synchronized HubException refusal() {
+            return refusal;
         }
 
         long lastActivity() {
@@ -728,8 +766,16 @@ public final class HubClient {
                 return HttpResponse.BodySubscribers.discarding();
             }
             try {
+                long start = status == 206 ? contentRangeStart(info.headers()) : 0;
+                long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
+                if (length >= 0 && start + length > maxBytes) {
+                    synchronized (this) {
+                        refusal = tooLarge(what, "the download's Content-Length gives " + (start + length)
+                                + " bytes", maxBytes);
+                    }
+                    return HttpResponse.BodySubscribers.discarding();
+                }
                 if (status == 206) {
-                    long start = contentRangeStart(info.headers());
                     if (start != done) {
                         throw new IOException("Content-Range starts at " + start + ", expected " + done);
                     }
@@ -769,7 +815,17 @@ public final class HubClient {
         public void onNext(List<ByteBuffer> buffers) {
             lastActivity = System.nanoTime();
             synchronized (this) {
-                if (channel == null || error != null) {
+                if (channel == null || error != null || refusal != null) {
+                    return;
+                }
+                long incoming = 0;
+                for (ByteBuffer b : buffers) {
+                    incoming += b.remaining();
+                }
+                if (done + incoming > maxBytes) {
+                    // The hub announced no size (or a wrong one): stop at the cap instead of filling the disk.
+                    refusal = tooLarge(what, "at least " + (done + incoming) + " bytes arrived", maxBytes);
+                    subscription.cancel();
                     return;
                 }
                 try {
@@ -811,6 +867,9 @@ public final class HubClient {
         }
 
         synchronized void rethrow() throws IOException {
+            if (refusal != null) {
+                throw refusal;
+            }
             if (error != null) {
                 throw error;
             }

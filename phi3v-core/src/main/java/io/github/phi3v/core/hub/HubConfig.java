@@ -23,12 +23,38 @@ import java.util.Objects;
  * @param connectTimeout bound on establishing a connection
  * @param readTimeout bound on waiting for response headers and on any pause while a body streams
  * @param maxAttempts tries per file; an interrupted transfer is resumed from where it stopped (≥ 1)
+ * @param maxFileBytes the largest file a download may bring (≥ 1): a larger size announced by the hub
+ *     ({@code X-Linked-Size} / {@code Content-Length}) is refused before the transfer starts, and a body
+ *     that grows past it is cut off and deleted (default {@link #DEFAULT_MAX_FILE_BYTES})
  */
 public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offline, Duration connectTimeout,
-        Duration readTimeout, int maxAttempts) {
+        Duration readTimeout, int maxAttempts, long maxFileBytes) {
 
     /** The public hub. */
     public static final URI DEFAULT_ENDPOINT = URI.create("https://huggingface.co");
+
+    /**
+     * The default {@link #maxFileBytes()}: 20 GiB. Safetensors shards are usually at most 5 GB (the
+     * official Phi-3-vision shards are 4.9 GB and 3.5 GB) and single-file checkpoints of models this
+     * library can run stay well below it, while a misconfigured endpoint cannot fill the disk.
+     */
+    public static final long DEFAULT_MAX_FILE_BYTES = 20L << 30;
+
+    /**
+     * The settings with the default {@link #maxFileBytes()} ({@link #DEFAULT_MAX_FILE_BYTES}).
+     *
+     * @param endpoint the hub's base URL
+     * @param cacheDir the hub cache folder
+     * @param token the access token, or null
+     * @param offline true to never touch the network
+     * @param connectTimeout bound on establishing a connection
+     * @param readTimeout bound on waiting for headers and on stalls while a body streams
+     * @param maxAttempts tries per file (≥ 1)
+     */
+    public HubConfig(URI endpoint, Path cacheDir, String token, boolean offline, Duration connectTimeout,
+            Duration readTimeout, int maxAttempts) {
+        this(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, DEFAULT_MAX_FILE_BYTES);
+    }
 
     /** Validates and normalises (endpoint without a trailing slash, absolute cache path). */
     public HubConfig {
@@ -60,6 +86,9 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
         if (maxAttempts < 1) {
             throw new IllegalArgumentException("hub maxAttempts: expected >= 1, found " + maxAttempts);
         }
+        if (maxFileBytes < 1) {
+            throw new IllegalArgumentException("hub maxFileBytes: expected >= 1, found " + maxFileBytes);
+        }
     }
 
     /** Settings from this process's environment and {@code user.home}. */
@@ -79,7 +108,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      *   <li>connect timeout {@code HF_HUB_ETAG_TIMEOUT} (default 10 s), read timeout
      *       {@code HF_HUB_DOWNLOAD_TIMEOUT} (default 60 s of silence).</li>
      * </ul>
-     * Three attempts per file.
+     * Three attempts per file, files up to {@link #DEFAULT_MAX_FILE_BYTES}.
      *
      * @param env environment variables
      * @return the settings
@@ -142,7 +171,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withEndpoint(URI newEndpoint) {
-        return new HubConfig(newEndpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts);
+        return new HubConfig(newEndpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
     }
 
     /**
@@ -152,7 +181,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withCacheDir(Path newCacheDir) {
-        return new HubConfig(endpoint, newCacheDir, token, offline, connectTimeout, readTimeout, maxAttempts);
+        return new HubConfig(endpoint, newCacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
     }
 
     /**
@@ -162,7 +191,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withToken(String newToken) {
-        return new HubConfig(endpoint, cacheDir, newToken, offline, connectTimeout, readTimeout, maxAttempts);
+        return new HubConfig(endpoint, cacheDir, newToken, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
     }
 
     /**
@@ -172,7 +201,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withOffline(boolean newOffline) {
-        return new HubConfig(endpoint, cacheDir, token, newOffline, connectTimeout, readTimeout, maxAttempts);
+        return new HubConfig(endpoint, cacheDir, token, newOffline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
     }
 
     /**
@@ -183,7 +212,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withTimeouts(Duration connect, Duration read) {
-        return new HubConfig(endpoint, cacheDir, token, offline, connect, read, maxAttempts);
+        return new HubConfig(endpoint, cacheDir, token, offline, connect, read, maxAttempts, maxFileBytes);
     }
 
     /**
@@ -193,7 +222,17 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withMaxAttempts(int attempts) {
-        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, attempts);
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, attempts, maxFileBytes);
+    }
+
+    /**
+     * A copy with another download size cap.
+     *
+     * @param bytes the largest file a download may bring (≥ 1)
+     * @return the new settings
+     */
+    public HubConfig withMaxFileBytes(long bytes) {
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, bytes);
     }
 
     /** The settings with the token masked, safe to log. */
@@ -201,7 +240,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
     public String toString() {
         return "HubConfig[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token=" + (token == null ? "none"
                 : "***") + ", offline=" + offline + ", connectTimeout=" + connectTimeout + ", readTimeout="
-                + readTimeout + ", maxAttempts=" + maxAttempts + "]";
+                + readTimeout + ", maxAttempts=" + maxAttempts + ", maxFileBytes=" + maxFileBytes + "]";
     }
 
     private static String nonBlank(String s) {

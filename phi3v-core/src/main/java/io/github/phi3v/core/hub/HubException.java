@@ -24,7 +24,9 @@ public class HubException extends RuntimeException {
         /** Any other unexpected HTTP status or malformed hub response. */
         PROTOCOL,
         /** The local cache could not be read or written. */
-        CACHE
+        CACHE,
+        /** The file is larger than {@link HubConfig#maxFileBytes()} (announced by the hub or while streaming). */
+        TOO_LARGE
     }
 
     private final Reason reason;

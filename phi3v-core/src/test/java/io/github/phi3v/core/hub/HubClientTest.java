@@ -402,4 +402,77 @@ class HubClientTest {
         assertTrue(e.getMessage().startsWith("cannot reach http://127.0.0.1:" + port + " for config.json of "
                 + "acme/tiny-vision (revision main) after 2 attempts: java.net.ConnectException"), e.getMessage());
     }
+
+    // ---- download size cap (HubConfig.maxFileBytes) --------------------------------------------
+
+    @Test
+    void maxFileBytesDefaultsTo20GiBAndIsValidated() {
+        HubConfig c = HubConfig.fromEnvironment(Map.of("HOME", "/h"));
+        assertEquals(20L << 30, c.maxFileBytes());
+        assertEquals(HubConfig.DEFAULT_MAX_FILE_BYTES, c.maxFileBytes());
+        assertEquals(1234, c.withMaxFileBytes(1234).maxFileBytes());
+        assertEquals(1234, c.withMaxFileBytes(1234).withOffline(true).withMaxAttempts(2).maxFileBytes(),
+                "the with-copies keep the cap");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> c.withMaxFileBytes(0));
+        assertEquals("hub maxFileBytes: expected >= 1, found 0", bad.getMessage());
+        assertTrue(c.toString().contains("maxFileBytes=21474836480"), c.toString());
+    }
+
+    /** X-Linked-Size over the cap: refused before any byte is requested from storage. */
+    @Test
+    void announcedSizeOverTheCapIsRefusedBeforeTheTransfer() throws IOException {
+        HubClient capped = new HubClient(config().withMaxFileBytes(weights.length - 1));
+        HubException e = assertThrows(HubException.class, () -> capped.resolveModel(REPO, "main", null));
+        assertEquals(HubException.Reason.TOO_LARGE, e.reason());
+        assertEquals("model.safetensors of acme/tiny-vision (revision main) is larger than the download limit "
+                + "maxFileBytes " + (weights.length - 1) + ": the hub announces " + weights.length + " bytes "
+                + "(X-Linked-Size / Content-Length); nothing was kept. Raise it with HubConfig.withMaxFileBytes(bytes) "
+                + "if the file is expected to be this large", e.getMessage());
+        assertTrue(hub.requests().stream().noneMatch(r -> r.server().equals("storage")), "no download started");
+        assertNoBlobFiles();
+
+        ModelSnapshot exact = new HubClient(config().withMaxFileBytes(weights.length)).resolveModel(REPO, "main", null);
+        assertArrayEquals(weights, Files.readAllBytes(exact.directory().resolve("model.safetensors")),
+                "a file of exactly maxFileBytes is allowed");
+    }
+
+    /** No announced size, but the download's own Content-Length is over the cap: refused before writing. */
+    @Test
+    void downloadContentLengthOverTheCapIsRefused() throws IOException {
+        hub.hideLinkedSize(true);
+        HubClient capped = new HubClient(config().withMaxFileBytes(100_000));
+        HubException e = assertThrows(HubException.class, () -> capped.resolveModel(REPO, "main", null));
+        assertEquals(HubException.Reason.TOO_LARGE, e.reason());
+        assertTrue(e.getMessage().contains("maxFileBytes 100000: the download's Content-Length gives "
+                + weights.length + " bytes"), e.getMessage());
+        assertEquals(1, hub.requests().stream().filter(r -> r.server().equals("storage")).count(), "no retries");
+        assertNoBlobFiles();
+    }
+
+    /** Neither header: the body is cut off at the cap while streaming and the partial file deleted. */
+    @Test
+    void streamedBodyOverTheCapIsCutOffAndDeleted() throws IOException {
+        hub.hideLinkedSize(true);
+        hub.chunkedStorage(true);
+        HubClient capped = new HubClient(config().withMaxFileBytes(100_000));
+        HubException e = assertThrows(HubException.class, () -> capped.resolveModel(REPO, "main", null));
+        assertEquals(HubException.Reason.TOO_LARGE, e.reason());
+        assertTrue(e.getMessage().contains("larger than the download limit maxFileBytes 100000: at least "),
+                e.getMessage());
+        assertNoBlobFiles();
+
+        hub.clearRequests();
+        ModelSnapshot ok = new HubClient(config()).resolveModel(REPO, "main", null);
+        assertArrayEquals(weights, Files.readAllBytes(ok.directory().resolve("model.safetensors")),
+                "without announced sizes the default cap still downloads the file");
+    }
+
+    /** Neither a blob nor a partial download of the weights is left in the cache. */
+    private void assertNoBlobFiles() throws IOException {
+        Path blobs = repoDir().resolve("blobs");
+        String sha = MockHub.sha256(weights);
+        assertFalse(Files.exists(blobs.resolve(sha)), "no blob");
+        assertFalse(Files.exists(blobs.resolve(sha + ".incomplete")), "no partial file");
+        assertFalse(Files.exists(repoDir().resolve("snapshots").resolve(COMMIT).resolve("model.safetensors")));
+    }
 }

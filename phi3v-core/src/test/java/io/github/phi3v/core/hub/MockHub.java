@@ -50,6 +50,8 @@ final class MockHub implements AutoCloseable {
     private volatile int stalls;
     private volatile boolean slow;
     private volatile boolean ignoreRange;
+    private volatile boolean hideLinkedSize;
+    private volatile boolean chunkedStorage;
 
     MockHub() throws IOException {
         InetAddress loopback = InetAddress.getLoopbackAddress();
@@ -99,6 +101,16 @@ final class MockHub implements AutoCloseable {
     /** Storage answers every GET with the whole file (200), as servers without Range support do. */
     void ignoreRange(boolean on) {
         ignoreRange = on;
+    }
+
+    /** The hub's answer for LFS files lacks {@code X-Linked-Size}, as a misconfigured mirror's might. */
+    void hideLinkedSize(boolean on) {
+        hideLinkedSize = on;
+    }
+
+    /** Storage sends bodies chunked, without {@code Content-Length}: the size is known only at the end. */
+    void chunkedStorage(boolean on) {
+        chunkedStorage = on;
     }
 
     void corruptBlobs(boolean on) {
@@ -179,7 +191,9 @@ final class MockHub implements AutoCloseable {
             if (lfs.get(name)) {
                 String sha = sha256(content);
                 out.add("X-Linked-Etag", "\"" + sha + "\"");
-                out.add("X-Linked-Size", Long.toString(content.length));
+                if (!hideLinkedSize) {
+                    out.add("X-Linked-Size", Long.toString(content.length));
+                }
                 out.add("ETag", "\"" + gitBlobId(sha.getBytes(StandardCharsets.US_ASCII)) + "\"");
                 out.add("Location", "http://" + storage.getAddress().getHostString() + ":"
                         + storage.getAddress().getPort() + "/lfs/" + sha + "?signature=xyz");
@@ -237,7 +251,7 @@ final class MockHub implements AutoCloseable {
             ex.getResponseHeaders().add("Content-Range", "bytes " + from + "-" + (content.length - 1) + "/"
                     + content.length);
         }
-        ex.sendResponseHeaders(from > 0 ? 206 : 200, length);
+        ex.sendResponseHeaders(from > 0 ? 206 : 200, chunkedStorage ? 0 : length);
         OutputStream os = ex.getResponseBody();
         if (interruptions > 0) {
             interruptions--;
