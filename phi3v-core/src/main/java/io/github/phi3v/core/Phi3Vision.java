@@ -34,6 +34,7 @@ import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.core.weights.Checkpoint;
+import io.github.phi3v.image.ImageLoader;
 import io.github.phi3v.image.Phi3ImageProcessor;
 import io.github.phi3v.image.ProcessedImage;
 import io.github.phi3v.image.RgbImage;
@@ -89,6 +90,15 @@ public final class Phi3Vision implements AutoCloseable {
     /** The default maximum context (prompt + image tokens + generated tokens) in tokens. */
     public static final int DEFAULT_MAX_CONTEXT = 8192;
 
+    /**
+     * The default maximum number of images in one prompt (a session's whole conversation, or one
+     * {@link #generate} call). 16 admits every multi-image use the default context can hold at
+     * {@code numCrops} 4 or more (at most 10 images of 757 tokens fit 8192) and short frame sequences at
+     * {@code numCrops} 1, while bounding the decoded images a client can make a session hold to 16 x
+     * the loader's {@code maxPixels} x 3 bytes.
+     */
+    public static final int DEFAULT_MAX_IMAGES_PER_PROMPT = 16;
+
     /** The decoder linear weights {@link Quantization#INT8} stores as int8. */
     private static final Pattern INT8_WEIGHTS =
             Pattern.compile("model\\.layers\\.\\d+\\.(self_attn\\.(qkv_proj|o_proj)|mlp\\.(gate_up_proj|down_proj))\\.weight");
@@ -98,6 +108,8 @@ public final class Phi3Vision implements AutoCloseable {
     private final Phi3Tokenizer tokenizer;
     private final Phi3ImageProcessor imageProcessor;
     private final int maxContext;
+    private final int maxPromptTokens;
+    private final int maxImagesPerPrompt;
     private final MemoryEstimate memoryEstimate;
     private final boolean growKvCache;
     private final AtomicLong visionEncodings = new AtomicLong();
@@ -105,12 +117,15 @@ public final class Phi3Vision implements AutoCloseable {
     private volatile boolean closed;
 
     private Phi3Vision(Path modelDir, Phi3VModel model, Phi3Tokenizer tokenizer, Phi3ImageProcessor imageProcessor,
-            int maxContext, MemoryEstimate memoryEstimate, boolean growKvCache) {
+            int maxContext, int maxPromptTokens, int maxImagesPerPrompt, MemoryEstimate memoryEstimate,
+            boolean growKvCache) {
         this.modelDir = modelDir;
         this.model = model;
         this.tokenizer = tokenizer;
         this.imageProcessor = imageProcessor;
         this.maxContext = maxContext;
+        this.maxPromptTokens = maxPromptTokens;
+        this.maxImagesPerPrompt = maxImagesPerPrompt;
         this.memoryEstimate = memoryEstimate;
         this.growKvCache = growKvCache;
     }
@@ -198,6 +213,8 @@ public final class Phi3Vision implements AutoCloseable {
      * @return the answer; its usage includes the vision time
      * @throws io.github.phi3v.core.generate.ContextLengthExceededException if prompt + maxNewTokens exceed
      *     {@link #maxContext()}
+     * @throws LimitExceededException if there are more than {@link #maxImagesPerPrompt()} images or more
+     *     than {@link #maxPromptTokens()} ids
      * @throws IllegalArgumentException if a placeholder block does not match its image
      * @throws IllegalStateException if this model is closed
      */
@@ -215,6 +232,7 @@ public final class Phi3Vision implements AutoCloseable {
      * @param cancel lets another thread end the generation ({@link io.github.phi3v.core.generate.FinishReason#CANCELLED})
      * @return the answer
      * @throws io.github.phi3v.core.generate.ContextLengthExceededException if it does not fit the context
+     * @throws LimitExceededException if it exceeds {@link #maxImagesPerPrompt()} or {@link #maxPromptTokens()}
      * @throws IllegalStateException if this model is closed
      */
     public Answer generate(int[] inputIds, List<ImagePixels> images, GenerationConfig config,
@@ -225,6 +243,9 @@ public final class Phi3Vision implements AutoCloseable {
         Objects.requireNonNull(onText, "onText");
         Objects.requireNonNull(cancel, "cancel");
         checkOpen();
+        if (images.size() > maxImagesPerPrompt) {
+            throw tooManyImages(images.size(), "generate() was given");
+        }
         int[] ids = inputIds.clone();
         int[] perImage = new int[images.size()];
         int textTokens = 0;
@@ -241,6 +262,7 @@ public final class Phi3Vision implements AutoCloseable {
         }
         int numCrops = images.isEmpty() ? imageProcessor.numCrops() : images.get(0).numCrops();
         TokenBudget.check(textTokens, perImage, config.maxNewTokens(), maxContext, numCrops);
+        checkPromptTokens(textTokens, ids.length - textTokens);
 
         List<ImageEmbeddings> embeddings = new ArrayList<>();
         try {
@@ -321,7 +343,9 @@ public final class Phi3Vision implements AutoCloseable {
     }
 
     /**
-     * The image processor configured by the model folder's {@code preprocessor_config.json}.
+     * The image processor configured by the model folder's {@code preprocessor_config.json}, with the
+     * builder's {@link Builder#numCrops(int) numCrops} and {@link Builder#imageLoader(ImageLoader) imageLoader}
+     * if given; its {@link Phi3ImageProcessor#loader() loader} loads every session's images.
      *
      * @return the (immutable, thread-safe) processor
      */
@@ -364,6 +388,27 @@ public final class Phi3Vision implements AutoCloseable {
      */
     public int maxContext() {
         return maxContext;
+    }
+
+    /**
+     * The most tokens a prompt (text + image tokens, without the answer) may have; at most
+     * {@link #maxContext()}, which it equals unless {@link Builder#maxPromptTokens(int)} set it lower.
+     *
+     * @return the prompt token limit
+     */
+    public int maxPromptTokens() {
+        return maxPromptTokens;
+    }
+
+    /**
+     * The most images one prompt may hold: a session's whole conversation (checked when an image is
+     * added, before it is decoded, and against the numbers of {@code <|image_N|>} tags) or one
+     * {@link #generate} call.
+     *
+     * @return the image limit (default {@value #DEFAULT_MAX_IMAGES_PER_PROMPT})
+     */
+    public int maxImagesPerPrompt() {
+        return maxImagesPerPrompt;
     }
 
     /**
@@ -424,6 +469,40 @@ public final class Phi3Vision implements AutoCloseable {
         ImageEmbeddings e = model.encodeImage(pixels);
         visionEncodings.incrementAndGet();
         return e;
+    }
+
+    /** The refusal of one image too many; {@code what} says where they were counted. */
+    LimitExceededException tooManyImages(long found, String what) {
+        return new LimitExceededException("maxImagesPerPrompt", found, maxImagesPerPrompt, what + " " + found
+                + " images, but maxImagesPerPrompt is " + maxImagesPerPrompt + " (Phi3Vision.builder()"
+                + ".maxImagesPerPrompt(n) raises it; a session counts every image of its conversation: clear() or a"
+                + " new session starts again)");
+    }
+
+    /** Refuses a prompt over {@link #maxPromptTokens} (called after the context check, before any work). */
+    void checkPromptTokens(long textTokens, long imageTokens) {
+        long total = textTokens + imageTokens;
+        if (total > maxPromptTokens) {
+            throw new LimitExceededException("maxPromptTokens", total, maxPromptTokens, "the prompt has " + total
+                    + " tokens (" + textTokens + " text + " + imageTokens + " image) but maxPromptTokens is "
+                    + maxPromptTokens + " (" + (total - maxPromptTokens) + " too many); shorten the prompt, use"
+                    + " fewer images or a smaller numCrops, or raise Phi3Vision.builder().maxPromptTokens(n) (at most"
+                    + " maxContext " + maxContext + ")");
+        }
+    }
+
+    /**
+     * Refuses image tags whose tokens alone exceed {@link #maxPromptTokens}, before the tags are expanded
+     * (text is not counted yet: this runs before tokenization).
+     */
+    void checkTaggedImageTokens(long imageTokens) {
+        if (imageTokens > maxPromptTokens) {
+            throw new LimitExceededException("maxPromptTokens", imageTokens, maxPromptTokens, "the image tags of the"
+                    + " prompt alone cost " + imageTokens + " image tokens but maxPromptTokens is " + maxPromptTokens
+                    + " (" + (imageTokens - maxPromptTokens) + " too many, text not counted); use fewer images or"
+                    + " tags, a smaller numCrops, or raise Phi3Vision.builder().maxPromptTokens(n) (at most maxContext "
+                    + maxContext + ")");
+        }
     }
 
     ImagePixels process(RgbImage image, int numCrops) {
@@ -548,6 +627,9 @@ public final class Phi3Vision implements AutoCloseable {
         private ModelOptions.Device device = ModelOptions.Device.CPU;
         private int threads;
         private int maxContext = DEFAULT_MAX_CONTEXT;
+        private Integer maxPromptTokens;
+        private int maxImagesPerPrompt = DEFAULT_MAX_IMAGES_PER_PROMPT;
+        private ImageLoader imageLoader;
         private Integer numCrops;
         private Long availableMemory;
         private Boolean growKvCache;
@@ -715,6 +797,61 @@ public final class Phi3Vision implements AutoCloseable {
         }
 
         /**
+         * The most tokens a prompt may have: text + image tokens of the whole rendered conversation (or
+         * the ids given to {@link Phi3Vision#generate}), without the answer. Default: {@link #maxContext}.
+         * Lower it to keep room for long answers or to bound the prefill a client can ask for; it is
+         * checked before any image is preprocessed or encoded, and {@code <|image_N|>} tags are counted
+         * before they are expanded.
+         *
+         * @param tokens at least 1, at most {@code maxContext} (checked by {@link #build()})
+         * @return this builder
+         */
+        public Builder maxPromptTokens(int tokens) {
+            if (tokens < 1) {
+                throw new IllegalArgumentException("maxPromptTokens must be >= 1, got " + tokens);
+            }
+            this.maxPromptTokens = tokens;
+            return this;
+        }
+
+        /**
+         * The most images one prompt may hold (default {@value Phi3Vision#DEFAULT_MAX_IMAGES_PER_PROMPT}).
+         * A session counts every image of its conversation and refuses one more in
+         * {@link Session#image(Path)} (and the other {@code image} methods) before decoding it; a
+         * question or message with a tag {@code <|image_N|>} beyond the limit is refused before it is
+         * tokenized; {@link Phi3Vision#generate} refuses longer image lists before encoding any.
+         *
+         * @param n at least 1
+         * @return this builder
+         */
+        public Builder maxImagesPerPrompt(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxImagesPerPrompt must be >= 1, got " + n);
+            }
+            this.maxImagesPerPrompt = n;
+            return this;
+        }
+
+        /**
+         * The image loader of every session's {@code image(..)} methods and of
+         * {@link Phi3Vision#preprocess(Path, int)}: its pixel limit, encoded-size limit, URL timeout and
+         * {@code file:} URL permission apply to all of them (default {@link ImageLoader#defaults()}, or
+         * the loader of the model folder's processor). For a server taking images from the public:
+         *
+         * <pre>{@code
+         * .imageLoader(ImageLoader.builder().maxPixels(4096L * 4096).maxBytes(20 << 20)
+         *         .timeout(Duration.ofSeconds(10)).build())
+         * }</pre>
+         *
+         * @param loader the loader
+         * @return this builder
+         */
+        public Builder imageLoader(ImageLoader loader) {
+            this.imageLoader = Objects.requireNonNull(loader, "loader");
+            return this;
+        }
+
+        /**
          * The default {@code num_crops} of sessions (default: {@code preprocessor_config.json}'s).
          *
          * @param n at least 1
@@ -753,9 +890,16 @@ public final class Phi3Vision implements AutoCloseable {
          * @return the model
          * @throws IllegalStateException if neither a folder nor an id was given, or the estimate does
          *     not fit (the message lists the parts and a context that fits)
-         * @throws IllegalArgumentException if {@code maxContext} exceeds {@code max_position_embeddings}
+         * @throws IllegalArgumentException if {@code maxContext} exceeds {@code max_position_embeddings} or
+         *     {@code maxPromptTokens} exceeds {@code maxContext}
          */
         public Phi3Vision build() {
+            int promptLimit = maxPromptTokens != null ? maxPromptTokens : maxContext;
+            if (promptLimit > maxContext) {
+                throw new IllegalArgumentException("maxPromptTokens " + promptLimit + " exceeds maxContext "
+                        + maxContext + ": a prompt must leave room in the context; lower maxPromptTokens(n) or raise"
+                        + " maxContext(n)");
+            }
             Path dir = resolveDir();
             Phi3VConfig config = Phi3VConfig.fromDirectory(dir);
             if (maxContext > config.maxPositionEmbeddings()) {
@@ -766,8 +910,15 @@ public final class Phi3Vision implements AutoCloseable {
             Phi3Tokenizer tokenizer = Phi3Tokenizer.fromDirectory(dir);
             Phi3ImageProcessor processor = Files.isRegularFile(dir.resolve("preprocessor_config.json"))
                     ? Phi3ImageProcessor.fromConfig(dir) : Phi3ImageProcessor.defaults();
-            if (numCrops != null) {
-                processor = processor.toBuilder().numCrops(numCrops).build();
+            if (numCrops != null || imageLoader != null) {
+                Phi3ImageProcessor.Builder pb = processor.toBuilder();
+                if (numCrops != null) {
+                    pb.numCrops(numCrops);
+                }
+                if (imageLoader != null) {
+                    pb.loader(imageLoader);
+                }
+                processor = pb.build();
             }
             MemoryEstimate estimate = estimateMemory(dir, precision, quantization, maxContext, processor.numCrops());
             estimate.requireFits(availableMemory != null ? availableMemory : MemoryEstimate.physicalMemoryBytes());
@@ -775,7 +926,8 @@ public final class Phi3Vision implements AutoCloseable {
                     ModelOptions.defaults().withPrecision(precision).withDevice(device).withThreads(threads)
                             .withQuantization(quantization));
             boolean grow = growKvCache != null ? growKvCache : device != ModelOptions.Device.CPU;
-            return new Phi3Vision(dir, model, tokenizer, processor, maxContext, estimate, grow);
+            return new Phi3Vision(dir, model, tokenizer, processor, maxContext, promptLimit, maxImagesPerPrompt,
+                    estimate, grow);
         }
 
         private Path resolveDir() {

@@ -73,7 +73,10 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * <p><b>Budget.</b> Before anything runs, prompt + image tokens + {@code maxNewTokens} must fit the
  * model's {@link Phi3Vision#maxContext()}; otherwise a
  * {@link io.github.phi3v.core.generate.ContextLengthExceededException} says what each image costs and
- * which {@link #numCrops(int)} would fit.
+ * which {@link #numCrops(int)} would fit. The model's other limits are checked as early:
+ * {@link Phi3Vision#maxImagesPerPrompt()} when an image is added (before it is decoded) and against the
+ * {@code <|image_N|>} tags of a message, {@link Phi3Vision#maxPromptTokens()} before any image is
+ * preprocessed; both fail with {@link LimitExceededException}.
  *
  * <p><b>Threads.</b> A session is not thread-safe, but it detects misuse: a call made while another
  * thread is inside a call (or from the streaming callback of a running call) fails immediately with
@@ -153,6 +156,8 @@ public final class Session implements AutoCloseable {
      * @param file a PNG, JPEG, GIF, BMP or WebP file
      * @return this session
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be read or decoded
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images (checked before reading)
      */
     public Session image(Path file) {
         Objects.requireNonNull(file, "file");
@@ -165,6 +170,8 @@ public final class Session implements AutoCloseable {
      * @param url the location
      * @return this session
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be fetched or decoded
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images (checked before fetching)
      */
     public Session image(URL url) {
         Objects.requireNonNull(url, "url");
@@ -177,6 +184,8 @@ public final class Session implements AutoCloseable {
      * @param uri the location
      * @return this session
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be fetched or decoded
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images (checked before fetching)
      */
     public Session image(URI uri) {
         Objects.requireNonNull(uri, "uri");
@@ -189,6 +198,8 @@ public final class Session implements AutoCloseable {
      * @param encoded PNG, JPEG, GIF, BMP or WebP bytes (not modified)
      * @return this session
      * @throws io.github.phi3v.image.ImageProcessingException if they cannot be decoded
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images (checked before decoding)
      */
     public Session image(byte[] encoded) {
         Objects.requireNonNull(encoded, "encoded");
@@ -201,6 +212,8 @@ public final class Session implements AutoCloseable {
      * @param in the encoded image
      * @return this session
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be read or decoded
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images (checked before reading)
      */
     public Session image(InputStream in) {
         Objects.requireNonNull(in, "in");
@@ -212,6 +225,8 @@ public final class Session implements AutoCloseable {
      *
      * @param image the image (not modified)
      * @return this session
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images
      */
     public Session image(BufferedImage image) {
         Objects.requireNonNull(image, "image");
@@ -223,6 +238,8 @@ public final class Session implements AutoCloseable {
      *
      * @param image the image
      * @return this session
+     * @throws LimitExceededException if the conversation already holds {@link Phi3Vision#maxImagesPerPrompt()}
+     *     images
      */
     public Session image(RgbImage image) {
         Objects.requireNonNull(image, "image");
@@ -348,6 +365,8 @@ public final class Session implements AutoCloseable {
      * @return the answer: text, token ids, finish reason, usage (with preprocessing and vision times of
      *     the images encoded for this question)
      * @throws io.github.phi3v.core.generate.ContextLengthExceededException if it does not fit the context
+     * @throws LimitExceededException if the prompt exceeds {@link Phi3Vision#maxPromptTokens()} or a tag
+     *     {@code <|image_N|>} exceeds {@link Phi3Vision#maxImagesPerPrompt()}
      * @throws IllegalArgumentException if the image tags do not match the images
      * @throws ConcurrentSessionUseException if another call on this session is running
      * @throws IllegalStateException if the session or its model is closed
@@ -582,18 +601,27 @@ public final class Session implements AutoCloseable {
         }
         // Repeated tags multiply an image's tokens: check the budget on the tags alone before expanding
         // them (a few MB of "<|image_1|>" in a question would otherwise allocate gigabytes of ids).
+        // Without images, tags are plain text (as in the official processor): no tag limits apply.
         if (n > 0) {
-            int[] tagged = new int[n];
+            List<Integer> tagIds;
             try {
-                for (int id : ImageTags.imageIdsInOrder(prompt)) {
-                    if (id >= 1 && id <= n) {
-                        tagged[id - 1] = (int) Math.min(Integer.MAX_VALUE, (long) tagged[id - 1] + tokenCounts[id - 1]);
-                    }
-                }
+                tagIds = ImageTags.imageIdsInOrder(prompt);
             } catch (IllegalArgumentException unparseable) {
-                tagged = new int[n];   // reported with the tag-mismatch message below
+                tagIds = List.of();   // reported with the tag-mismatch message below
+            }
+            checkImageTags(tagIds);
+            int[] tagged = new int[n];
+            for (int id : tagIds) {
+                if (id >= 1 && id <= n) {
+                    tagged[id - 1] = (int) Math.min(Integer.MAX_VALUE, (long) tagged[id - 1] + tokenCounts[id - 1]);
+                }
             }
             TokenBudget.check(0, tagged, config.maxNewTokens(), owner.maxContext(), numCrops);
+            long taggedTokens = 0;
+            for (int t : tagged) {
+                taggedTokens += t;
+            }
+            owner.checkTaggedImageTokens(taggedTokens);
         }
         // Like the official processor: without images the prompt is one text, tags stay text.
         int[] ids;
@@ -616,6 +644,7 @@ public final class Session implements AutoCloseable {
             }
         }
         TokenBudget.check(textTokens, perImage, config.maxNewTokens(), owner.maxContext(), numCrops);
+        owner.checkPromptTokens(textTokens, ids.length - textTokens);
 
         double preprocessMillis = 0;
         double visionMillis = 0;
@@ -668,6 +697,22 @@ public final class Session implements AutoCloseable {
         answer = answer.withUsage(answer.usage().withPreprocessMillis(preprocessMillis).withVisionMillis(visionMillis));
         lastAnswer = answer;
         return answer;
+    }
+
+    /**
+     * Refuses a tag {@code <|image_N|>} with {@code N} beyond {@link Phi3Vision#maxImagesPerPrompt()}
+     * (a prompt can never hold that many images). Unparseable tags are left to the tag-mismatch check.
+     */
+    private void checkImageTags(List<Integer> ids) {
+        int limit = owner.maxImagesPerPrompt();
+        for (int id : ids) {
+            if (id > limit) {
+                throw new LimitExceededException("maxImagesPerPrompt", id, limit, "the message refers to image "
+                        + id + " (" + ImageTags.tag(id) + "), but maxImagesPerPrompt is " + limit + ": a prompt"
+                        + " holds at most " + limit + " images (Phi3Vision.builder().maxImagesPerPrompt(n) raises"
+                        + " it)");
+            }
+        }
     }
 
     private static String tagsOf(String prompt) {
@@ -753,6 +798,10 @@ public final class Session implements AutoCloseable {
     private Session addImage(Supplier<RgbImage> load) {
         enter("image", null);
         try {
+            // Before decoding: a client must not be able to make the session hold unbounded pixels.
+            if (images.size() >= owner.maxImagesPerPrompt()) {
+                throw owner.tooManyImages(images.size() + 1L, "adding this image would give the conversation");
+            }
             RgbImage img = load.get();
             images.add(new SessionImage(img, sha256(img)));
             return this;

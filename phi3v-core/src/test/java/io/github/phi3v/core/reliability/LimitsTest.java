@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.github.phi3v.core.LimitExceededException;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.ContextLengthExceededException;
@@ -24,9 +25,11 @@ import io.github.phi3v.image.ImageProcessingException;
 import io.github.phi3v.image.ImageProcessingException.Reason;
 
 /**
- * The limits a server relies on, through the fluent API (see {@code docs/reliability.md}): the context
- * limit is also the prompt-token and image-count limit and is checked before the vision tower runs;
- * the image loader's defaults (pixel limit, no {@code file:} URLs) apply to {@link Session#image}.
+ * The limits a server relies on, through the fluent API and their defaults (see
+ * {@code docs/reliability.md}): the context limit (also bounding prompt tokens and images) is checked
+ * before the vision tower runs; the image count is checked when an image is added; the image loader's
+ * defaults (pixel limit, no {@code file:} URLs) apply to {@link Session#image}. The configured values of
+ * these limits are tested in {@link ConfigurableLimitsTest}.
  */
 class LimitsTest {
 
@@ -69,15 +72,22 @@ class LimitsTest {
         }
     }
 
-    /** Max images per prompt: each image costs >= 313 tokens at numCrops 1, so the context bounds the count. */
+    /**
+     * Max images per prompt: the 17th image is refused by {@code maxImagesPerPrompt} (default 16) when it
+     * is added; 16 images still cost >= 313 tokens each at numCrops 1, so the context refuses them too.
+     */
     @Test
-    void manyImagesAreRefusedByTheContextLimit() {
+    void manyImagesAreRefusedByTheImageAndContextLimits() {
         try (Session s = phi.session()) {
             s.config(NativeMemoryTest.EIGHT_TOKENS).numCrops(1);
             byte[] png = NativeMemoryTest.image("a10_rgb_42x19.png");
-            for (int i = 0; i < 40; i++) {
+            for (int i = 0; i < Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT; i++) {
                 s.image(png);
             }
+            LimitExceededException count = assertThrows(LimitExceededException.class, () -> s.image(png));
+            assertEquals("maxImagesPerPrompt", count.limit());
+            assertEquals(17, count.found());
+            assertEquals(16, s.imageCount());
             long before = phi.visionEncodings();
             ContextLengthExceededException e = assertThrows(ContextLengthExceededException.class, () -> s.ask("All?"));
             assertTrue(e.getMessage().contains("images cost"), e.getMessage());

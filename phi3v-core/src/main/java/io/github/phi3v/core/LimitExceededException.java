@@ -1,0 +1,70 @@
+package io.github.phi3v.core;
+
+import java.util.Objects;
+
+/**
+ * A request was refused because it exceeds a configured limit of the {@link Phi3Vision} (for example
+ * {@link Phi3Vision.Builder#maxImagesPerPrompt(int)} or {@link Phi3Vision.Builder#maxPromptTokens(int)}).
+ * It is thrown before the expensive work (decoding, preprocessing, the vision tower, the prefill) and
+ * leaves the conversation unchanged. The message names the limit, the value found, the maximum and the
+ * builder option that changes it; the same facts are available as fields for servers that map them to
+ * their own responses.
+ *
+ * <pre>{@code
+ * try {
+ *     chat.image(upload);
+ * } catch (LimitExceededException e) {
+ *     respond(413, e.limit() + ": " + e.found() + " > " + e.max());
+ * }
+ * }</pre>
+ */
+public final class LimitExceededException extends IllegalArgumentException {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String limit;
+    private final long found;
+    private final long max;
+
+    /**
+     * Creates the exception.
+     *
+     * @param limit the name of the limit, as its builder option (e.g. {@code maxImagesPerPrompt})
+     * @param found the value the request has (or would have)
+     * @param max the configured maximum
+     * @param message the full explanation: what was refused, found vs maximum, the option to change it
+     */
+    public LimitExceededException(String limit, long found, long max, String message) {
+        super(Objects.requireNonNull(message, "message"));
+        this.limit = Objects.requireNonNull(limit, "limit");
+        this.found = found;
+        this.max = max;
+    }
+
+    /**
+     * The name of the limit, as the {@link Phi3Vision.Builder} option that sets it.
+     *
+     * @return e.g. {@code maxImagesPerPrompt} or {@code maxPromptTokens}
+     */
+    public String limit() {
+        return limit;
+    }
+
+    /**
+     * The value the refused request has (or would have had).
+     *
+     * @return the count found
+     */
+    public long found() {
+        return found;
+    }
+
+    /**
+     * The configured maximum.
+     *
+     * @return the limit's value
+     */
+    public long max() {
+        return max;
+    }
+}
