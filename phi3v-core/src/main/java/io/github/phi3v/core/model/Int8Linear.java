@@ -78,10 +78,16 @@ final class Int8Linear extends Modules.Linear {
             Tensor packedQ = torch.fbgemm_pack_quantized_matrix(q);
             Tensor scaleRow = scale.view(-1).contiguous();                       // [out]
             Tensor bias;
-            try (TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            Tensor shapeOnly;
+            try (TensorOptions f32 = new TensorOptions(ScalarType.Float);
+                 TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
                 bias = torch.zeros(new long[] {q.size(0)}, f32);
+                // fbgemm computes from the packed copy and reads only the shape of its weight argument, so
+                // the plain int8 matrix is dropped (it would double the int8 weights' memory): a zero-stride
+                // [out, in] view of one byte stands in for it.
+                shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(q.size(0), q.size(1));
             }
-            return new Int8Linear(w.own(scope.keep(q)), w.own(scope.keep(packedQ)), w.own(scope.keep(offsets)),
+            return new Int8Linear(w.own(scope.keep(shapeOnly)), w.own(scope.keep(packedQ)), w.own(scope.keep(offsets)),
                     w.own(scope.keep(scaleRow)), w.own(scope.keep(bias)), w.own(scope.keep(new Scalar(1.0))),
                     w.own(scope.keep(new Scalar(0L))), w.dtype());
         }
