@@ -38,7 +38,11 @@ final class PromptArgs {
             description = "Crop budget per image (default: num_crops of preprocessor_config.json).")
     Integer numCrops;
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    // The heading matters: picocli registers the options of an @ArgGroup inside a @Mixin twice (once with
+    // the mixin's options, once with the group), and without a heading the usage help lists both copies.
+    // A group with a heading is rendered in its own section from the group's options, so each is listed
+    // once. Parsing and the mutual exclusion are the group's either way.
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "%nModel input (exactly one of):%n")
     Source source;
 
     /** Exactly one of --prompt and --input-ids. */

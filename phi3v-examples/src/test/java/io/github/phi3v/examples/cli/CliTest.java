@@ -92,6 +92,31 @@ class CliTest {
         assertTrue(run("--help").out().contains("inspect"));
     }
 
+    /**
+     * {@code --prompt} and {@code --input-ids} (an exclusive group inside the PromptArgs mixin) are each
+     * described once in the help of the commands that use them: once in the option list, once in the
+     * synopsis, which shows the exclusion.
+     */
+    @Test
+    void promptOptionsAreListedOnceInTheHelp() {
+        for (String cmd : new String[] {"generate", "inspect"}) {
+            String help = run(cmd, "--help").out();
+            for (String option : new String[] {"--prompt=TEXT", "--input-ids=JSON|FILE"}) {
+                long described = help.lines().filter(l -> l.stripLeading().startsWith(option)).count();
+                assertEquals(1, described, cmd + " --help describes " + option + " " + described + " times:\n" + help);
+            }
+            assertTrue(help.contains("(--prompt=TEXT | --input-ids=JSON|FILE)"), "synopsis shows the exclusion:\n"
+                    + help);
+            assertTrue(help.contains("Model input (exactly one of):"), help);
+        }
+        Result both = run("generate", "--model", "x", "--prompt", "a", "--input-ids", "[1]");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("mutually exclusive"), both.err());
+        Result none = run("generate", "--model", "x");
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("--prompt=TEXT | --input-ids=JSON|FILE"), none.err());
+    }
+
     @Test
     void runtimeErrorsAreOneLineUnlessVerbose() {
         Result r = run("generate", "--model", tmp.resolve("nope").toString(), "--input-ids", "[1, 2]");
