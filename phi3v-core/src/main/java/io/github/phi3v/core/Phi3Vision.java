@@ -79,6 +79,14 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * {@value #DEFAULT_MAX_CONTEXT} tokens, not the configured 131072: Phi-3-V has no grouped-query
  * attention, so each token costs 384 KiB of KV cache in 16-bit precision.
  *
+ * <p><b>Limits.</b> For untrusted input (a server), every request is bounded before the work it would
+ * cause: the context ({@link Builder#maxContext(int)}), the prompt's tokens
+ * ({@link Builder#maxPromptTokens(int)}), the images per prompt ({@link Builder#maxImagesPerPrompt(int)},
+ * default {@value #DEFAULT_MAX_IMAGES_PER_PROMPT}) and the image loader's pixel, byte, timeout and
+ * {@code file:} URL limits ({@link Builder#imageLoader(ImageLoader)}). Refusals throw
+ * {@link LimitExceededException}, {@link io.github.phi3v.core.generate.ContextLengthExceededException} or
+ * {@link io.github.phi3v.image.ImageProcessingException}, each naming the limit and the option.
+ *
  * <p><b>Closing.</b> {@link #close()} frees the weights and closes every session (a running generation
  * ends with {@link io.github.phi3v.core.generate.FinishReason#CANCELLED}); afterwards every method that
  * needs the model ({@link #session()}, {@link #generate}, {@link #preprocess}, {@link #model()}, and
