@@ -22,8 +22,11 @@ public final class LimitExceededException extends IllegalArgumentException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The name of the limit, as its builder option. */
     private final String limit;
+    /** The value the request has (or would have). */
     private final long found;
+    /** The configured maximum. */
     private final long max;
 
     /**

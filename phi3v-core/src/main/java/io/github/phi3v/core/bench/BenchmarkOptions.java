@@ -31,7 +31,21 @@ public record BenchmarkOptions(Path config, Path cacheDir, Precision precision, 
     /** Default question. */
     public static final String DEFAULT_QUESTION = "What is shown in this image?";
 
-    /** Validates and copies the lists. */
+    /**
+     * Validates and copies the lists.
+     *
+     * @param config the architecture's {@code config.json}; not null
+     * @param cacheDir folder keeping the random-weight model folders between runs; null = a temporary one
+     * @param precision dtype of the random checkpoint and of the computation; not null
+     * @param variants model variants, run in order on the same checkpoint; not null, not empty
+     * @param scenarios the workloads, in order; not null, not empty
+     * @param decodeTokens greedy tokens timed after each prefill (≥ 0; 0 = no decode)
+     * @param maxContext KV cache capacity in positions (≥ 1)
+     * @param threads libtorch intra-op threads (≥ 0; 0 = the runtime's default)
+     * @param question the text after the image; not null
+     * @param seed seed of the random weights, image and text-only prompts
+     * @throws IllegalArgumentException if a rule above is broken
+     */
     public BenchmarkOptions {
         if (config == null || precision == null || variants == null || scenarios == null || question == null) {
             throw new IllegalArgumentException("config, precision, variants, scenarios and question must not be null");

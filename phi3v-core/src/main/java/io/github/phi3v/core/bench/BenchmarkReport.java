@@ -25,7 +25,17 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    /** Copies the list. */
+    /**
+     * Copies the list.
+     *
+     * @param environment the settings and machine the figures belong to
+     * @param machine memory bandwidth and GEMM throughput measured in this run
+     * @param configPath the config.json the model was built from
+     * @param modelDir the random-weight model folder that was loaded
+     * @param buildSeconds seconds spent writing the folder (0 when a cached one was reused)
+     * @param checkpointBytes size of {@code model.safetensors} in bytes
+     * @param variants one entry per model variant; not null
+     */
     public BenchmarkReport {
         variants = List.copyOf(variants);
     }
@@ -75,7 +85,17 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
     public record VariantResult(String name, double loadSeconds, long weightBytesPerToken, long kvCacheBytes,
             long rssAfterLoadBytes, long peakRssBytes, List<ScenarioResult> scenarios) {
 
-        /** Copies the list. */
+        /**
+         * Copies the list.
+         *
+         * @param name e.g. {@code bfloat16} or {@code bfloat16+int8}
+         * @param loadSeconds {@code Phi3VModel.load} time in seconds (including int8 quantization)
+         * @param weightBytesPerToken bytes of weights one decode step reads
+         * @param kvCacheBytes bytes of the preallocated KV cache (max context)
+         * @param rssAfterLoadBytes resident memory in bytes after loading
+         * @param peakRssBytes peak resident memory (VmHWM) in bytes of this variant
+         * @param scenarios the timed workloads; not null
+         */
         public VariantResult {
             scenarios = List.copyOf(scenarios);
         }

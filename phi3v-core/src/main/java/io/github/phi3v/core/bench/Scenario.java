@@ -12,7 +12,15 @@ import java.util.Locale;
  */
 public record Scenario(String name, int numCrops, int textTokens) {
 
-    /** Validates. */
+    /**
+     * Validates.
+     *
+     * @param name the label in reports; not blank
+     * @param numCrops num_crops of the image processor (≥ 0), or 0 for a text-only prompt
+     * @param textTokens prompt length of a text-only scenario (≥ 0), or 0 for an image scenario
+     * @throws IllegalArgumentException unless the name is set and exactly one of numCrops and textTokens
+     *     is positive
+     */
     public Scenario {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("scenario name must not be blank");
@@ -44,7 +52,11 @@ public record Scenario(String name, int numCrops, int textTokens) {
         return new Scenario("prefill" + tokens, 0, tokens);
     }
 
-    /** True for an image scenario. */
+    /**
+     * True for an image scenario.
+     *
+     * @return {@code numCrops > 0}
+     */
     public boolean hasImage() {
         return numCrops > 0;
     }

@@ -18,7 +18,20 @@ package io.github.phi3v.core.config;
 public record ClipVisionConfig(int hiddenSize, int intermediateSize, int numHiddenLayers, int numAttentionHeads,
         int imageSize, int patchSize, int numChannels, String hiddenAct, double layerNormEps) {
 
-    /** Validates the dimensions; see the class comment for the rules. */
+    /**
+     * Validates the dimensions; see the class comment for the rules.
+     *
+     * @param hiddenSize width of the tower (&gt; 0)
+     * @param intermediateSize MLP width (&gt; 0)
+     * @param numHiddenLayers encoder layers (&gt; 0)
+     * @param numAttentionHeads attention heads (&gt; 0); must divide {@code hiddenSize}
+     * @param imageSize square input side in pixels; a positive multiple of {@code patchSize}
+     * @param patchSize patch side in pixels (&gt; 0)
+     * @param numChannels input channels (&gt; 0)
+     * @param hiddenAct {@code "quick_gelu"} or {@code "gelu"}
+     * @param layerNormEps LayerNorm epsilon; positive and finite
+     * @throws InvalidConfigException if a rule is broken
+     */
     public ClipVisionConfig {
         String where = "img_processor.clip_vision_config";
         requirePositive(where + ".hidden_size", hiddenSize);
@@ -46,17 +59,30 @@ public record ClipVisionConfig(int hiddenSize, int intermediateSize, int numHidd
         }
     }
 
-    /** CLIP ViT-L/14 at 336 px, the tower the official Phi-3-V code hard-codes. */
+    /**
+     * CLIP ViT-L/14 at 336 px, the tower the official Phi-3-V code hard-codes.
+     *
+     * @return 1024 wide, 4096 MLP, 24 layers, 16 heads, 336 px, 14 px patches, 3 channels,
+     *     {@code quick_gelu}, eps 1e-5
+     */
     public static ClipVisionConfig vitL14_336() {
         return new ClipVisionConfig(1024, 4096, 24, 16, 336, 14, 3, "quick_gelu", 1e-5);
     }
 
-    /** Per-head width, {@code hiddenSize / numAttentionHeads} (64 for ViT-L). */
+    /**
+     * Per-head width.
+     *
+     * @return {@code hiddenSize / numAttentionHeads} (64 for ViT-L)
+     */
     public int headDim() {
         return hiddenSize / numAttentionHeads;
     }
 
-    /** Patches along one side of the image, {@code imageSize / patchSize} (24 for ViT-L/14-336). */
+    /**
+     * Patches along one side of the image.
+     *
+     * @return {@code imageSize / patchSize} (24 for ViT-L/14-336)
+     */
     public int patchesPerSide() {
         return imageSize / patchSize;
     }

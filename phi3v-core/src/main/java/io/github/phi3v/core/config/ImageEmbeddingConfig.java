@@ -31,7 +31,22 @@ public record ImageEmbeddingConfig(int imageDimOut, int numImgTokens, String mod
     /** The CLIP checkpoint name the official image embedding asserts. */
     public static final String CLIP_MODEL_NAME = "openai/clip-vit-large-patch14-336";
 
-    /** Validates the combination; see the component descriptions for the rules. */
+    /**
+     * Validates the combination; see the component descriptions for the rules.
+     *
+     * @param imageDimOut channels of the CLIP features; must equal {@code clip.hiddenSize()}
+     * @param numImgTokens tokens per crop after the 2×2 merge; must equal {@code (patchesPerSide / 2)²}
+     * @param modelName must be {@link #CLIP_MODEL_NAME}
+     * @param clip the tower's dimensions; not null, with an even number of patches per side
+     * @param layerIdx index into the {@code numHiddenLayers + 1} CLIP hidden states, negative counting
+     *     from the end
+     * @param typeFeature {@code "patch"} or {@code "cls_patch"}
+     * @param useHdTransform must be true
+     * @param withLearnableSeparator must be true
+     * @param hdTransformOrder must be {@code "sub_glb"}
+     * @param projectionCls must be {@code "mlp"}
+     * @throws InvalidConfigException if a rule is broken
+     */
     public ImageEmbeddingConfig {
         if (clip == null) {
             throw new InvalidConfigException("config.json: img_processor.clip_vision_config: expected a CLIP "
@@ -87,12 +102,18 @@ public record ImageEmbeddingConfig(int imageDimOut, int numImgTokens, String mod
     /**
      * Channels of one merged token fed to the projection: {@code 4 · imageDimOut} (the 2×2 merge
      * concatenates four patch vectors).
+     *
+     * @return {@code 4 · imageDimOut} (4096 for ViT-L)
      */
     public int mergedDim() {
         return 4 * imageDimOut;
     }
 
-    /** Tokens along one side of a crop after the 2×2 merge (12 for ViT-L/14-336). */
+    /**
+     * Tokens along one side of a crop after the 2×2 merge.
+     *
+     * @return {@code clip.patchesPerSide() / 2} (12 for ViT-L/14-336)
+     */
     public int tokensPerSide() {
         return clip.patchesPerSide() / 2;
     }

@@ -55,7 +55,32 @@ public record Phi3VConfig(int vocabSize, int hiddenSize, int intermediateSize, i
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .build();
 
-    /** Validates every field and the relations between them (see the class comment). */
+    /**
+     * Validates every field and the relations between them (see the class comment).
+     *
+     * @param vocabSize rows of the token embedding and the LM head (&gt; 0)
+     * @param hiddenSize decoder width; a multiple of {@code numAttentionHeads} with an even head size
+     * @param intermediateSize MLP width (&gt; 0)
+     * @param numHiddenLayers decoder layers (&gt; 0)
+     * @param numAttentionHeads query heads (&gt; 0)
+     * @param numKeyValueHeads key/value heads; divides {@code numAttentionHeads}
+     * @param rmsNormEps RMSNorm epsilon; positive and finite
+     * @param ropeTheta rotary base; positive and finite
+     * @param maxPositionEmbeddings longest supported context in positions (&gt; 0)
+     * @param originalMaxPositionEmbeddings pre-training context (&gt; 0, at most
+     *     {@code maxPositionEmbeddings})
+     * @param ropeScaling LongRoPE factors ({@code headDim / 2} per set), or null for plain RoPE
+     * @param slidingWindow attention window in positions (&gt; 0), or null for none
+     * @param bosTokenId beginning-of-sequence id, inside the vocabulary
+     * @param eosTokenId first end-of-sequence id
+     * @param padTokenId padding id, inside the vocabulary
+     * @param tieWordEmbeddings whether {@code lm_head} shares the embedding
+     * @param torchDtype {@code "float32"}, {@code "bfloat16"}, {@code "float16"} or null
+     * @param imageEmbedding the vision part, or null for a text-only config
+     * @param eosTokenIds every end-of-sequence id, starting with {@code eosTokenId}, all inside the
+     *     vocabulary; null = just {@code eosTokenId}; copied
+     * @throws InvalidConfigException if a rule is broken
+     */
     public Phi3VConfig {
         requirePositive("vocab_size", vocabSize);
         requirePositive("hidden_size", hiddenSize);
@@ -140,12 +165,20 @@ public record Phi3VConfig(int vocabSize, int hiddenSize, int intermediateSize, i
                 List.of(eosTokenId));
     }
 
-    /** Per-head width of the decoder, {@code hiddenSize / numAttentionHeads} (96 for Phi-3-V). */
+    /**
+     * Per-head width of the decoder, {@code hiddenSize / numAttentionHeads} (96 for Phi-3-V).
+     *
+     * @return {@code hiddenSize / numAttentionHeads}, always even (96 for Phi-3-V)
+     */
     public int headDim() {
         return hiddenSize / numAttentionHeads;
     }
 
-    /** True when the config has an image embedding (Phi-3-V proper), false for a text-only config. */
+    /**
+     * True when the config has an image embedding (Phi-3-V proper), false for a text-only config.
+     *
+     * @return {@code imageEmbedding() != null}
+     */
     public boolean hasVision() {
         return imageEmbedding != null;
     }

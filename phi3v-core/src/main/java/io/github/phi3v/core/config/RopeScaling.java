@@ -13,7 +13,15 @@ import java.util.Arrays;
  */
 public record RopeScaling(String type, double[] shortFactor, double[] longFactor) {
 
-    /** Validates the type and the factor values and copies the arrays. */
+    /**
+     * Validates the type and the factor values and copies the arrays.
+     *
+     * @param type {@code "su"} or {@code "longrope"}
+     * @param shortFactor per-frequency divisors for short sequences; non-empty, all positive and finite
+     * @param longFactor per-frequency divisors for long sequences; same length as {@code shortFactor},
+     *     all positive and finite
+     * @throws InvalidConfigException if a rule is broken
+     */
     public RopeScaling {
         if (!"su".equals(type) && !"longrope".equals(type)) {
             throw new InvalidConfigException("config.json: rope_scaling.type: expected \"su\" or \"longrope\", found "
@@ -41,19 +49,31 @@ public record RopeScaling(String type, double[] shortFactor, double[] longFactor
         return factors.clone();
     }
 
-    /** A copy of the short factors. */
+    /**
+     * A copy of the short factors.
+     *
+     * @return a new array of {@link #size()} values
+     */
     @Override
     public double[] shortFactor() {
         return shortFactor.clone();
     }
 
-    /** A copy of the long factors. */
+    /**
+     * A copy of the long factors.
+     *
+     * @return a new array of {@link #size()} values
+     */
     @Override
     public double[] longFactor() {
         return longFactor.clone();
     }
 
-    /** Number of factors per set (= head_dim / 2 in a valid config). */
+    /**
+     * Number of factors per set (= head_dim / 2 in a valid config).
+     *
+     * @return the length of each factor set
+     */
     public int size() {
         return shortFactor.length;
     }

@@ -82,7 +82,11 @@ public final class HubClient {
                 .build();
     }
 
-    /** The settings of this client. */
+    /**
+     * The settings of this client.
+     *
+     * @return the configuration given at construction
+     */
     public HubConfig config() {
         return config;
     }

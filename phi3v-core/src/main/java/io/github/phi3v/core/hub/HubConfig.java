@@ -56,7 +56,20 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
         this(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, DEFAULT_MAX_FILE_BYTES);
     }
 
-    /** Validates and normalises (endpoint without a trailing slash, absolute cache path). */
+    /**
+     * Validates and normalises (endpoint without a trailing slash, absolute cache path).
+     *
+     * @param endpoint the hub's base URL; an http(s) URL with a host, not null
+     * @param cacheDir the hub cache folder; not null, made absolute and normalised
+     * @param token the access token, or null; blank means null, surrounding whitespace is stripped
+     * @param offline true to never touch the network
+     * @param connectTimeout bound on establishing a connection; positive, not null
+     * @param readTimeout bound on waiting for headers and on stalls while a body streams; positive, not null
+     * @param maxAttempts tries per file (≥ 1)
+     * @param maxFileBytes largest file a download may bring, in bytes (≥ 1)
+     * @throws NullPointerException if endpoint, cacheDir or a timeout is null
+     * @throws IllegalArgumentException if another rule is broken
+     */
     public HubConfig {
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(cacheDir, "cacheDir");
@@ -91,7 +104,11 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
         }
     }
 
-    /** Settings from this process's environment and {@code user.home}. */
+    /**
+     * Settings from this process's environment and {@code user.home}.
+     *
+     * @return {@link #fromEnvironment(Map)} of {@link System#getenv()}
+     */
     public static HubConfig fromEnvironment() {
         return fromEnvironment(System.getenv());
     }

@@ -29,6 +29,7 @@ public class HubException extends RuntimeException {
         TOO_LARGE
     }
 
+    /** The classification of the failure. */
     private final Reason reason;
 
     /**
@@ -54,7 +55,11 @@ public class HubException extends RuntimeException {
         this.reason = reason;
     }
 
-    /** The classification of the failure. */
+    /**
+     * The classification of the failure.
+     *
+     * @return the reason given at construction
+     */
     public Reason reason() {
         return reason;
     }

@@ -27,22 +27,39 @@ public final class ImageEmbeddings implements AutoCloseable {
         this.tokenCount = Math.toIntExact(embeddings.size(0));
     }
 
-    /** Number of placeholder tokens this image fills. */
+    /**
+     * Number of placeholder tokens this image fills.
+     *
+     * @return the rows of the embeddings, equal to {@link Phi3VModel#imageTokenCount(int, int)}
+     */
     public int tokenCount() {
         return tokenCount;
     }
 
-    /** Height of the padded HD image the embeddings were computed from. */
+    /**
+     * Height of the padded HD image the embeddings were computed from.
+     *
+     * @return height in pixels, a multiple of the CLIP image size
+     */
     public int hdHeight() {
         return hdHeight;
     }
 
-    /** Width of the padded HD image the embeddings were computed from. */
+    /**
+     * Width of the padded HD image the embeddings were computed from.
+     *
+     * @return width in pixels, a multiple of the CLIP image size
+     */
     public int hdWidth() {
         return hdWidth;
     }
 
-    /** A float32 copy of the embeddings, row-major {@code [tokenCount, hidden]}. */
+    /**
+     * A float32 copy of the embeddings.
+     *
+     * @return a new array, row-major {@code [tokenCount, hidden]}
+     * @throws IllegalStateException if these embeddings are closed
+     */
     public float[] toFloatArray() {
         return Tensors.toFloats(tensor());
     }

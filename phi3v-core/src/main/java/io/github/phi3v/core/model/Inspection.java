@@ -33,12 +33,26 @@ public record Inspection(Map<String, TracedTensor> tensors, long[] logitsArgmax,
     public record TracedTensor(String name, long[] shape, float[] values) {
     }
 
-    /** Makes the map unmodifiable. */
+    /**
+     * Makes the map unmodifiable.
+     *
+     * @param tensors the float tensors in computation order; copied
+     * @param logitsArgmax argmax over the vocabulary at every position (first index on ties)
+     * @param logitsMax max logit at every position
+     * @param logitsLogsumexp logsumexp of the logits at every position
+     * @param logitsTop2Gap top-1 minus top-2 logit at every position
+     */
     public Inspection {
         tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
-    /** The named tensor; fails with the list of names if absent. */
+    /**
+     * The named tensor.
+     *
+     * @param name a recorded name, e.g. {@code inputs_embeds} or {@code image_1.clip_features}
+     * @return the tensor, never null
+     * @throws IllegalArgumentException if no tensor has that name (the message lists the recorded ones)
+     */
     public TracedTensor get(String name) {
         TracedTensor t = tensors.get(name);
         if (t == null) {
@@ -47,7 +61,11 @@ public record Inspection(Map<String, TracedTensor> tensors, long[] logitsArgmax,
         return t;
     }
 
-    /** Names in computation order. */
+    /**
+     * Names in computation order.
+     *
+     * @return an unmodifiable copy of the recorded names
+     */
     public List<String> names() {
         return List.copyOf(tensors.keySet());
     }

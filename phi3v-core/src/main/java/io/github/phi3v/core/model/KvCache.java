@@ -36,17 +36,29 @@ public final class KvCache implements AutoCloseable {
         this.capacity = capacity;
     }
 
-    /** Number of positions currently cached (the next token goes to this position). */
+    /**
+     * Number of positions currently cached.
+     *
+     * @return the cached length, 0..{@link #capacity()}; the next token goes to this position
+     */
     public int length() {
         return length;
     }
 
-    /** Maximum number of positions this cache holds. */
+    /**
+     * Maximum number of positions this cache holds.
+     *
+     * @return the capacity given to {@link Phi3VModel#newKvCache(int)}
+     */
     public int capacity() {
         return capacity;
     }
 
-    /** Tokens that still fit. */
+    /**
+     * Tokens that still fit.
+     *
+     * @return {@code capacity() - length()}
+     */
     public int remaining() {
         return capacity - length;
     }
@@ -55,6 +67,7 @@ public final class KvCache implements AutoCloseable {
      * Forgets every position from {@code newLength} on, keeping the prefix for reuse (e.g. a shared
      * system prompt or an edited last turn).
      *
+     * @param newLength the number of positions to keep
      * @throws IllegalArgumentException unless {@code 0 <= newLength <= length()}
      */
     public void truncate(int newLength) {
@@ -71,7 +84,11 @@ public final class KvCache implements AutoCloseable {
         truncate(0);
     }
 
-    /** Bytes held by keys and values. */
+    /**
+     * Bytes held by keys and values.
+     *
+     * @return native bytes of all layers' keys and values plus the saved input embeddings
+     */
     public long sizeInBytes() {
         long total = 0;
         for (int i = 0; i < keys.length; i++) {

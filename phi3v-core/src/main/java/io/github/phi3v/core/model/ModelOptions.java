@@ -19,7 +19,15 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
         CUDA
     }
 
-    /** Validates. */
+    /**
+     * Validates.
+     *
+     * @param precision dtype of weights and activations; not null
+     * @param device where tensors live; not null
+     * @param threads libtorch intra-op threads (≥ 0; 0 keeps the current setting)
+     * @param quantization weight quantization; not null, {@link Quantization#INT8} only on {@link Device#CPU}
+     * @throws IllegalArgumentException if a rule is broken
+     */
     public ModelOptions {
         if (precision == null || device == null || quantization == null) {
             throw new IllegalArgumentException("precision, device and quantization must not be null");
@@ -44,22 +52,41 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
         this(precision, device, threads, Quantization.NONE);
     }
 
-    /** CPU, {@link Precision#cpuDefault()}, default threads. */
+    /**
+     * CPU, {@link Precision#cpuDefault()}, default threads.
+     *
+     * @return CPU options without quantization
+     */
     public static ModelOptions defaults() {
         return new ModelOptions(Precision.cpuDefault(), Device.CPU, 0);
     }
 
-    /** A copy with another precision. */
+    /**
+     * A copy with another precision.
+     *
+     * @param p the precision; not null
+     * @return the copy
+     */
     public ModelOptions withPrecision(Precision p) {
         return new ModelOptions(p, device, threads, quantization);
     }
 
-    /** A copy with another device. */
+    /**
+     * A copy with another device.
+     *
+     * @param d the device; not null (CPU for int8)
+     * @return the copy
+     */
     public ModelOptions withDevice(Device d) {
         return new ModelOptions(precision, d, threads, quantization);
     }
 
-    /** A copy with another thread count (0 = default). */
+    /**
+     * A copy with another thread count (0 = default).
+     *
+     * @param n libtorch intra-op threads (≥ 0)
+     * @return the copy
+     */
     public ModelOptions withThreads(int n) {
         return new ModelOptions(precision, device, n, quantization);
     }

@@ -91,7 +91,12 @@ public final class Phi3VModel implements AutoCloseable {
         this.owned = w.release();
     }
 
-    /** {@link #load(Path, ModelOptions)} with {@link ModelOptions#defaults()}. */
+    /**
+     * {@link #load(Path, ModelOptions)} with {@link ModelOptions#defaults()}.
+     *
+     * @param modelDir the HF model folder ({@code config.json} and safetensors weights)
+     * @return the model; close it to free the weights
+     */
     public static Phi3VModel load(Path modelDir) {
         return load(modelDir, ModelOptions.defaults());
     }
@@ -137,17 +142,32 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
-    /** The model's configuration. */
+    /**
+     * The model's configuration.
+     *
+     * @return the parsed {@code config.json}
+     */
     public Phi3VConfig config() {
         return config;
     }
 
-    /** The options it was loaded with. */
+    /**
+     * The options it was loaded with.
+     *
+     * @return precision, device, threads and quantization given to {@link #load(Path, ModelOptions)}
+     */
     public ModelOptions options() {
         return options;
     }
 
-    /** Number of placeholder tokens an image with this padded HD size occupies. */
+    /**
+     * Number of placeholder tokens an image with this padded HD size occupies.
+     *
+     * @param hdHeight padded HD height in pixels, a positive multiple of the CLIP image size (336)
+     * @param hdWidth padded HD width in pixels, a positive multiple of the CLIP image size
+     * @return the token count of {@link #encodeImage} for that size
+     * @throws IllegalArgumentException if the size is not a valid HD grid
+     */
     public int imageTokenCount(int hdHeight, int hdWidth) {
         ImageEmbeddingConfig img = requireVision();
         int s = img.clip().imageSize();
@@ -158,6 +178,10 @@ public final class Phi3VModel implements AutoCloseable {
     /**
      * Allocates a KV cache for up to {@code capacity} positions (prompt + generated tokens).
      * Memory: layers × 2 × kvHeads × headDim × capacity × dtype size.
+     *
+     * @param capacity positions, 1..{@code max_position_embeddings}
+     * @return an empty cache; close it when the sequence is done
+     * @throws IllegalArgumentException if {@code capacity} is out of range
      */
     public KvCache newKvCache(int capacity) {
         if (capacity < 1 || capacity > config.maxPositionEmbeddings()) {
@@ -195,7 +219,12 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
-    /** {@link #encodeImage(float[], int, int, int)} of an {@link ImagePixels}. */
+    /**
+     * {@link #encodeImage(float[], int, int, int)} of an {@link ImagePixels}.
+     *
+     * @param image the processor's output for one image
+     * @return the image's embeddings; close them when done
+     */
     public ImageEmbeddings encodeImage(ImagePixels image) {
         return encodeImage(image.pixelValues(), image.numCrops(), image.hdHeight(), image.hdWidth());
     }
@@ -267,6 +296,15 @@ public final class Phi3VModel implements AutoCloseable {
     /**
      * Like {@link #forward(int[], List, KvCache, int)} but returns the logits of the last
      * {@code lastPositions} positions ({@code [lastPositions][vocab]}, oldest first).
+     *
+     * @param tokenIds ids; {@code -k} = placeholder of {@code images.get(k-1)}; not empty, not modified
+     * @param images image embeddings referenced by the placeholders (may be empty)
+     * @param cache this sequence's cache, from this model; positions from {@code startPosition} on are
+     *     overwritten
+     * @param startPosition where the ids go, 0..{@code cache.length()}
+     * @param lastPositions how many final positions to return, 1..{@code tokenIds.length}
+     * @return float32 logits, {@code lastPositions} arrays of length vocab_size, oldest first
+     * @throws IllegalArgumentException if an argument is out of range or the cache would overflow
      */
     public float[][] forward(int[] tokenIds, List<ImageEmbeddings> images, KvCache cache, int startPosition,
             int lastPositions) {

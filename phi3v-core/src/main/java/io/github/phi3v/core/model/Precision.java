@@ -22,12 +22,22 @@ public enum Precision {
         this.label = label;
     }
 
-    /** The PyTorch name ("float32", "bfloat16", "float16"). */
+    /**
+     * The PyTorch name ("float32", "bfloat16", "float16").
+     *
+     * @return {@code "float32"}, {@code "bfloat16"} or {@code "float16"}
+     */
     public String label() {
         return label;
     }
 
-    /** Parses a PyTorch-style name ("float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"half"). */
+    /**
+     * Parses a PyTorch-style name ("float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"half").
+     *
+     * @param name the name, case-insensitive, surrounding spaces ignored
+     * @return the precision
+     * @throws IllegalArgumentException for an unknown name
+     */
     public static Precision parse(String name) {
         String n = name.trim().toLowerCase(Locale.ROOT);
         return switch (n) {
@@ -42,12 +52,18 @@ public enum Precision {
     /**
      * The CPU default: {@link #BFLOAT16} when the CPU has native bf16 arithmetic (x86 AVX512-BF16 or
      * AMX, or ARM's bf16 extension), {@link #FLOAT32} otherwise (bf16 emulated is slower than f32).
+     *
+     * @return {@link #BFLOAT16} or {@link #FLOAT32}
      */
     public static Precision cpuDefault() {
         return cpuHasBf16() ? BFLOAT16 : FLOAT32;
     }
 
-    /** True when /proc/cpuinfo lists avx512_bf16, amx_bf16 or (ARM) bf16. False when unknown. */
+    /**
+     * True when /proc/cpuinfo lists avx512_bf16, amx_bf16 or (ARM) bf16. False when unknown.
+     *
+     * @return whether the CPU has native bf16 arithmetic (false if /proc/cpuinfo cannot be read)
+     */
     public static boolean cpuHasBf16() {
         Path cpuinfo = Path.of("/proc/cpuinfo");
         try {

@@ -31,17 +31,29 @@ public final class WeightMismatchException extends RuntimeException {
         this.wrongShape = List.copyOf(wrongShape);
     }
 
-    /** Names the config requires that the checkpoint lacks. */
+    /**
+     * Names the config requires that the checkpoint lacks.
+     *
+     * @return an unmodifiable list, possibly empty
+     */
     public List<String> missing() {
         return missing;
     }
 
-    /** Names in the checkpoint that this architecture does not have. */
+    /**
+     * Names in the checkpoint that this architecture does not have.
+     *
+     * @return an unmodifiable list, possibly empty
+     */
     public List<String> unexpected() {
         return unexpected;
     }
 
-    /** Tensors whose stored shape differs from the config, as "name: expected .., found ..". */
+    /**
+     * Tensors whose stored shape differs from the config, as "name: expected .., found ..".
+     *
+     * @return an unmodifiable list, possibly empty
+     */
     public List<String> wrongShape() {
         return wrongShape;
     }

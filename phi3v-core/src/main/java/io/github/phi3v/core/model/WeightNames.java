@@ -75,12 +75,24 @@ public final class WeightNames {
     private WeightNames() {
     }
 
-    /** {@code model.layers.<layer>.<suffix>}. */
+    /**
+     * {@code model.layers.<layer>.<suffix>}.
+     *
+     * @param layer decoder layer index, 0-based
+     * @param suffix e.g. {@code self_attn.qkv_proj.weight}
+     * @return the checkpoint name
+     */
     public static String decoderLayer(int layer, String suffix) {
         return "model.layers." + layer + "." + suffix;
     }
 
-    /** {@code ...vision_model.encoder.layers.<layer>.<suffix>}, e.g. suffix {@code self_attn.q_proj.weight}. */
+    /**
+     * {@code ...vision_model.encoder.layers.<layer>.<suffix>}, e.g. suffix {@code self_attn.q_proj.weight}.
+     *
+     * @param layer CLIP encoder layer index, 0-based
+     * @param suffix the part after the layer index
+     * @return the checkpoint name
+     */
     public static String clipLayer(int layer, String suffix) {
         return CLIP + "encoder.layers." + layer + "." + suffix;
     }
@@ -88,13 +100,21 @@ public final class WeightNames {
     /**
      * How many CLIP encoder layers are computed: enough to produce {@code hidden_states[layer_idx]}
      * (the embeddings after {@code pre_layrnorm} are hidden state 0).
+     *
+     * @param img the image configuration (its {@code layerIdx} and CLIP depth)
+     * @return the number of encoder layers to run, 0..{@code numHiddenLayers}
      */
     public static int computedClipLayers(ImageEmbeddingConfig img) {
         int states = img.clip().numHiddenLayers() + 1;
         return img.layerIdx() < 0 ? states + img.layerIdx() : img.layerIdx();
     }
 
-    /** Every tensor the model loads, with its required shape, in a stable order. */
+    /**
+     * Every tensor the model loads, with its required shape, in a stable order.
+     *
+     * @param cfg the model configuration
+     * @return checkpoint name to shape, in insertion order
+     */
     public static Map<String, long[]> computed(Phi3VConfig cfg) {
         Map<String, long[]> m = new LinkedHashMap<>();
         long h = cfg.hiddenSize();
@@ -180,6 +200,10 @@ public final class WeightNames {
     /**
      * True for names real checkpoints carry that the model deliberately never loads (see the class
      * comment). They may be absent.
+     *
+     * @param cfg the model configuration
+     * @param name a checkpoint tensor name
+     * @return whether {@code name} is stored in real checkpoints but ignored by the model
      */
     public static boolean isStoredButUnused(Phi3VConfig cfg, String name) {
         if (!cfg.hasVision()) {

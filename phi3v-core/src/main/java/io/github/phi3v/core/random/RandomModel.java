@@ -108,12 +108,20 @@ public final class RandomModel {
         return new Builder(Objects.requireNonNull(config, "config"));
     }
 
-    /** The configuration the folder will have (with {@code torch_dtype} set to the weights' dtype). */
+    /**
+     * The configuration the folder will have (with {@code torch_dtype} set to the weights' dtype).
+     *
+     * @return the config written as {@code config.json}
+     */
     public Phi3VConfig config() {
         return config;
     }
 
-    /** Every tensor of the checkpoint, in file order, each with its own deterministic data source. */
+    /**
+     * Every tensor of the checkpoint, in file order, each with its own deterministic data source.
+     *
+     * @return a new list of the tensors to write
+     */
     public List<Tensor> tensors() {
         List<Tensor> out = new ArrayList<>();
         for (Map.Entry<String, long[]> e : WeightNames.stored(config).entrySet()) {
@@ -122,7 +130,11 @@ public final class RandomModel {
         return out;
     }
 
-    /** Bytes of {@code model.safetensors}. */
+    /**
+     * Bytes of {@code model.safetensors}.
+     *
+     * @return the exact file size in bytes (header included), computed without writing
+     */
     public long checkpointBytes() {
         return SafetensorsWriter.fileSize(Map.of("format", "pt"), tensors());
     }

@@ -68,17 +68,29 @@ public final class SafetensorsWriter {
             this.byteSize = byteSize;
         }
 
-        /** The dtype string of a safetensors header, e.g. {@code "BF16"}. */
+        /**
+         * The dtype string of a safetensors header, e.g. {@code "BF16"}.
+         *
+         * @return the header name, e.g. {@code "BF16"}
+         */
         public String safetensorsName() {
             return safetensorsName;
         }
 
-        /** Bytes per element. */
+        /**
+         * Bytes per element.
+         *
+         * @return the element size in bytes
+         */
         public int byteSize() {
             return byteSize;
         }
 
-        /** True for the floating-point types (written with {@link Sink#put(float)}). */
+        /**
+         * True for the floating-point types (written with {@link Sink#put(float)}).
+         *
+         * @return false for the integer types I64 and I32, true otherwise
+         */
         public boolean isFloating() {
             return this != I64 && this != I32;
         }
@@ -131,7 +143,16 @@ public final class SafetensorsWriter {
      */
     public record Tensor(String name, ElementType type, long[] shape, TensorData data) {
 
-        /** Validates and copies the shape. */
+        /**
+         * Validates and copies the shape.
+         *
+         * @param name the tensor name; not null, non-empty, not {@code __metadata__}
+         * @param type the element type stored in the file; not null
+         * @param shape the dimensions, all ≥ 0; not null, copied
+         * @param data produces exactly {@code numel} values; not null
+         * @throws NullPointerException if an argument is null
+         * @throws IllegalArgumentException for a bad name or a negative dimension
+         */
         public Tensor {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(type, "type");
@@ -150,13 +171,22 @@ public final class SafetensorsWriter {
             }
         }
 
-        /** A copy of the shape. */
+        /**
+         * A copy of the shape.
+         *
+         * @return a new array of the dimensions
+         */
         @Override
         public long[] shape() {
             return shape.clone();
         }
 
-        /** Number of elements, the product of the shape. */
+        /**
+         * Number of elements, the product of the shape.
+         *
+         * @return the element count (1 for a scalar)
+         * @throws ArithmeticException if it overflows a long
+         */
         public long numel() {
             long n = 1;
             for (long d : shape) {
@@ -165,7 +195,12 @@ public final class SafetensorsWriter {
             return n;
         }
 
-        /** Bytes in the data section. */
+        /**
+         * Bytes in the data section.
+         *
+         * @return {@code numel() × type().byteSize()}
+         * @throws ArithmeticException if it overflows a long
+         */
         public long byteSize() {
             return Math.multiplyExact(numel(), type.byteSize());
         }

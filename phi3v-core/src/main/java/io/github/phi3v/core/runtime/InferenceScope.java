@@ -31,7 +31,11 @@ public final class InferenceScope implements AutoCloseable {
         this.scope = new PointerScope();
     }
 
-    /** Initialises libtorch if needed and opens a new scope on the current thread. */
+    /**
+     * Initialises libtorch if needed and opens a new scope on the current thread.
+     *
+     * @return the scope; close it (try-with-resources) on the same thread
+     */
     public static InferenceScope open() {
         TorchRuntime.ensureInitialized();
         return new InferenceScope();
@@ -41,6 +45,8 @@ public final class InferenceScope implements AutoCloseable {
      * Lets {@code p} outlive this scope: it gets one extra reference, which the caller releases with
      * {@code p.close()} when done.
      *
+     * @param <P> the pointer type (e.g. {@code Tensor})
+     * @param p a pointer created in this scope
      * @return {@code p}
      */
     public <P extends Pointer> P keep(P p) {

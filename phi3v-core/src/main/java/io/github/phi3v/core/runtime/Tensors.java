@@ -15,7 +15,13 @@ public final class Tensors {
     private Tensors() {
     }
 
-    /** A new float32 CPU tensor of the given shape holding a copy of {@code data}. */
+    /**
+     * A new float32 CPU tensor of the given shape holding a copy of {@code data}.
+     *
+     * @param data the values, row-major; length must equal the product of {@code shape}
+     * @param shape the dimensions, all ≥ 0
+     * @return a new tensor owned by the current scope, if any
+     */
     public static Tensor fromFloats(float[] data, long... shape) {
         checkCount(data.length, shape);
         try (TensorOptions opts = new TensorOptions(ScalarType.Float);
@@ -31,6 +37,13 @@ public final class Tensors {
     /**
      * A new float32 CPU tensor of the given shape holding a copy of {@code data[offset .. offset+length)}
      * (e.g. the real crops at the front of a padded pixel array).
+     *
+     * @param data the source array
+     * @param offset index of the first value copied
+     * @param length number of values copied; must equal the product of {@code shape}
+     * @param shape the dimensions, all ≥ 0
+     * @return a new tensor owned by the current scope, if any
+     * @throws IllegalArgumentException if the range lies outside {@code data} or does not match the shape
      */
     public static Tensor fromFloats(float[] data, int offset, int length, long... shape) {
         if (offset < 0 || length < 0 || offset > data.length - length) {
@@ -48,7 +61,13 @@ public final class Tensors {
         }
     }
 
-    /** A new int64 CPU tensor of the given shape holding a copy of {@code data}. */
+    /**
+     * A new int64 CPU tensor of the given shape holding a copy of {@code data}.
+     *
+     * @param data the values, row-major; length must equal the product of {@code shape}
+     * @param shape the dimensions, all ≥ 0
+     * @return a new tensor owned by the current scope, if any
+     */
     public static Tensor fromLongs(long[] data, long... shape) {
         checkCount(data.length, shape);
         try (TensorOptions opts = new TensorOptions(ScalarType.Long);
@@ -61,7 +80,12 @@ public final class Tensors {
         }
     }
 
-    /** The values of {@code t} (any float dtype, any device) as float32, in C order. */
+    /**
+     * The values of {@code t} (any float dtype, any device) as float32, in C order.
+     *
+     * @param t the tensor; not modified
+     * @return a new array of {@code t.numel()} values
+     */
     public static float[] toFloats(Tensor t) {
         try (InferenceScope ignored = InferenceScope.open()) {
             Tensor f = t.to(ScalarType.Float);
@@ -77,7 +101,12 @@ public final class Tensors {
         }
     }
 
-    /** The values of an integer tensor as int64, in C order. */
+    /**
+     * The values of an integer tensor as int64, in C order.
+     *
+     * @param t the tensor; not modified
+     * @return a new array of {@code t.numel()} values
+     */
     public static long[] toLongs(Tensor t) {
         try (InferenceScope ignored = InferenceScope.open()) {
             Tensor f = t.to(ScalarType.Long);
@@ -93,7 +122,12 @@ public final class Tensors {
         }
     }
 
-    /** The shape of {@code t}. */
+    /**
+     * The shape of {@code t}.
+     *
+     * @param t the tensor
+     * @return a new array of its dimensions (empty for a scalar)
+     */
     public static long[] shape(Tensor t) {
         long[] s = new long[(int) t.dim()];
         for (int i = 0; i < s.length; i++) {

@@ -54,7 +54,12 @@ public final class TorchRuntime {
         }
     }
 
-    /** Sets libtorch's intra-op thread count (process-wide: libtorch has one pool). */
+    /**
+     * Sets libtorch's intra-op thread count (process-wide: libtorch has one pool).
+     *
+     * @param threads the thread count (≥ 1)
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
     public static void setThreads(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -63,7 +68,11 @@ public final class TorchRuntime {
         Natives.setThreads(threads);
     }
 
-    /** libtorch's current intra-op thread count. */
+    /**
+     * libtorch's current intra-op thread count.
+     *
+     * @return the process-wide thread count (≥ 1)
+     */
     public static int threads() {
         ensureInitialized();
         return Natives.threads();

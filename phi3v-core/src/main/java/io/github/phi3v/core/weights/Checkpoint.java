@@ -190,12 +190,20 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(indexFile, all);
     }
 
-    /** The file this checkpoint was opened from (the single file or the index). */
+    /**
+     * The file this checkpoint was opened from.
+     *
+     * @return the single safetensors file or the index file
+     */
     public Path source() {
         return source;
     }
 
-    /** All tensor names, in file (or index) order. Unmodifiable. */
+    /**
+     * All tensor names.
+     *
+     * @return an unmodifiable set in file (or index) order
+     */
     public Set<String> names() {
         return infos.keySet();
     }
@@ -227,7 +235,11 @@ public final class Checkpoint implements AutoCloseable {
         return t;
     }
 
-    /** Total bytes of all tensors. */
+    /**
+     * Total bytes of all tensors.
+     *
+     * @return the sum of the tensors' data sizes in bytes (headers excluded)
+     */
     public long totalBytes() {
         long n = 0;
         for (TensorInfo t : infos.values()) {

@@ -19,12 +19,20 @@ public enum DType {
         this.byteSize = byteSize;
     }
 
-    /** Bytes per element. */
+    /**
+     * Bytes per element.
+     *
+     * @return 4 for F32, 2 for BF16 and F16
+     */
     public int byteSize() {
         return byteSize;
     }
 
-    /** The dtype's name in a safetensors header, e.g. {@code "BF16"}. */
+    /**
+     * The dtype's name in a safetensors header.
+     *
+     * @return e.g. {@code "BF16"}
+     */
     public String safetensorsName() {
         return safetensorsName;
     }

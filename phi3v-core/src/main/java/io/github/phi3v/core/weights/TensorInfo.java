@@ -16,18 +16,35 @@ import java.util.Arrays;
  */
 public record TensorInfo(String name, DType dtype, long[] shape, Path file, long fileOffset, long byteLength) {
 
-    /** Copies the shape. */
+    /**
+     * Copies the shape.
+     *
+     * @param name the checkpoint name
+     * @param dtype the stored element type
+     * @param shape the dimensions (empty for a scalar); copied
+     * @param file the safetensors file holding it
+     * @param fileOffset absolute offset of the first byte in {@code file}
+     * @param byteLength number of bytes of the data
+     */
     public TensorInfo {
         shape = shape.clone();
     }
 
-    /** A copy of the dimensions. */
+    /**
+     * A copy of the dimensions.
+     *
+     * @return a new array (empty for a scalar)
+     */
     @Override
     public long[] shape() {
         return shape.clone();
     }
 
-    /** Number of dimensions. */
+    /**
+     * Number of dimensions.
+     *
+     * @return the rank, 0 for a scalar
+     */
     public int rank() {
         return shape.length;
     }
@@ -42,7 +59,11 @@ public record TensorInfo(String name, DType dtype, long[] shape, Path file, long
         return shape[i];
     }
 
-    /** Number of elements (1 for a scalar). */
+    /**
+     * Number of elements (1 for a scalar).
+     *
+     * @return the product of the dimensions
+     */
     public long numel() {
         long n = 1;
         for (long d : shape) {
