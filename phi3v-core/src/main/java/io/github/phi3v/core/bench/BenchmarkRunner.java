@@ -18,6 +18,7 @@ import java.util.zip.CRC32;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.generate.Logits;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.ModelOptions;
@@ -210,7 +211,7 @@ public final class BenchmarkRunner {
             cache.clear();
             long t2 = System.nanoTime();
             float[] logits = model.forward(ids, images, cache, 0);
-            int token = argmax(logits);
+            int token = Logits.argmax(logits);
             double prefillMs = millis(t2);
             double ttft = prefillMs + (s.hasImage() ? preprocessMs + visionMs : 0);
             for (ImageEmbeddings e : images) {
@@ -225,7 +226,7 @@ public final class BenchmarkRunner {
                 long t3 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     one[0] = token;
-                    token = argmax(model.forward(one, List.of(), cache, cache.length()));
+                    token = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
                 }
                 decodeSeconds = seconds(t3);
             }
@@ -316,16 +317,6 @@ public final class BenchmarkRunner {
             ids[i] = 259 + rnd.nextInt(29000);
         }
         return ids;
-    }
-
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private String folderName(Phi3VConfig config) throws IOException {
