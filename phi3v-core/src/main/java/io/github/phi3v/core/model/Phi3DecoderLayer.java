@@ -1,6 +1,7 @@
 package io.github.phi3v.core.model;
 
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
@@ -19,13 +20,36 @@ import io.github.phi3v.core.runtime.InferenceScope;
  */
 final class Phi3DecoderLayer {
 
-    /** Queries per block of {@link #chunkedCausal}: [32, 256, 2048] float32 scores = 64 MiB. */
-    private static final long QUERY_CHUNK = 256;
+    /**
+     * Rows per pass of a CPU prefill through the layer. Every temporary of one pass is then at most
+     * {@code [512, 2 x intermediate]} bf16 = 16 MiB for the real model: glibc serves blocks below its
+     * 32 MiB mmap limit from its arenas and reuses them, whereas every larger temporary is a fresh
+     * mapping whose pages the kernel faults in and zeroes again (a 2000-token prefill allocated ~40 GB
+     * that way and spent 30 of its 60 s in the kernel, see docs/benchmarks.md).
+     */
+    static final long ROW_BLOCK = 512;
+
+    /** Queries per block of {@link #chunkedCausal}. */
+    private static final long QUERY_CHUNK = 128;
+
+    /**
+     * Heads per group of {@link #chunkedCausal}: with 8 heads, 128 queries and 4096 keys the float32
+     * scores are 16 MiB and the float32 keys 12 MiB (see {@link #ROW_BLOCK} for why that size matters).
+     */
+    private static final long HEAD_GROUP = 8;
 
     /** What every layer of one forward call shares: positions, rotary tables and the mask. */
     record Step(long start, long count, LongRopeEmbedding.CosSin rope, Tensor mask, boolean upcastPrefill) {
         long end() {
             return start + count;
+        }
+
+        /** The same step restricted to its rows {@code from .. from+len-1} (views, nothing copied). */
+        Step rows(long from, long len) {
+            LongRopeEmbedding.CosSin cs = new LongRopeEmbedding.CosSin(rope.cos().narrow(0, from, len),
+                    rope.sin().narrow(0, from, len));
+            Tensor m = mask == null ? null : mask.narrow(0, from, len).narrow(1, 0, start + from + len);
+            return new Step(start + from, len, cs, m, upcastPrefill);
         }
     }
 
@@ -72,6 +96,30 @@ final class Phi3DecoderLayer {
      */
     Tensor apply(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
         long n = step.count();
+        if (n > ROW_BLOCK && step.upcastPrefill() && heads == kvHeads) {
+            // Row blocks in order: block b's keys and values are in the cache before block b+1 attends,
+            // and each row's result depends only on its own input and the keys before it, so this is the
+            // same computation as one pass, with small temporaries.
+            Tensor out;                                                                    // [n, hidden]
+            try (TensorOptions opts = new TensorOptions(x.scalar_type());
+                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                out = torch.empty(new long[] {n, x.size(1)}, opts, fmt);
+            }
+            for (long r = 0; r < n; r += ROW_BLOCK) {
+                long len = Math.min(ROW_BLOCK, n - r);
+                try (InferenceScope block = InferenceScope.open()) {
+                    out.narrow(0, r, len).copy_(applyRows(x.narrow(0, r, len), step.rows(r, len), cacheKeys,
+                            cacheValues));
+                }
+            }
+            return out;
+        }
+        return applyRows(x, step, cacheKeys, cacheValues);
+    }
+
+    /** {@link #apply} in one pass. */
+    private Tensor applyRows(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
+        long n = step.count();
         long d = headDim;
         Tensor h = inputLayernorm.apply(x);
         Tensor qkv = qkvProj.apply(h);                                                  // [n, (H+2K)*d]
@@ -112,18 +160,17 @@ final class Phi3DecoderLayer {
             Tensor probs = torch.softmax(torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim), -1);
             return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
         }
+        if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa) {
+            return chunkedCausal(q, keys, values, step.start());
+        }
         boolean upcast = step.upcastPrefill() && step.count() > 1 && dtype != ScalarType.Float;
-        Tensor cacheValues = values;
         if (upcast) {
             q = q.to(ScalarType.Float);
             keys = keys.to(ScalarType.Float);
             values = values.to(ScalarType.Float);
         }
         Tensor out;
-        if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa
-                && q.scalar_type() == ScalarType.Float) {
-            out = chunkedCausal(q, keys, values, cacheValues);
-        } else if (step.mask() != null) {
+        if (step.mask() != null) {
             try (TensorOptional mask = new TensorOptional(step.mask())) {
                 out = torch.scaled_dot_product_attention(q, keys, values, mask, 0.0, false, defaultScale, gqa);
             }
@@ -139,27 +186,29 @@ final class Phi3DecoderLayer {
     }
 
     /**
-     * Causal float32 attention of a prefill from position 0 on CPU, in blocks of {@link #QUERY_CHUNK} queries:
-     * each block attends only to keys {@code 0 .. end of block} (the causal half of the work) with two
-     * batched GEMMs and a float32 softmax. The same arithmetic as float32 SDPA up to summation order, but
-     * libtorch's CPU SDPA took 4.1 s for [32, 1943, 96] here against 1.2 s this way (same run).
+     * Causal float32 attention on CPU of the queries at positions {@code offset .. offset+n-1} over the
+     * keys {@code 0 .. offset+n-1}, in groups of {@link #HEAD_GROUP} heads and blocks of
+     * {@link #QUERY_CHUNK} queries: each block attends only to the keys up to its own last position (the
+     * causal half of the work) with two batched GEMMs and a float32 softmax. The same arithmetic as float32
+     * SDPA up to summation order, but libtorch's CPU SDPA took 4.1 s for [32, 1943, 96] here against 1.2 s
+     * in blocks (same run).
      *
-     * @param q {@code [H, n, d]} float32
-     * @param keys {@code [H, n, d]} float32
-     * @param values {@code [H, n, d]} float32
-     * @param cacheValues the same values in the cache dtype: with 16-bit caches the probabilities are
+     * @param q {@code [H, n, d]} in the model dtype
+     * @param keys {@code [H, offset+n, d]} in the cache dtype, up-cast to float32 one head group at a time
+     * @param values {@code [H, offset+n, d]} in the cache dtype: with 16-bit caches the probabilities are
      *     rounded to that dtype and multiplied with these, as the official eager attention does
      *     ({@code softmax(..., dtype=float32).to(query dtype)}); twice as fast as float32 here
-     * @return {@code [H, n, d]} float32, or the cache dtype for 16-bit caches
+     * @param offset the position of the first query
+     * @return {@code [H, n, d]} in the cache dtype
      */
-    private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, Tensor cacheValues) {
+    private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, long offset) {
+        long h = q.size(0);
         long n = q.size(1);
-        ScalarType pvType = cacheValues.scalar_type();
-        Tensor v = pvType == ScalarType.Float ? values : cacheValues;
+        ScalarType pvType = values.scalar_type();
         Tensor out;                                                                      // [H, n, d]
         try (TensorOptions opts = new TensorOptions(pvType);
-             org.bytedeco.pytorch.MemoryFormatOptional fmt = new org.bytedeco.pytorch.MemoryFormatOptional()) {
-            out = torch.empty(new long[] {q.size(0), n, q.size(2)}, opts, fmt);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            out = torch.empty(new long[] {h, n, q.size(2)}, opts, fmt);
         }
         long c = Math.min(QUERY_CHUNK, n);
         Tensor future;                                                                   // [c, c]: -inf above the diagonal
@@ -167,18 +216,29 @@ final class Phi3DecoderLayer {
              TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             future = torch.triu(torch.full(new long[] {c, c}, minusInf, f32), 1);
         }
-        for (long c0 = 0; c0 < n; c0 += c) {
-            try (InferenceScope chunk = InferenceScope.open()) {
-                long len = Math.min(c, n - c0);
-                long end = c0 + len;
-                Tensor scores = torch.matmul(q.narrow(1, c0, len), keys.narrow(1, 0, end).transpose(1, 2)); // [H, len, end]
-                scores.mul_(invSqrtHeadDim);                                                 // in place
-                scores.narrow(2, c0, len).add_(future.narrow(0, 0, len).narrow(1, 0, len));  // causal block
-                Tensor probs = torch.softmax(scores, -1);                                    // [H, len, end]
-                if (pvType != ScalarType.Float) {
-                    probs = probs.to(pvType);
+        for (long g0 = 0; g0 < h; g0 += HEAD_GROUP) {
+            long g = Math.min(HEAD_GROUP, h - g0);
+            try (InferenceScope group = InferenceScope.open()) {
+                Tensor k = keys.narrow(0, g0, g);                                            // [g, L, d]
+                Tensor kf = k.scalar_type() == ScalarType.Float ? k : k.to(ScalarType.Float);
+                Tensor v = values.narrow(0, g0, g);                                          // [g, L, d]
+                Tensor qg = q.narrow(0, g0, g);                                              // [g, n, d]
+                for (long c0 = 0; c0 < n; c0 += c) {
+                    try (InferenceScope chunk = InferenceScope.open()) {
+                        long len = Math.min(c, n - c0);
+                        long end = offset + c0 + len;
+                        Tensor qc = qg.narrow(1, c0, len);
+                        Tensor qf = qc.scalar_type() == ScalarType.Float ? qc : qc.to(ScalarType.Float);
+                        Tensor scores = torch.matmul(qf, kf.narrow(1, 0, end).transpose(1, 2));  // [g, len, end]
+                        scores.mul_(invSqrtHeadDim);                                             // in place
+                        scores.narrow(2, offset + c0, len).add_(future.narrow(0, 0, len).narrow(1, 0, len)); // causal block
+                        Tensor probs = torch.softmax(scores, -1);                                // [g, len, end]
+                        if (pvType != ScalarType.Float) {
+                            probs = probs.to(pvType);
+                        }
+                        out.narrow(0, g0, g).narrow(1, c0, len).copy_(torch.matmul(probs, v.narrow(1, 0, end)));
+                    }
                 }
-                out.narrow(1, c0, len).copy_(torch.matmul(probs, v.narrow(1, 0, end)));      // [H, len, d]
             }
         }
         return out;

@@ -525,14 +525,17 @@ public final class Phi3VModel implements AutoCloseable {
 
     /**
      * The attention mask for queries {@code start .. start+n-1} over keys {@code 0 .. start+n-1}, or null
-     * when SDPA needs none: a single query sees every key, and a prefill from 0 uses {@code is_causal}.
+     * when none is needed: a single query sees every key, a prefill from 0 uses {@code is_causal}, and
+     * the CPU layers' blocked attention applies the causal offset itself.
      * True = attend. Includes the sliding window ({@code kv >= q - window}) when it can matter.
      */
     private Tensor mask(long start, long n) {
         long end = start + n;
         Integer window = config.slidingWindow();
         boolean windowed = window != null && end > window;
-        if (!windowed && (n == 1 || start == 0)) {
+        // On CPU without GQA the layers' blocked causal attention takes the query offset itself.
+        boolean offsetCausal = upcastPrefill && config.numAttentionHeads() == config.numKeyValueHeads();
+        if (!windowed && (n == 1 || start == 0 || offsetCausal)) {
             return null;
         }
         try (Scalar s = new Scalar(start);
