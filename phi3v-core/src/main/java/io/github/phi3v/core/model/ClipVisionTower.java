@@ -17,6 +17,7 @@ import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.model.Modules.LayerNorm;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * The CLIP ViT image encoder, computed only up to {@code hidden_states[layer_idx]} (the output of the
@@ -139,14 +140,14 @@ final class ClipVisionTower {
             Tensor q = qProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
             Tensor k = kProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
             Tensor v = vProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
-            ScalarType dtype = x.scalar_type();
+            ScalarType dtype = Tensors.dtype(x);
             if (upcastAttention) {
                 q = q.to(ScalarType.Float);
                 k = k.to(ScalarType.Float);
                 v = v.to(ScalarType.Float);
             }
             Tensor attn;
-            if (!x.is_cuda() && q.scalar_type() == ScalarType.Float) {
+            if (!x.is_cuda() && Tensors.dtype(q) == ScalarType.Float) {
                 attn = perCropAttention(q, k, v);                                // [n, heads, L, d]
             } else {
                 try (TensorOptional noMask = new TensorOptional()) {

@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * A weight-only int8 {@code nn.Linear} (no bias) for {@link Quantization#INT8}: symmetric per-output-channel
@@ -96,7 +97,7 @@ final class Int8Linear extends Modules.Linear {
     /** {@code [n, in] -> [n, out]} in the model dtype. */
     @Override
     Tensor apply(Tensor x) {
-        Tensor xf = x.scalar_type() == ScalarType.Float ? x : x.to(ScalarType.Float);
+        Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
         Tensor y = torch.fbgemm_linear_int8_weight_fp32_activation(xf.contiguous(), weight, packed, colOffsets, one,
                 zero, zeroBias);                                                  // [n, out] float32, unscaled
         y.mul_(scales);                                                           // in place: per output channel

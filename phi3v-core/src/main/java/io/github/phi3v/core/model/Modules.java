@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * The three parameterised building blocks shared by the vision tower and the decoder. Their tensors
@@ -42,8 +43,8 @@ final class Modules {
 
         /** {@code [..., in] -> [..., out]}. */
         Tensor apply(Tensor x) {
-            if (bias == null && x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == ScalarType.Float
-                    && weight.scalar_type() == ScalarType.Float && !x.is_cuda()) {
+            if (bias == null && x.dim() == 2 && x.size(0) == 1 && Tensors.dtype(x) == ScalarType.Float
+                    && Tensors.dtype(weight) == ScalarType.Float && !x.is_cuda()) {
                 // One float32 row (decode): libtorch's linear goes through a single-threaded sgemm here
                 // (~8 GB/s); mv streams the weight at ~30 GB/s.
                 return torch.mv(weight, x.view(x.size(1))).view(1, weight.size(0));
@@ -62,7 +63,7 @@ final class Modules {
         private Tensor rowBlocks(Tensor x) {
             long n = x.size(0);
             Tensor out;
-            try (TensorOptions opts = new TensorOptions(x.scalar_type());
+            try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
                  MemoryFormatOptional fmt = new MemoryFormatOptional()) {
                 out = torch.empty(new long[] {n, weight.size(0)}, opts, fmt);                // [n, out]
             }
@@ -120,7 +121,7 @@ final class Modules {
          * the model dtype, ready for the next {@code linear}.
          */
         Tensor apply(Tensor x) {
-            ScalarType modelType = weight.scalar_type();
+            ScalarType modelType = Tensors.dtype(weight);
             Tensor normed = normalized(x);
             return torch.mul(weight, modelType == ScalarType.Float ? normed : normed.to(modelType));
         }
@@ -131,7 +132,7 @@ final class Modules {
         }
 
         private Tensor normalized(Tensor x) {
-            Tensor xf = x.scalar_type() == ScalarType.Float ? x : x.to(ScalarType.Float);
+            Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
             Tensor variance = torch.mean(torch.pow(xf, two), lastDim, true, new ScalarTypeOptional());
             return torch.mul(xf, torch.rsqrt(torch.add(variance, eps)));
         }

@@ -13,6 +13,7 @@ import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.model.Modules.RmsNorm;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * One Phi-3 decoder layer: RMSNorm → fused qkv_proj → LongRoPE → causal attention over the KV cache →
@@ -101,7 +102,7 @@ final class Phi3DecoderLayer {
             // and each row's result depends only on its own input and the keys before it, so this is the
             // same computation as one pass, with small temporaries.
             Tensor out;                                                                    // [n, hidden]
-            try (TensorOptions opts = new TensorOptions(x.scalar_type());
+            try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
                  MemoryFormatOptional fmt = new MemoryFormatOptional()) {
                 out = torch.empty(new long[] {n, x.size(1)}, opts, fmt);
             }
@@ -148,7 +149,7 @@ final class Phi3DecoderLayer {
      * every key).
      */
     private Tensor attention(Tensor q, Tensor keys, Tensor values, Step step) {
-        ScalarType dtype = q.scalar_type();
+        ScalarType dtype = Tensors.dtype(q);
         boolean gqa = heads != kvHeads;
         if (step.count() == 1 && step.mask() == null && !gqa) {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
@@ -182,7 +183,7 @@ final class Phi3DecoderLayer {
                 out = torch.scaled_dot_product_attention(q, keys, values, none, 0.0, causal, defaultScale, gqa);
             }
         }
-        return upcast && out.scalar_type() != dtype ? out.to(dtype) : out;
+        return upcast && Tensors.dtype(out) != dtype ? out.to(dtype) : out;
     }
 
     /**
@@ -204,7 +205,7 @@ final class Phi3DecoderLayer {
     private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, long offset) {
         long h = q.size(0);
         long n = q.size(1);
-        ScalarType pvType = values.scalar_type();
+        ScalarType pvType = Tensors.dtype(values);
         Tensor out;                                                                      // [H, n, d]
         try (TensorOptions opts = new TensorOptions(pvType);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
@@ -220,7 +221,7 @@ final class Phi3DecoderLayer {
             long g = Math.min(HEAD_GROUP, h - g0);
             try (InferenceScope group = InferenceScope.open()) {
                 Tensor k = keys.narrow(0, g0, g);                                            // [g, L, d]
-                Tensor kf = k.scalar_type() == ScalarType.Float ? k : k.to(ScalarType.Float);
+                Tensor kf = Tensors.dtype(k) == ScalarType.Float ? k : k.to(ScalarType.Float);
                 Tensor v = values.narrow(0, g0, g);                                          // [g, L, d]
                 Tensor qg = q.narrow(0, g0, g);                                              // [g, n, d]
                 for (long c0 = 0; c0 < n; c0 += c) {
@@ -228,7 +229,7 @@ final class Phi3DecoderLayer {
                         long len = Math.min(c, n - c0);
                         long end = offset + c0 + len;
                         Tensor qc = qg.narrow(1, c0, len);
-                        Tensor qf = qc.scalar_type() == ScalarType.Float ? qc : qc.to(ScalarType.Float);
+                        Tensor qf = Tensors.dtype(qc) == ScalarType.Float ? qc : qc.to(ScalarType.Float);
                         Tensor scores = torch.matmul(qf, kf.narrow(1, 0, end).transpose(1, 2));  // [g, len, end]
                         scores.mul_(invSqrtHeadDim);                                             // in place
                         scores.narrow(2, offset + c0, len).add_(future.narrow(0, 0, len).narrow(1, 0, len)); // causal block

@@ -21,6 +21,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.weights.Checkpoint;
 import io.github.phi3v.core.weights.TensorInfo;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * Copies checkpoint tensors into owned tensors of the compute dtype on the compute device, and owns
@@ -111,7 +112,7 @@ final class WeightLoader implements AutoCloseable {
      */
     Tensor loadTemporary(String name, ScalarType type) {
         Tensor stored = read(name);
-        return stored.scalar_type() == type ? stored : stored.to(type);
+        return Tensors.dtype(stored) == type ? stored : stored.to(type);
     }
 
     /** The quantization the decoder's linear layers are loaded with. */

@@ -16,6 +16,18 @@ public final class Tensors {
     }
 
     /**
+     * The tensor's dtype as the canonical enum constant. JavaCPP returns a fresh {@code ScalarType}
+     * object from {@code Tensor.scalar_type()} that prints as, but is not {@code ==} to,
+     * {@code ScalarType.Float}; every dtype comparison must go through this method (or {@code intern()}).
+     *
+     * @param t the tensor
+     * @return its dtype, comparable with {@code ==}
+     */
+    public static ScalarType dtype(Tensor t) {
+        return t.scalar_type().intern();
+    }
+
+    /**
      * A new float32 CPU tensor of the given shape holding a copy of {@code data}.
      *
      * @param data the values, row-major; length must equal the product of {@code shape}
