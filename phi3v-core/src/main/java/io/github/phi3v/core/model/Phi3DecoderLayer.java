@@ -66,6 +66,10 @@ final class Phi3DecoderLayer {
     private final long intermediate;
     private final DoubleOptional defaultScale;
     private final Scalar invSqrtHeadDim;
+    /** CPU: every matrix product runs under a {@link CpuMatmulBackend} lease. */
+    private final boolean cpu;
+    /** CPU with bf16 linears: one-row linears run on ATen's GEMV ({@link CpuMatmulBackend.Mode#ATEN_GEMV}). */
+    private final boolean atenGemv;
 
     Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
@@ -81,6 +85,8 @@ final class Phi3DecoderLayer {
         intermediate = cfg.intermediateSize();
         defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
+        cpu = w.device().is_cpu();
+        atenGemv = cpu && w.dtype() == ScalarType.BFloat16 && w.quantization() != Quantization.INT8;
     }
 
     /** A bias-free decoder linear in the loader's dtype, or {@link Int8Linear} under {@link Quantization#INT8}. */
@@ -97,33 +103,55 @@ final class Phi3DecoderLayer {
      */
     Tensor apply(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
         long n = step.count();
-        if (n > ROW_BLOCK && step.upcastPrefill() && heads == kvHeads) {
-            // Row blocks in order: block b's keys and values are in the cache before block b+1 attends,
-            // and each row's result depends only on its own input and the keys before it, so this is the
-            // same computation as one pass, with small temporaries.
-            Tensor out;                                                                    // [n, hidden]
-            try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                out = torch.empty(new long[] {n, x.size(1)}, opts, fmt);
-            }
-            for (long r = 0; r < n; r += ROW_BLOCK) {
-                long len = Math.min(ROW_BLOCK, n - r);
-                try (InferenceScope block = InferenceScope.open()) {
-                    out.narrow(0, r, len).copy_(applyRows(x.narrow(0, r, len), step.rows(r, len), cacheKeys,
-                            cacheValues));
-                }
-            }
-            return out;
+        if (n == 1 && atenGemv) {
+            return applyRows(x, step, cacheKeys, cacheValues, true);           // leases per product
         }
-        return applyRows(x, step, cacheKeys, cacheValues);
+        try (CpuMatmulBackend.Lease lease = cpu ? CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)
+                : CpuMatmulBackend.none()) {
+            if (n > ROW_BLOCK && step.upcastPrefill() && heads == kvHeads) {
+                return applyBlocks(x, step, cacheKeys, cacheValues);
+            }
+            return applyRows(x, step, cacheKeys, cacheValues, false);
+        }
     }
 
-    /** {@link #apply} in one pass. */
-    private Tensor applyRows(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
+    /**
+     * Row blocks in order: block b's keys and values are in the cache before block b+1 attends, and each
+     * row's result depends only on its own input and the keys before it, so this is the same computation
+     * as one pass, with small temporaries.
+     */
+    private Tensor applyBlocks(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
+        long n = step.count();
+        Tensor out;                                                                    // [n, hidden]
+        try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            out = torch.empty(new long[] {n, x.size(1)}, opts, fmt);
+        }
+        for (long r = 0; r < n; r += ROW_BLOCK) {
+            long len = Math.min(ROW_BLOCK, n - r);
+            try (InferenceScope block = InferenceScope.open()) {
+                out.narrow(0, r, len).copy_(applyRows(x.narrow(0, r, len), step.rows(r, len), cacheKeys,
+                        cacheValues, false));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@link #apply} in one pass.
+     *
+     * @param gemvLeases take a {@link CpuMatmulBackend} lease around each group of products (a decode
+     *     step on CPU in bf16: its linears on ATen's GEMV, its attention on oneDNN); otherwise the caller
+     *     holds the lease
+     */
+    private Tensor applyRows(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues, boolean gemvLeases) {
         long n = step.count();
         long d = headDim;
         Tensor h = inputLayernorm.apply(x);
-        Tensor qkv = qkvProj.apply(h);                                                  // [n, (H+2K)*d]
+        Tensor qkv;                                                                     // [n, (H+2K)*d]
+        try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
+            qkv = qkvProj.apply(h);
+        }
         Tensor q = qkv.narrow(1, 0, heads * d).view(n, heads, d).transpose(0, 1);       // [H, n, d]
         Tensor k = qkv.narrow(1, heads * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1);  // [K, n, d]
         Tensor v = qkv.narrow(1, (heads + kvHeads) * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1); // [K, n, d]
@@ -133,13 +161,22 @@ final class Phi3DecoderLayer {
         cacheValues.narrow(1, step.start(), n).copy_(v);
         Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
         Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
-        Tensor attn = attention(q, keys, values, step);                                 // [H, n, d]
+        Tensor attn;                                                                    // [H, n, d]
+        try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ONEDNN)) {
+            attn = attention(q, keys, values, step);
+        }
         Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
-        Tensor x1 = torch.add(x, oProj.apply(merged));
-        Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
-        Tensor gate = gateUp.narrow(1, 0, intermediate);                                // first half: gate
-        Tensor up = gateUp.narrow(1, intermediate, intermediate);
-        return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+        try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
+            Tensor x1 = torch.add(x, oProj.apply(merged));
+            Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));         // [n, 2I]
+            Tensor gate = gateUp.narrow(1, 0, intermediate);                            // first half: gate
+            Tensor up = gateUp.narrow(1, intermediate, intermediate);
+            return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+        }
+    }
+
+    private static CpuMatmulBackend.Lease lease(boolean take, CpuMatmulBackend.Mode mode) {
+        return take ? CpuMatmulBackend.enter(mode) : CpuMatmulBackend.none();
     }
 
     /**

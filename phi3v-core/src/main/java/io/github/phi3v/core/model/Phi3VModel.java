@@ -263,7 +263,9 @@ public final class Phi3VModel implements AutoCloseable {
         }
         int used = 1 + hc * wc;
         lock.readLock().lock();
-        try (InferenceScope scope = InferenceScope.open()) {
+        try (InferenceScope scope = InferenceScope.open();
+             CpuMatmulBackend.Lease kernels = device.is_cpu() ? CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)
+                     : CpuMatmulBackend.none()) {
             checkOpen();
             Tensor pixels = Tensors.fromFloats(px, 0, Math.toIntExact(used * perCrop), used, channels, s, s)
                     .to(device, dtype);                                         // [1+hc*wc, 3, S, S]
