@@ -30,6 +30,9 @@ final class Phi3DecoderLayer {
      */
     static final long ROW_BLOCK = 512;
 
+    /** Decode attention lengths are padded to a multiple of this (see {@link #attention}). */
+    private static final long DECODE_BUCKET = 64;
+
     /** Queries per block of {@link #chunkedCausal}. */
     private static final long QUERY_CHUNK = 128;
 
@@ -66,6 +69,7 @@ final class Phi3DecoderLayer {
     private final long intermediate;
     private final DoubleOptional defaultScale;
     private final Scalar invSqrtHeadDim;
+    private final Scalar minusInf;
     /** CPU: every matrix product runs under a {@link CpuMatmulBackend} lease. */
     private final boolean cpu;
     /** CPU with bf16 linears: one-row linears run on ATen's GEMV ({@link CpuMatmulBackend.Mode#ATEN_GEMV}). */
@@ -85,6 +89,7 @@ final class Phi3DecoderLayer {
         intermediate = cfg.intermediateSize();
         defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
+        minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         cpu = w.device().is_cpu();
         atenGemv = cpu && w.dtype() == ScalarType.BFloat16 && w.quantization() != Quantization.INT8;
     }
@@ -159,11 +164,9 @@ final class Phi3DecoderLayer {
         k = LongRopeEmbedding.apply(k, step.rope());
         cacheKeys.narrow(1, step.start(), n).copy_(k);     // in place: the result is the cache view itself
         cacheValues.narrow(1, step.start(), n).copy_(v);
-        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
-        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
         Tensor attn;                                                                    // [H, n, d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ONEDNN)) {
-            attn = attention(q, keys, values, step);
+            attn = attention(q, cacheKeys, cacheValues, step);
         }
         Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
@@ -185,17 +188,33 @@ final class Phi3DecoderLayer {
      * a single decode token attends in the cache dtype with plain matmuls (no mask needed: it sees
      * every key).
      */
-    private Tensor attention(Tensor q, Tensor keys, Tensor values, Step step) {
+    private Tensor attention(Tensor q, Tensor cacheKeys, Tensor cacheValues, Step step) {
         ScalarType dtype = Tensors.dtype(q);
         boolean gqa = heads != kvHeads;
+        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
+        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
         if (step.count() == 1 && step.mask() == null && !gqa) {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
             // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
             // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
             // keys·qᵀ walks the cache rows contiguously: 10.9 GB/s vs 2.5 GB/s for q·keysᵀ in bf16 here
             // ([32, 1000, 96]); the dot products are the same.
-            Tensor scores = torch.matmul(keys, q.transpose(1, 2)).transpose(1, 2);   // [H, L, 1] -> [H, 1, L]
-            Tensor probs = torch.softmax(torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim), -1);
+            // The key count is rounded up to a multiple of DECODE_BUCKET (the padding masked to -inf, its
+            // values zeroed): libtorch's oneDNN creates a new primitive for every new shape, and a new
+            // length per token made each decode step build fresh kernels and touch fresh memory.
+            long len = step.end();
+            long padded = Math.min(cacheKeys.size(1), (len + DECODE_BUCKET - 1) / DECODE_BUCKET * DECODE_BUCKET);
+            if (padded > len) {
+                keys = cacheKeys.narrow(1, 0, padded);                               // [K, P, d]
+                values = cacheValues.narrow(1, 0, padded);
+                values.narrow(1, len, padded - len).zero_();   // in place: unused cache slots, never NaN garbage
+            }
+            Tensor scores = torch.matmul(keys, q.transpose(1, 2)).transpose(1, 2);   // [H, P, 1] -> [H, 1, P]
+            Tensor scaled = torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim);
+            if (padded > len) {
+                scaled.narrow(2, len, padded - len).fill_(minusInf);                 // in place
+            }
+            Tensor probs = torch.softmax(scaled, -1);
             return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
         }
         if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa) {
