@@ -20,6 +20,8 @@ class Bf16Test {
 
     static final double TOL = 1e-4;
     static final double DECIDABLE_GAP = 0.25;
+    /** A top-2 gap far below bf16's logit error here (0.06-0.16): its argmax is decided by rounding. */
+    static final double TINY_GAP = 0.01;
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> BF16_IN_FLOAT32 = GoldenCases.model(GoldenCases.modelBf16(),
             ModelOptions.defaults().withPrecision(Precision.FLOAT32));
@@ -66,7 +68,9 @@ class Bf16Test {
         int same = 0;
         int decidable = 0;
         int sameDecidable = 0;
+        int tiny = 0;
         for (int i = 0; i < n; i++) {
+            tiny += ref.logitsTop2Gap()[i] < TINY_GAP ? 1 : 0;
             boolean eq = ref.logitsArgmax()[i] == ins.logitsArgmax()[i];
             same += eq ? 1 : 0;
             if (ref.logitsTop2Gap()[i] > DECIDABLE_GAP) {
@@ -78,8 +82,9 @@ class Bf16Test {
         double eMax = GoldenCases.maxAbsDiff(ins.logitsMax(), ref.logitsMax());
         String report = String.format("%s bf16 compute vs bf16 weights in f32: argmax agreement %.4f of all %d "
                 + "positions, %.4f of the %d with top-2 gap > %.2f; max abs err last logits %.3f, per-position "
-                + "max logit %.3f", c, (double) same / n, n, (double) sameDecidable / decidable, decidable,
-                DECIDABLE_GAP, eLast, eMax);
+                + "max logit %.3f; reference top-2 gap < %.2f (a coin flip for any bf16 rounding) at %d positions "
+                + "(%.2f%%)", c, (double) same / n, n, (double) sameDecidable / decidable, decidable,
+                DECIDABLE_GAP, eLast, eMax, TINY_GAP, tiny, 100.0 * tiny / n);
         System.out.println("[Bf16Test] " + report);
         assertTrue(sameDecidable >= 0.99 * decidable, report);
     }
