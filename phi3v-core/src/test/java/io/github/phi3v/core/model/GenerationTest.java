@@ -24,6 +24,7 @@ import io.github.phi3v.testsupport.GoldenTensors;
 class GenerationTest {
 
     static final double TOL = 1e-4;
+    static final double BF16_CACHED_TOL = 0.02;
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
 
@@ -89,8 +90,10 @@ class GenerationTest {
     }
 
     /**
-     * The bf16 decode path (matmul attention in bf16, softmax in float32) against bf16 full
-     * recomputations: equal up to bf16 rounding (the prefill attention runs in float32).
+     * The bf16 decode path (one-row linears on ATen's GEMV, attention scores rounded to bf16, softmax in
+     * float32) against bf16 full recomputations (oneDNN GEMMs, the same roundings in blocks): they round at
+     * the same points, so only summation order differs. Bound: {@value #BF16_CACHED_TOL} (it was 0.25
+     * while the prefill kept float32 scores and the difference was 0.133).
      */
     @Test
     void bf16CachedStepsStayCloseToBf16FullRecomputation() {
@@ -114,8 +117,8 @@ class GenerationTest {
             }
         }
         System.out.printf("[GenerationTest] bf16 cached vs bf16 full recompute (d_text_short, crossing): max abs "
-                + "diff %.3f%n", worst);
-        assertTrue(worst <= Bf16Test.DECIDABLE_GAP, "bf16 cached decode drifts from recomputation by " + worst);
+                + "diff %.2e%n", worst);
+        assertTrue(worst <= BF16_CACHED_TOL, "bf16 cached decode drifts from recomputation by " + worst);
     }
 
     /**
