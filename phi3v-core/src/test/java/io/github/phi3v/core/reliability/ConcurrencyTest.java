@@ -26,6 +26,8 @@ import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tokenizer.Message;
 
 /**
@@ -40,10 +42,14 @@ class ConcurrencyTest {
     private static final int THREADS = 8;
     private static final int ROUNDS = 3;
     private static Phi3Vision phi;
+    /** The bf16 tiny model computed in bf16: its decode steps switch libtorch's CPU kernels (CpuMatmulBackend). */
+    private static Phi3Vision phiBf16;
 
     @BeforeAll
     static void load() {
         phi = NativeMemoryTest.load();
+        phiBf16 = Phi3Vision.builder().modelDir(SharedData.tinyA().resolve("model-bf16")).dtype(Precision.BFLOAT16)
+                .maxContext(4096).build();
     }
 
     @AfterAll
@@ -51,10 +57,17 @@ class ConcurrencyTest {
         if (phi != null) {
             phi.close();
         }
+        if (phiBf16 != null) {
+            phiBf16.close();
+        }
+    }
+
+    private static List<Answer> script(int t) {
+        return script(phi, t);
     }
 
     /** One conversation per thread: a distinct image/crops/sampling mix and two questions. */
-    private static List<Answer> script(int t) {
+    private static List<Answer> script(Phi3Vision phi, int t) {
         GenerationConfig cfg = t % 3 == 2
                 ? GenerationConfig.builder().maxNewTokens(8).doSample(true).temperature(0.9f).topK(40).seed(100 + t)
                         .stopTokenIds().build()
@@ -112,6 +125,53 @@ class ConcurrencyTest {
                 System.out.printf("[reliability] concurrency: %d threads x %d rounds x 2 questions = %d answers equal to"
                         + " the serial run (serial %.0f ms for one round of all threads, concurrent %.0f ms for %d rounds)%n",
                         THREADS, ROUNDS, compared, serialMs, (System.nanoTime() - t1) / 1e6, ROUNDS);
+            } finally {
+                pool.shutdownNow();
+            }
+        });
+    }
+
+    /**
+     * A bf16 model (whose decode linears run with oneDNN switched off, process-wide) and a float32 model
+     * (whose CLIP convolution uses oneDNN when it is on) used by interleaved threads at once: every answer
+     * equals the serial one and nothing deadlocks while the threads keep switching modes. (On these tiny
+     * shapes both kernel families happen to give identical results, so the exclusion itself is proven by
+     * {@code CpuMatmulBackendTest}, not here.)
+     */
+    @Test
+    void bf16AndFloat32ModelsOnInterleavedThreadsGiveTheSerialAnswers() {
+        assertTimeoutPreemptively(Duration.ofMinutes(2), () -> {
+            List<List<Answer>> serial = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                serial.add(script(t % 2 == 0 ? phi : phiBf16, t));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+            try {
+                CyclicBarrier start = new CyclicBarrier(THREADS);
+                List<Future<List<List<Answer>>>> futures = new ArrayList<>();
+                for (int t = 0; t < THREADS; t++) {
+                    final int id = t;
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        List<List<Answer>> mine = new ArrayList<>();
+                        for (int r = 0; r < 2; r++) {
+                            mine.add(script(id % 2 == 0 ? phi : phiBf16, id));
+                        }
+                        return mine;
+                    }));
+                }
+                int compared = 0;
+                for (int t = 0; t < THREADS; t++) {
+                    for (List<Answer> round : futures.get(t).get(90, TimeUnit.SECONDS)) {
+                        for (int q = 0; q < round.size(); q++) {
+                            NativeMemoryTest.assertSame(serial.get(t).get(q), round.get(q),
+                                    (t % 2 == 0 ? "float32" : "bf16") + " thread " + t + " question " + q);
+                            compared++;
+                        }
+                    }
+                }
+                System.out.printf("[reliability] concurrency, bf16 and float32 models on interleaved threads: %d answers "
+                        + "equal to the serial run%n", compared);
             } finally {
                 pool.shutdownNow();
             }
