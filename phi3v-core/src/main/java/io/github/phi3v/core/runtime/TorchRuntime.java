@@ -22,8 +22,8 @@ import java.io.UncheckedIOException;
  * </ol>
  *
  * <p>Launchers should also export {@code OMP_WAIT_POLICY=PASSIVE} and
- * {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1}; environment variables cannot be set from inside the
- * JVM, see the README.
+ * {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296}
+ * (see the README); environment variables cannot be set from inside the JVM.
  */
 public final class TorchRuntime {
 
