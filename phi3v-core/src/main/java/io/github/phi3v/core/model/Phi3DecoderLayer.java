@@ -183,10 +183,11 @@ final class Phi3DecoderLayer {
     }
 
     /**
-     * Causal attention of the new queries over all cached keys. Prefill of more than one token on
-     * CPU in bf16/f16 is computed in float32 (libtorch's bf16 SDPA without AMX is ~20x slower);
-     * a single decode token attends in the cache dtype with plain matmuls (no mask needed: it sees
-     * every key).
+     * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
+     * no GQA, no sliding-window mask) runs in blocks ({@link #chunkedCausal}); a single decode token attends
+     * with two batched GEMVs in the cache dtype and a float32 softmax (no mask needed: it sees every key);
+     * the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to float32 on CPU (libtorch's bf16 SDPA
+     * without AMX is ~20x slower).
      */
     private Tensor attention(Tensor q, Tensor cacheKeys, Tensor cacheValues, Step step) {
         ScalarType dtype = Tensors.dtype(q);
