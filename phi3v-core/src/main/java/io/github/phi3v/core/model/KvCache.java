@@ -23,17 +23,30 @@ public final class KvCache implements AutoCloseable {
     final Tensor[] values;
     /** Input embeddings of positions {@code 0 .. min(capacity, original_max)-1}, to recompute a crossed prefix. */
     final Tensor inputEmbeddings;
+    /** Rotary cos/sin with the short factors, {@code [positions, headDim]}. */
+    private final LongRopeEmbedding.CosSin shortTable;
+    /** Rotary cos/sin with the long factors for all {@code capacity} positions, or null if never needed. */
+    private final LongRopeEmbedding.CosSin longTable;
     private final int capacity;
     private int length;
     boolean longRope;
     private boolean closed;
 
-    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings, int capacity) {
+    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
+            LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity) {
         this.owner = owner;
         this.keys = keys;
         this.values = values;
         this.inputEmbeddings = inputEmbeddings;
+        this.shortTable = shortTable;
+        this.longTable = longTable;
         this.capacity = capacity;
+    }
+
+    /** Views of the rotary tables for positions {@code start .. start+n-1} (in the caller's scope). */
+    LongRopeEmbedding.CosSin rotary(boolean longFactors, long start, long n) {
+        LongRopeEmbedding.CosSin table = longFactors ? longTable : shortTable;
+        return new LongRopeEmbedding.CosSin(table.cos().narrow(0, start, n), table.sin().narrow(0, start, n));
     }
 
     /**
@@ -87,14 +100,15 @@ public final class KvCache implements AutoCloseable {
     /**
      * Bytes held by keys and values.
      *
-     * @return native bytes of all layers' keys and values plus the saved input embeddings
+     * @return native bytes of all layers' keys and values plus the saved input embeddings and rotary tables
      */
     public long sizeInBytes() {
         long total = 0;
         for (int i = 0; i < keys.length; i++) {
             total += keys[i].nbytes() + values[i].nbytes();
         }
-        return total + (inputEmbeddings == null ? 0 : inputEmbeddings.nbytes());
+        return total + (inputEmbeddings == null ? 0 : inputEmbeddings.nbytes())
+                + 2 * shortTable.cos().nbytes() + (longTable == null ? 0 : 2 * longTable.cos().nbytes());
     }
 
     /** Saves the input embeddings {@code x} of positions {@code start ..} that fall inside the buffer. */
@@ -131,6 +145,12 @@ public final class KvCache implements AutoCloseable {
         }
         if (inputEmbeddings != null) {
             inputEmbeddings.close();
+        }
+        for (LongRopeEmbedding.CosSin table : new LongRopeEmbedding.CosSin[] {shortTable, longTable}) {
+            if (table != null) {
+                table.cos().close();
+                table.sin().close();
+            }
         }
     }
 }

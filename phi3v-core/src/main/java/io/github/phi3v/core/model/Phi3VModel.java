@@ -203,8 +203,21 @@ public final class Phi3VModel implements AutoCloseable {
                     values[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
                 }
             }
+            // The rotary tables of every position the cache can hold, built once here rather than per step:
+            // the short factors serve sequences of at most original_max_position_embeddings tokens, the
+            // long ones (when rope_scaling switches) longer sequences.
+            int original = config.originalMaxPositionEmbeddings();
+            LongRopeEmbedding.CosSin shortTable;
+            LongRopeEmbedding.CosSin longTable = null;
+            try (InferenceScope scope = InferenceScope.open()) {
+                shortTable = keep(scope, rope.cosSin(0, rope.switchesFactors() ? Math.min(capacity, original) : capacity,
+                        false, dtype, device));
+                if (rope.switchesFactors() && capacity > original) {
+                    longTable = keep(scope, rope.cosSin(0, capacity, true, dtype, device));
+                }
+            }
             Tensor inputEmbeddings = null;
-            int saved = rope.switchesFactors() ? Math.min(capacity, config.originalMaxPositionEmbeddings()) : 0;
+            int saved = rope.switchesFactors() ? Math.min(capacity, original) : 0;
             if (saved > 0) {
                 try (InferenceScope scope = InferenceScope.open();
                      TensorOptions opts = new TensorOptions(dtype);
@@ -213,10 +226,14 @@ public final class Phi3VModel implements AutoCloseable {
                             fmt)));
                 }
             }
-            return new KvCache(this, keys, values, inputEmbeddings, capacity);
+            return new KvCache(this, keys, values, inputEmbeddings, shortTable, longTable, capacity);
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    private static LongRopeEmbedding.CosSin keep(InferenceScope scope, LongRopeEmbedding.CosSin cs) {
+        return new LongRopeEmbedding.CosSin(scope.keep(cs.cos()), scope.keep(cs.sin()));
     }
 
     /**
@@ -316,6 +333,9 @@ public final class Phi3VModel implements AutoCloseable {
             Tensor logits = run(tokenIds, images, cache, startPosition, lastPositions, null);
             try {
                 float[] flat = Tensors.toFloats(logits);
+                if (lastPositions == 1) {
+                    return new float[][] {flat};                                // the per-token case: no second copy
+                }
                 int v = config.vocabSize();
                 float[][] out = new float[lastPositions][];
                 for (int i = 0; i < lastPositions; i++) {
@@ -417,11 +437,11 @@ public final class Phi3VModel implements AutoCloseable {
                 // original_max_position_embeddings positions, once per crossing) from its saved input
                 // embeddings. See docs/longrope.md.
                 Tensor prefix = cache.inputEmbeddings.narrow(0, 0, start).to(ScalarType.Float); // [start, hidden]
-                decodeLayers(prefix, step(0, start, longFactors), cache, null).close();
+                decodeLayers(prefix, step(cache, 0, start, longFactors), cache, null).close();
             }
             cache.longRope = longFactors;
             cache.saveInputEmbeddings(x, start);
-            Tensor hidden = decodeLayers(x, step(start, n, longFactors), cache, trace);
+            Tensor hidden = decodeLayers(x, step(cache, start, n, longFactors), cache, trace);
             try {
                 cache.setLength(end);
                 Tensor normed = finalNorm(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
@@ -438,8 +458,8 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
-    private Phi3DecoderLayer.Step step(long start, long n, boolean longFactors) {
-        return new Phi3DecoderLayer.Step(start, n, rope.cosSin(start, n, longFactors, dtype, device),
+    private Phi3DecoderLayer.Step step(KvCache cache, long start, long n, boolean longFactors) {
+        return new Phi3DecoderLayer.Step(start, n, cache.rotary(longFactors, start, n),
                 mask(start, n), upcastPrefill);
     }
 
