@@ -77,13 +77,16 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param loadSeconds {@code Phi3VModel.load} time (reading, converting and, for int8, quantizing)
      * @param weightBytesPerToken bytes of weights one decode step reads: decoder linears, norms, lm_head
      *     and one embedding row (CLIP is not used in decode)
+     * @param decodeLinearBytesPerSecond what this variant's one-row decoder linears stream on their own,
+     *     measured before loading ({@link io.github.phi3v.core.model.DecodeLinearProbe})
      * @param kvCacheBytes bytes of the preallocated KV cache (max context)
      * @param rssAfterLoadBytes resident memory after loading
      * @param peakRssBytes peak resident memory (VmHWM) of this variant, reset before it loaded
      * @param scenarios the timed workloads
      */
-    public record VariantResult(String name, double loadSeconds, long weightBytesPerToken, long kvCacheBytes,
-            long rssAfterLoadBytes, long peakRssBytes, List<ScenarioResult> scenarios) {
+    public record VariantResult(String name, double loadSeconds, long weightBytesPerToken,
+            double decodeLinearBytesPerSecond, long kvCacheBytes, long rssAfterLoadBytes, long peakRssBytes,
+            List<ScenarioResult> scenarios) {
 
         /**
          * Copies the list.
@@ -91,6 +94,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
          * @param name e.g. {@code bfloat16} or {@code bfloat16+int8}
          * @param loadSeconds {@code Phi3VModel.load} time in seconds (including int8 quantization)
          * @param weightBytesPerToken bytes of weights one decode step reads
+         * @param decodeLinearBytesPerSecond bytes per second this variant's one-row decoder linears stream alone
          * @param kvCacheBytes bytes of the preallocated KV cache (max context)
          * @param rssAfterLoadBytes resident memory in bytes after loading
          * @param peakRssBytes peak resident memory (VmHWM) in bytes of this variant
@@ -119,6 +123,9 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param decodeTokens greedy tokens timed after the prefill
      * @param decodeTokensPerSecond decode tokens / decode time
      * @param decodeEfficiency weightBytesPerToken · tokens/s / measured read bandwidth
+     * @param decodeKernelEfficiency weightBytesPerToken · tokens/s / what the variant's decoder linears stream
+     *     alone: the share of the step that runs at the kernels' own speed (the rest is attention over the
+     *     KV cache, norms, lm_head and per-operation overheads)
      * @param kvBytesPerToken KV cache bytes one decode step reads at the mean decode position (not in
      *     the efficiency)
      * @param peakRssBytes peak RSS after this scenario
@@ -126,7 +133,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
     public record ScenarioResult(String name, int numCrops, int imageTokens, int promptTokens, double preprocessMs,
             double visionMs, double prefillMs, double prefillTokensPerSecond, double prefillFlops,
             double prefillEfficiency, double timeToFirstTokenMs, int decodeTokens, double decodeTokensPerSecond,
-            double decodeEfficiency, long kvBytesPerToken, long peakRssBytes) {
+            double decodeEfficiency, double decodeKernelEfficiency, long kvBytesPerToken, long peakRssBytes) {
     }
 
     /**
@@ -160,21 +167,22 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
         b.append(String.format(Locale.ROOT, "model: %s (checkpoint %.2f GB, %s)%n", modelDir, checkpointBytes / 1e9,
                 buildSeconds > 0 ? String.format(Locale.ROOT, "written in %.1f s", buildSeconds) : "reused"));
         for (VariantResult v : variants) {
-            b.append(String.format(Locale.ROOT, "%n%s: load %.1f s, weights read per decode token %.2f GB, KV cache "
-                    + "%.2f GB, RSS after load %.2f GB, peak RSS %.2f GB%n", v.name(), v.loadSeconds(),
-                    v.weightBytesPerToken() / 1e9, v.kvCacheBytes() / 1e9, v.rssAfterLoadBytes() / 1e9,
-                    v.peakRssBytes() / 1e9));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %8s %7s%n", "scenario",
-                    "prompt", "preproc", "vision", "prefill", "prefill", "TTFT", "decode", "decode", "decode",
-                    "prefill", "peak"));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %8s %7s%n", "",
-                    "tokens", "ms", "ms", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "eff", "RSS GB"));
+            b.append(String.format(Locale.ROOT, "%n%s: load %.1f s, weights read per decode token %.2f GB, decoder "
+                    + "linears alone stream %.1f GB/s, KV cache %.2f GB, RSS after load %.2f GB, peak RSS %.2f GB%n",
+                    v.name(), v.loadSeconds(), v.weightBytesPerToken() / 1e9, v.decodeLinearBytesPerSecond() / 1e9,
+                    v.kvCacheBytes() / 1e9, v.rssAfterLoadBytes() / 1e9, v.peakRssBytes() / 1e9));
+            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %7s %8s %7s%n",
+                    "scenario", "prompt", "preproc", "vision", "prefill", "prefill", "TTFT", "decode", "decode",
+                    "decode", "kernel", "prefill", "peak"));
+            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %7s %8s %7s%n", "",
+                    "tokens", "ms", "ms", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "eff", "eff", "RSS GB"));
             for (ScenarioResult s : v.scenarios()) {
-                b.append(String.format(Locale.ROOT, "%-12s %7d %9s %9s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %8.2f %7.2f%n",
+                b.append(String.format(Locale.ROOT,
+                        "%-12s %7d %9s %9s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %7.2f %8.2f %7.2f%n",
                         s.name(), s.promptTokens(), fmt(s.preprocessMs()), fmt(s.visionMs()), s.prefillMs(),
                         s.prefillTokensPerSecond(), s.timeToFirstTokenMs() / 1000, s.decodeTokensPerSecond(),
                         s.decodeTokens() > 0 ? fmt(1000 / s.decodeTokensPerSecond()) : "-", s.decodeEfficiency(),
-                        s.prefillEfficiency(), s.peakRssBytes() / 1e9));
+                        s.decodeKernelEfficiency(), s.prefillEfficiency(), s.peakRssBytes() / 1e9));
             }
         }
         return b.toString();

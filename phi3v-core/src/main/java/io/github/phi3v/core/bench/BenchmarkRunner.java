@@ -19,6 +19,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.Logits;
+import io.github.phi3v.core.model.DecodeLinearProbe;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.ModelOptions;
@@ -147,6 +148,12 @@ public final class BenchmarkRunner {
     private BenchmarkReport.VariantResult runVariant(Path dir, Phi3VConfig config, Quantization q,
             Phi3Tokenizer tokenizer, BenchmarkReport.MachineLimits machine) {
         String name = options.precision().label() + (q == Quantization.NONE ? "" : "+" + q.name().toLowerCase(Locale.ROOT));
+        log.accept("[" + name + "] measuring what one-row decoder linears stream ...");
+        // Four layers' matrices (0.9 GB in bf16) dwarf any cache; before the model loads, so RSS figures
+        // below do not include the probe.
+        double linearProbe = DecodeLinearProbe.bytesPerSecond(config, options.precision(), q, quickProbes ? 1 : 4,
+                quickProbes ? 1 : 3);
+        log.accept(String.format(Locale.ROOT, "[%s] decoder linears stream %.1f GB/s", name, linearProbe / 1e9));
         System.gc();
         ProcessMemory.resetPeak();
         log.accept("[" + name + "] loading ...");
@@ -166,20 +173,21 @@ public final class BenchmarkRunner {
                 for (Scenario s : options.scenarios()) {
                     log.accept("[" + name + "] " + s.name() + " ...");
                     BenchmarkReport.ScenarioResult r = runScenario(model, cache, config, tokenizer, s, machine,
-                            weightBytes);
+                            weightBytes, linearProbe);
                     log.accept(String.format(Locale.ROOT, "[%s] %s: %d prompt tokens, TTFT %.2f s, prefill %.1f tok/s, "
                             + "decode %.3f tok/s", name, s.name(), r.promptTokens(), r.timeToFirstTokenMs() / 1000,
                             r.prefillTokensPerSecond(), r.decodeTokensPerSecond()));
                     results.add(r);
                 }
             }
-            return new BenchmarkReport.VariantResult(name, loadSeconds, weightBytes, kvBytes, rssAfterLoad,
-                    ProcessMemory.peakRssBytes(), results);
+            return new BenchmarkReport.VariantResult(name, loadSeconds, weightBytes, linearProbe, kvBytes,
+                    rssAfterLoad, ProcessMemory.peakRssBytes(), results);
         }
     }
 
     private BenchmarkReport.ScenarioResult runScenario(Phi3VModel model, KvCache cache, Phi3VConfig config,
-            Phi3Tokenizer tokenizer, Scenario s, BenchmarkReport.MachineLimits machine, long weightBytes) {
+            Phi3Tokenizer tokenizer, Scenario s, BenchmarkReport.MachineLimits machine, long weightBytes,
+            double linearProbe) {
         double preprocessMs = Double.NaN;
         double visionMs = Double.NaN;
         int imageTokens = 0;
@@ -238,7 +246,8 @@ public final class BenchmarkRunner {
             return new BenchmarkReport.ScenarioResult(s.name(), s.numCrops(), imageTokens, ids.length, preprocessMs,
                     visionMs, prefillMs, ids.length / (prefillMs / 1000), prefillFlops,
                     prefillFlops / machine.bf16GemmFlops(), ttft, n, decodeTps,
-                    n > 0 ? weightBytes * decodeTps / machine.readBandwidthBytesPerSecond() : Double.NaN, kvPerToken,
+                    n > 0 ? weightBytes * decodeTps / machine.readBandwidthBytesPerSecond() : Double.NaN,
+                    n > 0 ? weightBytes * decodeTps / linearProbe : Double.NaN, kvPerToken,
                     ProcessMemory.peakRssBytes());
         } finally {
             for (ImageEmbeddings e : images) {

@@ -1,5 +1,8 @@
 package io.github.phi3v.core.model;
 
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -56,13 +59,29 @@ final class Int8Linear extends Modules.Linear {
      * @return the quantized layer
      */
     static Int8Linear load(WeightLoader w, String name) {
+        try (InferenceScope scope = InferenceScope.open()) {
+            Int8Linear layer = quantize(w.loadTemporary(name, ScalarType.Float), name, w.dtype());
+            layer.resources().forEach(w::own);
+            return layer;
+        }
+    }
+
+    /**
+     * Quantizes a float32 {@code [out, in]} weight, overwriting it. The layer's tensors are not owned by any
+     * scope: the caller owns {@link #resources()} and closes them after the last {@link #apply}.
+     *
+     * @param f the float32 weight (a temporary: divided, rounded and clamped in place)
+     * @param name what the weight is, for error messages
+     * @param outType the dtype {@link #apply} returns (the model dtype)
+     * @return the quantized layer
+     */
+    static Int8Linear quantize(Tensor f, String name, ScalarType outType) {
         try (InferenceScope scope = InferenceScope.open();
              ScalarTypeOptional keepType = new ScalarTypeOptional();
              Scalar s127 = new Scalar(127.0);
              Scalar tiny = new Scalar(1e-12);
              ScalarOptional lo = new ScalarOptional(new Scalar(-127.0));
              ScalarOptional hi = new ScalarOptional(new Scalar(127.0))) {
-            Tensor f = w.loadTemporary(name, ScalarType.Float);                    // [out, in]
             if (f.dim() != 2) {
                 throw new IllegalArgumentException(name + ": int8 quantization expects a 2-D [out, in] weight, found "
                         + f.dim() + " dimensions");
@@ -88,10 +107,19 @@ final class Int8Linear extends Modules.Linear {
                 // [out, in] view of one byte stands in for it.
                 shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(q.size(0), q.size(1));
             }
-            return new Int8Linear(w.own(scope.keep(shapeOnly)), w.own(scope.keep(packedQ)), w.own(scope.keep(offsets)),
-                    w.own(scope.keep(scaleRow)), w.own(scope.keep(bias)), w.own(scope.keep(new Scalar(1.0))),
-                    w.own(scope.keep(new Scalar(0L))), w.dtype());
+            return new Int8Linear(scope.keep(shapeOnly), scope.keep(packedQ), scope.keep(offsets),
+                    scope.keep(scaleRow), scope.keep(bias), scope.keep(new Scalar(1.0)), scope.keep(new Scalar(0L)), outType);
         }
+    }
+
+    /** The native objects this layer holds; whoever created the layer closes them. */
+    List<Pointer> resources() {
+        return List.of(weight, packed, colOffsets, scales, zeroBias, one, zero);
+    }
+
+    /** Bytes one {@link #apply} of a single row streams: the int8 weights and the float32 scales. */
+    long streamedBytes() {
+        return weight.size(0) * weight.size(1) + 4 * weight.size(0);
     }
 
     /** {@code [n, in] -> [n, out]} in the model dtype. */

@@ -91,7 +91,15 @@ final class Phi3DecoderLayer {
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         cpu = w.device().is_cpu();
-        atenGemv = cpu && w.dtype() == ScalarType.BFloat16 && w.quantization() != Quantization.INT8;
+        atenGemv = cpu && decodeOnAtenGemv(w.dtype(), w.quantization());
+    }
+
+    /**
+     * Whether a CPU decode step runs its linears on ATen's GEMV: bf16 weights do; int8 layers (fbgemm) and
+     * other dtypes stay in libtorch's default oneDNN mode.
+     */
+    static boolean decodeOnAtenGemv(ScalarType dtype, Quantization quantization) {
+        return dtype == ScalarType.BFloat16 && quantization != Quantization.INT8;
     }
 
     /** A bias-free decoder linear in the loader's dtype, or {@link Int8Linear} under {@link Quantization#INT8}. */

@@ -51,6 +51,8 @@ class BenchmarkRunnerTest {
             assertTrue(img.timeToFirstTokenMs() >= img.prefillMs() + img.visionMs());
             assertEquals(3, img.decodeTokens());
             assertTrue(img.decodeTokensPerSecond() > 0);
+            assertTrue(v.decodeLinearBytesPerSecond() > 0, "linear probe of " + v.name());
+            assertTrue(img.decodeKernelEfficiency() > 0, "kernel efficiency of " + v.name());
             BenchmarkReport.ScenarioResult text = v.scenarios().get(1);
             assertEquals(40, text.promptTokens());
             assertTrue(Double.isNaN(text.visionMs()));
@@ -60,7 +62,8 @@ class BenchmarkRunnerTest {
         String table = r.toTable();
         assertTrue(table.contains("nc4") && table.contains("prefill40") && table.contains("bfloat16+int8"), table);
         String json = r.toJson();
-        assertTrue(json.contains("\"decodeEfficiency\"") && json.contains("\"ompWaitPolicy\""), json);
+        assertTrue(json.contains("\"decodeEfficiency\"") && json.contains("\"decodeKernelEfficiency\"")
+                && json.contains("\"ompWaitPolicy\""), json);
 
         BenchmarkReport again = new BenchmarkRunner(o.withVariants(List.of(Quantization.NONE))
                 .withScenarios(List.of(Scenario.textPrefill(8))).withDecodeTokens(0), log::add, true).run();
