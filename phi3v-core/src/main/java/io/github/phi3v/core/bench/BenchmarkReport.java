@@ -44,6 +44,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * The settings a run used; figures are only comparable under the same ones.
      *
      * @param ompWaitPolicy {@code OMP_WAIT_POLICY} (null = unset)
+     * @param gompSpinCount {@code GOMP_SPINCOUNT} (null = unset)
      * @param glibcTunables {@code GLIBC_TUNABLES} (null = unset)
      * @param threads libtorch intra-op threads
      * @param cpus processors visible to the JVM
@@ -56,7 +57,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param loadAverageEnd /proc/loadavg at the end
      * @param startedAt ISO-8601 start time
      */
-    public record Environment(String ompWaitPolicy, String glibcTunables, int threads, int cpus, String cpuModel,
+    public record Environment(String ompWaitPolicy, String gompSpinCount, String glibcTunables, int threads, int cpus, String cpuModel,
             boolean cpuBf16, long memTotalBytes, String javaVersion, String os, String loadAverageStart,
             String loadAverageEnd, String startedAt) {
     }
@@ -158,8 +159,8 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
         StringBuilder b = new StringBuilder();
         Environment e = environment;
         b.append(String.format(Locale.ROOT, "environment: %d threads of %d cpus (%s%s), OMP_WAIT_POLICY=%s, "
-                + "GLIBC_TUNABLES=%s, %s, %s%n", e.threads(), e.cpus(), e.cpuModel(), e.cpuBf16() ? ", bf16" : "",
-                e.ompWaitPolicy(), e.glibcTunables(), e.javaVersion(), e.os()));
+                + "GOMP_SPINCOUNT=%s, GLIBC_TUNABLES=%s, %s, %s%n", e.threads(), e.cpus(), e.cpuModel(),
+                e.cpuBf16() ? ", bf16" : "", e.ompWaitPolicy(), e.gompSpinCount(), e.glibcTunables(), e.javaVersion(), e.os()));
         b.append(String.format(Locale.ROOT, "load average: start %s, end %s%n", e.loadAverageStart(),
                 e.loadAverageEnd()));
         b.append(String.format(Locale.ROOT, "machine: read bandwidth %.1f GB/s, bf16 GEMM %.1f GFLOP/s%n",

@@ -132,6 +132,7 @@ public final class BenchmarkRunner {
                 variants.add(runVariant(dir, config, q, tokenizer, machine));
             }
             BenchmarkReport.Environment env = new BenchmarkReport.Environment(System.getenv("OMP_WAIT_POLICY"),
+                    System.getenv("GOMP_SPINCOUNT"),
                     System.getenv("GLIBC_TUNABLES"), TorchRuntime.threads(), Runtime.getRuntime().availableProcessors(),
                     cpuModel(), Precision.cpuHasBf16(), memTotal(), System.getProperty("java.vm.name") + " "
                     + System.getProperty("java.version"), System.getProperty("os.name") + " "

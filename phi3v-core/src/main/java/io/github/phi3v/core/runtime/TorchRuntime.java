@@ -21,7 +21,7 @@ import java.io.UncheckedIOException;
  *       system property {@code phi3v.threads} says otherwise.</li>
  * </ol>
  *
- * <p>Launchers should also export {@code OMP_WAIT_POLICY=PASSIVE} and
+ * <p>Launchers should also export {@code OMP_WAIT_POLICY=PASSIVE}, {@code GOMP_SPINCOUNT=100000} and
  * {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296}
  * (see the README); environment variables cannot be set from inside the JVM.
  */

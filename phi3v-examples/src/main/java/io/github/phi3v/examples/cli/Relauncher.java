@@ -9,8 +9,9 @@ import java.util.Map;
 
 /**
  * Makes the CLI run with the environment libtorch wants. {@code OMP_WAIT_POLICY=PASSIVE} (bf16
- * matrix-vector 6 to 16 GB/s on a 2-vCPU VM) and {@code GLIBC_TUNABLES} ({@link #GLIBC_TUNABLES}: millions
- * fewer minor page faults) are read by native code at process start, so a JVM cannot set them for
+ * matrix-vector 6 to 16 GB/s on a 2-vCPU VM) with {@code GOMP_SPINCOUNT} ({@link #GOMP_SPINCOUNT}) and
+ * {@code GLIBC_TUNABLES} ({@link #GLIBC_TUNABLES}: millions fewer minor page faults) are read by native code
+ * at process start, so a JVM cannot set them for
  * itself: when they are missing, the CLI starts itself again once with them set, the same JVM, the same
  * options and arguments, and passes its exit code through. {@code PHI3V_NO_RELAUNCH=1} turns this off.
  */
@@ -25,9 +26,21 @@ final class Relauncher {
     static final String GLIBC_TUNABLES =
             "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296";
 
+    /**
+     * How long an idle libgomp thread spins before it sleeps, in libgomp's spin iterations (~1 ms here). With
+     * {@code PASSIVE} alone it sleeps at once, and a decode step, which alternates ~60 small serial libtorch
+     * calls per layer with four parallel GEMVs, pays a futex wake-up for nearly every parallel region:
+     * at 16 positions decode went 220-280 -> 176-218 ms/token (bf16) and 130-155 -> 80-112 ms/token (int8),
+     * at 2000 positions 375-389 -> 338-368 (bf16) and 244-256 -> 232-257 (int8), 2000-token prefill
+     * 25.6-26.6 -> 22.7-24.6 s (interleaved runs on the 2-vCPU VM). Spinning without a bound (libgomp's
+     * default without {@code PASSIVE} is 300 000 iterations, ~3 ms) is what made {@code PASSIVE} necessary.
+     */
+    static final String GOMP_SPINCOUNT = "100000";
+
     /** Environment the native runtime should see. */
     static final Map<String, String> WANTED = Map.of(
             "OMP_WAIT_POLICY", "PASSIVE",
+            "GOMP_SPINCOUNT", GOMP_SPINCOUNT,
             "GLIBC_TUNABLES", GLIBC_TUNABLES);
 
     private static final String GUARD = "PHI3V_RELAUNCHED";

@@ -75,6 +75,7 @@ class ProgressBarTest {
         assertFalse(Relauncher.runsModel(new String[] {"download", "x/y"}));
         assertFalse(Relauncher.runsModel(new String[0]));
         assertEquals("PASSIVE", Relauncher.WANTED.get("OMP_WAIT_POLICY"));
+        assertEquals("100000", Relauncher.WANTED.get("GOMP_SPINCOUNT"));
         assertEquals("glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
                 Relauncher.WANTED.get("GLIBC_TUNABLES"));
     }
