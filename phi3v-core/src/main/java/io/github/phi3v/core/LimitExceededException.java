@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * A request was refused because it exceeds a configured limit of the {@link Phi3Vision} (for example
- * {@link Phi3Vision.Builder#maxImagesPerPrompt(int)} or {@link Phi3Vision.Builder#maxPromptTokens(int)}).
+ * {@link Phi3VisionBuilder#maxImagesPerPrompt(int)} or {@link Phi3VisionBuilder#maxPromptTokens(int)}).
  * It is thrown before the expensive work (decoding, preprocessing, the vision tower, the prefill) and
  * leaves the conversation unchanged. The message names the limit, the value found, the maximum and the
  * builder option that changes it; the same facts are available as fields for servers that map them to
@@ -45,7 +45,7 @@ public final class LimitExceededException extends IllegalArgumentException {
     }
 
     /**
-     * The name of the limit, as the {@link Phi3Vision.Builder} option that sets it.
+     * The name of the limit, as the {@link Phi3VisionBuilder} option that sets it.
      *
      * @return e.g. {@code maxImagesPerPrompt} or {@code maxPromptTokens}
      */

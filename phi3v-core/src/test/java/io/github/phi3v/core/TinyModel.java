@@ -20,7 +20,7 @@ final class TinyModel {
         return SharedData.tinyA().resolve("images/" + file);
     }
 
-    static Phi3Vision.Builder builder() {
+    static Phi3VisionBuilder builder() {
         return Phi3Vision.builder().modelDir(dir()).dtype(Precision.FLOAT32);
     }
 

@@ -107,8 +107,8 @@ public final class Models {
      * @return a builder with the model set; add options and {@code build()}
      * @throws IllegalArgumentException if {@code model} looks like a path but is not a folder
      */
-    public static Phi3Vision.Builder builder(String model, PrintWriter notices, ProgressListener progress) {
-        Phi3Vision.Builder b = Phi3Vision.builder();
+    public static Phi3VisionBuilder builder(String model, PrintWriter notices, ProgressListener progress) {
+        Phi3VisionBuilder b = Phi3Vision.builder();
         if (TINY_RANDOM.equals(model)) {
             Path dir = tinyRandom();
             notices.println(tinyRandomBanner(dir));

@@ -119,8 +119,24 @@ public record HdGeometry(int width, int height, int numCrops, boolean transposed
         return tokensForGrid(cropRows(), cropCols());
     }
 
-    /** The official token formula for an {@code rows x cols} crop grid. */
+    /** The official token formula for an {@code rows x cols} crop grid of 336-pixel crops. */
     static int tokensForGrid(int rows, int cols) {
-        return (rows * cols + 1) * 144 + 1 + (rows + 1) * 12;
+        return Math.toIntExact(imageTokens(rows, cols, 12));
+    }
+
+    /**
+     * The Phi-3-V image token formula, the one place it is written: each crop's features are merged to
+     * {@code m x m} tokens; the sub-crop grid is laid out as {@code rows·m} rows of {@code cols·m} tokens,
+     * each row followed by one separator ({@code sub_GN}); then one {@code glb_GN} token; then the global
+     * view's {@code m} rows of {@code m} tokens plus a separator each.
+     *
+     * @param rows crop rows of the HD grid
+     * @param cols crop columns of the HD grid
+     * @param mergedPerSide {@code m}, tokens per crop side after the 2x2 merge (12 for CLIP ViT-L/14-336)
+     * @return {@code (rows·cols + 1)·m² + 1 + (rows + 1)·m}
+     */
+    public static long imageTokens(long rows, long cols, long mergedPerSide) {
+        long m = mergedPerSide;
+        return (rows * cols + 1) * m * m + 1 + (rows + 1) * m;
     }
 }

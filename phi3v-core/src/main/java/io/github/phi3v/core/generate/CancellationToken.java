@@ -20,6 +20,7 @@ public final class CancellationToken {
     private static final CancellationToken NONE = new CancellationToken(false);
 
     private final boolean cancellable;
+    private final CancellationToken parent;
     private volatile boolean cancelled;
 
     /** Creates a token that is not cancelled yet. */
@@ -29,6 +30,22 @@ public final class CancellationToken {
 
     private CancellationToken(boolean cancellable) {
         this.cancellable = cancellable;
+        this.parent = null;
+    }
+
+    private CancellationToken(CancellationToken parent) {
+        this.cancellable = true;
+        this.parent = parent;
+    }
+
+    /**
+     * A token that is cancelled when this one is, and can also be cancelled on its own (for example one
+     * call's token under a caller's token that cancels several calls).
+     *
+     * @return a new child token
+     */
+    public CancellationToken child() {
+        return new CancellationToken(this);
     }
 
     /**
@@ -59,7 +76,7 @@ public final class CancellationToken {
      * @return true once cancelled
      */
     public boolean isCancelled() {
-        return cancelled;
+        return cancelled || (parent != null && parent.isCancelled());
     }
 
     @Override

@@ -31,12 +31,34 @@ import java.util.Locale;
  * @param visionMillis vision encoder time
  * @param prefillMillis prompt forward pass time
  * @param decodeMillis time from the first token to the end of generation
+ * @param cachedPromptTokens leading prompt tokens whose keys and values came from the prefix cache (not
+ *     recomputed; OpenAI's {@code prompt_tokens_details.cached_tokens})
+ * @param visionEncodings images the vision tower encoded for this call (images found in the embedding
+ *     cache are not counted)
  */
 public record Usage(int promptTokens, int imageTokens, int generatedTokens, double preprocessMillis,
-        double visionMillis, double prefillMillis, double decodeMillis) {
+        double visionMillis, double prefillMillis, double decodeMillis, int cachedPromptTokens,
+        int visionEncodings) {
 
     /** An all-zero usage, for answers that ran nothing. */
     public static final Usage EMPTY = new Usage(0, 0, 0, 0, 0, 0, 0);
+
+    /**
+     * A usage without cache figures (no cached prompt tokens, no vision encodings).
+     *
+     * @param promptTokens see {@link #promptTokens()}
+     * @param imageTokens see {@link #imageTokens()}
+     * @param generatedTokens see {@link #generatedTokens()}
+     * @param preprocessMillis see {@link #preprocessMillis()}
+     * @param visionMillis see {@link #visionMillis()}
+     * @param prefillMillis see {@link #prefillMillis()}
+     * @param decodeMillis see {@link #decodeMillis()}
+     */
+    public Usage(int promptTokens, int imageTokens, int generatedTokens, double preprocessMillis,
+            double visionMillis, double prefillMillis, double decodeMillis) {
+        this(promptTokens, imageTokens, generatedTokens, preprocessMillis, visionMillis, prefillMillis, decodeMillis,
+                0, 0);
+    }
 
     /**
      * Creates the value, validating it as described in the class comment.
@@ -48,11 +70,19 @@ public record Usage(int promptTokens, int imageTokens, int generatedTokens, doub
      * @param visionMillis see {@link #visionMillis()}
      * @param prefillMillis see {@link #prefillMillis()}
      * @param decodeMillis see {@link #decodeMillis()}
+     * @param cachedPromptTokens see {@link #cachedPromptTokens()}
+     * @param visionEncodings see {@link #visionEncodings()}
      */
     public Usage {
-        if (promptTokens < 0 || imageTokens < 0 || generatedTokens < 0) {
+        if (promptTokens < 0 || imageTokens < 0 || generatedTokens < 0 || cachedPromptTokens < 0
+                || visionEncodings < 0) {
             throw new IllegalArgumentException("token counts must be >= 0, got promptTokens=" + promptTokens
-                    + ", imageTokens=" + imageTokens + ", generatedTokens=" + generatedTokens);
+                    + ", imageTokens=" + imageTokens + ", generatedTokens=" + generatedTokens + ", cachedPromptTokens="
+                    + cachedPromptTokens + ", visionEncodings=" + visionEncodings);
+        }
+        if (cachedPromptTokens > promptTokens) {
+            throw new IllegalArgumentException("cachedPromptTokens (" + cachedPromptTokens
+                    + ") cannot exceed promptTokens (" + promptTokens + ")");
         }
         if (imageTokens > promptTokens) {
             throw new IllegalArgumentException("imageTokens (" + imageTokens
@@ -119,7 +149,7 @@ public record Usage(int promptTokens, int imageTokens, int generatedTokens, doub
      */
     public Usage withPreprocessMillis(double millis) {
         return new Usage(promptTokens, imageTokens, generatedTokens, millis, visionMillis, prefillMillis,
-                decodeMillis);
+                decodeMillis, cachedPromptTokens, visionEncodings);
     }
 
     /**
@@ -130,15 +160,27 @@ public record Usage(int promptTokens, int imageTokens, int generatedTokens, doub
      */
     public Usage withVisionMillis(double millis) {
         return new Usage(promptTokens, imageTokens, generatedTokens, preprocessMillis, millis, prefillMillis,
-                decodeMillis);
+                decodeMillis, cachedPromptTokens, visionEncodings);
+    }
+
+    /**
+     * Copy with the cache figures of the call.
+     *
+     * @param cachedTokens leading prompt tokens taken from the prefix cache
+     * @param encodings images the vision tower encoded
+     * @return the new usage
+     */
+    public Usage withCache(int cachedTokens, int encodings) {
+        return new Usage(promptTokens, imageTokens, generatedTokens, preprocessMillis, visionMillis, prefillMillis,
+                decodeMillis, cachedTokens, encodings);
     }
 
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
-                "Usage[promptTokens=%d, imageTokens=%d, generatedTokens=%d, preprocess=%.1f ms, vision=%.1f ms,"
-                        + " prefill=%.1f ms, decode=%.1f ms, %.2f tokens/s]",
-                promptTokens, imageTokens, generatedTokens, preprocessMillis, visionMillis, prefillMillis,
-                decodeMillis, tokensPerSecond());
+                "Usage[promptTokens=%d (cached %d), imageTokens=%d, generatedTokens=%d, visionEncodings=%d,"
+                        + " preprocess=%.1f ms, vision=%.1f ms, prefill=%.1f ms, decode=%.1f ms, %.2f tokens/s]",
+                promptTokens, cachedPromptTokens, imageTokens, generatedTokens, visionEncodings, preprocessMillis,
+                visionMillis, prefillMillis, decodeMillis, tokensPerSecond());
     }
 }

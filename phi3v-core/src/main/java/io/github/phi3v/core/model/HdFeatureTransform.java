@@ -5,6 +5,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import io.github.phi3v.core.config.ImageEmbeddingConfig;
+import io.github.phi3v.image.HdGeometry;
 
 /**
  * The HD layout of one image's CLIP features (official {@code hd_feature_transform}, order
@@ -29,8 +30,7 @@ final class HdFeatureTransform {
 
     /** Number of tokens {@link #apply} yields for an {@code hc × wc} crop grid. */
     static long tokenCount(int hc, int wc, int mergedPerSide) {
-        long m = mergedPerSide;
-        return hc * m * (wc * m + 1) + 1 + m * (m + 1);
+        return HdGeometry.imageTokens(hc, wc, mergedPerSide);
     }
 
     /**

@@ -64,6 +64,15 @@ public final class ImageEmbeddings implements AutoCloseable {
         return Tensors.toFloats(tensor());
     }
 
+    /**
+     * Native bytes of the embeddings.
+     *
+     * @return {@code tokenCount x hidden x} the element size
+     */
+    public long sizeInBytes() {
+        return embeddings.nbytes();
+    }
+
     Tensor tensor() {
         if (closed) {
             throw new IllegalStateException("these ImageEmbeddings are closed");

@@ -1,5 +1,7 @@
 package io.github.phi3v.core.model;
 
+import io.github.phi3v.image.ProcessedImage;
+
 /**
  * One preprocessed image as the Phi-3-V image processor produces it.
  *
@@ -10,4 +12,15 @@ package io.github.phi3v.core.model;
  * @param hdWidth width of the padded HD image ({@code image_sizes[1]}), a multiple of 336
  */
 public record ImagePixels(float[] pixelValues, int numCrops, int hdHeight, int hdWidth) {
+
+    /**
+     * The image processor's output as the model's input (no copy of the pixels).
+     *
+     * @param processed an image from {@link io.github.phi3v.image.Phi3ImageProcessor}
+     * @return the same pixels
+     */
+    public static ImagePixels of(ProcessedImage processed) {
+        return new ImagePixels(processed.pixelValues(), processed.numCrops(), processed.hdHeight(),
+                processed.hdWidth());
+    }
 }

@@ -122,6 +122,34 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Copies {@code src}'s cached positions into this (larger or equal) cache, which then holds the same
+     * sequence: keys, values, the saved input embeddings and the rotary state.
+     */
+    void copyPrefixFrom(KvCache src) {
+        checkOpen();
+        src.checkOpen();
+        int len = src.length;
+        if (len > capacity) {
+            throw new IllegalArgumentException("cannot copy " + len + " cached positions into a cache of capacity "
+                    + capacity);
+        }
+        if (len > 0) {
+            for (int i = 0; i < keys.length; i++) {
+                keys[i].narrow(1, 0, len).copy_(src.keys[i].narrow(1, 0, len));        // [kvHeads, len, headDim]
+                values[i].narrow(1, 0, len).copy_(src.values[i].narrow(1, 0, len));
+            }
+            if (inputEmbeddings != null && src.inputEmbeddings != null) {
+                long rows = Math.min(len, Math.min(inputEmbeddings.size(0), src.inputEmbeddings.size(0)));
+                if (rows > 0) {
+                    inputEmbeddings.narrow(0, 0, rows).copy_(src.inputEmbeddings.narrow(0, 0, rows)); // [rows, hidden]
+                }
+            }
+        }
+        longRope = src.longRope;
+        length = len;
+    }
+
     void setLength(int newLength) {
         this.length = newLength;
     }

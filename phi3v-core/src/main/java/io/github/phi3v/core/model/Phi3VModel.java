@@ -232,6 +232,48 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A new cache of {@code capacity} positions that starts with {@code prefix}'s cached sequence (copied,
+     * not recomputed), for a sequence that outgrows its cache. {@code prefix} is left as it was.
+     *
+     * @param capacity positions of the new cache, at least {@code prefix.length()}
+     * @param prefix a cache of this model
+     * @return the new cache holding the same sequence; close it when done
+     * @throws IllegalArgumentException if {@code capacity} is out of range or the prefix is from another model
+     */
+    public KvCache newKvCache(int capacity, KvCache prefix) {
+        if (prefix.owner != this) {
+            throw new IllegalArgumentException("the KvCache belongs to another model");
+        }
+        KvCache grown = newKvCache(capacity);
+        try (InferenceScope scope = InferenceScope.open()) {
+            grown.copyPrefixFrom(prefix);
+            return grown;
+        } catch (RuntimeException | Error e) {
+            grown.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The native bytes {@link #newKvCache(int)} allocates for {@code capacity} positions (keys and values,
+     * the saved input embeddings, the rotary tables), so a caller can budget memory before allocating.
+     *
+     * @param capacity positions, at least 1
+     * @return bytes, equal to {@link KvCache#sizeInBytes()} of such a cache
+     */
+    public long kvCacheBytes(int capacity) {
+        long element = options.precision() == Precision.FLOAT32 ? 4 : 2;
+        long kv = (long) layers.size() * 2 * config.numKeyValueHeads() * config.headDim() * capacity;
+        int original = config.originalMaxPositionEmbeddings();
+        boolean switches = rope.switchesFactors();
+        long saved = switches ? (long) Math.min(capacity, original) * config.hiddenSize() : 0;
+        long shortRows = switches ? Math.min(capacity, original) : capacity;
+        long longRows = switches && capacity > original ? capacity : 0;
+        long rotary = 2 * (shortRows + longRows) * config.headDim();      // cos and sin, [rows, headDim]
+        return (kv + saved + rotary) * element;
+    }
+
     private static LongRopeEmbedding.CosSin keep(InferenceScope scope, LongRopeEmbedding.CosSin cs) {
         return new LongRopeEmbedding.CosSin(scope.keep(cs.cos()), scope.keep(cs.sin()));
     }
@@ -496,41 +538,25 @@ public final class Phi3VModel implements AutoCloseable {
     /** Token embeddings with every placeholder run replaced by its image's embeddings. */
     private Tensor embed(int[] ids, List<ImageEmbeddings> images) {
         int n = ids.length;
+        PlaceholderRuns runs = PlaceholderRuns.of(ids, images.size());
         long[] text = new long[n];
-        List<int[]> runs = new ArrayList<>();   // {start, length, image index 0-based}
         for (int i = 0; i < n; i++) {
             int id = ids[i];
-            if (id >= 0) {
-                if (id >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " at position " + i + " is outside the "
-                            + "vocabulary (0.." + (config.vocabSize() - 1) + ")");
-                }
-                text[i] = id;
-                continue;
+            if (id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " at position " + i + " is outside the "
+                        + "vocabulary (0.." + (config.vocabSize() - 1) + ")");
             }
-            int k = -id;  // id -k: image k
-            if (-(long) id > images.size()) {   // long: -Integer.MIN_VALUE overflows to itself
-                throw new IllegalArgumentException("placeholder id " + id + " at position " + i + " refers to image "
-                        + -(long) id + ", but " + images.size() + " image embeddings were given");
-            }
-            if (!runs.isEmpty()) {
-                int[] last = runs.get(runs.size() - 1);
-                if (last[2] == k - 1 && last[0] + last[1] == i) {
-                    last[1]++;
-                    continue;
-                }
-            }
-            runs.add(new int[] {i, 1, k - 1});
+            text[i] = Math.max(id, 0);   // placeholders are overwritten below
         }
-        for (int[] r : runs) {
-            ImageEmbeddings img = images.get(r[2]);
+        for (PlaceholderRuns.Run r : runs.runs()) {
+            ImageEmbeddings img = images.get(r.image());
             if (img.owner != this) {
-                throw new IllegalArgumentException("image " + (r[2] + 1) + "'s embeddings were made by another model");
+                throw new IllegalArgumentException("image " + (r.image() + 1) + "'s embeddings were made by another model");
             }
-            if (r[1] != img.tokenCount()) {
-                throw new IllegalArgumentException("placeholder block of image " + (r[2] + 1) + " at positions ["
-                        + r[0] + ", " + (r[0] + r[1]) + ") has " + r[1] + " ids, but the image has " + img.tokenCount()
-                        + " embedding rows (HD size " + img.hdHeight() + "x" + img.hdWidth()
+            if (r.length() != img.tokenCount()) {
+                throw new IllegalArgumentException("placeholder block of image " + (r.image() + 1) + " at positions ["
+                        + r.start() + ", " + (r.start() + r.length()) + ") has " + r.length() + " ids, but the image has "
+                        + img.tokenCount() + " embedding rows (HD size " + img.hdHeight() + "x" + img.hdWidth()
                         + "); a placeholder block must be fed whole and match the image's token count");
             }
         }
@@ -539,8 +565,8 @@ public final class Phi3VModel implements AutoCloseable {
             idsTensor = idsTensor.to(device, ScalarType.Long);
         }
         Tensor x = torch.embedding(embedTokens, idsTensor);                  // [n, hidden]
-        for (int[] r : runs) {
-            x.narrow(0, r[0], r[1]).copy_(images.get(r[2]).tensor());        // in place
+        for (PlaceholderRuns.Run r : runs.runs()) {
+            x.narrow(0, r.start(), r.length()).copy_(images.get(r.image()).tensor());   // in place
         }
         return x;
     }

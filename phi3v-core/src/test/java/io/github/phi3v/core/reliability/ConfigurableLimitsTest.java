@@ -31,7 +31,7 @@ import io.github.phi3v.image.ImageProcessingException;
 import io.github.phi3v.image.ImageProcessingException.Reason;
 
 /**
- * The limits set on {@link Phi3Vision.Builder} besides the context: the image loader of the sessions,
+ * The limits set on {@link Phi3VisionBuilder} besides the context: the image loader of the sessions,
  * images per prompt and prompt tokens. Each is checked before the work it bounds (decoding, the vision
  * tower, the prefill), names itself, the value found and the option, and leaves the conversation as it
  * was. One tiny model with small limits: maxContext 4096, maxPromptTokens 700 (two images at num_crops 1

@@ -42,7 +42,7 @@ class ModelInputFuzzTest {
     @BeforeAll
     static void load() {
         phi = NativeMemoryTest.load();
-        image = Phi3Vision.pixels(phi.imageProcessor().process(
+        image = ImagePixels.of(phi.imageProcessor().process(
                 phi.imageProcessor().loader().load(NativeMemoryTest.image("a10_rgb_42x19.png")), 1));
         imageTokens = phi.imageTokenCount(image);
     }

@@ -33,7 +33,7 @@ final class ModelArgs {
      * @param defaultDtype the precision when {@code --dtype} is absent, or null for the library default
      */
     Phi3Vision open(PrintWriter err, String defaultDtype) {
-        Phi3Vision.Builder b = Models.builder(model, err, new ProgressBar(err));
+        Phi3VisionBuilder b = Models.builder(model, err, new ProgressBar(err));
         String d = dtype != null ? dtype : defaultDtype;
         if (d != null) {
             b.dtype(d);

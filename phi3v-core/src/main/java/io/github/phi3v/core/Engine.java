@@ -1,0 +1,283 @@
+package io.github.phi3v.core;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.core.generate.CancellationToken;
+import io.github.phi3v.core.generate.GenerationConfig;
+import io.github.phi3v.core.generate.Generator;
+import io.github.phi3v.core.generate.LogitsSource;
+import io.github.phi3v.core.generate.TextDecoder;
+import io.github.phi3v.core.generate.TokenBudget;
+import io.github.phi3v.core.model.ImageEmbeddings;
+import io.github.phi3v.core.model.ImagePixels;
+import io.github.phi3v.core.model.KvCache;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.PlaceholderRuns;
+import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.tokenizer.Phi3Tokenizer;
+import io.github.phi3v.tokenizer.StreamingDecoder;
+
+/**
+ * The request pipeline under {@link Phi3Vision} and {@link Session}: plans a request ({@link PromptPlanner}),
+ * takes a slot ({@code maxConcurrentRequests}), finds or makes the image embeddings ({@link EmbeddingCache}),
+ * takes a KV cache from the prefix pool ({@link KvPool}), generates, and gives everything back. It owns
+ * the model, the tokenizer, the processor and the limits; nothing it calls reaches back into the facade.
+ */
+final class Engine implements AutoCloseable {
+
+    private final Phi3VModel model;
+    private final Phi3Tokenizer tokenizer;
+    private final Phi3ImageProcessor processor;
+    private final Limits limits;
+    private final PromptPlanner planner;
+    private final KvPool kvPool;
+    private final EmbeddingCache embeddings;
+    private final Semaphore slots;
+    private final Set<CancellationToken> running = ConcurrentHashMap.newKeySet();
+    private final AtomicLong visionEncodings = new AtomicLong();
+    private volatile boolean closed;
+
+    Engine(Phi3VModel model, Phi3Tokenizer tokenizer, Phi3ImageProcessor processor, Limits limits) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.processor = processor;
+        this.limits = limits;
+        this.planner = new PromptPlanner(tokenizer, processor.loader(), processor.numCrops(), limits);
+        this.kvPool = new KvPool(model, limits.kvCacheBytes(), limits.maxContext(), limits.kvCacheWait());
+        this.embeddings = new EmbeddingCache(limits.embeddingCacheBytes());
+        this.slots = new Semaphore(limits.maxConcurrentRequests());
+    }
+
+    /** Answers a whole conversation; see {@link Phi3Vision#chat(ChatRequest)}. */
+    Answer chat(ChatRequest request, Consumer<String> onText, CancellationToken cancel) {
+        checkOpen();
+        PromptPlan plan = planner.plan(request);
+        int[] ids = plan.ids();
+        GenerationConfig config = request.config();
+        try (Slot slot = new Slot(cancel);
+             KvPool.Lease lease = kvPool.acquire(ids, plan.imageKeys(), ids.length + config.maxNewTokens(), slot.token);
+             Images images = new Images(plan.images().size())) {
+            // Images whose placeholders all lie in the reused prefix are not needed: their keys and values
+            // are cached.
+            for (PlaceholderRuns.Run run : plan.runs().runs()) {
+                if (run.start() + run.length() > lease.reusable() && images.get(run.image()) == null) {
+                    PromptPlan.PlannedImage img = plan.images().get(run.image());
+                    images.put(run.image(), embeddings.acquire(img.key(), () -> images.encode(img)));
+                }
+            }
+            Answer a = Generator.generate(ids, source(ids, lease, images.list()), textDecoder(), config, onText,
+                    slot.token);
+            return a.withUsage(a.usage().withPreprocessMillis(images.preprocessMillis)
+                    .withVisionMillis(images.visionMillis).withCache(lease.reusable(), images.encoded()));
+        }
+    }
+
+    /** Generates from raw ids; see {@link Phi3Vision#generate(int[], List, GenerationConfig, Consumer, CancellationToken)}. */
+    Answer generate(int[] inputIds, List<ImagePixels> pixels, GenerationConfig config, Consumer<String> onText,
+            CancellationToken cancel) {
+        checkOpen();
+        if (pixels.size() > limits.maxImagesPerPrompt()) {
+            throw limits.tooManyImages(pixels.size(), "generate() was given");
+        }
+        int[] ids = inputIds.clone();
+        PlaceholderRuns runs = PlaceholderRuns.of(ids, pixels.size());
+        int numCrops = pixels.isEmpty() ? processor.numCrops() : pixels.get(0).numCrops();
+        TokenBudget.check(runs.textTokens(), runs.tokensPerImage(), config.maxNewTokens(), limits.maxContext(),
+                numCrops);
+        limits.checkPromptTokens(runs.textTokens(), runs.imageTokens());
+        try (Slot slot = new Slot(cancel);
+             KvPool.Lease lease = kvPool.allocate(Math.max(1, ids.length + config.maxNewTokens()), slot.token);
+             Images images = new Images(pixels.size())) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < pixels.size(); i++) {
+                images.own(i, encode(pixels.get(i)));
+            }
+            double visionMillis = (System.nanoTime() - t0) / 1e6;
+            Answer a = Generator.generate(ids, source(ids, lease, images.list()), textDecoder(), config, onText,
+                    slot.token);
+            return a.withUsage(a.usage().withVisionMillis(visionMillis).withCache(0, pixels.size()));
+        }
+    }
+
+    /** Runs the vision tower on preprocessed pixels (counted in {@link #visionEncodings()}). */
+    ImageEmbeddings encode(ImagePixels pixels) {
+        checkOpen();
+        ImageEmbeddings e = model.encodeImage(pixels);
+        visionEncodings.incrementAndGet();
+        return e;
+    }
+
+    /** Feeds the prompt after the reused prefix, then one token per step, recording what the cache holds. */
+    private LogitsSource source(int[] ids, KvPool.Lease lease, List<ImageEmbeddings> images) {
+        KvCache cache = lease.cache();
+        boolean[] prefilled = {false};
+        return newIds -> {
+            int at = prefilled[0] ? cache.length() : lease.reusable();
+            int[] feed = prefilled[0] ? newIds : Arrays.copyOfRange(ids, at, ids.length);
+            lease.writing();   // if the pass fails half-way, the cache content is unknown: trust none of it
+            float[] logits = model.forward(feed, images, cache, at);
+            lease.fed(feed, at);
+            prefilled[0] = true;
+            return logits;
+        };
+    }
+
+    private TextDecoder textDecoder() {
+        StreamingDecoder sd = tokenizer.streamingDecoder(true);
+        return TextDecoder.of(sd::next, sd::finish);
+    }
+
+    Phi3VModel model() {
+        return model;
+    }
+
+    Phi3Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    Phi3ImageProcessor processor() {
+        return processor;
+    }
+
+    Limits limits() {
+        return limits;
+    }
+
+    long visionEncodings() {
+        return visionEncodings.get();
+    }
+
+    /** Bytes of all KV caches, running and pooled. */
+    long kvCacheBytesInUse() {
+        return kvPool.reservedBytes();
+    }
+
+    /** KV caches kept for reuse. */
+    int pooledKvCaches() {
+        return kvPool.pooledCount();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this Phi3Vision is closed; load the model again to use it");
+        }
+    }
+
+    /** Cancels running calls (they end with CANCELLED within a token), frees the caches and the weights. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        running.forEach(CancellationToken::cancel);
+        kvPool.close();
+        embeddings.close();
+        model.close();   // waits for a forward pass in progress
+    }
+
+    /** One running call: a concurrency slot and a token that {@link #close()} cancels. */
+    private final class Slot implements AutoCloseable {
+        final CancellationToken token;
+
+        Slot(CancellationToken caller) {
+            if (!slots.tryAcquire()) {
+                int max = limits.maxConcurrentRequests();
+                throw new LimitExceededException("maxConcurrentRequests", max + 1L, max, max + " requests are"
+                        + " already running on this model (maxConcurrentRequests " + max + "); retry when one"
+                        + " finishes, or raise Phi3Vision.builder().maxConcurrentRequests(n)");
+            }
+            token = caller.child();
+            running.add(token);
+            if (closed) {   // closed concurrently
+                close();
+                checkOpen();
+            }
+        }
+
+        @Override
+        public void close() {
+            if (running.remove(token)) {
+                slots.release();
+            }
+        }
+    }
+
+    /** The image embeddings one call holds, by image index; released when the call ends. */
+    private final class Images implements AutoCloseable {
+        private final EmbeddingCache.Handle[] handles;
+        private final ImageEmbeddings[] owned;
+        double preprocessMillis;
+        double visionMillis;
+
+        Images(int n) {
+            handles = new EmbeddingCache.Handle[n];
+            owned = new ImageEmbeddings[n];
+        }
+
+        ImageEmbeddings get(int i) {
+            return handles[i] != null ? handles[i].embeddings() : owned[i];
+        }
+
+        void put(int i, EmbeddingCache.Handle h) {
+            handles[i] = h;
+        }
+
+        void own(int i, ImageEmbeddings e) {
+            owned[i] = e;
+        }
+
+        /** Preprocesses and encodes one planned image, timing both. */
+        ImageEmbeddings encode(PromptPlan.PlannedImage img) {
+            long t0 = System.nanoTime();
+            ImagePixels pixels = ImagePixels.of(processor.process(img.image(), img.key().numCrops()));
+            long t1 = System.nanoTime();
+            ImageEmbeddings e = Engine.this.encode(pixels);
+            preprocessMillis += (t1 - t0) / 1e6;
+            visionMillis += (System.nanoTime() - t1) / 1e6;
+            return e;
+        }
+
+        int encoded() {
+            int n = 0;
+            for (EmbeddingCache.Handle h : handles) {
+                n += h != null && h.encoded() ? 1 : 0;
+            }
+            return n;
+        }
+
+        List<ImageEmbeddings> list() {
+            List<ImageEmbeddings> all = new ArrayList<>(handles.length);
+            for (int i = 0; i < handles.length; i++) {
+                all.add(get(i));
+            }
+            return all;
+        }
+
+        @Override
+        public void close() {
+            for (EmbeddingCache.Handle h : handles) {
+                if (h != null) {
+                    h.close();
+                }
+            }
+            for (ImageEmbeddings e : owned) {
+                if (e != null) {
+                    e.close();
+                }
+            }
+        }
+    }
+}

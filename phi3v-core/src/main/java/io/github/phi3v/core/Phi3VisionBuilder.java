@@ -1,0 +1,433 @@
+package io.github.phi3v.core;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Objects;
+
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.generate.MemoryEstimate;
+import io.github.phi3v.core.hub.HubClient;
+import io.github.phi3v.core.hub.HubConfig;
+import io.github.phi3v.core.hub.ProgressListener;
+import io.github.phi3v.core.model.ModelOptions;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.image.ImageLoader;
+import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.tokenizer.Phi3Tokenizer;
+
+/**
+ * All loading options of a {@link Phi3Vision}, from {@link Phi3Vision#builder()}: where the model comes
+ * from (a folder or a hub id), precision, quantization, device, threads, and the request limits a server
+ * needs (context, prompt tokens, images, concurrent requests, KV and embedding cache memory). Not
+ * thread-safe; {@link #build()} may be called more than once.
+ */
+public final class Phi3VisionBuilder {
+    private Path modelDir;
+    private String modelId;
+    private String revision = "main";
+    private HubConfig hubConfig;
+    private ProgressListener progress = ProgressListener.NONE;
+    private Precision precision = Precision.cpuDefault();
+    private Quantization quantization = Quantization.NONE;
+    private ModelOptions.Device device = ModelOptions.Device.CPU;
+    private int threads;
+    private int maxContext = Phi3Vision.DEFAULT_MAX_CONTEXT;
+    private Integer maxPromptTokens;
+    private int maxImagesPerPrompt = Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT;
+    private int maxConcurrentRequests = Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS;
+    private Long kvCacheBytes;
+    private Duration kvCacheWait = Phi3Vision.DEFAULT_KV_CACHE_WAIT;
+    private long embeddingCacheBytes = Phi3Vision.DEFAULT_EMBEDDING_CACHE_BYTES;
+    private ImageLoader imageLoader;
+    private Integer numCrops;
+    private Long availableMemory;
+
+    Phi3VisionBuilder() {
+    }
+
+    /**
+     * Loads from a local model folder (clears {@link #modelId}).
+     *
+     * @param dir the folder
+     * @return this builder
+     */
+    public Phi3VisionBuilder modelDir(Path dir) {
+        this.modelDir = Objects.requireNonNull(dir, "dir");
+        this.modelId = null;
+        return this;
+    }
+
+    /**
+     * Loads a hub repository through the local hub cache (clears {@link #modelDir}).
+     *
+     * @param id e.g. {@code microsoft/Phi-3-vision-128k-instruct}
+     * @return this builder
+     */
+    public Phi3VisionBuilder modelId(String id) {
+        this.modelId = Objects.requireNonNull(id, "id");
+        this.modelDir = null;
+        return this;
+    }
+
+    /**
+     * The hub revision for {@link #modelId} (default {@code main}).
+     *
+     * @param rev a branch, tag or commit
+     * @return this builder
+     */
+    public Phi3VisionBuilder revision(String rev) {
+        this.revision = Objects.requireNonNull(rev, "rev");
+        return this;
+    }
+
+    /**
+     * Hub settings for {@link #modelId} (default {@link HubConfig#fromEnvironment()}).
+     *
+     * @param config endpoint, cache folder, token, offline mode
+     * @return this builder
+     */
+    public Phi3VisionBuilder hubConfig(HubConfig config) {
+        this.hubConfig = Objects.requireNonNull(config, "config");
+        return this;
+    }
+
+    /**
+     * Download progress callbacks for {@link #modelId}.
+     *
+     * @param listener the listener
+     * @return this builder
+     */
+    public Phi3VisionBuilder progress(ProgressListener listener) {
+        this.progress = Objects.requireNonNull(listener, "listener");
+        return this;
+    }
+
+    /**
+     * The dtype weights are converted to (default {@link Precision#cpuDefault()}).
+     *
+     * @param p the precision
+     * @return this builder
+     */
+    public Phi3VisionBuilder dtype(Precision p) {
+        this.precision = Objects.requireNonNull(p, "precision");
+        return this;
+    }
+
+    /**
+     * The dtype by PyTorch name.
+     *
+     * @param name "float32", "bfloat16", "float16" (or fp32, bf16, fp16)
+     * @return this builder
+     * @throws IllegalArgumentException for an unknown name
+     */
+    public Phi3VisionBuilder dtype(String name) {
+        return dtype(Precision.parse(name));
+    }
+
+    /**
+     * Weight quantization applied at load (default {@link Quantization#NONE}); {@link Quantization#INT8}
+     * stores the decoder's linear weights as int8 (CPU only, about half the bytes of bf16 to read per
+     * token, slightly different outputs).
+     *
+     * @param q the quantization
+     * @return this builder
+     */
+    public Phi3VisionBuilder quantization(Quantization q) {
+        this.quantization = Objects.requireNonNull(q, "quantization");
+        return this;
+    }
+
+    /**
+     * The quantization by name.
+     *
+     * @param name "none" or "int8"
+     * @return this builder
+     * @throws IllegalArgumentException for another name
+     */
+    public Phi3VisionBuilder quantization(String name) {
+        return quantization(Quantization.parse(name));
+    }
+
+    /**
+     * Where the model runs (default CPU).
+     *
+     * @param d the device
+     * @return this builder
+     */
+    public Phi3VisionBuilder device(ModelOptions.Device d) {
+        this.device = Objects.requireNonNull(d, "device");
+        return this;
+    }
+
+    /**
+     * The device by name.
+     *
+     * @param name "cpu" or "cuda"
+     * @return this builder
+     * @throws IllegalArgumentException for another name
+     */
+    public Phi3VisionBuilder device(String name) {
+        String n = name.trim().toLowerCase(Locale.ROOT);
+        return switch (n) {
+            case "cpu" -> device(ModelOptions.Device.CPU);
+            case "cuda", "gpu" -> device(ModelOptions.Device.CUDA);
+            default -> throw new IllegalArgumentException("unknown device '" + name + "': expected cpu or cuda");
+        };
+    }
+
+    /**
+     * libtorch intra-op threads (process-wide; 0 = keep the default of one per core).
+     *
+     * @param n threads, at least 0
+     * @return this builder
+     */
+    public Phi3VisionBuilder threads(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = default), got " + n);
+        }
+        this.threads = n;
+        return this;
+    }
+
+    /**
+     * The maximum context (prompt + image tokens + generated tokens) of every session; it sizes the
+     * KV cache and the memory check (default {@value Phi3Vision#DEFAULT_MAX_CONTEXT}).
+     *
+     * @param tokens at least 1, at most the config's {@code max_position_embeddings}
+     * @return this builder
+     */
+    public Phi3VisionBuilder maxContext(int tokens) {
+        if (tokens < 1) {
+            throw new IllegalArgumentException("maxContext must be >= 1, got " + tokens);
+        }
+        this.maxContext = tokens;
+        return this;
+    }
+
+    /**
+     * The most tokens a prompt may have: text + image tokens of the whole rendered conversation (or
+     * the ids given to {@link Phi3Vision#generate}), without the answer. Default: {@link #maxContext}.
+     * Lower it to keep room for long answers or to bound the prefill a client can ask for; it is
+     * checked before any image is preprocessed or encoded, and {@code <|image_N|>} tags are counted
+     * before they are expanded.
+     *
+     * @param tokens at least 1, at most {@code maxContext} (checked by {@link #build()})
+     * @return this builder
+     */
+    public Phi3VisionBuilder maxPromptTokens(int tokens) {
+        if (tokens < 1) {
+            throw new IllegalArgumentException("maxPromptTokens must be >= 1, got " + tokens);
+        }
+        this.maxPromptTokens = tokens;
+        return this;
+    }
+
+    /**
+     * The most images one prompt may hold (default {@value Phi3Vision#DEFAULT_MAX_IMAGES_PER_PROMPT}).
+     * A session counts every image of its conversation and refuses one more in
+     * {@link Session#image(Path)} (and the other {@code image} methods) before decoding it; a
+     * question or message with a tag {@code <|image_N|>} beyond the limit is refused before it is
+     * tokenized; {@link Phi3Vision#generate} refuses longer image lists before encoding any.
+     *
+     * @param n at least 1
+     * @return this builder
+     */
+    public Phi3VisionBuilder maxImagesPerPrompt(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("maxImagesPerPrompt must be >= 1, got " + n);
+        }
+        this.maxImagesPerPrompt = n;
+        return this;
+    }
+
+    /**
+     * The image loader of every session's {@code image(..)} methods and of
+     * {@link Phi3Vision#preprocess(Path, int)}: its pixel limit, encoded-size limit, URL timeout and
+     * {@code file:} URL permission apply to all of them (default {@link ImageLoader#defaults()}, or
+     * the loader of the model folder's processor). For a server taking images from the public:
+     *
+     * <pre>{@code
+     * .imageLoader(ImageLoader.builder().maxPixels(4096L * 4096).maxBytes(20 << 20)
+     *         .timeout(Duration.ofSeconds(10)).build())
+     * }</pre>
+     *
+     * @param loader the loader
+     * @return this builder
+     */
+    public Phi3VisionBuilder imageLoader(ImageLoader loader) {
+        this.imageLoader = Objects.requireNonNull(loader, "loader");
+        return this;
+    }
+
+    /**
+     * The default {@code num_crops} of sessions (default: {@code preprocessor_config.json}'s).
+     *
+     * @param n at least 1
+     * @return this builder
+     */
+    public Phi3VisionBuilder numCrops(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("numCrops must be >= 1, got " + n);
+        }
+        this.numCrops = n;
+        return this;
+    }
+
+    /**
+     * Overrides the memory the estimate is checked against (default: physical memory). A negative
+     * value skips the check.
+     *
+     * @param bytes available bytes, or -1 to skip the check
+     * @return this builder
+     */
+    public Phi3VisionBuilder availableMemory(long bytes) {
+        this.availableMemory = bytes;
+        return this;
+    }
+
+    /**
+     * The most requests that may run on the model at once (stateless calls, session questions and
+     * {@link Phi3Vision#generate} together); one more is refused with {@link LimitExceededException}
+     * ({@code maxConcurrentRequests}) instead of queueing. Default
+     * {@value Phi3Vision#DEFAULT_MAX_CONCURRENT_REQUESTS}: every running request shares the CPU cores, so
+     * more of them only make each slower.
+     *
+     * @param n at least 1
+     * @return this builder
+     */
+    public Phi3VisionBuilder maxConcurrentRequests(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("maxConcurrentRequests must be >= 1, got " + n);
+        }
+        this.maxConcurrentRequests = n;
+        return this;
+    }
+
+    /**
+     * The native memory all KV caches together may hold: those of running requests and those kept for
+     * reuse by the prefix cache (evicted least recently used first when a request needs room). A request
+     * that does not fit even after evicting every idle cache is refused with {@link LimitExceededException}
+     * ({@code kvCacheBytes}) at once if it alone exceeds the budget, otherwise after waiting up to
+     * {@link #kvCacheWait(Duration)} for running requests to finish. Default: the KV memory of one
+     * {@link #maxContext(int) maxContext} cache (what the load-time estimate counts) plus half of the memory
+     * the estimate leaves free on this machine ({@link #availableMemory(long)}).
+     *
+     * @param bytes at least 1
+     * @return this builder
+     */
+    public Phi3VisionBuilder kvCacheBytes(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("kvCacheBytes must be >= 1, got " + bytes);
+        }
+        this.kvCacheBytes = bytes;
+        return this;
+    }
+
+    /**
+     * How long a request waits for running requests to give KV memory back before it is refused with
+     * {@link LimitExceededException} ({@code kvCacheBytes}); its cancellation token ends the wait too.
+     * Default {@link Phi3Vision#DEFAULT_KV_CACHE_WAIT}.
+     *
+     * @param wait zero or more
+     * @return this builder
+     */
+    public Phi3VisionBuilder kvCacheWait(Duration wait) {
+        Objects.requireNonNull(wait, "wait");
+        if (wait.isNegative()) {
+            throw new IllegalArgumentException("kvCacheWait must be >= 0, got " + wait);
+        }
+        this.kvCacheWait = wait;
+        return this;
+    }
+
+    /**
+     * The native memory of image embeddings kept for reuse (keyed by pixel hash and crop budget), so that
+     * the vision tower runs once per image across calls. Default 256 MiB: 16 images at {@code numCrops} 16
+     * in bf16 (one image costs up to 2653 tokens x 3072 x 2 bytes = 16.3 MB).
+     *
+     * @param bytes at least 0 (0 disables the cache)
+     * @return this builder
+     */
+    public Phi3VisionBuilder embeddingCacheBytes(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("embeddingCacheBytes must be >= 0, got " + bytes);
+        }
+        this.embeddingCacheBytes = bytes;
+        return this;
+    }
+
+    /**
+     * Resolves the folder, estimates and checks memory, then loads tokenizer, image processor and
+     * weights.
+     *
+     * @return the model
+     * @throws IllegalStateException if neither a folder nor an id was given, or the estimate does
+     *     not fit (the message lists the parts and a context that fits)
+     * @throws IllegalArgumentException if {@code maxContext} exceeds {@code max_position_embeddings} or
+     *     {@code maxPromptTokens} exceeds {@code maxContext}
+     */
+    public Phi3Vision build() {
+        int promptLimit = maxPromptTokens != null ? maxPromptTokens : maxContext;
+        if (promptLimit > maxContext) {
+            throw new IllegalArgumentException("maxPromptTokens " + promptLimit + " exceeds maxContext "
+                    + maxContext + ": a prompt must leave room in the context; lower maxPromptTokens(n) or raise"
+                    + " maxContext(n)");
+        }
+        Path dir = resolveDir();
+        Phi3VConfig config = Phi3VConfig.fromDirectory(dir);
+        if (maxContext > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("maxContext " + maxContext + " exceeds the model's "
+                    + "max_position_embeddings " + config.maxPositionEmbeddings());
+        }
+        // Cheap files first, so a broken folder fails before gigabytes of weights are touched.
+        Phi3Tokenizer tokenizer = Phi3Tokenizer.fromDirectory(dir);
+        Phi3ImageProcessor processor = Files.isRegularFile(dir.resolve("preprocessor_config.json"))
+                ? Phi3ImageProcessor.fromConfig(dir) : Phi3ImageProcessor.defaults();
+        if (numCrops != null || imageLoader != null) {
+            Phi3ImageProcessor.Builder pb = processor.toBuilder();
+            if (numCrops != null) {
+                pb.numCrops(numCrops);
+            }
+            if (imageLoader != null) {
+                pb.loader(imageLoader);
+            }
+            processor = pb.build();
+        }
+        MemoryEstimate estimate = Phi3Vision.estimateMemory(dir, precision, quantization, maxContext,
+                processor.numCrops());
+        long available = availableMemory != null ? availableMemory : MemoryEstimate.physicalMemoryBytes();
+        estimate.requireFits(available);
+        Phi3VModel model = Phi3VModel.load(dir,
+                ModelOptions.defaults().withPrecision(precision).withDevice(device).withThreads(threads)
+                        .withQuantization(quantization));
+        try {
+            long kvBudget = kvCacheBytes != null ? kvCacheBytes
+                    : model.kvCacheBytes(maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
+            Limits limits = new Limits(maxContext, promptLimit, maxImagesPerPrompt, maxConcurrentRequests, kvBudget,
+                    kvCacheWait, embeddingCacheBytes);
+            return new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
+        } catch (RuntimeException | Error e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private Path resolveDir() {
+        if (modelDir != null) {
+            if (!Files.isDirectory(modelDir)) {
+                throw new IllegalArgumentException("model folder " + modelDir + " does not exist or is not a "
+                        + "directory (expected config.json, the weights and the tokenizer files)");
+            }
+            return modelDir;
+        }
+        if (modelId != null) {
+            HubClient hub = new HubClient(hubConfig != null ? hubConfig : HubConfig.fromEnvironment());
+            return hub.resolveModel(modelId, revision, progress).directory();
+        }
+        throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+    }
+}
