@@ -74,8 +74,8 @@ public final class ImageLoader {
      * phones, A3 at 600 dpi) carry no more information for the model: the HD transform scales every
      * image to at most {@code num_crops} x 336² pixels (1.8 Mpx at 16 crops). One decoded 8-bit RGB image
      * at the limit holds 150 MB (3 bytes per pixel), and a PNG header declaring that size without pixel
-     * data still makes the decoder allocate that one raster (measured in {@code ImageLimitsTest}). Until
-     * 0.1.0 the default was PIL's {@code MAX_IMAGE_PIXELS}, 89 478 485 (268 MB decoded).
+     * data still makes the decoder allocate that one raster (measured in {@code ImageLimitsTest}). Earlier
+     * snapshots used PIL's {@code MAX_IMAGE_PIXELS}, 89 478 485 (268 MB decoded).
      */
     public static final long DEFAULT_MAX_PIXELS = 50_000_000L;
     /** Default limit on the encoded size: 100 MiB. */
