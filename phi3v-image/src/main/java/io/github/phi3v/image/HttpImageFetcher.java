@@ -2,7 +2,6 @@ package io.github.phi3v.image;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
@@ -142,12 +141,11 @@ final class HttpImageFetcher {
         for (InetAddress address : addresses) {
             String why = AddressClassifier.refusal(address);
             if (why != null) {
-                String literal = address.getHostAddress();
-                // A literal is shown as written; a name (or an IPv6 literal that is an IPv4 address) with what it is.
-                boolean same = host.equals(literal) || (host.startsWith("[") && address instanceof Inet6Address);
-                String shown = same ? host : host + " (" + literal + ")";
+                // The kind of address, not the address itself: a requester learns no more of internal DNS.
+                boolean literal = host.startsWith("[") || host.equals(address.getHostAddress());
                 throw new ImageProcessingException(Reason.UNSUPPORTED_SOURCE, (redirected ? "redirect target " : "")
-                        + "host " + shown + " is not a public address: " + why + "; refused before connecting, so "
+                        + "host " + host + (literal ? " is not a public address: " : " resolves to a non-public "
+                        + "address: ") + why + "; refused before connecting, so "
                         + "that URLs from requests cannot reach internal services. If this host is meant to be "
                         + "reached: ImageLoader.builder().allowHosts(\"" + host + ":" + port
                         + "\") or .allowPrivateAddresses(true)");
