@@ -265,7 +265,10 @@ class ImageLoaderUrlTest {
      */
     @Test
     void everyNetworkFailureHasTheSameMessage() throws IOException {
-        ImageLoader loader = guarded().allowPrivateAddresses(true).timeout(Duration.ofMillis(500)).build();
+        // A generous timeout where an answer comes (a loaded machine must not turn a 404 into a timeout), a
+        // short one for the server that never answers.
+        ImageLoader loader = guarded().allowPrivateAddresses(true).timeout(Duration.ofSeconds(10)).build();
+        ImageLoader impatient = loader.toBuilder().timeout(Duration.ofMillis(500)).build();
         int closedPort;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
@@ -278,7 +281,7 @@ class ImageLoaderUrlTest {
         try (ServerSocket mute = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
             // Never accepts: the kernel completes the connection, nobody ever answers.
             silent = fails(Reason.UNREADABLE,
-                    () -> loader.load(URI.create("http://127.0.0.1:" + mute.getLocalPort() + "/x.png")));
+                    () -> impatient.load(URI.create("http://127.0.0.1:" + mute.getLocalPort() + "/x.png")));
         }
         ImageProcessingException loop = fails(Reason.UNREADABLE,
                 () -> loader.load(URI.create("http://127.0.0.1:" + port + "/loop")));
