@@ -1,41 +1,25 @@
 package io.github.phi3v.image;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URL;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-
-import javax.imageio.IIOException;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.event.IIOReadWarningListener;
-import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.MemoryCacheImageInputStream;
+import java.util.Set;
+import java.util.function.Consumer;
 
 import io.github.phi3v.image.ImageProcessingException.Reason;
 
@@ -53,37 +37,73 @@ import io.github.phi3v.image.ImageProcessingException.Reason;
  *
  * <p>Safety limits, checked before any pixel is decoded: {@link Builder#maxPixels(long)} (dimensions read
  * from the header; guards against decompression bombs) and {@link Builder#maxBytes(long)} (encoded
- * size; also enforced while downloading). Remote URLs: {@code http}/{@code https} only, with
- * {@link Builder#timeout(Duration)}; {@code file:} URLs only if {@link Builder#allowFileUrls(boolean)}.
+ * size; also enforced while downloading and reading files). Files: regular files only.
+ *
+ * <p>URLs ({@link #load(URI)}), meant to be safe for URLs taken from requests: {@code https}, and
+ * {@code http} unless {@link Builder#allowHttp(boolean) allowHttp(false)}; {@code file:} only with
+ * {@link Builder#allowFileUrls(boolean)}. Redirects are followed here, at most
+ * {@link Builder#maxRedirects(int)}, and every hop is checked like the first URL (scheme, so no
+ * https-to-http downgrade unless http is allowed; host). A host is resolved and refused, before anything
+ * connects to it, if any of its addresses is loopback, private (10/8, 172.16/12, 192.168/16), shared
+ * (100.64/10), link-local (169.254/16 — cloud metadata — and fe80::/10), unique-local (fc00::/7),
+ * multicast, unspecified, broadcast or reserved, also in IPv6 forms that carry such an IPv4 address
+ * (::ffff:a.b.c.d, NAT64, 6to4), unless {@link Builder#allowPrivateAddresses(boolean)} or
+ * {@link Builder#allowHosts(String...)} allows it. Every network failure (unknown host, connection
+ * refused, TLS, HTTP status, redirects, timeout) has one and the same message, the detail is only in the
+ * exception's cause, so that a service showing error messages cannot be used to scan ports.
+ * {@link #forUntrustedInput()} is the preset for servers.
+ *
+ * <p>Residual risk, DNS rebinding: the HTTP client ({@code java.net.http}) cannot be told which checked
+ * address to connect to; it resolves the host again and gets the checked answer from the JVM's address
+ * cache ({@code networkaddress.cache.ttl}, 30 s by default), unless that entry expires between the check
+ * and the connection (or the cache is disabled). A name whose DNS answer flips to an internal address at
+ * that moment is then reached. Over {@code https} (the {@link #forUntrustedInput()} preset) such a
+ * connection fails the certificate check, as the internal service holds no certificate for the
+ * attacker's name, so nothing is read from it; over {@code http} it can be. With an HTTP proxy configured
+ * (system properties), the proxy connects and the check applies to the local resolution of the name.
+ * Network-level egress rules are the complete defence.
  *
  * <p>Immutable and thread-safe.
  */
 public final class ImageLoader {
 
     /**
-     * Default pixel limit: PIL's {@code Image.MAX_IMAGE_PIXELS} ({@code 1024 * 1024 * 1024 / 4 / 3}), about
-     * 9459 x 9459.
+     * Default pixel limit: 50 000 000 (50 Mpx). The largest images real uses produce fit: a 50-megapixel
+     * camera frame (8160 x 6120 = 49.9 Mpx), a 48-MP phone photo (8000 x 6000), an A4 page scanned at
+     * 600 dpi (4961 x 7016 = 34.8 Mpx). Larger inputs (the 108/200-MP full-resolution modes of some
+     * phones, A3 at 600 dpi) carry no more information for the model: the HD transform scales every
+     * image to at most {@code num_crops} x 336² pixels (1.8 Mpx at 16 crops). One decoded 8-bit RGB image
+     * at the limit holds 150 MB (3 bytes per pixel), and a PNG header declaring that size without pixel
+     * data still makes the decoder allocate that one raster (measured in {@code ImageLimitsTest}). Earlier
+     * snapshots used PIL's {@code MAX_IMAGE_PIXELS}, 89 478 485 (268 MB decoded).
      */
-    public static final long DEFAULT_MAX_PIXELS = 1024L * 1024 * 1024 / 4 / 3;
+    public static final long DEFAULT_MAX_PIXELS = 50_000_000L;
     /** Default limit on the encoded size: 100 MiB. */
     public static final long DEFAULT_MAX_BYTES = 100L * 1024 * 1024;
-    /** Default total timeout of an HTTP(S) download: 30 s. */
+    /** Default total timeout of an HTTP(S) download, all redirects included: 30 s. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+    /** Default number of redirects followed: 5. */
+    public static final int DEFAULT_MAX_REDIRECTS = 5;
+    /** Largest accepted {@link Builder#maxRedirects(int)}. */
+    public static final int MAX_REDIRECTS_LIMIT = 20;
     /** Formats covered by the conformance tests, for error messages. */
     static final String SUPPORTED = "PNG, JPEG, GIF, BMP, WebP";
 
     private static final ImageLoader DEFAULTS = new Builder().build();
+    private static final ImageLoader UNTRUSTED = new Builder().allowHttp(false).build();
 
     private final long maxPixels;
     private final long maxBytes;
     private final Duration timeout;
     private final boolean allowFileUrls;
+    private final boolean allowHttp;
+    private final boolean allowPrivateAddresses;
+    private final Set<String> allowedHosts;
+    private final int maxRedirects;
     private final AlphaMode alphaMode;
-    /**
-     * Created on the first download only (an {@link HttpClient} owns a selector thread), then reused;
-     * a cache, not state: every loader with the same settings behaves the same.
-     */
-    private volatile HttpClient httpClient;
+    private final ImageDecoder decoder;
+    private final HttpImageFetcher fetcher;
+    private final Consumer<URI> beforeSend;
 
     /** What happens to an alpha channel. */
     public enum AlphaMode {
@@ -104,16 +124,37 @@ public final class ImageLoader {
         this.maxBytes = b.maxBytes;
         this.timeout = b.timeout;
         this.allowFileUrls = b.allowFileUrls;
+        this.allowHttp = b.allowHttp;
+        this.allowPrivateAddresses = b.allowPrivateAddresses;
+        this.allowedHosts = Collections.unmodifiableSet(new LinkedHashSet<>(b.allowedHosts));
+        this.maxRedirects = b.maxRedirects;
         this.alphaMode = b.alphaMode;
+        this.beforeSend = b.beforeSend;
+        this.decoder = new ImageDecoder(maxPixels, alphaMode);
+        this.fetcher = new HttpImageFetcher(maxBytes, timeout, allowHttp, allowPrivateAddresses, allowedHosts,
+                maxRedirects, b.beforeSend);
     }
 
     /**
-     * A loader with the default limits, alpha dropped, {@code file:} URLs refused.
+     * A loader with the default limits, alpha dropped, {@code file:} URLs refused, {@code http} and
+     * {@code https} allowed, hosts with non-public addresses refused.
      *
      * @return the shared default loader
      */
     public static ImageLoader defaults() {
         return DEFAULTS;
+    }
+
+    /**
+     * The preset for URLs and files that come from requests (servers): the default limits, {@code https}
+     * only, hosts with non-public addresses refused, {@code file:} URLs refused. Adjust with
+     * {@link #toBuilder()}, e.g. to allow an internal image store by name with
+     * {@link Builder#allowHosts(String...)}.
+     *
+     * @return the shared preset loader
+     */
+    public static ImageLoader forUntrustedInput() {
+        return UNTRUSTED;
     }
 
     /**
@@ -132,7 +173,9 @@ public final class ImageLoader {
      */
     public Builder toBuilder() {
         return new Builder().maxPixels(maxPixels).maxBytes(maxBytes).timeout(timeout)
-                .allowFileUrls(allowFileUrls).alphaMode(alphaMode);
+                .allowFileUrls(allowFileUrls).allowHttp(allowHttp).allowPrivateAddresses(allowPrivateAddresses)
+                .allowHosts(allowedHosts.toArray(new String[0])).maxRedirects(maxRedirects).alphaMode(alphaMode)
+                .beforeSend(beforeSend);
     }
 
     /**
@@ -154,7 +197,7 @@ public final class ImageLoader {
     }
 
     /**
-     * The total timeout of an HTTP(S) download.
+     * The total timeout of an HTTP(S) download, all redirects included.
      *
      * @return the timeout
      */
@@ -172,6 +215,42 @@ public final class ImageLoader {
     }
 
     /**
+     * Whether {@code http:} URLs (and redirects to them) are accepted; {@code https} always is.
+     *
+     * @return true if allowed
+     */
+    public boolean allowHttp() {
+        return allowHttp;
+    }
+
+    /**
+     * Whether hosts with loopback, private, link-local and other non-public addresses may be fetched.
+     *
+     * @return true if allowed (no address check at all)
+     */
+    public boolean allowPrivateAddresses() {
+        return allowPrivateAddresses;
+    }
+
+    /**
+     * Hosts fetched without the address check, as {@code host} or {@code host:port} in lower case.
+     *
+     * @return the allow-list (unmodifiable, possibly empty)
+     */
+    public Set<String> allowedHosts() {
+        return allowedHosts;
+    }
+
+    /**
+     * How many redirects a download follows.
+     *
+     * @return 0 to {@link #MAX_REDIRECTS_LIMIT}
+     */
+    public int maxRedirects() {
+        return maxRedirects;
+    }
+
+    /**
      * What happens to an alpha channel.
      *
      * @return the alpha mode
@@ -184,26 +263,33 @@ public final class ImageLoader {
     // Sources
 
     /**
-     * Reads and decodes an image file.
+     * Reads and decodes an image file: a regular file (or a link to one) only, checked before it is opened,
+     * so that a FIFO, device or directory is refused instead of blocking or reading without end; read
+     * through a stream cut off after {@link #maxBytes()} (a file may grow, or report size 0 like
+     * {@code /proc} files).
      *
      * @param file the file
      * @return the RGB image
-     * @throws ImageProcessingException if it cannot be read, is too large, or is not a decodable image
+     * @throws ImageProcessingException if it is not a regular file ({@code UNSUPPORTED_SOURCE}), cannot be
+     *         read, is too large, or is not a decodable image
      */
     public RgbImage load(Path file) {
-        return decode(readFile(file), file.toString());
+        return decoder.decode(readFile(file), file.toString());
     }
 
     /**
-     * Downloads ({@code http}, {@code https}) or reads ({@code file}, if allowed) and decodes an image.
+     * Downloads ({@code https}; {@code http} unless refused) or reads ({@code file}, if allowed) and decodes
+     * an image. Redirects are followed up to {@link #maxRedirects()}, each hop checked like the first URL;
+     * hosts with a non-public address are refused before connecting unless allowed (see the class comment).
      *
      * @param uri the location
      * @return the RGB image
-     * @throws ImageProcessingException for a refused scheme, an HTTP error, a timeout, a size limit or
-     *         undecodable data
+     * @throws ImageProcessingException {@code UNSUPPORTED_SOURCE} for a refused scheme or address (the message
+     *         names the option that allows it); {@code UNREADABLE} with the one message of every network
+     *         failure (details in the cause); {@code TOO_MANY_BYTES}; or a decoding failure
      */
     public RgbImage load(URI uri) {
-        return decode(readUri(uri), uri.toString());
+        return decoder.decode(readUri(uri), uri.toString());
     }
 
     /**
@@ -232,7 +318,7 @@ public final class ImageLoader {
         if (encoded.length > maxBytes) {
             throw tooManyBytes(encoded.length, "input");
         }
-        return decode(encoded, "input");
+        return decoder.decode(encoded, "input");
     }
 
     /**
@@ -245,7 +331,7 @@ public final class ImageLoader {
      */
     public RgbImage load(InputStream in) {
         try {
-            return decode(readLimited(in, "stream"), "stream");
+            return decoder.decode(readLimited(in, "stream"), "stream");
         } catch (IOException e) {
             throw new ImageProcessingException(Reason.UNREADABLE, "cannot read image stream: " + e, e);
         }
@@ -259,7 +345,7 @@ public final class ImageLoader {
      */
     public RgbImage fromBufferedImage(BufferedImage image) {
         Objects.requireNonNull(image, "image");
-        checkDimensions(image.getWidth(), image.getHeight(), "image");
+        decoder.checkDimensions(image.getWidth(), image.getHeight(), "image");
         return PilRgbConversion.toRgb(image, alphaMode, false);
     }
 
@@ -272,7 +358,7 @@ public final class ImageLoader {
      * @throws ImageProcessingException if the header is not readable
      */
     public ImageHeader readHeader(byte[] encoded) {
-        return withReader(encoded, "input", (reader, w, h) -> new ImageHeader(reader.getFormatName(), w, h));
+        return decoder.withReader(encoded, "input", (reader, w, h) -> new ImageHeader(reader.getFormatName(), w, h));
     }
 
     /**
@@ -283,7 +369,7 @@ public final class ImageLoader {
      * @throws ImageProcessingException if the file or its header is not readable
      */
     public ImageHeader readHeader(Path file) {
-        return withReader(readFile(file), file.toString(),
+        return decoder.withReader(readFile(file), file.toString(),
                 (reader, w, h) -> new ImageHeader(reader.getFormatName(), w, h));
     }
 
@@ -299,11 +385,21 @@ public final class ImageLoader {
 
     private byte[] readFile(Path file) {
         try {
-            long size = Files.size(file);
-            if (size > maxBytes) {
-                throw tooManyBytes(size, file.toString());
+            // Attributes first (following links): opening a FIFO would block until a writer comes, and a
+            // device such as /dev/zero never ends.
+            BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+            if (!attributes.isRegularFile()) {
+                String kind = attributes.isDirectory() ? "a directory"
+                        : "not a regular file (a FIFO, socket or device)";
+                throw new ImageProcessingException(Reason.UNSUPPORTED_SOURCE, file + " is " + kind
+                        + "; expected an image file");
             }
-            return Files.readAllBytes(file);
+            if (attributes.size() > maxBytes) {
+                throw tooManyBytes(attributes.size(), file.toString());
+            }
+            try (InputStream in = Files.newInputStream(file)) {
+                return readLimited(in, file.toString());
+            }
         } catch (NoSuchFileException e) {
             throw new ImageProcessingException(Reason.UNREADABLE, "image file not found: " + file, e);
         } catch (AccessDeniedException e) {
@@ -315,10 +411,16 @@ public final class ImageLoader {
 
     private byte[] readUri(URI uri) {
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        String expected = "; expected https" + (allowHttp ? " or http" : "") + (allowFileUrls ? " or file" : "");
         switch (scheme) {
             case "http":
+                if (!allowHttp) {
+                    throw new ImageProcessingException(Reason.UNSUPPORTED_SOURCE, "http: URLs are refused (" + uri
+                            + "); use https, or enable ImageLoader.builder().allowHttp(true)");
+                }
+                return fetcher.fetch(uri);
             case "https":
-                return download(uri);
+                return fetcher.fetch(uri);
             case "file":
                 if (!allowFileUrls) {
                     throw new ImageProcessingException(Reason.UNSUPPORTED_SOURCE, "file: URLs are refused (" + uri
@@ -327,121 +429,7 @@ public final class ImageLoader {
                 return readFile(Path.of(uri));
             default:
                 throw new ImageProcessingException(Reason.UNSUPPORTED_SOURCE, "unsupported URL scheme '" + scheme
-                        + "' in " + uri + "; expected http or https" + (allowFileUrls ? " or file" : ""));
-        }
-    }
-
-    private HttpClient httpClient() {
-        HttpClient c = httpClient;
-        if (c == null) {
-            synchronized (this) {
-                c = httpClient;
-                if (c == null) {
-                    // NORMAL redirects: never from https to http.
-                    c = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NORMAL)
-                            .build();
-                    httpClient = c;
-                }
-            }
-        }
-        return c;
-    }
-
-    private byte[] download(URI uri) {
-        HttpClient client = httpClient();
-        HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).GET().build();
-        CompletableFuture<HttpResponse<byte[]>> future =
-                client.sendAsync(request, info -> new LimitedBody(info, maxBytes, uri));
-        try {
-            HttpResponse<byte[]> response = future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (response.statusCode() != 200) {
-                throw new ImageProcessingException(Reason.UNREADABLE,
-                        "HTTP " + response.statusCode() + " for " + uri + " (expected 200)");
-            }
-            return response.body();
-        } catch (TimeoutException e) {
-            future.cancel(true);
-            throw new ImageProcessingException(Reason.UNREADABLE,
-                    "timed out: download of " + uri + " did not finish within " + timeout.toMillis() + " ms", e);
-        } catch (InterruptedException e) {
-            future.cancel(true);
-            Thread.currentThread().interrupt();
-            throw new ImageProcessingException(Reason.UNREADABLE, "interrupted while downloading " + uri, e);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            while (cause instanceof IOException && cause.getCause() instanceof ImageProcessingException) {
-                cause = cause.getCause();
-            }
-            if (cause instanceof ImageProcessingException ipe) {
-                throw new ImageProcessingException(ipe.reason(), ipe.getMessage(), ipe);
-            }
-            throw new ImageProcessingException(Reason.UNREADABLE, "cannot download " + uri + ": " + cause, cause);
-        }
-    }
-
-    /** Collects a response body, failing as soon as it exceeds the byte limit. */
-    private static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
-        private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        private final long limit;
-        private final URI uri;
-        private final boolean ok;
-        private Flow.Subscription subscription;
-
-        LimitedBody(HttpResponse.ResponseInfo info, long limit, URI uri) {
-            this.limit = limit;
-            this.uri = uri;
-            this.ok = info.statusCode() == 200;
-            long declared = info.headers().firstValueAsLong("Content-Length").orElse(-1);
-            if (ok && declared > limit) {
-                result.completeExceptionally(tooManyBytes(declared, uri + " (Content-Length)", limit));
-            }
-        }
-
-        @Override
-        public CompletionStage<byte[]> getBody() {
-            return result;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            this.subscription = s;
-            if (result.isDone()) {
-                s.cancel();
-            } else {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> items) {
-            if (result.isDone()) {
-                return;
-            }
-            for (ByteBuffer b : items) {
-                if (!ok) {
-                    continue; // error bodies are discarded; the status is reported
-                }
-                if (buffer.size() + (long) b.remaining() > limit) {
-                    result.completeExceptionally(tooManyBytes(buffer.size() + (long) b.remaining(), uri.toString(),
-                            limit));
-                    subscription.cancel();
-                    return;
-                }
-                byte[] chunk = new byte[b.remaining()];
-                b.get(chunk);
-                buffer.write(chunk, 0, chunk.length);
-            }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            result.completeExceptionally(t);
-        }
-
-        @Override
-        public void onComplete() {
-            result.complete(buffer.toByteArray());
+                        + "' in " + uri + expected);
         }
     }
 
@@ -463,203 +451,17 @@ public final class ImageLoader {
         return tooManyBytes(size, source, maxBytes);
     }
 
-    private static ImageProcessingException tooManyBytes(long size, String source, long limit) {
+    static ImageProcessingException tooManyBytes(long size, String source, long limit) {
         return new ImageProcessingException(Reason.TOO_MANY_BYTES, source + " has " + (size >= 0 ? "at least " : "")
                 + size + " bytes, more than the limit of " + limit + " (ImageLoader.builder().maxBytes(...))");
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Decoding
-
-    private interface ReaderAction<T> {
-        T apply(ImageReader reader, int width, int height) throws IOException;
-    }
-
-    private RgbImage decode(byte[] encoded, String source) {
-        return withReader(encoded, source, (reader, w, h) -> {
-            checkDimensions(w, h, source);
-            List<String> warnings = new ArrayList<>();
-            IIOReadWarningListener listener = (r, warning) -> warnings.add(warning);
-            reader.addIIOReadWarningListener(listener);
-            BufferedImage image = reader.read(0, rgbOrderDestination(reader, w, h));
-            for (String warning : warnings) {
-                String lower = warning.toLowerCase(Locale.ROOT);
-                // PIL refuses truncated files ("image file is truncated"); libjpeg only warns about them.
-                if (lower.contains("premature end") || lower.contains("truncat")) {
-                    throw new ImageProcessingException(Reason.CORRUPT, source + " is truncated ("
-                            + reader.getFormatName() + " decoder: " + warning + ")");
-                }
-            }
-            return PilRgbConversion.toRgb(image, alphaMode, true); // freshly decoded: adopt its raster
-        });
-    }
-
-    /**
-     * For a JPEG the JDK reader would decode into a {@code TYPE_3BYTE_BGR} image, a read parameter
-     * with an R, G, B ordered sRGB destination instead; otherwise null (the reader's default).
-     *
-     * <p>Why: the reader hands over each decoded line as R, G, B bytes and copies it into the
-     * destination; into B, G, R the JDK copies byte by byte in Java (about a third of the whole
-     * decode time of a 1920x1080 JPEG), into R, G, B it is one {@code System.arraycopy} per line.
-     * The bytes are the same: the destination has the same sRGB colour space as the default one, so
-     * the reader applies the same (usually no) colour conversion; only the byte order differs, which
-     * {@link RgbImage} records.
-     */
-    private static javax.imageio.ImageReadParam rgbOrderDestination(ImageReader reader, int w, int h)
-            throws IOException {
-        if (!"jpeg".equalsIgnoreCase(reader.getFormatName()) || (long) w * h * 3 > Integer.MAX_VALUE - 8) {
-            return null; // (too large for one byte array: leave the failure to the reader, as before)
-        }
-        Iterator<javax.imageio.ImageTypeSpecifier> types = reader.getImageTypes(0);
-        if (types == null || !types.hasNext()) {
-            return null;
-        }
-        BufferedImage probe = types.next().createBufferedImage(1, 1);
-        if (probe.getType() != BufferedImage.TYPE_3BYTE_BGR) {
-            return null; // grey, CMYK, an embedded ICC profile's colour space ...: keep the default
-        }
-        java.awt.image.WritableRaster raster = java.awt.image.Raster.createInterleavedRaster(
-                java.awt.image.DataBuffer.TYPE_BYTE, w, h, w * 3, 3, new int[] {0, 1, 2}, null);
-        java.awt.image.ColorModel cm = new java.awt.image.ComponentColorModel(
-                java.awt.color.ColorSpace.getInstance(java.awt.color.ColorSpace.CS_sRGB), false, false,
-                java.awt.Transparency.OPAQUE, java.awt.image.DataBuffer.TYPE_BYTE);
-        javax.imageio.ImageReadParam param = reader.getDefaultReadParam();
-        param.setDestination(new BufferedImage(cm, raster, false, null));
-        return param;
-    }
-
-    private <T> T withReader(byte[] encoded, String source, ReaderAction<T> action) {
-        if (encoded.length == 0) {
-            throw new ImageProcessingException(Reason.EMPTY, source + " is empty (0 bytes); expected an image in one of: "
-                    + SUPPORTED);
-        }
-        String sniffed = sniffFormat(encoded);
-        try (ImageInputStream iis = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(iis);
-            if (!readers.hasNext()) {
-                throw new ImageProcessingException(Reason.UNSUPPORTED_FORMAT, source + " is not a supported image"
-                        + (sniffed == null ? "" : " (looks like " + sniffed + ")") + "; supported formats: "
-                        + SUPPORTED);
-            }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(iis, true, true);
-                int w;
-                int h;
-                try {
-                    w = reader.getWidth(0);
-                    h = reader.getHeight(0);
-                } catch (IOException | RuntimeException e) {
-                    throw corrupt(source, reader, "unreadable header", e);
-                }
-                try {
-                    return action.apply(reader, w, h);
-                } catch (ImageProcessingException e) {
-                    throw e;
-                } catch (IOException | RuntimeException e) {
-                    if (String.valueOf(e.getMessage()).contains("Unsupported Image Type")) {
-                        // The JDK's JPEG reader has no CMYK / YCCK conversion.
-                        throw new ImageProcessingException(Reason.UNSUPPORTED_FORMAT, source + ": this "
-                                + formatName(reader) + " uses a colour model the decoder cannot convert (e.g. CMYK or "
-                                + "YCCK JPEG); save it as RGB. Supported: " + SUPPORTED + " in RGB, grey or palette", e);
-                    }
-                    // ImageIO readers signal bad data with IIOException but also with runtime exceptions.
-                    throw corrupt(source, reader, "cannot decode pixels", e);
-                }
-            } finally {
-                reader.dispose();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("in-memory image stream failed", e); // not expected for byte arrays
-        }
-    }
-
-    private static String formatName(ImageReader reader) {
-        try {
-            return reader.getFormatName().toUpperCase(Locale.ROOT);
-        } catch (IOException ignored) {
-            return "image";
-        }
-    }
-
-    private static ImageProcessingException corrupt(String source, ImageReader reader, String what, Exception e) {
-        String format = formatName(reader);
-        String detail = e instanceof IIOException || e.getMessage() != null ? e.getMessage() : e.toString();
-        return new ImageProcessingException(Reason.CORRUPT, source + ": corrupt or truncated " + format + " data ("
-                + what + ": " + detail + ")", e);
-    }
-
-    private void checkDimensions(int w, int h, String source) {
-        if (w <= 0 || h <= 0) {
-            throw new ImageProcessingException(Reason.ZERO_SIZE, source + " declares size " + w + "x" + h
-                    + "; expected at least 1x1");
-        }
-        long pixels = (long) w * h;
-        if (pixels > maxPixels) {
-            throw new ImageProcessingException(Reason.TOO_MANY_PIXELS, source + " declares " + w + "x" + h + " = "
-                    + pixels + " pixels, more than the limit of " + maxPixels
-                    + " (possible decompression bomb; raise ImageLoader.builder().maxPixels(...) if intended)");
-        }
-    }
-
-    /** Names a few well-known formats from their magic bytes, for error messages only. */
-    static String sniffFormat(byte[] b) {
-        if (startsWith(b, 0, 0x89, 'P', 'N', 'G')) {
-            return "PNG";
-        }
-        if (startsWith(b, 0, 0xFF, 0xD8, 0xFF)) {
-            return "JPEG";
-        }
-        if (startsWith(b, 0, 'G', 'I', 'F', '8')) {
-            return "GIF";
-        }
-        if (startsWith(b, 0, 'B', 'M')) {
-            return "BMP";
-        }
-        if (startsWith(b, 0, 'R', 'I', 'F', 'F') && startsWith(b, 8, 'W', 'E', 'B', 'P')) {
-            return "WebP";
-        }
-        if (startsWith(b, 0, 'I', 'I', 42, 0) || startsWith(b, 0, 'M', 'M', 0, 42)) {
-            return "TIFF";
-        }
-        if (startsWith(b, 4, 'f', 't', 'y', 'p')) {
-            String brand = b.length >= 12 ? new String(b, 8, 4, java.nio.charset.StandardCharsets.US_ASCII) : "";
-            return brand.startsWith("avi") ? "AVIF" : brand.startsWith("hei") || brand.startsWith("mif")
-                    ? "HEIF/HEIC" : "ISO media (" + brand.trim() + ")";
-        }
-        if (startsWith(b, 0, '%', 'P', 'D', 'F')) {
-            return "PDF";
-        }
-        if (startsWith(b, 0, 0x00, 0x00, 0x00, 0x0C, 'j', 'P')) {
-            return "JPEG 2000";
-        }
-        String head = new String(b, 0, Math.min(b.length, 256), java.nio.charset.StandardCharsets.ISO_8859_1)
-                .stripLeading().toLowerCase(Locale.ROOT);
-        if (head.startsWith("<svg") || (head.startsWith("<?xml") && head.contains("<svg"))) {
-            return "SVG";
-        }
-        if (head.startsWith("<!doctype html") || head.startsWith("<html")) {
-            return "HTML (an error page instead of an image?)";
-        }
-        return null;
-    }
-
-    private static boolean startsWith(byte[] b, int offset, int... magic) {
-        if (b.length < offset + magic.length) {
-            return false;
-        }
-        for (int i = 0; i < magic.length; i++) {
-            if ((b[offset + i] & 0xff) != magic[i]) {
-                return false;
-            }
-        }
-        return true;
     }
 
     @Override
     public String toString() {
         return "ImageLoader[maxPixels=" + maxPixels + ", maxBytes=" + maxBytes + ", timeout=" + timeout
-                + ", allowFileUrls=" + allowFileUrls + ", alphaMode=" + alphaMode + "]";
+                + ", allowFileUrls=" + allowFileUrls + ", allowHttp=" + allowHttp + ", allowPrivateAddresses="
+                + allowPrivateAddresses + ", allowedHosts=" + allowedHosts + ", maxRedirects=" + maxRedirects
+                + ", alphaMode=" + alphaMode + "]";
     }
 
     /** Builder for {@link ImageLoader}. */
@@ -668,13 +470,28 @@ public final class ImageLoader {
         private long maxBytes = DEFAULT_MAX_BYTES;
         private Duration timeout = DEFAULT_TIMEOUT;
         private boolean allowFileUrls;
+        private boolean allowHttp = true;
+        private boolean allowPrivateAddresses;
+        private Set<String> allowedHosts = Set.of();
+        private int maxRedirects = DEFAULT_MAX_REDIRECTS;
         private AlphaMode alphaMode = AlphaMode.DROP;
+        private Consumer<URI> beforeSend = uri -> { };
 
         private Builder() {
         }
 
         /**
-         * Largest accepted {@code width * height}, checked from the header before decoding.
+         * Test seam (package-private): called with every URL just before a request is sent to it; may throw
+         * to stop the request. Lets tests prove which hosts were contacted, and that none other was.
+         */
+        Builder beforeSend(Consumer<URI> observer) {
+            this.beforeSend = Objects.requireNonNull(observer, "observer");
+            return this;
+        }
+
+        /**
+         * Largest accepted {@code width * height}, checked from the header before decoding
+         * ({@link #DEFAULT_MAX_PIXELS} by default, which says why that figure).
          *
          * @param maxPixels at least 1
          * @return this builder
@@ -702,7 +519,8 @@ public final class ImageLoader {
         }
 
         /**
-         * Total time allowed for an HTTP(S) download (connect, headers and body).
+         * Total time allowed for an HTTP(S) download (connect, headers and body of every hop, redirects
+         * included). Name resolution uses the system resolver and its own timeouts.
          *
          * @param timeout positive duration
          * @return this builder
@@ -724,6 +542,87 @@ public final class ImageLoader {
          */
         public Builder allowFileUrls(boolean allow) {
             this.allowFileUrls = allow;
+            return this;
+        }
+
+        /**
+         * Whether {@code http:} URLs and redirects to {@code http:} (also from {@code https}) are followed;
+         * on by default, off in {@link ImageLoader#forUntrustedInput()}. Over {@code https} a DNS answer that
+         * changes after the address check cannot make the loader read an internal service (see the class
+         * comment).
+         *
+         * @param allow true to allow
+         * @return this builder
+         */
+        public Builder allowHttp(boolean allow) {
+            this.allowHttp = allow;
+            return this;
+        }
+
+        /**
+         * Whether URLs may reach hosts with loopback, private, link-local and other non-public addresses
+         * (off by default: a URL from a request could otherwise make the loader fetch internal pages or
+         * cloud metadata). Turning it on removes the address check for every host; prefer
+         * {@link #allowHosts(String...)} for the few internal hosts that are meant to be reached.
+         *
+         * @param allow true to allow
+         * @return this builder
+         */
+        public Builder allowPrivateAddresses(boolean allow) {
+            this.allowPrivateAddresses = allow;
+            return this;
+        }
+
+        /**
+         * Hosts fetched without the address check, replacing the previous list: {@code "host"} (any port)
+         * or {@code "host:port"}, IPv6 literals in brackets ({@code "[::1]:8080"}); names are compared
+         * with the URL's host in lower case, as written (no resolution), for the first URL and for
+         * redirects. Empty by default.
+         *
+         * @param hosts the host names or literals, optionally with a port
+         * @return this builder
+         * @throws IllegalArgumentException for an entry that is not a host or host:port
+         */
+        public Builder allowHosts(String... hosts) {
+            Objects.requireNonNull(hosts, "hosts");
+            Set<String> set = new LinkedHashSet<>();
+            for (String h : Arrays.asList(hosts)) {
+                set.add(normalizeHost(h));
+            }
+            this.allowedHosts = set;
+            return this;
+        }
+
+        private static String normalizeHost(String entry) {
+            Objects.requireNonNull(entry, "allowHosts entry");
+            String e = entry.trim().toLowerCase(Locale.ROOT);
+            URI u;
+            try {
+                u = new URI("http://" + e);
+            } catch (URISyntaxException ex) {
+                u = null;
+            }
+            if (e.isEmpty() || u == null || u.getHost() == null || u.getRawUserInfo() != null
+                    || !u.getRawPath().isEmpty() || u.getRawQuery() != null || u.getRawFragment() != null) {
+                throw new IllegalArgumentException("allowHosts entry '" + entry + "' is not a host or host:port "
+                        + "(e.g. images.example.org, localhost:8080, [::1]:8080)");
+            }
+            return u.getPort() == -1 ? u.getHost() : u.getHost() + ":" + u.getPort();
+        }
+
+        /**
+         * How many redirects a download follows ({@link #DEFAULT_MAX_REDIRECTS} by default); one more
+         * fails the download.
+         *
+         * @param maxRedirects 0 (no redirects) to {@link #MAX_REDIRECTS_LIMIT}
+         * @return this builder
+         */
+        public Builder maxRedirects(int maxRedirects) {
+            if (maxRedirects < 0 || maxRedirects > MAX_REDIRECTS_LIMIT) {
+                throw new IllegalArgumentException("maxRedirects must be in 0.." + MAX_REDIRECTS_LIMIT + ", found "
+                        + maxRedirects);
+            }
+            this.maxRedirects = maxRedirects;
             return this;
         }
 

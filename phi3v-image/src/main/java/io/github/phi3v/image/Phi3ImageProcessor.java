@@ -299,7 +299,8 @@ public final class Phi3ImageProcessor {
     }
 
     /**
-     * Downloads ({@code http}/{@code https}; {@code file} if the loader allows it) and processes an image.
+     * Downloads ({@code http}/{@code https}; {@code file} if the loader allows it) and processes an image,
+     * with the loader's scheme, address and redirect checks ({@link ImageLoader#load(java.net.URI)}).
      *
      * @param uri      the location
      * @param numCrops crop budget for this call

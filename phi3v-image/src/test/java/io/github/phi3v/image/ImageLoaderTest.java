@@ -3,6 +3,7 @@ package io.github.phi3v.image;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.Transparency;
@@ -327,6 +328,59 @@ class ImageLoaderTest {
         Path file = dir.resolve("big.png");
         Files.write(file, png);
         fails(Reason.TOO_MANY_BYTES, () -> small.load(file));
+    }
+
+    /**
+     * Only regular files are read: a FIFO (which would block the open until a writer comes), a device that
+     * never ends and a directory are refused from their attributes, before opening.
+     */
+    @Test
+    void onlyRegularFilesAreRead(@TempDir Path dir) throws Exception {
+        Path fifo = dir.resolve("image.png");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).redirectErrorStream(true).start();
+        assertEquals(0, mkfifo.waitFor(), () -> "mkfifo failed: " + new String(readAll(mkfifo.getInputStream())));
+        assertTrue(Files.exists(fifo) && !Files.isRegularFile(fifo), "a FIFO");
+        Path zero = Path.of("/dev/zero");
+        Path linkToZero = Files.createSymbolicLink(dir.resolve("zero.png"), zero);
+        ImageLoader fileUrls = ImageLoader.builder().allowFileUrls(true).build();
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> {
+            for (Path p : new Path[] {fifo, zero, linkToZero}) {
+                ImageProcessingException e = fails(Reason.UNSUPPORTED_SOURCE, () -> LOADER.load(p));
+                assertEquals(p + " is not a regular file (a FIFO, socket or device); expected an image file",
+                        e.getMessage());
+                fails(Reason.UNSUPPORTED_SOURCE, () -> LOADER.readHeader(p));
+                fails(Reason.UNSUPPORTED_SOURCE, () -> fileUrls.load(p.toUri()));
+            }
+            ImageProcessingException d = fails(Reason.UNSUPPORTED_SOURCE, () -> LOADER.load(dir));
+            assertEquals(dir + " is a directory; expected an image file", d.getMessage());
+        });
+        // A link to a regular image file is fine.
+        Path png = Files.write(dir.resolve("x.png"), resource("fixture_rgb.png"));
+        assertEquals(64, LOADER.load(Files.createSymbolicLink(dir.resolve("link.png"), png)).width());
+    }
+
+    /**
+     * Files are read through a stream cut off at maxBytes, not trusted by their reported size: a /proc file
+     * reports size 0 and still has content.
+     */
+    @Test
+    void fileContentBeyondItsReportedSizeIsBounded() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        assertEquals(0, Files.size(status), "precondition: /proc reports size 0");
+        assertTrue(Files.readAllBytes(status).length > 200, "precondition: it has content");
+        ImageProcessingException e = fails(Reason.TOO_MANY_BYTES,
+                () -> ImageLoader.builder().maxBytes(200).build().load(status));
+        assertTrue(e.getMessage().contains("more than the limit of 200"), e.getMessage());
+        // Within the limit the same file is read and refused as what it is.
+        fails(Reason.UNSUPPORTED_FORMAT, () -> LOADER.load(status));
+    }
+
+    private static byte[] readAll(InputStream in) {
+        try {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Test

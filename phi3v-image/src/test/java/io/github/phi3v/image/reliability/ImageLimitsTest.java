@@ -37,10 +37,19 @@ class ImageLimitsTest {
     @Test
     void defaults() {
         ImageLoader d = ImageLoader.defaults();
-        assertEquals(89_478_485L, d.maxPixels(), "PIL's MAX_IMAGE_PIXELS");
+        assertEquals(50_000_000L, d.maxPixels(), "50 Mpx: a 50-MP camera frame, 8160 x 6120, fits");
+        assertTrue(8160L * 6120 <= d.maxPixels() && 4961L * 7016 <= d.maxPixels() && 8000L * 6000 <= d.maxPixels());
         assertEquals(100L << 20, d.maxBytes());
         assertEquals(Duration.ofSeconds(30), d.timeout());
         assertFalse(d.allowFileUrls(), "file: URLs must be refused by default (server use-case)");
+        assertFalse(d.allowPrivateAddresses(), "non-public addresses must be refused by default");
+        assertTrue(d.allowHttp(), "http stays allowed by default");
+        assertTrue(d.allowedHosts().isEmpty());
+        assertEquals(5, d.maxRedirects());
+        ImageLoader u = ImageLoader.forUntrustedInput();
+        assertFalse(u.allowHttp() || u.allowPrivateAddresses() || u.allowFileUrls(), u.toString());
+        assertEquals(d.maxPixels(), u.maxPixels());
+        assertEquals(d.maxBytes(), u.maxBytes());
         assertEquals(d, Phi3ImageProcessor.defaults().loader(), "the processor uses the default loader");
     }
 
@@ -88,13 +97,17 @@ class ImageLimitsTest {
     }
 
     /**
-     * What the default pixel limit still admits: a 500-byte PNG declaring 9000 x 9000 (just under the
-     * limit) makes the decoder allocate its full raster before finding the data missing. Documented in
-     * {@code docs/reliability.md}; servers should lower {@code maxPixels}.
+     * What the default pixel limit still admits: a tiny PNG declaring 8160 x 6120 (a 50-MP camera frame, just
+     * under the 50 Mpx limit) makes the decoder allocate its full 3-byte-per-pixel raster (150 MB) before
+     * finding the data missing; 8160 x 6128 (50 004 480 pixels) is refused from the header for nothing.
+     * Documented in {@code docs/image-processing.md} and on {@link ImageLoader#DEFAULT_MAX_PIXELS}.
      */
     @Test
     void justUnderTheDefaultLimitCostsOneRaster() {
-        byte[] png = ImageFuzzTest.pngHeader(9000, 9000);
+        int w = 8160;
+        int h = 6120;
+        long raster = 3L * w * h;
+        byte[] png = ImageFuzzTest.pngHeader(w, h);
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
             long tid = Thread.currentThread().getId();
@@ -102,13 +115,14 @@ class ImageLimitsTest {
             ImageProcessingException e = assertThrows(ImageProcessingException.class,
                     () -> ImageLoader.defaults().load(png));
             long allocated = mx.getThreadAllocatedBytes(tid) - before;
-            System.out.println("[reliability] " + png.length + "-byte PNG declaring 9000x9000: " + e.reason() + " after "
-                    + allocated / (1 << 20) + " MiB allocated");
+            System.out.println("[reliability] " + png.length + "-byte PNG declaring " + w + "x" + h + ": " + e.reason()
+                    + " after " + allocated / (1 << 20) + " MiB allocated (raster " + raster / (1 << 20) + " MiB)");
             assertEquals(Reason.CORRUPT, e.reason(), e.getMessage());
-            // With a server-sized limit the same input costs nothing.
+            assertTrue(allocated >= raster && allocated < raster + (32 << 20), allocated + " bytes");
+            // 8 rows more are over the limit: refused from the header.
             long before2 = mx.getThreadAllocatedBytes(tid);
             assertEquals(Reason.TOO_MANY_PIXELS, assertThrows(ImageProcessingException.class,
-                    () -> ImageLoader.builder().maxPixels(4096L * 4096).build().load(png)).reason());
+                    () -> ImageLoader.defaults().load(ImageFuzzTest.pngHeader(w, 6128))).reason());
             assertTrue(mx.getThreadAllocatedBytes(tid) - before2 < 16 << 20);
         });
     }
