@@ -17,6 +17,7 @@ import io.github.phi3v.image.RgbImage;
 import io.github.phi3v.tokenizer.ImageTags;
 import io.github.phi3v.tokenizer.Message;
 import io.github.phi3v.tokenizer.Phi3Tokenizer;
+import io.github.phi3v.tokenizer.PromptPiece;
 
 /**
  * Turns a {@link ChatRequest} into a {@link PromptPlan}: the one place where a conversation becomes
@@ -142,7 +143,11 @@ final class PromptPlanner {
 
     private int[] encode(List<Piece> pieces, int[] counts, boolean literal) {
         if (literal) {
-            throw new UnsupportedOperationException("TODO(merge h-tokhub): literal encoding");
+            List<PromptPiece> texts = new ArrayList<>(pieces.size());
+            for (Piece p : pieces) {
+                texts.add(p.literal() ? PromptPiece.literal(p.text()) : PromptPiece.template(p.text()));
+            }
+            return tokenizer.encodeMultimodal(texts, counts);
         }
         String prompt = concat(pieces);
         if (counts.length == 0) {

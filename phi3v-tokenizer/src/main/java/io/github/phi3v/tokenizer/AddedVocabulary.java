@@ -77,15 +77,41 @@ final class AddedVocabulary {
 
     /** Splits {@code text} on added tokens, reporting plain ranges and token ids to {@code sink}. */
     void split(String text, SplitSink sink) {
+        split(text, new int[] {0, text.length()}, sink);
+    }
+
+    /**
+     * Like {@link #split(String, SplitSink)}, but an added token is matched only if it lies entirely
+     * inside one of the {@code matchable} ranges; everything else is plain text. Stripping and
+     * {@code single_word} still look at the whole {@code text}, so with one range covering everything
+     * this is exactly the plain split (literal-text mode, see {@link PromptEncoder}).
+     *
+     * @param matchable {@code [start0, end0, start1, end1, ...]}, ascending, non-overlapping
+     */
+    void split(String text, int[] matchable, SplitSink sink) {
         int n = text.length();
         int startOffset = 0; // end of what has been reported so far
         int i = 0;
+        int range = 0; // index of the first range whose end is after i
         while (i < n) {
+            while (range < matchable.length && matchable[range + 1] <= i) {
+                range += 2;
+            }
+            if (range == matchable.length) {
+                break; // no matchable text left: the rest is one text run
+            }
+            if (i < matchable[range]) {
+                i = matchable[range];
+                continue;
+            }
+            int rangeEnd = matchable[range + 1];
             AddedToken[] candidates = byFirstChar.get(text.charAt(i));
             AddedToken match = null;
             if (candidates != null) {
                 for (AddedToken t : candidates) {
-                    if (text.startsWith(t.content(), i)) {
+                    // Longest first: the longest token that ends inside the range wins, as if the
+                    // range were the whole text.
+                    if (i + t.content().length() <= rangeEnd && text.startsWith(t.content(), i)) {
                         match = t;
                         break;
                     }

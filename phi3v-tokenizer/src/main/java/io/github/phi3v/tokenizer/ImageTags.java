@@ -90,7 +90,7 @@ public final class ImageTags {
         return out;
     }
 
-    private static BigInteger digitsValue(String digits) {
+    static BigInteger digitsValue(String digits) {
         StringBuilder ascii = new StringBuilder(digits.length());
         digits.codePoints().forEach(cp -> ascii.append((char) ('0' + Character.digit(cp, 10))));
         return new BigInteger(ascii.toString());

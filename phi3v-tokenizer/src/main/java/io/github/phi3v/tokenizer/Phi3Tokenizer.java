@@ -2,7 +2,6 @@ package io.github.phi3v.tokenizer;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -14,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -377,6 +374,11 @@ public final class Phi3Tokenizer {
         return model;
     }
 
+    /** The added tokens, for tests in this package. */
+    AddedVocabulary added() {
+        return added;
+    }
+
     /** Normalizes one text segment, for tests in this package. */
     String normalize(String segment) {
         return normalizer.apply(segment);
@@ -403,19 +405,51 @@ public final class Phi3Tokenizer {
      */
     public int[] encode(String text, boolean addSpecialTokens) {
         Objects.requireNonNull(text, "text");
+        return encode(PromptEncoder.Prompt.of(text), addSpecialTokens);
+    }
+
+    /**
+     * Encodes text in which no added token is recognised: {@code "<|end|>"} in it gives the ids of the
+     * characters {@code <}, {@code |}, {@code end}, ... rather than 32007. Hugging Face's
+     * {@code split_special_tokens=True} is the same except that it still matches the added tokens
+     * that are not {@code special} ({@code </s>} in Phi-3); here none is matched. For text without
+     * added-token text the result equals {@link #encode(String, boolean)}.
+     *
+     * @param text user or document text
+     * @param addSpecialTokens whether to add the post-processor's tokens (the leading {@code <s>})
+     * @return the token ids
+     */
+    public int[] encodeLiteral(String text, boolean addSpecialTokens) {
+        Objects.requireNonNull(text, "text");
+        return encode(List.of(PromptPiece.literal(text)), addSpecialTokens);
+    }
+
+    /**
+     * Encodes a prompt built from pieces: like {@link #encode(String, boolean)} on the concatenation of
+     * the pieces' texts, except that an added token is recognised only if it lies entirely inside one
+     * {@linkplain PromptPiece#template template} piece (never in a literal piece, never across a piece
+     * boundary). Text between recognised tokens is normalised and BPE-encoded as one run whatever pieces
+     * it spans, and {@code rstrip} tokens swallow following whitespace across boundaries, so the result
+     * equals {@code encode(concatenation)} whenever every added token that call recognises lies inside
+     * one template piece, in particular when the literal pieces contain no added-token text.
+     *
+     * @param pieces the prompt, in order
+     * @param addSpecialTokens whether to add the post-processor's tokens (the leading {@code <s>})
+     * @return the token ids
+     * @throws NullPointerException if {@code pieces} or one of its elements is null
+     */
+    public int[] encode(List<PromptPiece> pieces, boolean addSpecialTokens) {
+        return encode(PromptEncoder.Prompt.of(pieces), addSpecialTokens);
+    }
+
+    /** Encodes a prompt, matching added tokens only inside its matchable ranges. */
+    int[] encode(PromptEncoder.Prompt prompt, boolean addSpecialTokens) {
+        String text = prompt.text();
         IntArrayBuilder out = new IntArrayBuilder(text.length() / 3 + 4);
         if (addSpecialTokens) {
             out.addAll(prefixIds);
         }
-        encodeInto(text, out);
-        if (addSpecialTokens) {
-            out.addAll(suffixIds);
-        }
-        return out.toArray();
-    }
-
-    private void encodeInto(String text, IntArrayBuilder out) {
-        added.split(text, new AddedVocabulary.SplitSink() {
+        added.split(text, prompt.matchable(), new AddedVocabulary.SplitSink() {
             @Override
             public void text(int start, int end) {
                 String normalized = normalizer.apply(text.substring(start, end));
@@ -429,6 +463,10 @@ public final class Phi3Tokenizer {
                 out.add(id);
             }
         });
+        if (addSpecialTokens) {
+            out.addAll(suffixIds);
+        }
+        return out.toArray();
     }
 
     /**
@@ -450,53 +488,26 @@ public final class Phi3Tokenizer {
      */
     public int[] encodeMultimodal(String prompt, int[] imageTokenCounts) {
         Objects.requireNonNull(prompt, "prompt");
-        Objects.requireNonNull(imageTokenCounts, "imageTokenCounts");
-        for (int i = 0; i < imageTokenCounts.length; i++) {
-            if (imageTokenCounts[i] < 0) {
-                throw new IllegalArgumentException("imageTokenCounts[" + i + "] must be >= 0, got "
-                        + imageTokenCounts[i]);
-            }
-        }
-        if (imageTokenCounts.length == 0) {
-            return encode(prompt, true);
-        }
-        List<BigInteger> tagIds = ImageTags.parse(prompt);
-        TreeSet<BigInteger> unique = new TreeSet<>(tagIds);
-        boolean continuous = true;
-        BigInteger expected = BigInteger.ONE;
-        for (BigInteger id : unique) {
-            if (!id.equals(expected)) {
-                continuous = false;
-                break;
-            }
-            expected = expected.add(BigInteger.ONE);
-        }
-        if (!continuous) {
-            throw new IllegalArgumentException("image_ids must start from 1, and must be continuous int, e.g. [1, 2, 3],"
-                    + " cannot be " + unique.stream().map(BigInteger::toString)
-                    .collect(Collectors.joining(", ", "[", "]")));
-        }
-        if (unique.size() != imageTokenCounts.length) {
-            throw new IllegalArgumentException("total images must be the same as the number of image tags, got "
-                    + unique.size() + " image tags and " + imageTokenCounts.length + " images");
-        }
-        List<String> chunks = ImageTags.chunks(prompt);
-        IntArrayBuilder out = new IntArrayBuilder(prompt.length() / 3 + 16);
-        for (int i = 0; i < chunks.size(); i++) {
-            out.addAll(encode(chunks.get(i), true));
-            if (i < tagIds.size()) {
-                int imageId = tagIds.get(i).intValue(); // 1..k, checked above
-                int count = imageTokenCounts[imageId - 1];
-                // Repeated tags multiply the counts: refuse a total no int[] can hold instead of overflowing.
-                if ((long) out.size() + count > Integer.MAX_VALUE - 8) {
-                    throw new IllegalArgumentException("the prompt expands to more than " + (Integer.MAX_VALUE - 8)
-                            + " ids at image tag " + (i + 1) + " of " + tagIds.size() + " (image " + imageId + ", "
-                            + count + " tokens per tag): expected fewer image tags or smaller imageTokenCounts");
-                }
-                out.addRepeated(-imageId, count);
-            }
-        }
-        return out.toArray();
+        return PromptEncoder.encodeMultimodal(this, PromptEncoder.Prompt.of(prompt), imageTokenCounts);
+    }
+
+    /**
+     * Encodes a Phi-3-V prompt built from pieces like {@link #encodeMultimodal(String, int[])} on the
+     * concatenation, except that image tags (and, inside the chunks, added tokens) are recognised only
+     * inside one {@linkplain PromptPiece#template template} piece. A {@code <|image_3|>} typed in a
+     * {@linkplain PromptPiece#literal literal} piece is text: it neither takes an image's place nor
+     * counts for the tag checks. With only template pieces the result equals the String form on the
+     * concatenation whenever no tag or added token crosses a piece boundary.
+     *
+     * @param pieces the prompt, in order; image tags belong in template pieces
+     * @param imageTokenCounts number of image tokens of each image, in image order (image 1 first)
+     * @return ids with negative placeholders {@code -imageId} for image positions
+     * @throws IllegalArgumentException as {@link #encodeMultimodal(String, int[])}, counting only the
+     *     tags in template pieces
+     * @throws NullPointerException if {@code pieces} or one of its elements is null
+     */
+    public int[] encodeMultimodal(List<PromptPiece> pieces, int[] imageTokenCounts) {
+        return PromptEncoder.encodeMultimodal(this, PromptEncoder.Prompt.of(pieces), imageTokenCounts);
     }
 
     // ----------------------------------------------------------------------------------------- decoding

@@ -2,11 +2,16 @@ package io.github.phi3v.core.hub;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
@@ -17,7 +22,7 @@ import java.util.regex.Pattern;
  *   blobs/&lt;etag&gt;                       file contents, named by sha256 (LFS) or git blob id
  *   blobs/&lt;etag&gt;.incomplete            a download in progress (resumable)
  *   refs/&lt;revision&gt;                   the commit a branch or tag pointed to
- *   snapshots/&lt;commit&gt;/&lt;file&gt;        symlink to ../../blobs/&lt;etag&gt; (a moved blob where links fail)
+ *   snapshots/&lt;commit&gt;/&lt;file&gt;        symlink to ../../blobs/&lt;etag&gt; (a hard link or copy where symlinks fail)
  *   .no_exist/&lt;commit&gt;/&lt;file&gt;        empty marker: the file does not exist at that commit
  * </pre>
  *
@@ -113,23 +118,95 @@ final class HubCache {
     }
 
     /**
-     * Makes {@code snapshots/<commit>/<file>} point to the blob: a relative symlink, as Python creates
-     * it; where the file system refuses links, the blob is moved there instead (Python does the same).
+     * Makes {@code snapshots/<commit>/<file>} point to the blob: a relative symlink, as Python creates it.
+     * Callers hold the blob's lock ({@link #lockFile}), so the blob cannot change meanwhile; the link
+     * itself is still made race-free against other writers of the same snapshot (an older client, a
+     * Python process): the link is created in place, which fails if anything is there already; an
+     * existing entry that already gives the blob is accepted, anything else (a dangling or foreign link)
+     * is replaced by a link made under a unique temporary name and renamed over it. Where the file system
+     * refuses symlinks the snapshot gets a hard link, else a copy; the blob itself is never moved, so
+     * other snapshots that share it keep working.
      */
     Path link(String repoId, String commit, String file, Path blob) throws IOException {
         Path target = snapshotFile(repoId, commit, file);
         Files.createDirectories(target.getParent());
         Path relative = target.getParent().relativize(blob);
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".link.tmp");
-        Files.deleteIfExists(tmp);
-        try {
-            Files.createSymbolicLink(tmp, relative);
-        } catch (UnsupportedOperationException | IOException noLinks) {
-            moveAtomically(blob, target);
+        IOException last = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            if (givesBlob(target, blob)) {
+                return target;
+            }
+            try {
+                if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createSymbolicLink(target, relative);
+                } else {
+                    Path tmp = uniqueSibling(target, ".link.tmp");
+                    Files.createSymbolicLink(tmp, relative);
+                    moveAtomically(tmp, target);
+                }
+            } catch (FileAlreadyExistsException raced) {
+                last = raced; // someone else created it between the check and ours: look at what is there
+            } catch (AccessDeniedException | NoSuchFileException realError) {
+                throw realError;
+            } catch (FileSystemException e) {
+                // A file system without symlinks (FAT, Windows without the privilege) says EPERM or
+                // "privilege not held"; a full disk is not that and must not turn into a copy.
+                if (DiskFull.is(e)) {
+                    throw e;
+                }
+                return linkWithoutSymlinks(target, blob);
+            } catch (UnsupportedOperationException noSymlinks) {
+                return linkWithoutSymlinks(target, blob);
+            }
+        }
+        if (givesBlob(target, blob)) {
             return target;
         }
-        moveAtomically(tmp, target);
+        throw new IOException("could not link " + target + " to " + blob + " after 5 attempts (it keeps changing;"
+                + " is another program rewriting the cache?)", last);
+    }
+
+    /** A hard link to the blob, or where that fails too a copy (written aside, then renamed in place). */
+    private static Path linkWithoutSymlinks(Path target, Path blob) throws IOException {
+        Path tmp = uniqueSibling(target, ".copy.tmp");
+        try {
+            try {
+                Files.createLink(tmp, blob);
+            } catch (UnsupportedOperationException | IOException noHardLinks) {
+                if (noHardLinks instanceof IOException io && DiskFull.is(io)) {
+                    throw io;
+                }
+                Files.copy(blob, tmp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            moveAtomically(tmp, target);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
         return target;
+    }
+
+    /**
+     * Whether the snapshot entry already gives the blob's content: our relative symlink to the existing
+     * blob, the blob's own hard link, or (as Python leaves it where links fail) a regular file of the
+     * blob's size, written by an atomic rename, so complete.
+     */
+    static boolean givesBlob(Path target, Path blob) throws IOException {
+        if (!Files.isRegularFile(blob)) {
+            return false;
+        }
+        if (Files.isSymbolicLink(target)) {
+            Path dest = target.getParent().resolve(Files.readSymbolicLink(target)).normalize();
+            return dest.equals(blob.normalize());
+        }
+        if (!Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        return Files.isSameFile(target, blob) || Files.size(target) == Files.size(blob);
+    }
+
+    /** A name next to {@code p} that no other writer uses: {@code .<name>.<random><suffix>}. */
+    private static Path uniqueSibling(Path p, String suffix) {
+        return p.resolveSibling("." + p.getFileName() + "." + UUID.randomUUID() + suffix);
     }
 
     /** A move that is atomic where the file system allows, so readers never see a partial file. */

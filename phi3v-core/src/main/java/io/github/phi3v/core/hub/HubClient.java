@@ -8,7 +8,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -28,7 +27,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -66,6 +64,7 @@ public final class HubClient {
     private final HubConfig config;
     private final HubCache cache;
     private final HttpClient http;
+    private final DownloadSink.Writer writer;
 
     /**
      * Creates a client; no network activity until a file is missing from the cache.
@@ -73,7 +72,13 @@ public final class HubClient {
      * @param config endpoint, cache, token, offline mode and timeouts
      */
     public HubClient(HubConfig config) {
+        this(config, DownloadSink.Writer.CHANNEL);
+    }
+
+    /** A client whose downloads put their bytes on disk through {@code writer} (fault injection in tests). */
+    HubClient(HubConfig config, DownloadSink.Writer writer) {
         this.config = config;
+        this.writer = writer;
         this.cache = new HubCache(config.cacheDir());
         this.http = HttpClient.newBuilder()
                 .connectTimeout(config.connectTimeout())
@@ -266,19 +271,19 @@ public final class HubClient {
                 }
             }
             Path blob = cache.blob(s.repoId, meta.etag());
-            boolean complete = Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size());
-            if (!complete) {
-                // Before any byte is written: a size the hub announces over the cap is refused outright.
-                if (meta.size() > config.maxFileBytes()) {
-                    throw tooLarge(s.describe(file), "the hub announces " + meta.size() + " bytes (X-Linked-Size /"
-                            + " Content-Length)", config.maxFileBytes());
-                }
-                download(s, file, meta, blob);
+            boolean complete = isComplete(blob, meta);
+            // Before any byte is written: a size the hub announces over the cap is refused outright.
+            if (!complete && meta.size() > config.maxFileBytes()) {
+                throw tooLarge(s.describe(file), "the hub announces " + meta.size() + " bytes (X-Linked-Size /"
+                        + " Content-Length)", config.maxFileBytes());
             }
-            Path linked = cache.link(s.repoId, s.commit, file, blob);
+            Path linked = obtainAndLink(s, file, meta, blob);
             s.listener.completed(file, linked, complete);
             return Optional.of(linked);
         } catch (IOException e) {
+            if (DiskFull.is(e)) {
+                throw DiskFull.error(s.describe(file), cache.repoDir(s.repoId), -1, e, "nothing incomplete was kept");
+            }
             throw new HubException(Reason.CACHE, "cannot write " + s.describe(file) + " into the cache "
                     + cache.repoDir(s.repoId) + ": " + e, e);
         }
@@ -367,6 +372,13 @@ public final class HubClient {
                 .header("Accept-Encoding", "identity"); // sizes and hashes are of the raw bytes
         // The token goes to the hub only, never to the storage host an LFS file redirects to.
         if (config.token() != null && sameOrigin(url, config.endpoint())) {
+            if (!"https".equalsIgnoreCase(url.getScheme()) && !config.allowTokenOverHttp()) {
+                // Refused before connecting: on plain HTTP anyone on the path can read the token.
+                throw new HubException(Reason.TOKEN_OVER_HTTP, "refusing to send the hub token (HF_TOKEN / "
+                        + "$HF_HOME/token) over plain HTTP to " + config.endpoint() + ": anyone on the network path "
+                        + "could read it. Use an https:// endpoint (HF_ENDPOINT), remove the token, or allow it "
+                        + "explicitly with HubConfig.withAllowTokenOverHttp(true) for a trusted mirror");
+            }
             b.header("Authorization", "Bearer " + config.token());
         }
         return b;
@@ -515,11 +527,17 @@ public final class HubClient {
 
     // ---- download ------------------------------------------------------------------------------
 
+    private static boolean isComplete(Path blob, FileMetadata meta) throws IOException {
+        return Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size());
+    }
+
     /**
-     * Downloads into {@code <blob>.incomplete}, resuming what an earlier attempt left there, verifies
-     * size and (for LFS files, whose etag is the sha256) the hash, then moves it to {@code <blob>}.
+     * Under the blob's lock (shared by threads and processes): downloads the blob unless it is complete
+     * (another downloader may have finished it while we waited), then links it into the snapshot. The
+     * link is made under the lock too, so no resolver can see the blob half-linked or race another's
+     * link step into a dangling link.
      */
-    private void download(Session s, String file, FileMetadata meta, Path blob) throws IOException {
+    private Path obtainAndLink(Session s, String file, FileMetadata meta, Path blob) throws IOException {
         Path part = blob.resolveSibling(blob.getFileName() + ".incomplete");
         Files.createDirectories(blob.getParent());
         Path lockPath = cache.lockFile(s.repoId, meta.etag());
@@ -527,10 +545,10 @@ public final class HubClient {
         try (FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             FileLock lock = awaitLock(lockChannel, lockPath, part, s, file);
             try {
-                if (Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size())) {
-                    return; // the download we waited for has finished it
+                if (!isComplete(blob, meta)) {
+                    download(s, file, meta, blob, part);
                 }
-                downloadLocked(s, file, meta, blob, part);
+                return cache.link(s.repoId, s.commit, file, blob);
             } finally {
                 lock.release();
             }
@@ -574,8 +592,20 @@ public final class HubClient {
         }
     }
 
-    private void downloadLocked(Session s, String file, FileMetadata meta, Path blob, Path part) throws IOException {
+    /**
+     * Downloads into {@code <blob>.incomplete}, resuming what an earlier attempt left there, verifies
+     * size and (for LFS files, whose etag is the sha256) the hash, then moves it to {@code <blob>}.
+     * A full disk ends it at once (retrying cannot help) and deletes the partial file.
+     */
+    private void download(Session s, String file, FileMetadata meta, Path blob, Path part) throws IOException {
         URI url = meta.location() != null ? meta.location() : resolveUrl(s, s.commit, file);
+        if (meta.size() >= 0) {
+            long needed = meta.size() - Math.min(meta.size(), Files.exists(part) ? Files.size(part) : 0);
+            long free = DiskFull.usableBytes(blob.getParent());
+            if (free >= 0 && needed > free) {
+                throw DiskFull.error(s.describe(file), blob.getParent(), needed, null, "nothing was downloaded");
+            }
+        }
         IOException last = null;
         for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
             long have = Files.exists(part) ? Files.size(part) : 0;
@@ -597,6 +627,11 @@ public final class HubClient {
                 }
                 throw e;
             } catch (IOException e) {
+                if (DiskFull.is(e)) {
+                    Files.deleteIfExists(part); // free what it took: the user must make room first anyway
+                    throw DiskFull.error(s.describe(file), blob.getParent(), meta.size(), e,
+                            "the partial download was deleted");
+                }
                 last = e; // keep the partial file: the next attempt (or run) resumes from it
             }
         }
@@ -611,7 +646,7 @@ public final class HubClient {
     }
 
     /** The refusal of a file over {@link HubConfig#maxFileBytes()}; {@code found} says how it was seen. */
-    private static HubException tooLarge(String what, String found, long max) {
+    static HubException tooLarge(String what, String found, long max) {
         return new HubException(Reason.TOO_LARGE, what + " is larger than the download limit maxFileBytes "
                 + max + ": " + found + "; nothing was kept. Raise it with HubConfig.withMaxFileBytes(bytes) if the"
                 + " file is expected to be this large");
@@ -663,7 +698,8 @@ public final class HubClient {
             if (have > 0) {
                 b.header("Range", "bytes=" + have + "-");
             }
-            FileSink sink = new FileSink(part, have, total, file, s.listener, s.describe(file), config.maxFileBytes());
+            DownloadSink sink = new DownloadSink(part, have, total, file, s.listener, s.describe(file),
+                    config.maxFileBytes(), writer);
             HttpResponse<Void> r = await(http.sendAsync(b.build(), sink::handle), sink);
             int status = r.statusCode();
             if (status >= 300 && status < 400) {
@@ -684,7 +720,8 @@ public final class HubClient {
                 + s.describe(file));
     }
 
-    private HttpResponse<Void> await(CompletableFuture<HttpResponse<Void>> future, FileSink sink) throws IOException {
+    private HttpResponse<Void> await(CompletableFuture<HttpResponse<Void>> future, DownloadSink sink)
+            throws IOException {
         long limit = config.readTimeout().toNanos();
         try {
             while (true) {
@@ -696,6 +733,13 @@ public final class HubClient {
                         future.cancel(true);
                         sink.cancel();
                         throw refused;
+                    }
+                    IOException writeError = sink.error();
+                    if (writeError != null) {
+                        // The body was cancelled after a failed write: its future may never complete.
+                        future.cancel(true);
+                        sink.cancel();
+                        throw writeError;
                     }
                     if (System.nanoTime() - sink.lastActivity() > limit) {
                         future.cancel(true);
@@ -719,186 +763,9 @@ public final class HubClient {
             future.cancel(true);
             sink.cancel();
             Thread.currentThread().interrupt();
-            throw new HubException(Reason.NETWORK, "interrupted while downloading " + sink.file, e);
+            throw new HubException(Reason.NETWORK, "interrupted during the " + sink, e);
         } finally {
             sink.closeQuietly();
-        }
-    }
-
-    /**
-     * Writes a 200/206 body to the partial file; any other response body is discarded. 200 means the
-     * server ignored our Range: start the file over. 206 must continue exactly at our length.
-     */
-    private static final class FileSink implements Flow.Subscriber<List<ByteBuffer>> {
-        private final Path part;
-        private final long total;
-        private final String file;
-        private final ProgressListener listener;
-        private final String what;
-        private final long maxBytes;
-        private long done;
-        private HubException refusal;
-        private FileChannel channel;
-        private Flow.Subscription subscription;
-        private IOException error;
-        private volatile long lastActivity = System.nanoTime();
-
-        FileSink(Path part, long have, long total, String file, ProgressListener listener, String what,
-                long maxBytes) {
-            this.part = part;
-            this.done = have;
-            this.total = total;
-            this.file = file;
-            this.listener = listener;
-            this.what = what;
-            this.maxBytes = maxBytes;
-        }
-
-        /** The size-cap refusal, once the body (or its announced length) went past it. */
-        synchronized HubException refusal() {
-            return refusal;
-        }
-
-        long lastActivity() {
-            return lastActivity;
-        }
-
-        HttpResponse.BodySubscriber<Void> handle(HttpResponse.ResponseInfo info) {
-            lastActivity = System.nanoTime();
-            int status = info.statusCode();
-            if (status != 200 && status != 206) {
-                return HttpResponse.BodySubscribers.discarding();
-            }
-            try {
-                long start = status == 206 ? contentRangeStart(info.headers()) : 0;
-                long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
-                if (length >= 0 && start + length > maxBytes) {
-                    synchronized (this) {
-                        refusal = tooLarge(what, "the download's Content-Length gives " + (start + length)
-                                + " bytes", maxBytes);
-                    }
-                    return HttpResponse.BodySubscribers.discarding();
-                }
-                if (status == 206) {
-                    if (start != done) {
-                        throw new IOException("Content-Range starts at " + start + ", expected " + done);
-                    }
-                    channel = FileChannel.open(part, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
-                } else {
-                    done = 0;
-                    channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                            StandardOpenOption.TRUNCATE_EXISTING);
-                }
-            } catch (IOException e) {
-                synchronized (this) {
-                    error = e;
-                }
-                return HttpResponse.BodySubscribers.discarding();
-            }
-            return HttpResponse.BodySubscribers.fromSubscriber(this, ignored -> null);
-        }
-
-        private static long contentRangeStart(HttpHeaders h) throws IOException {
-            String cr = h.firstValue("Content-Range").orElseThrow(() -> new IOException("206 without Content-Range"));
-            java.util.regex.Matcher m = Pattern.compile("bytes (\\d+)-\\d+/(\\d+|\\*)").matcher(cr.strip());
-            if (!m.matches()) {
-                throw new IOException("unparseable Content-Range '" + cr + "'");
-            }
-            return Long.parseLong(m.group(1));
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            synchronized (this) {
-                subscription = s;
-            }
-            s.request(1);
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> buffers) {
-            lastActivity = System.nanoTime();
-            synchronized (this) {
-                if (channel == null || error != null || refusal != null) {
-                    return;
-                }
-                long incoming = 0;
-                for (ByteBuffer b : buffers) {
-                    incoming += b.remaining();
-                }
-                if (done + incoming > maxBytes) {
-                    // The hub announced no size (or a wrong one): stop at the cap instead of filling the disk.
-                    refusal = tooLarge(what, "at least " + (done + incoming) + " bytes arrived", maxBytes);
-                    subscription.cancel();
-                    return;
-                }
-                try {
-                    for (ByteBuffer b : buffers) {
-                        while (b.hasRemaining()) {
-                            done += channel.write(b);
-                        }
-                    }
-                } catch (IOException e) {
-                    error = e;
-                    subscription.cancel();
-                    return;
-                }
-            }
-            listener.progress(file, done, total);
-            subscription.request(1);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            synchronized (this) {
-                if (error == null) {
-                    error = t instanceof IOException io ? io : new IOException(t);
-                }
-            }
-        }
-
-        @Override
-        public void onComplete() {
-            synchronized (this) {
-                if (channel != null) {
-                    try {
-                        channel.force(false);
-                    } catch (IOException e) {
-                        error = e;
-                    }
-                }
-            }
-        }
-
-        synchronized void rethrow() throws IOException {
-            if (refusal != null) {
-                throw refusal;
-            }
-            if (error != null) {
-                throw error;
-            }
-        }
-
-        synchronized void cancel() {
-            if (subscription != null) {
-                subscription.cancel();
-            }
-        }
-
-        synchronized void closeQuietly() {
-            if (channel != null) {
-                try {
-                    channel.close();
-                } catch (IOException ignored) {
-                    // The bytes written are on disk or will be re-downloaded; nothing else to do.
-                }
-                channel = null;
-            }
-        }
-
-        @Override
-        public String toString() {
-            return "download of " + file + " (" + done + " bytes)";
         }
     }
 }

@@ -26,9 +26,12 @@ import java.util.Objects;
  * @param maxFileBytes the largest file a download may bring (≥ 1): a larger size announced by the hub
  *     ({@code X-Linked-Size} / {@code Content-Length}) is refused before the transfer starts, and a body
  *     that grows past it is cut off and deleted (default {@link #DEFAULT_MAX_FILE_BYTES})
+ * @param allowTokenOverHttp true to send {@code token} to an {@code http://} endpoint (default false: such a
+ *     request is refused before connecting with {@link HubException.Reason#TOKEN_OVER_HTTP}, because anyone
+ *     on the network path could read the token); meant for trusted mirrors and loopback test servers
  */
 public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offline, Duration connectTimeout,
-        Duration readTimeout, int maxAttempts, long maxFileBytes) {
+        Duration readTimeout, int maxAttempts, long maxFileBytes, boolean allowTokenOverHttp) {
 
     /** The public hub. */
     public static final URI DEFAULT_ENDPOINT = URI.create("https://huggingface.co");
@@ -57,6 +60,23 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
     }
 
     /**
+     * The settings without permission to send a token over plain HTTP.
+     *
+     * @param endpoint the hub's base URL
+     * @param cacheDir the hub cache folder
+     * @param token the access token, or null
+     * @param offline true to never touch the network
+     * @param connectTimeout bound on establishing a connection
+     * @param readTimeout bound on waiting for headers and on stalls while a body streams
+     * @param maxAttempts tries per file (≥ 1)
+     * @param maxFileBytes largest file a download may bring, in bytes (≥ 1)
+     */
+    public HubConfig(URI endpoint, Path cacheDir, String token, boolean offline, Duration connectTimeout,
+            Duration readTimeout, int maxAttempts, long maxFileBytes) {
+        this(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes, false);
+    }
+
+    /**
      * Validates and normalises (endpoint without a trailing slash, absolute cache path).
      *
      * @param endpoint the hub's base URL; an http(s) URL with a host, not null
@@ -67,6 +87,7 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @param readTimeout bound on waiting for headers and on stalls while a body streams; positive, not null
      * @param maxAttempts tries per file (≥ 1)
      * @param maxFileBytes largest file a download may bring, in bytes (≥ 1)
+     * @param allowTokenOverHttp true to send the token to an {@code http://} endpoint
      * @throws NullPointerException if endpoint, cacheDir or a timeout is null
      * @throws IllegalArgumentException if another rule is broken
      */
@@ -188,7 +209,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withEndpoint(URI newEndpoint) {
-        return new HubConfig(newEndpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
+        return new HubConfig(newEndpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -198,7 +220,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withCacheDir(Path newCacheDir) {
-        return new HubConfig(endpoint, newCacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
+        return new HubConfig(endpoint, newCacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -208,7 +231,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withToken(String newToken) {
-        return new HubConfig(endpoint, cacheDir, newToken, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
+        return new HubConfig(endpoint, cacheDir, newToken, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -218,7 +242,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withOffline(boolean newOffline) {
-        return new HubConfig(endpoint, cacheDir, token, newOffline, connectTimeout, readTimeout, maxAttempts, maxFileBytes);
+        return new HubConfig(endpoint, cacheDir, token, newOffline, connectTimeout, readTimeout, maxAttempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -229,7 +254,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withTimeouts(Duration connect, Duration read) {
-        return new HubConfig(endpoint, cacheDir, token, offline, connect, read, maxAttempts, maxFileBytes);
+        return new HubConfig(endpoint, cacheDir, token, offline, connect, read, maxAttempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -239,7 +265,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withMaxAttempts(int attempts) {
-        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, attempts, maxFileBytes);
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, attempts, maxFileBytes,
+                allowTokenOverHttp);
     }
 
     /**
@@ -249,7 +276,22 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
      * @return the new settings
      */
     public HubConfig withMaxFileBytes(long bytes) {
-        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, bytes);
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, bytes,
+                allowTokenOverHttp);
+    }
+
+    /**
+     * A copy that does or does not send the token to an {@code http://} endpoint. Off by default: with a
+     * token and an http endpoint every hub request is refused before connecting
+     * ({@link HubException.Reason#TOKEN_OVER_HTTP}). Turn it on only for a mirror on a trusted network or
+     * a loopback test server.
+     *
+     * @param allow true to send the token over plain HTTP
+     * @return the new settings
+     */
+    public HubConfig withAllowTokenOverHttp(boolean allow) {
+        return new HubConfig(endpoint, cacheDir, token, offline, connectTimeout, readTimeout, maxAttempts, maxFileBytes,
+                allow);
     }
 
     /** The settings with the token masked, safe to log. */
@@ -257,7 +299,8 @@ public record HubConfig(URI endpoint, Path cacheDir, String token, boolean offli
     public String toString() {
         return "HubConfig[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token=" + (token == null ? "none"
                 : "***") + ", offline=" + offline + ", connectTimeout=" + connectTimeout + ", readTimeout="
-                + readTimeout + ", maxAttempts=" + maxAttempts + ", maxFileBytes=" + maxFileBytes + "]";
+                + readTimeout + ", maxAttempts=" + maxAttempts + ", maxFileBytes=" + maxFileBytes + ", allowTokenOverHttp="
+                + allowTokenOverHttp + "]";
     }
 
     private static String nonBlank(String s) {

@@ -26,7 +26,17 @@ public class HubException extends RuntimeException {
         /** The local cache could not be read or written. */
         CACHE,
         /** The file is larger than {@link HubConfig#maxFileBytes()} (announced by the hub or while streaming). */
-        TOO_LARGE
+        TOO_LARGE,
+        /**
+         * The disk holding the cache is full (or the user's quota is exhausted): reported at once, without
+         * retries, with the folder and the bytes needed; the partial download is deleted.
+         */
+        DISK_FULL,
+        /**
+         * A token would have been sent to an {@code http://} endpoint; refused before connecting unless
+         * {@link HubConfig#withAllowTokenOverHttp(boolean)} allows it.
+         */
+        TOKEN_OVER_HTTP
     }
 
     /** The classification of the failure. */

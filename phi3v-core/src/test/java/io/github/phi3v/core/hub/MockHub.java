@@ -52,6 +52,7 @@ final class MockHub implements AutoCloseable {
     private volatile boolean ignoreRange;
     private volatile boolean hideLinkedSize;
     private volatile boolean chunkedStorage;
+    private volatile long announcedSize = -1;
 
     MockHub() throws IOException {
         InetAddress loopback = InetAddress.getLoopbackAddress();
@@ -106,6 +107,11 @@ final class MockHub implements AutoCloseable {
     /** The hub's answer for LFS files lacks {@code X-Linked-Size}, as a misconfigured mirror's might. */
     void hideLinkedSize(boolean on) {
         hideLinkedSize = on;
+    }
+
+    /** The hub announces this {@code X-Linked-Size} for LFS files instead of their real size (-1: real). */
+    void announceSize(long bytes) {
+        announcedSize = bytes;
     }
 
     /** Storage sends bodies chunked, without {@code Content-Length}: the size is known only at the end. */
@@ -192,7 +198,7 @@ final class MockHub implements AutoCloseable {
                 String sha = sha256(content);
                 out.add("X-Linked-Etag", "\"" + sha + "\"");
                 if (!hideLinkedSize) {
-                    out.add("X-Linked-Size", Long.toString(content.length));
+                    out.add("X-Linked-Size", Long.toString(announcedSize >= 0 ? announcedSize : content.length));
                 }
                 out.add("ETag", "\"" + gitBlobId(sha.getBytes(StandardCharsets.US_ASCII)) + "\"");
                 out.add("Location", "http://" + storage.getAddress().getHostString() + ":"
