@@ -144,11 +144,7 @@ public final class Phi3Vision implements AutoCloseable {
         return b.build();
     }
 
-    /**
-     * A builder for all loading options.
-     *
-     * @return a new builder
-     */
+    /** A builder for all loading options: a new builder. */
     public static Phi3VisionBuilder builder() {
         return new Phi3VisionBuilder();
     }
@@ -321,11 +317,7 @@ public final class Phi3Vision implements AutoCloseable {
 
     // ------------------------------------------------------------------------------ accessors
 
-    /**
-     * The tokenizer loaded from the model folder.
-     *
-     * @return the (immutable, thread-safe) tokenizer
-     */
+    /** The tokenizer loaded from the model folder: the (immutable, thread-safe) tokenizer. */
     public Phi3Tokenizer tokenizer() {
         return engine.tokenizer();
     }
@@ -351,29 +343,17 @@ public final class Phi3Vision implements AutoCloseable {
         return engine.model();
     }
 
-    /**
-     * The model's configuration.
-     *
-     * @return the parsed {@code config.json}
-     */
+    /** The model's configuration: the parsed {@code config.json}. */
     public Phi3VConfig config() {
         return engine.model().config();
     }
 
-    /**
-     * The folder the model was loaded from (a hub snapshot folder for hub ids).
-     *
-     * @return the model folder
-     */
+    /** The folder the model was loaded from (a hub snapshot folder for hub ids): the model folder. */
     public Path modelDir() {
         return modelDir;
     }
 
-    /**
-     * The maximum context of every request.
-     *
-     * @return prompt + image + generated tokens allowed
-     */
+    /** The maximum context of every request: prompt + image + generated tokens allowed. */
     public int maxContext() {
         return engine.limits().maxContext();
     }
@@ -387,20 +367,12 @@ public final class Phi3Vision implements AutoCloseable {
         return engine.limits().maxPromptTokens();
     }
 
-    /**
-     * The maximum number of images in one request.
-     *
-     * @return the limit
-     */
+    /** The maximum number of images in one request: the limit. */
     public int maxImagesPerPrompt() {
         return engine.limits().maxImagesPerPrompt();
     }
 
-    /**
-     * The memory estimate checked at load.
-     *
-     * @return weights + KV cache + vision activations
-     */
+    /** The memory estimate checked at load: weights + KV cache + vision activations. */
     public MemoryEstimate memoryEstimate() {
         return memoryEstimate;
     }
@@ -451,26 +423,12 @@ public final class Phi3Vision implements AutoCloseable {
 
     /**
      * The memory a model folder will need, from its {@code config.json} and safetensors headers only
-     * (nothing is loaded): weights converted to {@code precision}, the KV cache for {@code maxContext}
-     * tokens, and the vision tower's activations for one image at {@code numCrops}.
+     * (nothing is loaded): weights converted to {@code precision} (with {@link Quantization#INT8} the
+     * decoder's linear weights count one byte per parameter plus a float32 scale per output channel), one
+     * KV cache of {@code maxContext} tokens, and the vision tower's activations for one image.
      *
      * @param modelDir the model folder
-     * @param precision the dtype the weights will be converted to
-     * @param maxContext the context one KV cache is sized for
-     * @param numCrops the crop budget of the largest image planned
-     * @return the estimate
-     */
-    public static MemoryEstimate estimateMemory(Path modelDir, Precision precision, int maxContext, int numCrops) {
-        return estimateMemory(modelDir, precision, Quantization.NONE, maxContext, numCrops);
-    }
-
-    /**
-     * Like {@link #estimateMemory(Path, Precision, int, int)} with weight quantization: with
-     * {@link Quantization#INT8} the decoder's linear weights count one byte per parameter plus a float32
-     * scale per output channel.
-     *
-     * @param modelDir the model folder
-     * @param precision the dtype of the other weights and of the KV cache
+     * @param precision the dtype of the weights and of the KV cache
      * @param quantization the weight quantization
      * @param maxContext the context one KV cache is sized for
      * @param numCrops the crop budget of the largest image planned
@@ -478,7 +436,7 @@ public final class Phi3Vision implements AutoCloseable {
      */
     public static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization,
             int maxContext, int numCrops) {
-        return MemoryPlanner.estimate(modelDir, precision, quantization, maxContext, numCrops);
+        return ModelLoader.estimateMemory(modelDir, precision, quantization, maxContext, numCrops);
     }
 
     private static boolean isExistingDirectory(String s) {

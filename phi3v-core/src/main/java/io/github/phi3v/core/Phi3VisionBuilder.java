@@ -26,25 +26,26 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * thread-safe; {@link #build()} may be called more than once.
  */
 public final class Phi3VisionBuilder {
-    private Path modelDir;
-    private String modelId;
-    private String revision = "main";
-    private HubConfig hubConfig;
-    private ProgressListener progress = ProgressListener.NONE;
-    private Precision precision = Precision.cpuDefault();
-    private Quantization quantization = Quantization.NONE;
-    private ModelOptions.Device device = ModelOptions.Device.CPU;
-    private int threads;
-    private int maxContext = Phi3Vision.DEFAULT_MAX_CONTEXT;
-    private Integer maxPromptTokens;
-    private int maxImagesPerPrompt = Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT;
-    private int maxConcurrentRequests = Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS;
-    private Long kvCacheBytes;
-    private Duration kvCacheWait = Phi3Vision.DEFAULT_KV_CACHE_WAIT;
-    private long embeddingCacheBytes = Phi3Vision.DEFAULT_EMBEDDING_CACHE_BYTES;
-    private ImageLoader imageLoader;
-    private Integer numCrops;
-    private Long availableMemory;
+    // Read by ModelLoader (same package); set only through the methods below.
+    Path modelDir;
+    String modelId;
+    String revision = "main";
+    HubConfig hubConfig;
+    ProgressListener progress = ProgressListener.NONE;
+    Precision precision = Precision.cpuDefault();
+    Quantization quantization = Quantization.NONE;
+    ModelOptions.Device device = ModelOptions.Device.CPU;
+    int threads;
+    int maxContext = Phi3Vision.DEFAULT_MAX_CONTEXT;
+    Integer maxPromptTokens;
+    int maxImagesPerPrompt = Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT;
+    int maxConcurrentRequests = Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS;
+    Long kvCacheBytes;
+    Duration kvCacheWait = Phi3Vision.DEFAULT_KV_CACHE_WAIT;
+    long embeddingCacheBytes = Phi3Vision.DEFAULT_EMBEDDING_CACHE_BYTES;
+    ImageLoader imageLoader;
+    Integer numCrops;
+    Long availableMemory;
 
     Phi3VisionBuilder() {
     }
@@ -371,63 +372,6 @@ public final class Phi3VisionBuilder {
      *     {@code maxPromptTokens} exceeds {@code maxContext}
      */
     public Phi3Vision build() {
-        int promptLimit = maxPromptTokens != null ? maxPromptTokens : maxContext;
-        if (promptLimit > maxContext) {
-            throw new IllegalArgumentException("maxPromptTokens " + promptLimit + " exceeds maxContext "
-                    + maxContext + ": a prompt must leave room in the context; lower maxPromptTokens(n) or raise"
-                    + " maxContext(n)");
-        }
-        Path dir = resolveDir();
-        Phi3VConfig config = Phi3VConfig.fromDirectory(dir);
-        if (maxContext > config.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("maxContext " + maxContext + " exceeds the model's "
-                    + "max_position_embeddings " + config.maxPositionEmbeddings());
-        }
-        // Cheap files first, so a broken folder fails before gigabytes of weights are touched.
-        Phi3Tokenizer tokenizer = Phi3Tokenizer.fromDirectory(dir);
-        Phi3ImageProcessor processor = Files.isRegularFile(dir.resolve("preprocessor_config.json"))
-                ? Phi3ImageProcessor.fromConfig(dir) : Phi3ImageProcessor.defaults();
-        if (numCrops != null || imageLoader != null) {
-            Phi3ImageProcessor.Builder pb = processor.toBuilder();
-            if (numCrops != null) {
-                pb.numCrops(numCrops);
-            }
-            if (imageLoader != null) {
-                pb.loader(imageLoader);
-            }
-            processor = pb.build();
-        }
-        MemoryEstimate estimate = Phi3Vision.estimateMemory(dir, precision, quantization, maxContext,
-                processor.numCrops());
-        long available = availableMemory != null ? availableMemory : MemoryEstimate.physicalMemoryBytes();
-        estimate.requireFits(available);
-        Phi3VModel model = Phi3VModel.load(dir,
-                ModelOptions.defaults().withPrecision(precision).withDevice(device).withThreads(threads)
-                        .withQuantization(quantization));
-        try {
-            long kvBudget = kvCacheBytes != null ? kvCacheBytes
-                    : model.kvCacheBytes(maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
-            Limits limits = new Limits(maxContext, promptLimit, maxImagesPerPrompt, maxConcurrentRequests, kvBudget,
-                    kvCacheWait, embeddingCacheBytes);
-            return new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
-        } catch (RuntimeException | Error e) {
-            model.close();
-            throw e;
-        }
-    }
-
-    private Path resolveDir() {
-        if (modelDir != null) {
-            if (!Files.isDirectory(modelDir)) {
-                throw new IllegalArgumentException("model folder " + modelDir + " does not exist or is not a "
-                        + "directory (expected config.json, the weights and the tokenizer files)");
-            }
-            return modelDir;
-        }
-        if (modelId != null) {
-            HubClient hub = new HubClient(hubConfig != null ? hubConfig : HubConfig.fromEnvironment());
-            return hub.resolveModel(modelId, revision, progress).directory();
-        }
-        throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+        return ModelLoader.load(this);
     }
 }

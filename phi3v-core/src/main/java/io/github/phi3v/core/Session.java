@@ -90,7 +90,6 @@ public final class Session implements AutoCloseable {
      * Sets the system message, rendered first ({@code <|system|>\n...<|end|>\n}); may change between questions.
      *
      * @param text the system prompt, or null to remove it
-     * @return this session
      */
     public Session system(String text) {
         return update("system", () -> system = text);
@@ -100,7 +99,6 @@ public final class Session implements AutoCloseable {
      * Adds an image file to the next question.
      *
      * @param file a PNG, JPEG, GIF, BMP or WebP file
-     * @return this session
      * @throws LimitExceededException if the conversation would exceed {@link Phi3Vision#maxImagesPerPrompt()}
      *     images (checked before reading)
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be read or decoded
@@ -110,45 +108,25 @@ public final class Session implements AutoCloseable {
         return addImage(() -> loader.load(file));
     }
 
-    /**
-     * Adds an image from a URL to the next question (the loader's scheme and address rules apply).
-     *
-     * @param url an {@code http} or {@code https} URL
-     * @return this session
-     */
+    /** Adds an image from a URL to the next question (the loader's scheme and address rules apply). */
     public Session image(URL url) {
         Objects.requireNonNull(url, "url");
         return addImage(() -> loader.load(url));
     }
 
-    /**
-     * Adds an image from a URI to the next question (the loader's scheme and address rules apply).
-     *
-     * @param uri an {@code http} or {@code https} URI
-     * @return this session
-     */
+    /** Adds an image from a URI to the next question (the loader's scheme and address rules apply). */
     public Session image(URI uri) {
         Objects.requireNonNull(uri, "uri");
         return addImage(() -> loader.load(uri));
     }
 
-    /**
-     * Adds an encoded image (file content) to the next question.
-     *
-     * @param encoded the file's bytes
-     * @return this session
-     */
+    /** Adds an encoded image (file content) to the next question. */
     public Session image(byte[] encoded) {
         Objects.requireNonNull(encoded, "encoded");
         return addImage(() -> loader.load(encoded));
     }
 
-    /**
-     * Adds an image read from a stream (read to its end, not closed) to the next question.
-     *
-     * @param in the stream
-     * @return this session
-     */
+    /** Adds an image read from a stream (read to its end, not closed) to the next question. */
     public Session image(InputStream in) {
         Objects.requireNonNull(in, "in");
         return addImage(() -> loader.load(in));
@@ -158,19 +136,13 @@ public final class Session implements AutoCloseable {
      * Adds a decoded image to the next question (converted like PIL {@code convert("RGB")}).
      *
      * @param image the image
-     * @return this session
      */
     public Session image(BufferedImage image) {
         Objects.requireNonNull(image, "image");
         return addImage(() -> loader.fromBufferedImage(image));
     }
 
-    /**
-     * Adds an RGB image to the next question.
-     *
-     * @param image the image
-     * @return this session
-     */
+    /** Adds an RGB image to the next question. */
     public Session image(RgbImage image) {
         Objects.requireNonNull(image, "image");
         return addImage(() -> image);
@@ -181,7 +153,6 @@ public final class Session implements AutoCloseable {
      * image, 4 up to 781, 1 up to 313. Images already in the conversation keep theirs.
      *
      * @param n at least 1
-     * @return this session
      */
     public Session numCrops(int n) {
         if (n < 1) {
@@ -195,18 +166,12 @@ public final class Session implements AutoCloseable {
      * not recognised (see {@link ChatRequest}); for text from untrusted users. Default false.
      *
      * @param literal whether to encode text literally
-     * @return this session
      */
     public Session literalText(boolean literal) {
         return update("literalText", () -> literalText = literal);
     }
 
-    /**
-     * Sets how the following questions are answered.
-     *
-     * @param generationConfig the configuration
-     * @return this session
-     */
+    /** Sets how the following questions are answered. */
     public Session config(GenerationConfig generationConfig) {
         Objects.requireNonNull(generationConfig, "generationConfig");
         return update("config", () -> config = generationConfig);
@@ -216,7 +181,6 @@ public final class Session implements AutoCloseable {
      * Sets the answer length limit, keeping the rest of the {@link #config()}.
      *
      * @param n at least 1
-     * @return this session
      */
     public Session maxNewTokens(int n) {
         GenerationConfig c = config.withMaxNewTokens(n);
@@ -228,7 +192,6 @@ public final class Session implements AutoCloseable {
      * images go with it.
      *
      * @param text the message
-     * @return this session
      */
     public Session addUser(String text) {
         Objects.requireNonNull(text, "text");
@@ -238,12 +201,7 @@ public final class Session implements AutoCloseable {
         });
     }
 
-    /**
-     * Appends an assistant message without generating it (e.g. to restore a saved conversation).
-     *
-     * @param text the message
-     * @return this session
-     */
+    /** Appends an assistant message without generating it (e.g. to restore a saved conversation). */
     public Session addAssistant(String text) {
         Objects.requireNonNull(text, "text");
         return update("addAssistant", () -> turns.add(ChatMessage.assistant(text)));
@@ -252,8 +210,6 @@ public final class Session implements AutoCloseable {
     /**
      * Forgets the conversation (messages and images) but keeps the system message and the settings. What
      * the model cached for it stays in its caches for other conversations that share a prefix.
-     *
-     * @return this session
      */
     public Session clear() {
         return update("clear", () -> {
@@ -346,11 +302,7 @@ public final class Session implements AutoCloseable {
         return TextIterator.of(publisher(question));
     }
 
-    /**
-     * Cancels the running generation, if any; callable from any thread.
-     *
-     * @return true if a call was running
-     */
+    /** Cancels the running generation, if any; callable from any thread: true if a call was running. */
     public boolean cancel() {
         return guard.cancel();
     }
@@ -375,29 +327,17 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /**
-     * The generation settings of the following questions.
-     *
-     * @return the configuration
-     */
+    /** The generation settings of the following questions: the configuration. */
     public GenerationConfig config() {
         return config;
     }
 
-    /**
-     * The crop budget for images not yet asked about.
-     *
-     * @return {@code num_crops}
-     */
+    /** The crop budget for images not yet asked about: {@code num_crops}. */
     public int numCrops() {
         return numCrops;
     }
 
-    /**
-     * Number of images added so far (asked about or pending).
-     *
-     * @return the image count
-     */
+    /** Number of images added so far (asked about or pending): the image count. */
     public int imageCount() {
         return imageCount;
     }
@@ -431,11 +371,7 @@ public final class Session implements AutoCloseable {
         return Optional.ofNullable(lastAnswer);
     }
 
-    /**
-     * Tells whether this session is closed (directly or by closing its model).
-     *
-     * @return true once closed
-     */
+    /** Tells whether this session is closed (directly or by closing its model): true once closed. */
     public boolean isClosed() {
         return guard.isClosed() || engine.isClosed();
     }

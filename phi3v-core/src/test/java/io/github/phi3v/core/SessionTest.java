@@ -456,7 +456,7 @@ class SessionTest {
 
         // int8: the decoder linears (2 layers x (64x192 qkv + 64x64 o + 64x256 gate_up + 128x64 down)) drop
         // from 4 bytes to 1 byte per weight plus a float32 scale per output row
-        var f32 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.FLOAT32, 8192, 16);
+        var f32 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.FLOAT32, Quantization.NONE, 8192, 16);
         var int8 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.FLOAT32, Quantization.INT8, 8192, 16);
         long linear = 2L * (192 * 64 + 64 * 64 + 256 * 64 + 64 * 128);
         long rows = 2L * (192 + 64 + 256 + 64);

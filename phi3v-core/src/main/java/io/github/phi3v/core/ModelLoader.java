@@ -1,0 +1,126 @@
+package io.github.phi3v.core;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+import io.github.phi3v.core.config.ClipVisionConfig;
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.generate.MemoryEstimate;
+import io.github.phi3v.core.hub.HubClient;
+import io.github.phi3v.core.hub.HubConfig;
+import io.github.phi3v.core.model.ModelOptions;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.weights.Checkpoint;
+import io.github.phi3v.image.Phi3ImageProcessor;
+import io.github.phi3v.tokenizer.Phi3Tokenizer;
+
+/**
+ * What {@link Phi3VisionBuilder#build()} does: resolves the folder, reads the cheap files first (so a
+ * broken folder fails before gigabytes of weights are touched), checks the memory estimate, loads the
+ * weights and sets up the request pipeline with its limits.
+ */
+final class ModelLoader {
+
+    /** The decoder linear weights {@link Quantization#INT8} stores as int8. */
+    private static final Pattern INT8_WEIGHTS =
+            Pattern.compile("model\\.layers\\.\\d+\\.(self_attn\\.(qkv_proj|o_proj)|mlp\\.(gate_up_proj|down_proj))\\.weight");
+
+    private ModelLoader() {
+    }
+
+    static Phi3Vision load(Phi3VisionBuilder b) {
+        int promptLimit = b.maxPromptTokens != null ? b.maxPromptTokens : b.maxContext;
+        if (promptLimit > b.maxContext) {
+            throw new IllegalArgumentException("maxPromptTokens " + promptLimit + " exceeds maxContext "
+                    + b.maxContext + ": a prompt must leave room in the context; lower maxPromptTokens(n) or raise"
+                    + " maxContext(n)");
+        }
+        Path dir = resolveDir(b);
+        Phi3VConfig config = Phi3VConfig.fromDirectory(dir);
+        if (b.maxContext > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("maxContext " + b.maxContext + " exceeds the model's "
+                    + "max_position_embeddings " + config.maxPositionEmbeddings());
+        }
+        // Cheap files first, so a broken folder fails before gigabytes of weights are touched.
+        Phi3Tokenizer tokenizer = Phi3Tokenizer.fromDirectory(dir);
+        Phi3ImageProcessor processor = Files.isRegularFile(dir.resolve("preprocessor_config.json"))
+                ? Phi3ImageProcessor.fromConfig(dir) : Phi3ImageProcessor.defaults();
+        if (b.numCrops != null || b.imageLoader != null) {
+            Phi3ImageProcessor.Builder pb = processor.toBuilder();
+            if (b.numCrops != null) {
+                pb.numCrops(b.numCrops);
+            }
+            if (b.imageLoader != null) {
+                pb.loader(b.imageLoader);
+            }
+            processor = pb.build();
+        }
+        MemoryEstimate estimate = estimateMemory(dir, b.precision, b.quantization, b.maxContext,
+                processor.numCrops());
+        long available = b.availableMemory != null ? b.availableMemory : MemoryEstimate.physicalMemoryBytes();
+        estimate.requireFits(available);
+        Phi3VModel model = Phi3VModel.load(dir,
+                ModelOptions.defaults().withPrecision(b.precision).withDevice(b.device).withThreads(b.threads)
+                        .withQuantization(b.quantization));
+        try {
+            long kvBudget = b.kvCacheBytes != null ? b.kvCacheBytes
+                    : model.kvCacheBytes(b.maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
+            Limits limits = new Limits(b.maxContext, promptLimit, b.maxImagesPerPrompt, b.maxConcurrentRequests,
+                    kvBudget, b.kvCacheWait, b.embeddingCacheBytes);
+            return new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
+        } catch (RuntimeException | Error e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static Path resolveDir(Phi3VisionBuilder b) {
+        if (b.modelDir != null) {
+            if (!Files.isDirectory(b.modelDir)) {
+                throw new IllegalArgumentException("model folder " + b.modelDir + " does not exist or is not a "
+                        + "directory (expected config.json, the weights and the tokenizer files)");
+            }
+            return b.modelDir;
+        }
+        if (b.modelId != null) {
+            HubClient hub = new HubClient(b.hubConfig != null ? b.hubConfig : HubConfig.fromEnvironment());
+            return hub.resolveModel(b.modelId, b.revision, b.progress).directory();
+        }
+        throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+    }
+
+    /** See {@link Phi3Vision#estimateMemory(Path, Precision, Quantization, int, int)}. */
+    static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization, int maxContext,
+            int numCrops) {
+        Objects.requireNonNull(quantization, "quantization");
+        Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
+        int bytes = precision == Precision.FLOAT32 ? 4 : 2;
+        long weightBytes = 0;
+        try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
+            for (String name : checkpoint.names()) {
+                var info = checkpoint.info(name);
+                if (quantization == Quantization.INT8 && info.rank() == 2 && INT8_WEIGHTS.matcher(name).matches()) {
+                    weightBytes += info.numel() + 4 * info.dim(0);
+                } else {
+                    weightBytes += info.numel() * bytes;
+                }
+            }
+        }
+        MemoryEstimate.Builder m = MemoryEstimate.builder()
+                .weightBytes(weightBytes)
+                .kvCache(config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(), bytes)
+                .maxContext(maxContext);
+        if (config.hasVision()) {
+            ClipVisionConfig clip = config.imageEmbedding().clip();
+            int patches = clip.imageSize() / clip.patchSize();
+            // The vision tower runs in float32 on the CPU even for 16-bit weights.
+            m.images(1, MemoryEstimate.visionActivationBytes(numCrops + 1, patches * patches + 1, clip.hiddenSize(),
+                    clip.intermediateSize(), clip.numAttentionHeads(), 4));
+        }
+        return m.build();
+    }
+}
