@@ -444,29 +444,8 @@ public final class Phi3Tokenizer {
 
     /** Encodes a prompt, matching added tokens only inside its matchable ranges. */
     int[] encode(PromptEncoder.Prompt prompt, boolean addSpecialTokens) {
-        String text = prompt.text();
-        IntArrayBuilder out = new IntArrayBuilder(text.length() / 3 + 4);
-        if (addSpecialTokens) {
-            out.addAll(prefixIds);
-        }
-        added.split(text, prompt.matchable(), new AddedVocabulary.SplitSink() {
-            @Override
-            public void text(int start, int end) {
-                String normalized = normalizer.apply(text.substring(start, end));
-                if (!normalized.isEmpty()) {
-                    model.encodeWord(normalized, out);
-                }
-            }
-
-            @Override
-            public void token(int id) {
-                out.add(id);
-            }
-        });
-        if (addSpecialTokens) {
-            out.addAll(suffixIds);
-        }
-        return out.toArray();
+        return PromptEncoder.encode(prompt, added, normalizer, model, addSpecialTokens ? prefixIds : null,
+                addSpecialTokens ? suffixIds : null);
     }
 
     /**

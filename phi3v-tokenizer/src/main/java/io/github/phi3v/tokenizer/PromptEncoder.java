@@ -72,6 +72,37 @@ final class PromptEncoder {
     }
 
     /**
+     * Splits on added tokens inside the matchable ranges, normalises and BPE-encodes the text runs in
+     * between, and wraps the result in the post-processor's ids ({@code null}: none).
+     */
+    static int[] encode(Prompt prompt, AddedVocabulary added, Normalizer normalizer, BpeModel model, int[] prefixIds,
+                        int[] suffixIds) {
+        String text = prompt.text();
+        IntArrayBuilder out = new IntArrayBuilder(text.length() / 3 + 4);
+        if (prefixIds != null) {
+            out.addAll(prefixIds);
+        }
+        added.split(text, prompt.matchable(), new AddedVocabulary.SplitSink() {
+            @Override
+            public void text(int start, int end) {
+                String normalized = normalizer.apply(text.substring(start, end));
+                if (!normalized.isEmpty()) {
+                    model.encodeWord(normalized, out);
+                }
+            }
+
+            @Override
+            public void token(int id) {
+                out.add(id);
+            }
+        });
+        if (suffixIds != null) {
+            out.addAll(suffixIds);
+        }
+        return out.toArray();
+    }
+
+    /**
      * The {@code Phi3VProcessor} encoding (see {@link Phi3Tokenizer#encodeMultimodal(String, int[])}),
      * with image tags recognised only inside the matchable ranges.
      */
