@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -91,6 +92,8 @@ class StatelessChatTest {
         try (Phi3Vision probe = TinyModel.load()) {
             // The capacity a two-turn conversation's cache gets (prompt + 10 new tokens, rounded up to 256).
             long oneCache = probe.model().kvCacheBytes(256);
+            long baseTotal = Pointer.totalBytes();
+            long baseCount = Pointer.totalCount();
             try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(2 * oneCache).build()) {
                 for (int round = 0; round < 2; round++) {   // round 2 finds most conversations evicted
                     for (int i = 0; i < topics.length; i++) {
@@ -102,6 +105,8 @@ class StatelessChatTest {
                 }
                 assertTrue(phi.kvCacheBytesInUse() > 0, "finished conversations stay pooled");
             }
+            assertEquals(baseTotal, Pointer.totalBytes(), "JavaCPP bytes back at the baseline after close");
+            assertEquals(baseCount, Pointer.totalCount(), "JavaCPP allocations back at the baseline after close");
         }
     }
 
@@ -156,11 +161,15 @@ class StatelessChatTest {
     @Test
     void aRequestLargerThanTheKvBudgetIsRefusedNamingTheOption() {
         try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(1000).build()) {
+            long baseTotal = Pointer.totalBytes();
+            long baseCount = Pointer.totalCount();
             LimitExceededException e = assertThrows(LimitExceededException.class,
                     () -> phi.chat(ChatRequest.builder().user("Hi").build()));
             assertEquals("kvCacheBytes", e.limit());
             assertTrue(e.getMessage().contains("kvCacheBytes(n)"), e.getMessage());
             assertEquals(0, phi.kvCacheBytesInUse(), "nothing reserved after a refusal");
+            assertEquals(baseTotal, Pointer.totalBytes(), "no native memory left behind by the refusal");
+            assertEquals(baseCount, Pointer.totalCount());
         }
     }
 
