@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -8,12 +8,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import io.github.phi3v.core.bench.BenchmarkOptions;
-import io.github.phi3v.core.bench.BenchmarkReport;
-import io.github.phi3v.core.bench.BenchmarkRunner;
-import io.github.phi3v.core.bench.Scenario;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.tooling.bench.BenchmarkOptions;
+import io.github.phi3v.tooling.bench.BenchmarkReport;
+import io.github.phi3v.tooling.bench.BenchmarkRunner;
+import io.github.phi3v.tooling.bench.Scenario;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
-import io.github.phi3v.examples.Models;
+import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

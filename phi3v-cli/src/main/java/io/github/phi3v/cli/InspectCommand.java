@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -13,8 +13,9 @@ import java.util.concurrent.Callable;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.core.model.Inspection;
-import io.github.phi3v.core.random.SafetensorsWriter;
-import io.github.phi3v.core.random.SafetensorsWriter.Tensor;
+import io.github.phi3v.core.weights.DType;
+import io.github.phi3v.core.weights.SafetensorsWriter.Tensor;
+import io.github.phi3v.core.weights.SafetensorsWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -98,7 +99,7 @@ final class InspectCommand implements Callable<Integer> {
                 sizes[2 * k] = images.get(k).hdHeight();
                 sizes[2 * k + 1] = images.get(k).hdWidth();
             }
-            t.add(new Tensor("pixel_values", SafetensorsWriter.ElementType.F32,
+            t.add(new Tensor("pixel_values", DType.F32,
                     new long[] {n, crops + 1, 3, side, side}, o -> {
                         for (ImagePixels p : images) {
                             for (float v : p.pixelValues()) {
@@ -106,7 +107,7 @@ final class InspectCommand implements Callable<Integer> {
                             }
                         }
                     }));
-            t.add(new Tensor("pixel_values_global", SafetensorsWriter.ElementType.F32,
+            t.add(new Tensor("pixel_values_global", DType.F32,
                     new long[] {n, 3, side, side}, o -> {
                         for (ImagePixels p : images) {
                             float[] px = p.pixelValues();
@@ -149,7 +150,7 @@ final class InspectCommand implements Callable<Integer> {
         long p = feats.get(0).shape()[1];
         long c = feats.get(0).shape()[2];
         int per = Math.toIntExact(3 * p * c);
-        return java.util.Optional.of(new Tensor("clip_features_layer_m2_first3", SafetensorsWriter.ElementType.F32,
+        return java.util.Optional.of(new Tensor("clip_features_layer_m2_first3", DType.F32,
                 new long[] {n, 3, p, c}, o -> {
                     for (Inspection.TracedTensor f : feats) {
                         float[] v = f.values();
@@ -169,7 +170,7 @@ final class InspectCommand implements Callable<Integer> {
             rows += p.shape()[0];
         }
         long width = parts.get(0).shape()[1];
-        return new Tensor(name, SafetensorsWriter.ElementType.F32, new long[] {rows, width}, o -> {
+        return new Tensor(name, DType.F32, new long[] {rows, width}, o -> {
             for (Inspection.TracedTensor p : parts) {
                 for (float v : p.values()) {
                     o.put(v);

@@ -1,9 +1,9 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.PrintWriter;
 
 import io.github.phi3v.core.Phi3Vision;
-import io.github.phi3v.examples.Models;
+import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.Option;
 
 /** Options that choose and place the model, shared by the commands that run it. */

@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code phi3v} command: {@code ask}, {@code chat}, {@code download}, {@code inspect} and
- * {@code generate}. Run it as {@code java -jar phi3v-examples/target/phi3v.jar <command> --help}.
+ * {@code generate}. Run it as {@code java -jar phi3v-cli/target/phi3v.jar <command> --help}.
  *
  * <p>Exit codes: 0 success, 1 runtime error (one line on stderr, the stack trace only with
  * {@code --verbose}), 2 invalid usage.

@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -13,7 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.model.ImagePixels;
-import io.github.phi3v.examples.Models;
+import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

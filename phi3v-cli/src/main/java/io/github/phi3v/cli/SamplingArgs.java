@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import io.github.phi3v.core.generate.GenerationConfig;
 import picocli.CommandLine.Option;

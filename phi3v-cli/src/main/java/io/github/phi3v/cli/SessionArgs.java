@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -6,7 +6,7 @@ import java.util.List;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
-import io.github.phi3v.examples.Models;
+import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 

@@ -1,4 +1,4 @@
-package io.github.phi3v.examples.cli;
+package io.github.phi3v.cli;
 
 import picocli.CommandLine.Option;
 

@@ -1,4 +1,4 @@
-package io.github.phi3v.examples;
+package io.github.phi3v.tooling;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -12,7 +12,7 @@ import java.util.Locale;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.hub.ProgressListener;
-import io.github.phi3v.core.random.RandomModel;
+import io.github.phi3v.tooling.random.RandomModel;
 
 /**
  * How the examples and the CLI turn a {@code --model} argument into a model, and an image argument into

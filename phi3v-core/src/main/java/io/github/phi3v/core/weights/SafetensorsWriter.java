@@ -1,4 +1,4 @@
-package io.github.phi3v.core.random;
+package io.github.phi3v.core.weights;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -23,7 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * Writes safetensors files, streaming: each tensor's bytes are produced by a {@link TensorData} into a
- * fixed 1 MiB buffer and written out, so a file of any size (the full-size random model is 8 GB) is
+ * fixed 1 MiB buffer and written out, so a file of any size (a full-size random model is 8 GB) is
  * written with constant heap. The header is computed from the declared shapes before any data, the data
  * section is laid out in the given order without gaps (what {@code Checkpoint} requires), and the file
  * appears atomically: it is written to a temporary sibling and moved into place, so an interrupted write
@@ -43,78 +43,6 @@ public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private SafetensorsWriter() {
-    }
-
-    /** Element types this writer can produce, with their safetensors names and sizes. */
-    public enum ElementType {
-        /** IEEE binary64. */
-        F64("F64", 8),
-        /** IEEE binary32. */
-        F32("F32", 4),
-        /** bfloat16, rounded to nearest even from float32 (what {@code tensor.to(torch.bfloat16)} does). */
-        BF16("BF16", 2),
-        /** IEEE binary16, rounded to nearest even from float32. */
-        F16("F16", 2),
-        /** Signed 64-bit integer. */
-        I64("I64", 8),
-        /** Signed 32-bit integer. */
-        I32("I32", 4);
-
-        private final String safetensorsName;
-        private final int byteSize;
-
-        ElementType(String safetensorsName, int byteSize) {
-            this.safetensorsName = safetensorsName;
-            this.byteSize = byteSize;
-        }
-
-        /**
-         * The dtype string of a safetensors header, e.g. {@code "BF16"}.
-         *
-         * @return the header name, e.g. {@code "BF16"}
-         */
-        public String safetensorsName() {
-            return safetensorsName;
-        }
-
-        /**
-         * Bytes per element.
-         *
-         * @return the element size in bytes
-         */
-        public int byteSize() {
-            return byteSize;
-        }
-
-        /**
-         * True for the floating-point types (written with {@link Sink#put(float)}).
-         *
-         * @return false for the integer types I64 and I32, true otherwise
-         */
-        public boolean isFloating() {
-            return this != I64 && this != I32;
-        }
-
-        /**
-         * Parses a safetensors dtype name or a PyTorch-style name ("F32", "float32", "bf16", ...).
-         *
-         * @param name the name, case-insensitive
-         * @return the element type
-         * @throws IllegalArgumentException naming the accepted values
-         */
-        public static ElementType parse(String name) {
-            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
-            return switch (n) {
-                case "f64", "float64", "double" -> F64;
-                case "f32", "float32", "fp32", "float" -> F32;
-                case "bf16", "bfloat16" -> BF16;
-                case "f16", "float16", "fp16", "half" -> F16;
-                case "i64", "int64", "long" -> I64;
-                case "i32", "int32", "int" -> I32;
-                default -> throw new IllegalArgumentException("unknown element type '" + name
-                        + "': expected one of F32, BF16, F16, F64, I64, I32 (or float32, bfloat16, float16, ...)");
-            };
-        }
     }
 
     /**
@@ -141,7 +69,7 @@ public final class SafetensorsWriter {
      * @param shape the shape (non-negative dimensions; {@code []} is a scalar)
      * @param data produces exactly {@code numel} values
      */
-    public record Tensor(String name, ElementType type, long[] shape, TensorData data) {
+    public record Tensor(String name, DType type, long[] shape, TensorData data) {
 
         /**
          * Validates and copies the shape.
@@ -214,7 +142,7 @@ public final class SafetensorsWriter {
          * @return the tensor
          */
         public static Tensor ofFloats(String name, long[] shape, float[] values) {
-            return ofFloats(name, ElementType.F32, shape, values);
+            return ofFloats(name, DType.F32, shape, values);
         }
 
         /**
@@ -226,7 +154,7 @@ public final class SafetensorsWriter {
          * @param values the values (not copied)
          * @return the tensor
          */
-        public static Tensor ofFloats(String name, ElementType type, long[] shape, float[] values) {
+        public static Tensor ofFloats(String name, DType type, long[] shape, float[] values) {
             if (!type.isFloating()) {
                 throw new IllegalArgumentException("tensor " + name + ": float values need a floating type, got "
                         + type);
@@ -249,7 +177,7 @@ public final class SafetensorsWriter {
          */
         public static Tensor ofDoubles(String name, long[] shape, double[] values) {
             checkCount(name, shape, values.length);
-            return new Tensor(name, ElementType.F64, shape, out -> {
+            return new Tensor(name, DType.F64, shape, out -> {
                 for (double v : values) {
                     out.putDouble(v);
                 }
@@ -266,11 +194,36 @@ public final class SafetensorsWriter {
          */
         public static Tensor ofLongs(String name, long[] shape, long[] values) {
             checkCount(name, shape, values.length);
-            return new Tensor(name, ElementType.I64, shape, out -> {
+            return new Tensor(name, DType.I64, shape, out -> {
                 for (long v : values) {
                     out.putLong(v);
                 }
             });
+        }
+
+        /**
+         * A tensor of any type from its stored bytes, as they stand in a safetensors data section
+         * (little-endian, row-major), e.g. to copy a tensor from one file into another unchanged.
+         *
+         * @param name the tensor name
+         * @param type the stored element type
+         * @param shape its shape; the product times {@code type.byteSize()} must equal {@code data.remaining()}
+         * @param data the bytes from its position to its limit (not copied, and its position is not moved:
+         *     do not modify them until written)
+         * @return the tensor
+         * @throws IllegalArgumentException if the byte count does not match the shape
+         */
+        public static Tensor ofBytes(String name, DType type, long[] shape, ByteBuffer data) {
+            long n = 1;
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            if (Math.multiplyExact(n, type.byteSize()) != data.remaining()) {
+                throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " of "
+                        + type + " needs " + n * type.byteSize() + " bytes, but " + data.remaining() + " were given");
+            }
+            ByteBuffer view = data.duplicate();
+            return new Tensor(name, type, shape, out -> out.putBytes(view.duplicate()));
         }
 
         private static void checkCount(String name, long[] shape, long count) {
@@ -293,7 +246,7 @@ public final class SafetensorsWriter {
 
         private final FileChannel channel;
         private final ByteBuffer buffer;
-        private ElementType type;
+        private DType type;
         private String name;
         private long remaining;
 
@@ -327,7 +280,7 @@ public final class SafetensorsWriter {
          * @throws IOException if the file cannot be written
          */
         public void putDouble(double v) throws IOException {
-            if (type == ElementType.F64) {
+            if (type == DType.F64) {
                 element();
                 buffer.putDouble(v);
             } else {
@@ -353,6 +306,34 @@ public final class SafetensorsWriter {
                 }
                 default -> throw new IllegalStateException("tensor " + name + " is " + type
                         + ": write its elements with put(float)");
+            }
+        }
+
+        /**
+         * Writes whole elements given as their stored bytes (little-endian), in any tensor type.
+         *
+         * @param bytes from its position to its limit: a whole number of elements, no more than remain
+         * @throws IOException if the file cannot be written
+         */
+        public void putBytes(ByteBuffer bytes) throws IOException {
+            long count = bytes.remaining() / type.byteSize();
+            if (bytes.remaining() % type.byteSize() != 0) {
+                throw new IllegalArgumentException("tensor " + name + " is " + type + ": " + bytes.remaining()
+                        + " bytes are not a whole number of " + type.byteSize() + "-byte elements");
+            }
+            if (count > remaining) {
+                throw new IllegalStateException("tensor " + name + ": more elements written than its shape holds");
+            }
+            remaining -= count;
+            while (bytes.hasRemaining()) {
+                if (!buffer.hasRemaining()) {
+                    flush();
+                }
+                int n = Math.min(buffer.remaining(), bytes.remaining());
+                ByteBuffer slice = bytes.duplicate();
+                slice.limit(slice.position() + n);
+                buffer.put(slice);
+                bytes.position(bytes.position() + n);
             }
         }
 

@@ -1,4 +1,4 @@
-package io.github.phi3v.core.bench;
+package io.github.phi3v.tooling.bench;
 
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -79,7 +79,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param weightBytesPerToken bytes of weights one decode step reads: decoder linears, norms, lm_head
      *     and one embedding row (CLIP is not used in decode)
      * @param decodeLinearBytesPerSecond what this variant's one-row decoder linears stream on their own,
-     *     measured before loading ({@link io.github.phi3v.core.model.DecodeLinearProbe})
+     *     measured before loading ({@code DecodeLinearProbe}, through {@link io.github.phi3v.core.model.DecoderLinear})
      * @param kvCacheBytes bytes of the preallocated KV cache (max context)
      * @param rssAfterLoadBytes resident memory after loading
      * @param peakRssBytes peak resident memory (VmHWM) of this variant, reset before it loaded

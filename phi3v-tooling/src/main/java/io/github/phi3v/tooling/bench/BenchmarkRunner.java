@@ -1,4 +1,4 @@
-package io.github.phi3v.core.bench;
+package io.github.phi3v.tooling.bench;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,20 +19,19 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.Logits;
-import io.github.phi3v.core.model.DecodeLinearProbe;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
-import io.github.phi3v.core.random.RandomModel;
-import io.github.phi3v.core.random.SafetensorsWriter.ElementType;
 import io.github.phi3v.core.runtime.TorchRuntime;
+import io.github.phi3v.core.weights.DType;
 import io.github.phi3v.image.Phi3ImageProcessor;
 import io.github.phi3v.image.ProcessedImage;
 import io.github.phi3v.image.RgbImage;
 import io.github.phi3v.tokenizer.Phi3Tokenizer;
+import io.github.phi3v.tooling.random.RandomModel;
 
 /**
  * Runs the model benchmark: writes (or reuses) a random-weight model folder for the configured
@@ -108,7 +107,7 @@ public final class BenchmarkRunner {
             if (!Files.isRegularFile(dir.resolve("model.safetensors")) || !Files.isRegularFile(dir.resolve("config.json"))) {
                 log.accept("writing random " + options.precision().label() + " model to " + dir + " ...");
                 long t0 = System.nanoTime();
-                RandomModel.builder(config).dtype(elementType(options.precision())).seed(options.seed())
+                RandomModel.builder(config).dtype(dtype(options.precision())).seed(options.seed())
                         .name("phi3v-bench-random").build(dir);
                 buildSeconds = seconds(t0);
                 log.accept(String.format(Locale.ROOT, "written in %.1f s", buildSeconds));
@@ -336,11 +335,11 @@ public final class BenchmarkRunner {
         return String.format(Locale.ROOT, "phi3v-random-%s-%08x", options.precision().label(), crc.getValue());
     }
 
-    private static ElementType elementType(Precision p) {
+    private static DType dtype(Precision p) {
         return switch (p) {
-            case FLOAT32 -> ElementType.F32;
-            case BFLOAT16 -> ElementType.BF16;
-            case FLOAT16 -> ElementType.F16;
+            case FLOAT32 -> DType.F32;
+            case BFLOAT16 -> DType.BF16;
+            case FLOAT16 -> DType.F16;
         };
     }
 

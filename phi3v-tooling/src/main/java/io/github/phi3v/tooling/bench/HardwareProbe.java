@@ -1,4 +1,4 @@
-package io.github.phi3v.core.bench;
+package io.github.phi3v.tooling.bench;
 
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;

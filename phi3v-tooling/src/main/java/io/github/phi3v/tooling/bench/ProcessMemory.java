@@ -1,4 +1,4 @@
-package io.github.phi3v.core.bench;
+package io.github.phi3v.tooling.bench;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.github.phi3v.core.random;
+package io.github.phi3v.tooling.random;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -24,8 +24,9 @@ import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.config.RopeScaling;
 import io.github.phi3v.core.model.WeightNames;
-import io.github.phi3v.core.random.SafetensorsWriter.ElementType;
-import io.github.phi3v.core.random.SafetensorsWriter.Tensor;
+import io.github.phi3v.core.weights.DType;
+import io.github.phi3v.core.weights.SafetensorsWriter.Tensor;
+import io.github.phi3v.core.weights.SafetensorsWriter;
 
 /**
  * Builds a complete Hugging Face style Phi-3-V model folder with deterministic random weights:
@@ -40,7 +41,7 @@ import io.github.phi3v.core.random.SafetensorsWriter.Tensor;
  * try (Phi3VModel model = Phi3VModel.load(dir, ModelOptions.defaults())) { ... }
  *
  * // full size (8.3 GB in bf16), e.g. for benchmarks:
- * RandomModel.builder(Phi3VConfig.fromFile(Path.of("config.json"))).dtype(ElementType.BF16).build(dir);
+ * RandomModel.builder(Phi3VConfig.fromFile(Path.of("config.json"))).dtype(DType.BF16).build(dir);
  * }</pre>
  *
  * <p>Weights are streamed to disk one 1 MiB buffer at a time, so the heap needed does not depend on the
@@ -59,13 +60,13 @@ public final class RandomModel {
     private static final float SQRT3 = (float) Math.sqrt(3.0);
 
     private final Phi3VConfig config;
-    private final ElementType dtype;
+    private final DType dtype;
     private final long seed;
     private final int numCrops;
     private final String name;
     private final long maxShardBytes;
 
-    private RandomModel(Phi3VConfig config, ElementType dtype, long seed, int numCrops, String name,
+    private RandomModel(Phi3VConfig config, DType dtype, long seed, int numCrops, String name,
             long maxShardBytes) {
         this.config = config;
         this.dtype = dtype;
@@ -393,7 +394,7 @@ public final class RandomModel {
     public static final class Builder {
 
         private final Phi3VConfig config;
-        private ElementType dtype = ElementType.F32;
+        private DType dtype = DType.F32;
         private long seed = DEFAULT_SEED;
         private int numCrops = 16;
         private String name = "phi3v-random";
@@ -409,8 +410,8 @@ public final class RandomModel {
          * @param t F32, BF16 or F16
          * @return this builder
          */
-        public Builder dtype(ElementType t) {
-            if (t != ElementType.F32 && t != ElementType.BF16 && t != ElementType.F16) {
+        public Builder dtype(DType t) {
+            if (!t.isWeightType()) {
                 throw new IllegalArgumentException("weights dtype must be F32, BF16 or F16 (what the loader reads), got "
                         + t);
             }

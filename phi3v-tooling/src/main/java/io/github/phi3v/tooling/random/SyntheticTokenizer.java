@@ -1,4 +1,4 @@
-package io.github.phi3v.core.random;
+package io.github.phi3v.tooling.random;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.github.phi3v.core.bench;
+package io.github.phi3v.tooling.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
-import io.github.phi3v.core.random.RandomModel;
+import io.github.phi3v.tooling.random.RandomModel;
 
 /**
  * The benchmark harness end to end on the tiny random configuration (fast): folder build and reuse,

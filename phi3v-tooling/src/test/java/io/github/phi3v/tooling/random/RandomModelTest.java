@@ -1,4 +1,4 @@
-package io.github.phi3v.core.random;
+package io.github.phi3v.tooling.random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,8 +28,9 @@ import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.WeightNames;
-import io.github.phi3v.core.random.SafetensorsWriter.ElementType;
 import io.github.phi3v.core.weights.Checkpoint;
+import io.github.phi3v.core.weights.DType;
+import io.github.phi3v.core.weights.SafetensorsWriter;
 import io.github.phi3v.image.Phi3ImageProcessor;
 import io.github.phi3v.image.ProcessedImage;
 import io.github.phi3v.testsupport.SharedData;
@@ -153,9 +154,9 @@ class RandomModelTest {
 
     @Test
     void sameSeedSameBytesOtherSeedOtherBytesAndBf16Loads() throws Exception {
-        Path a = RandomModel.builder(RandomModel.tinyConfig()).dtype(ElementType.BF16).seed(5).build(tmp.resolve("a"));
-        Path b = RandomModel.builder(RandomModel.tinyConfig()).dtype(ElementType.BF16).seed(5).build(tmp.resolve("b"));
-        Path c = RandomModel.builder(RandomModel.tinyConfig()).dtype(ElementType.BF16).seed(6).build(tmp.resolve("c"));
+        Path a = RandomModel.builder(RandomModel.tinyConfig()).dtype(DType.BF16).seed(5).build(tmp.resolve("a"));
+        Path b = RandomModel.builder(RandomModel.tinyConfig()).dtype(DType.BF16).seed(5).build(tmp.resolve("b"));
+        Path c = RandomModel.builder(RandomModel.tinyConfig()).dtype(DType.BF16).seed(6).build(tmp.resolve("c"));
         assertEquals(sha(a.resolve("model.safetensors")), sha(b.resolve("model.safetensors")));
         assertFalse(sha(a.resolve("model.safetensors")).equals(sha(c.resolve("model.safetensors"))));
         assertEquals("bfloat16", Phi3VConfig.fromDirectory(a).torchDtype());
@@ -194,7 +195,7 @@ class RandomModelTest {
     @Test
     void fullSizePresetFromTheRealConfigHasTheRealParameterCount() {
         Phi3VConfig real = Phi3VConfig.fromFile(SharedData.golden().resolve("phi3v-128k-config/config.json"));
-        RandomModel m = RandomModel.builder(real).dtype(ElementType.BF16).create();
+        RandomModel m = RandomModel.builder(real).dtype(DType.BF16).create();
         long params = m.tensors().stream().mapToLong(SafetensorsWriter.Tensor::numel).sum();
         // Phi-3-vision-128k-instruct: 4.15 B parameters (embedding and lm_head 2 x 98.5 M, CLIP ViT-L 303 M)
         assertTrue(params > 4_140_000_000L && params < 4_160_000_000L, "params " + params);
