@@ -11,6 +11,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
@@ -60,6 +61,53 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         assertFalse(r.out().isBlank(), "an answer was streamed");
         assertTrue(r.err().contains("MEANINGLESS"), "tiny-random banner: " + r.err());
+    }
+
+    @Test
+    void askJsonPrintsTextFinishReasonAndUsageAsOneObject() throws Exception {
+        Result r = run("ask", "--model", "tiny-random", "--image", image("a01_rgb_500x300.png"), "--max-new-tokens",
+                "4", "--ignore-eos", "--json", "hi");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, r.out().strip().lines().count(), "one line on stdout, nothing streamed: " + r.out());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(List.of("text", "finish_reason", "usage"), fieldNames(j));
+        assertTrue(j.get("text").isTextual() && !j.get("text").asText().isEmpty(), r.out());
+        assertEquals("length", j.get("finish_reason").asText());
+        JsonNode u = j.get("usage");
+        assertEquals(4, u.get("completion_tokens").asInt());
+        assertTrue(u.get("image_tokens").asInt() > 0, r.out());
+        assertTrue(u.get("prompt_tokens").asInt() > u.get("image_tokens").asInt(), r.out());
+        assertTrue(u.get("prefill_ms").asDouble() > 0 && u.get("decode_ms").asDouble() > 0, r.out());
+    }
+
+    @Test
+    void askDashReadsTheQuestionFromStandardInput() throws Exception {
+        String q = "What colours and shapes does this picture show, from left to right?";
+        Result piped = runWithInput(q + "\n", "ask", "--model", "tiny-random", "--max-new-tokens", "1", "--json", "-");
+        Result given = run("ask", "--model", "tiny-random", "--max-new-tokens", "1", "--json", q);
+        Result shortQ = run("ask", "--model", "tiny-random", "--max-new-tokens", "1", "--json", "hi");
+        assertEquals(0, piped.code(), piped.err());
+        ObjectMapper m = new ObjectMapper();
+        int pipedTokens = m.readTree(piped.out()).get("usage").get("prompt_tokens").asInt();
+        assertEquals(m.readTree(given.out()).get("usage").get("prompt_tokens").asInt(), pipedTokens,
+                "the piped question is the same prompt as the argument");
+        assertTrue(pipedTokens > m.readTree(shortQ.out()).get("usage").get("prompt_tokens").asInt() + 5,
+                "the piped question is not the literal '-'");
+    }
+
+    @Test
+    void askDashWithEmptyInputIsAUsageError() {
+        Result r = runWithInput("  \n", "ask", "--model", "tiny-random", "-");
+        assertEquals(2, r.code(), r.err());
+        assertEquals("phi3v ask: QUESTION is '-' but standard input is empty: expected the question there "
+                + "(see 'phi3v ask --help')", r.err().strip());
+        assertEquals("", r.out());
+    }
+
+    private static List<String> fieldNames(JsonNode j) {
+        List<String> names = new java.util.ArrayList<>();
+        j.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 
     @Test
