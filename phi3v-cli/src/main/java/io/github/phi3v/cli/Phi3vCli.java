@@ -15,8 +15,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code phi3v} command: {@code ask}, {@code chat}, {@code download}, {@code inspect} and
- * {@code generate}. Run it as {@code java -jar phi3v-cli/target/phi3v.jar <command> --help}.
+ * The {@code phi3v} command: {@code ask}, {@code chat}, {@code download}, {@code models}, {@code rm},
+ * {@code inspect}, {@code generate} and {@code bench}. Run it as {@code java -jar phi3v-cli/target/phi3v.jar <command> --help}.
  *
  * <p>Exit codes: 0 success, 1 runtime error (one line on stderr, the stack trace only with
  * {@code --verbose}), 2 invalid usage.
@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
         description = "Phi-3-Vision on the JVM: ask questions about images, chat, download models, and "
                 + "conformance tools (inspect, generate).",
         subcommands = {AskCommand.class, ChatCommand.class, DownloadCommand.class, InspectCommand.class,
-                GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+                GenerateCommand.class, BenchCommand.class, ModelsCommand.class, RmCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 runtime error, 2 usage error. Add --verbose for stack traces.",
                 "Models: --model tiny-random (meaningless random weights, no download), a model folder, or a",
                 "Hugging Face id such as microsoft/Phi-3-vision-128k-instruct (cached in the HF hub cache)."})

@@ -48,9 +48,10 @@ final class Relauncher {
     private Relauncher() {
     }
 
-    /** Help, version and download never touch libtorch: not worth a second JVM start. */
+    /** Help, version, download and the cache commands never touch libtorch: not worth a second JVM start. */
     static boolean runsModel(String[] args) {
-        if (args.length == 0 || args[0].equals("download") || args[0].equals("help")) {
+        if (args.length == 0 || args[0].equals("download") || args[0].equals("help")
+                || args[0].equals("models") || args[0].equals("rm")) {
             return false;
         }
         for (String a : args) {

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DistributionTest {
 
     /** Every subcommand the help must list. */
-    private static final List<String> COMMANDS = List.of("ask", "chat", "download", "inspect", "generate", "bench");
+    private static final List<String> COMMANDS = List.of("ask", "chat", "download", "models", "rm", "inspect",
+            "generate", "bench");
 
     @TempDir
     static Path tmp;

@@ -73,6 +73,8 @@ class ProgressBarTest {
         assertTrue(Relauncher.runsModel(new String[] {"ask", "--model", "tiny-random", "hi"}));
         assertFalse(Relauncher.runsModel(new String[] {"ask", "--help"}));
         assertFalse(Relauncher.runsModel(new String[] {"download", "x/y"}));
+        assertFalse(Relauncher.runsModel(new String[] {"models"}));
+        assertFalse(Relauncher.runsModel(new String[] {"rm", "x/y"}));
         assertFalse(Relauncher.runsModel(new String[0]));
         assertEquals("PASSIVE", Relauncher.WANTED.get("OMP_WAIT_POLICY"));
         assertEquals("100000", Relauncher.WANTED.get("GOMP_SPINCOUNT"));
