@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import io.github.phi3v.core.hub.HubConfig;
 import picocli.CommandLine.Option;
 
-/** {@code --cache-dir} of the commands that manage the hub cache, defaulting like {@code download}. */
+/** {@code --cache-dir} of the commands that use the hub cache ({@code download}, {@code models}, {@code rm}). */
 final class CacheDirOption {
 
     @Option(names = "--cache-dir", paramLabel = "DIR", description = "Hub cache folder (default: from HF_HUB_CACHE, "

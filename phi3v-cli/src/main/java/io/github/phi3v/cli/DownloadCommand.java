@@ -2,7 +2,6 @@ package io.github.phi3v.cli;
 
 import java.io.PrintWriter;
 import java.net.URI;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import io.github.phi3v.core.hub.HubClient;
@@ -39,9 +38,8 @@ final class DownloadCommand implements Callable<Integer> {
             description = "Branch, tag or commit (default: ${DEFAULT-VALUE}).")
     String revision;
 
-    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Hub cache folder (default: from HF_HUB_CACHE, "
-            + "HF_HOME or ~/.cache/huggingface/hub).")
-    Path cacheDir;
+    @Mixin
+    CacheDirOption cache;
 
     @Option(names = "--endpoint", paramLabel = "URL", description = "Hub endpoint (default: HF_ENDPOINT or "
             + "https://huggingface.co).")
@@ -55,8 +53,8 @@ final class DownloadCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         HubConfig config = HubConfig.fromEnvironment();
-        if (cacheDir != null) {
-            config = config.withCacheDir(cacheDir);
+        if (cache.cacheDir != null) {
+            config = config.withCacheDir(cache.cacheDir);
         }
         if (endpoint != null) {
             config = config.withEndpoint(endpoint);

@@ -16,7 +16,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code phi3v} command: {@code ask}, {@code chat}, {@code download}, {@code models}, {@code rm},
- * {@code inspect}, {@code generate} and {@code bench}. Run it as {@code java -jar phi3v-cli/target/phi3v.jar <command> --help}.
+ * {@code inspect}, {@code generate} and {@code bench}. Run it as {@code bin/phi3v <command> --help} from the
+ * distribution, or {@code java -jar phi3v-cli/target/phi3v.jar <command> --help}.
  *
  * <p>Exit codes: 0 success, 1 runtime error (one line on stderr, the stack trace only with
  * {@code --verbose}), 2 invalid usage.

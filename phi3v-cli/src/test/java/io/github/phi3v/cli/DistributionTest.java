@@ -54,6 +54,10 @@ class DistributionTest {
 
     static Run run(List<String> cmd, Map<String, String> env) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
+        // As a user's shell would start it: without the settings the launcher is there to supply
+        // (mvn runs under .ci/run with them set).
+        pb.environment().keySet().removeAll(List.of("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GLIBC_TUNABLES",
+                "PHI3V_OPTS", "JAVA_HOME"));
         pb.environment().putAll(env);
         Path out = Files.createTempFile(tmp, "out", ".txt");
         Path err = Files.createTempFile(tmp, "err", ".txt");
@@ -104,5 +108,29 @@ class DistributionTest {
     void usageErrorKeepsTheJarsExitCode() throws Exception {
         Run r = run(List.of(home.resolve("bin/phi3v").toString(), "no-such-command"), javaHome());
         assertEquals(Phi3vCli.EXIT_USAGE, r.code(), r.out() + r.err());
+    }
+
+    @Test
+    void launcherSetsTheNativeSettingsKeepsTheCallersAndPassesJvmOptions() throws Exception {
+        // A stand-in JDK whose java prints what the launcher gave it.
+        Path fakeJdk = tmp.resolve("fake-jdk");
+        Path java = Files.createDirectories(fakeJdk.resolve("bin")).resolve("java");
+        Files.writeString(java, "#!/bin/sh\necho \"OMP_WAIT_POLICY=$OMP_WAIT_POLICY\"\n"
+                + "echo \"GOMP_SPINCOUNT=$GOMP_SPINCOUNT\"\necho \"GLIBC_TUNABLES=$GLIBC_TUNABLES\"\n"
+                + "for a in \"$@\"; do echo \"arg=$a\"; done\n");
+        assertTrue(java.toFile().setExecutable(true));
+        String launcher = home.resolve("bin/phi3v").toString();
+
+        Run defaults = run(List.of(launcher, "ask", "two words"), Map.of("JAVA_HOME", fakeJdk.toString(),
+                "PHI3V_OPTS", "-Xmx1g -Dphi3v.threads=2"));
+        assertEquals(0, defaults.code(), defaults.err());
+        assertEquals(List.of("OMP_WAIT_POLICY=PASSIVE", "GOMP_SPINCOUNT=" + Relauncher.GOMP_SPINCOUNT,
+                "GLIBC_TUNABLES=" + Relauncher.GLIBC_TUNABLES, "arg=-Xmx1g", "arg=-Dphi3v.threads=2", "arg=-jar",
+                "arg=" + home.resolve("lib/phi3v.jar").toRealPath(), "arg=ask", "arg=two words"),
+                defaults.out().lines().toList());
+
+        Run callers = run(List.of(launcher, "--help"), Map.of("JAVA_HOME", fakeJdk.toString(),
+                "OMP_WAIT_POLICY", "ACTIVE", "GOMP_SPINCOUNT", "7"));
+        assertEquals(List.of("OMP_WAIT_POLICY=ACTIVE", "GOMP_SPINCOUNT=7"), callers.out().lines().limit(2).toList());
     }
 }
