@@ -5,12 +5,13 @@ import java.util.function.Consumer;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.tooling.Models;
 
 /**
  * Seed scenario 3: compare two images (they become {@code <|image_1|>} and {@code <|image_2|>}).
  *
  * <pre>
- * java -cp phi3v-examples/target/phi3v.jar io.github.phi3v.examples.CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]
+ * java -cp phi3v-cli/target/phi3v.jar io.github.phi3v.examples.CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]
  * </pre>
  *
  * Images are files or http(s) URLs; MODEL a hub id (default {@value Models#PHI3_VISION}), a model folder

@@ -9,6 +9,7 @@ import java.util.function.Consumer;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.tooling.Models;
 
 /**
  * The one runner behind the seed examples ({@link DescribeChart}, {@link OcrBookCover},

@@ -5,12 +5,13 @@ import java.util.function.Consumer;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.tooling.Models;
 
 /**
  * Seed scenario 2: read the title and author from a book cover (OCR).
  *
  * <pre>
- * java -cp phi3v-examples/target/phi3v.jar io.github.phi3v.examples.OcrBookCover IMAGE [MODEL] [QUESTION]
+ * java -cp phi3v-cli/target/phi3v.jar io.github.phi3v.examples.OcrBookCover IMAGE [MODEL] [QUESTION]
  * </pre>
  *
  * IMAGE is a file or an http(s) URL; MODEL a hub id (default {@value Models#PHI3_VISION}), a model folder

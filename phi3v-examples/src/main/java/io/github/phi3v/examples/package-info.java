@@ -1,2 +1,2 @@
-/** Runnable example programs and the {@code phi3v} command-line tool. */
+/** The runnable seed examples: describe a chart, OCR a book cover, compare two images. */
 package io.github.phi3v.examples;

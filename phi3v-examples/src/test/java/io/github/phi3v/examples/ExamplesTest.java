@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.testsupport.SharedData;
+import io.github.phi3v.tooling.Models;
 
 /** Each seed example runs end to end (image file in, streamed text out) on the tiny golden model. */
 class ExamplesTest {

@@ -46,7 +46,7 @@ public final class Phi3VModel implements AutoCloseable {
     private final ModelOptions options;
     private final ScalarType dtype;
     private final Device device;
-    private final boolean upcastPrefill;
+    private final boolean onCpu;
     private final boolean float32Logits;
     private final Tensor embedTokens;
     private final List<Phi3DecoderLayer> layers = new ArrayList<>();
@@ -65,7 +65,7 @@ public final class Phi3VModel implements AutoCloseable {
         this.options = options;
         this.dtype = w.dtype();
         this.device = w.device();
-        this.upcastPrefill = options.device() == ModelOptions.Device.CPU;
+        this.onCpu = options.device() == ModelOptions.Device.CPU;
         this.embedTokens = w.load(WeightNames.EMBED_TOKENS);
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             layers.add(new Phi3DecoderLayer(w, config, i));
@@ -75,12 +75,12 @@ public final class Phi3VModel implements AutoCloseable {
         // bf16 logits are quantised to 1/64..1/32 at typical magnitudes, which flips the argmax wherever
         // the top-2 gap is that small. A float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, so the
         // decode step costs about the same; the price is lm_head's memory (x2).
-        this.float32Logits = upcastPrefill && dtype != ScalarType.Float;
+        this.float32Logits = onCpu && dtype != ScalarType.Float;
         this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, float32Logits ? ScalarType.Float : dtype), null);
         this.rope = new LongRopeEmbedding(w, config);
         if (config.hasVision()) {
             ImageEmbeddingConfig img = config.imageEmbedding();
-            this.clip = new ClipVisionTower(w, img, upcastPrefill && dtype != ScalarType.Float);
+            this.clip = new ClipVisionTower(w, img, onCpu && dtype != ScalarType.Float);
             this.hdTransform = new HdFeatureTransform(w, img);
             this.projection = new ImageProjection(w);
         } else {
@@ -502,7 +502,7 @@ public final class Phi3VModel implements AutoCloseable {
 
     private Phi3DecoderLayer.Step step(KvCache cache, long start, long n, boolean longFactors) {
         return new Phi3DecoderLayer.Step(start, n, cache.rotary(longFactors, start, n),
-                mask(start, n), upcastPrefill);
+                mask(start, n), onCpu);
     }
 
     /**
@@ -582,7 +582,7 @@ public final class Phi3VModel implements AutoCloseable {
         Integer window = config.slidingWindow();
         boolean windowed = window != null && end > window;
         // On CPU without GQA the layers' blocked causal attention takes the query offset itself.
-        boolean offsetCausal = upcastPrefill && config.numAttentionHeads() == config.numKeyValueHeads();
+        boolean offsetCausal = onCpu && config.numAttentionHeads() == config.numKeyValueHeads();
         if (!windowed && (n == 1 || start == 0 || offsetCausal)) {
             return null;
         }

@@ -19,9 +19,9 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.weights.Checkpoint;
 import io.github.phi3v.core.weights.TensorInfo;
-import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * Copies checkpoint tensors into owned tensors of the compute dtype on the compute device, and owns
@@ -72,11 +72,7 @@ final class WeightLoader implements AutoCloseable {
      */
     private Tensor read(String name) {
         TensorInfo info = checkpoint.info(name);
-        ScalarType stored = switch (info.dtype()) {
-            case F32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case F16 -> ScalarType.Half;
-        };
+        ScalarType stored = info.dtype().scalarType();
         Tensor t;
         try (TensorOptions opts = new TensorOptions(stored);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {

@@ -381,11 +381,7 @@ public final class Checkpoint implements AutoCloseable {
         if (o == null) {
             PointerScope scope = new PointerScope();
             try {
-                o = new TensorOptions(switch (dtype) {
-                    case F32 -> torch.ScalarType.Float;
-                    case BF16 -> torch.ScalarType.BFloat16;
-                    case F16 -> torch.ScalarType.Half;
-                });
+                o = new TensorOptions(dtype.scalarType());
                 o.retainReference();
             } finally {
                 scope.close();

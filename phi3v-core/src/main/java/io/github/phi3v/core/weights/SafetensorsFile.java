@@ -163,7 +163,7 @@ final class SafetensorsFile {
                         + (dtypeNode == null ? "no value" : dtypeNode.toString()));
             }
             String dtypeName = dtypeNode.textValue();
-            DType dtype = DType.fromSafetensorsName(dtypeName).orElseThrow(() -> new InvalidCheckpointException(
+            DType dtype = DType.fromSafetensorsName(dtypeName).filter(DType::isWeightType).orElseThrow(() -> new InvalidCheckpointException(
                     file, name, "dtype " + dtypeName + " is not supported; expected F32, BF16 or F16"));
             long[] shape = shape(file, name, n.get("shape"));
             long[] offsets = offsets(file, name, n.get("data_offsets"));

@@ -8,60 +8,35 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
- * Writes safetensors files for tests, including deliberately broken ones: the header is given as raw
- * JSON text (so any malformation can be expressed) or built from well-formed entries.
+ * Writes safetensors files for tests: well-formed ones through the library's {@link SafetensorsWriter}
+ * (so the reader is tested against the writer the project ships), and deliberately broken ones from raw
+ * header text and bytes (which no real writer can produce).
  */
 final class SafetensorsBuilder {
 
-    private record Entry(String name, String dtype, long[] shape, byte[] data) {
-    }
-
-    private final List<Entry> entries = new ArrayList<>();
+    private final List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
 
     /** Adds an F32 tensor with the given values. */
     SafetensorsBuilder f32(String name, long[] shape, float... values) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : values) {
-            b.putFloat(v);
-        }
-        entries.add(new Entry(name, "F32", shape, b.array()));
+        tensors.add(SafetensorsWriter.Tensor.ofFloats(name, shape, values));
         return this;
     }
 
-    /** Adds a tensor of any dtype name with raw bytes. */
+    /** Adds a tensor of a safetensors dtype name with its stored (little-endian) bytes. */
     SafetensorsBuilder raw(String name, String dtype, long[] shape, byte[] data) {
-        entries.add(new Entry(name, dtype, shape, data));
+        DType type = DType.fromSafetensorsName(dtype)
+                .orElseThrow(() -> new IllegalArgumentException("no DType for '" + dtype + "'"));
+        tensors.add(SafetensorsWriter.Tensor.ofBytes(name, type, shape, ByteBuffer.wrap(data)));
         return this;
     }
 
-    /** The well-formed header JSON for the entries added so far (data laid out in order). */
-    String header() {
-        StringBuilder sb = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
-        long offset = 0;
-        for (Entry e : entries) {
-            sb.append(",\"").append(e.name).append("\":{\"dtype\":\"").append(e.dtype).append("\",\"shape\":[");
-            for (int i = 0; i < e.shape.length; i++) {
-                sb.append(i > 0 ? "," : "").append(e.shape[i]);
-            }
-            sb.append("],\"data_offsets\":[").append(offset).append(',').append(offset + e.data.length).append("]}");
-            offset += e.data.length;
-        }
-        return sb.append('}').toString();
-    }
-
-    /** The concatenated data section. */
-    byte[] data() {
-        int n = entries.stream().mapToInt(e -> e.data.length).sum();
-        ByteBuffer b = ByteBuffer.allocate(n);
-        entries.forEach(e -> b.put(e.data));
-        return b.array();
-    }
-
-    /** Writes a well-formed file. */
+    /** Writes a well-formed file (with {@code format: pt} metadata, as PyTorch's writer). */
     Path write(Path file) throws IOException {
-        return write(file, header(), data());
+        SafetensorsWriter.write(file, Map.of("format", "pt"), tensors);
+        return file;
     }
 
     /** Writes a file from a raw header text and data, with the true header length. */

@@ -1,0 +1,119 @@
+package io.github.phi3v.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.Session;
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.tooling.Models;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code phi3v chat}: an interactive multi-turn conversation on stdin/stdout. Lines are questions;
+ * {@code /image PATH} attaches an image to the next question, {@code /reset} starts over, {@code /exit}
+ * (or end of input) quits. The session keeps its KV cache and image embeddings between turns.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true,
+        description = "Interactive multi-turn chat. Type a question per line; /image PATH adds an image to the "
+                + "next question, /reset clears the conversation, /help lists commands, /exit or Ctrl-D quits.")
+final class ChatCommand implements Callable<Integer> {
+
+    @ParentCommand
+    Phi3vCli parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    SessionArgs sessionArgs;
+
+    @Mixin
+    VerboseOption verbose;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        sessionArgs.checkImages();
+        BufferedReader in = new BufferedReader(new InputStreamReader(parent.in, StandardCharsets.UTF_8));
+        boolean prompt = System.console() != null;
+        try (Phi3Vision phi = sessionArgs.openModel(err);
+             Session session = phi.session()) {
+            sessionArgs.start(session);
+            err.println("chat with " + sessionArgs.modelArgs.model + ": /image PATH adds an image, /reset, /exit");
+            err.flush();
+            while (true) {
+                if (prompt) {
+                    out.print("> ");
+                    out.flush();
+                }
+                String line = in.readLine();
+                if (line == null || line.strip().equals("/exit") || line.strip().equals("/quit")) {
+                    break;
+                }
+                line = line.strip();
+                if (line.isEmpty()) {
+                    continue;
+                }
+                if (line.startsWith("/")) {
+                    command(line, session, err);
+                    continue;
+                }
+                try {
+                    Answer a = session.stream(line, piece -> {
+                        out.print(piece);
+                        out.flush();
+                    });
+                    out.println();
+                    out.flush();
+                    if (a.finishReason() != io.github.phi3v.core.generate.FinishReason.STOP) {
+                        err.println("[" + a.finishReason().name().toLowerCase() + " after "
+                                + a.usage().generatedTokens() + " tokens]");
+                    }
+                } catch (RuntimeException e) {
+                    // a failed turn leaves the conversation unchanged: report it and keep chatting
+                    err.println("error: " + Phi3vCli.oneLine(e));
+                }
+                err.flush();
+            }
+        }
+        return 0;
+    }
+
+    private void command(String line, Session session, PrintWriter err) {
+        String[] parts = line.split("\\s+", 2);
+        String arg = parts.length > 1 ? parts[1].strip() : "";
+        try {
+            switch (parts[0]) {
+                case "/image" -> {
+                    if (arg.isEmpty()) {
+                        err.println("usage: /image PATH|URL");
+                    } else {
+                        Models.addImage(session, arg);
+                        err.println("[image " + session.imageCount() + " added: " + arg + "]");
+                    }
+                }
+                case "/reset" -> {
+                    session.clear();
+                    sessionArgs.configure(session);
+                    err.println("[conversation cleared]");
+                }
+                case "/help" -> err.println("/image PATH|URL  add an image to the next question\n"
+                        + "/reset           start a new conversation\n/exit            quit");
+                default -> err.println("unknown command " + parts[0] + " (try /help)");
+            }
+        } catch (RuntimeException e) {
+            err.println("error: " + Phi3vCli.oneLine(e));
+        }
+        err.flush();
+    }
+}

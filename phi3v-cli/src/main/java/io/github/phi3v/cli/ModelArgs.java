@@ -1,0 +1,50 @@
+package io.github.phi3v.cli;
+
+import java.io.PrintWriter;
+
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.Phi3VisionBuilder;
+import io.github.phi3v.tooling.Models;
+import picocli.CommandLine.Option;
+
+/** Options that choose and place the model, shared by the commands that run it. */
+final class ModelArgs {
+
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "ID|DIR|tiny-random",
+            description = "A Hugging Face model id (e.g. microsoft/Phi-3-vision-128k-instruct; downloaded into the "
+                    + "HF cache on first use), a local model folder, or tiny-random (random weights, meaningless "
+                    + "output, no download).")
+    String model;
+
+    @Option(names = "--dtype", paramLabel = "TYPE",
+            description = "Compute precision: float32, bfloat16 or float16 (default: bfloat16 where the CPU has bf16 instructions, else float32; inspect and generate: float32).")
+    String dtype;
+
+    @Option(names = "--threads", paramLabel = "N", description = "libtorch intra-op threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--max-context", paramLabel = "TOKENS",
+            description = "Largest prompt + answer in tokens; sizes the KV cache (default: 8192).")
+    Integer maxContext;
+
+    /**
+     * Loads the model.
+     *
+     * @param err where the tiny-random banner and download progress go
+     * @param defaultDtype the precision when {@code --dtype} is absent, or null for the library default
+     */
+    Phi3Vision open(PrintWriter err, String defaultDtype) {
+        Phi3VisionBuilder b = Models.builder(model, err, new ProgressBar(err));
+        String d = dtype != null ? dtype : defaultDtype;
+        if (d != null) {
+            b.dtype(d);
+        }
+        if (threads != null) {
+            b.threads(threads);
+        }
+        if (maxContext != null) {
+            b.maxContext(maxContext);
+        }
+        return b.build();
+    }
+}

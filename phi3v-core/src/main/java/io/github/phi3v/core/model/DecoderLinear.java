@@ -1,0 +1,139 @@
+package io.github.phi3v.core.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.TorchRuntime;
+
+/**
+ * One bias-free decoder linear layer on the CPU exactly as a decode step runs it: bf16/fp16/fp32 weights
+ * through {@code linear} (bf16 on ATen's GEMV, the kernel switch of the decoder layers), int8 weights
+ * quantized per output channel and run by fbgemm, on a one-row input. It holds random N(0, 0.02) weights
+ * of a chosen shape, so that tools (the benchmark's linear probe) can time the decode kernels alone, with
+ * the same kernel choice as the model, without a checkpoint.
+ *
+ * <pre>{@code
+ * try (DecoderLinear l = DecoderLinear.random(9216, 3072, Precision.BFLOAT16, Quantization.NONE)) {
+ *     l.applyOneRow();                       // one decode-step product; time many of these
+ *     long bytes = l.streamedBytes();
+ * }
+ * }</pre>
+ *
+ * <p>{@link #applyOneRow()} may run on several threads at once; {@link #close()} must not overlap it.
+ */
+public final class DecoderLinear implements AutoCloseable {
+
+    private final Modules.Linear linear;
+    private final Tensor input;
+    private final List<Pointer> owned;
+    private final CpuMatmulBackend.Mode mode;
+    private final long streamedBytes;
+    private boolean closed;
+
+    private DecoderLinear(Modules.Linear linear, Tensor input, List<Pointer> owned, CpuMatmulBackend.Mode mode,
+            long streamedBytes) {
+        this.linear = linear;
+        this.input = input;
+        this.owned = owned;
+        this.mode = mode;
+        this.streamedBytes = streamedBytes;
+    }
+
+    /**
+     * A layer with random weights {@code [outFeatures, inFeatures]} and a random one-row input.
+     *
+     * @param outFeatures output features (rows of the weight), at least 1
+     * @param inFeatures input features, at least 1
+     * @param precision the dtype of weights and activations (int8: of activations and output)
+     * @param quantization {@link Quantization#INT8} for int8 weights, quantized from random float32 ones as
+     *     loading quantizes a checkpoint
+     * @return the layer; close it to free its native memory
+     * @throws IllegalArgumentException if a size is below 1
+     */
+    public static DecoderLinear random(long outFeatures, long inFeatures, Precision precision,
+            Quantization quantization) {
+        if (outFeatures < 1 || inFeatures < 1) {
+            throw new IllegalArgumentException("outFeatures and inFeatures must be >= 1, got " + outFeatures + " and "
+                    + inFeatures);
+        }
+        Objects.requireNonNull(precision, "precision");
+        Objects.requireNonNull(quantization, "quantization");
+        TorchRuntime.ensureInitialized();
+        ScalarType dtype = precision.scalarType();
+        List<Pointer> owned = new ArrayList<>();
+        boolean done = false;
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float);
+             Scalar std = new Scalar(0.02)) {
+            Tensor f = torch.randn(new long[] {outFeatures, inFeatures}, f32).mul_(std);   // [out, in] float32
+            Modules.Linear linear;
+            long bytes;
+            if (quantization == Quantization.INT8) {
+                Int8Linear q = Int8Linear.quantize(f, "random", dtype);
+                owned.addAll(q.resources());
+                linear = q;
+                bytes = q.streamedBytes();
+            } else {
+                Tensor w = f.to(dtype);
+                owned.add(scope.keep(w));
+                linear = new Modules.Linear(w, null);
+                bytes = w.numel() * w.element_size();
+            }
+            Tensor x = torch.randn(new long[] {1, inFeatures}, f32).to(dtype);           // [1, in]
+            owned.add(scope.keep(x));
+            CpuMatmulBackend.Mode mode = Phi3DecoderLayer.decodeOnAtenGemv(dtype, quantization)
+                    ? CpuMatmulBackend.Mode.ATEN_GEMV : CpuMatmulBackend.Mode.ONEDNN;
+            DecoderLinear l = new DecoderLinear(linear, x, owned, mode, bytes);
+            done = true;
+            return l;
+        } finally {
+            if (!done) {
+                owned.forEach(Pointer::close);
+            }
+        }
+    }
+
+    /**
+     * Bytes of weights one {@link #applyOneRow()} reads: the weight matrix in its dtype, or for int8 the
+     * int8 matrix plus the float32 scale of each output channel.
+     *
+     * @return bytes per application
+     */
+    public long streamedBytes() {
+        return streamedBytes;
+    }
+
+    /**
+     * Computes the layer once for its one-row input under the decode step's CPU kernels; the result is
+     * freed before returning.
+     *
+     * @throws IllegalStateException if the layer is closed
+     */
+    public void applyOneRow() {
+        if (closed) {
+            throw new IllegalStateException("DecoderLinear is closed");
+        }
+        try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(mode);
+             InferenceScope step = InferenceScope.open()) {
+            linear.apply(input);
+        }
+    }
+
+    /** Frees the weights and the input. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            owned.forEach(Pointer::close);
+        }
+    }
+}

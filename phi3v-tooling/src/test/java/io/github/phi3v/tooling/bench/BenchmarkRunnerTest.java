@@ -1,0 +1,106 @@
+package io.github.phi3v.tooling.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.tooling.random.RandomModel;
+
+/**
+ * The benchmark harness end to end on the tiny random configuration (fast): folder build and reuse,
+ * both variants, an image and a text-only scenario, the report's consistency. No timing assertions.
+ */
+class BenchmarkRunnerTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void runsTinyModelAndReusesTheFolder() throws IOException {
+        Path tinyDir = RandomModel.builder(RandomModel.tinyConfig()).build(tmp.resolve("tiny"));
+        Path cache = tmp.resolve("cache");
+        BenchmarkOptions o = BenchmarkOptions.defaults(tinyDir.resolve("config.json")).withCacheDir(cache)
+                .withScenarios(List.of(Scenario.image(4), Scenario.textPrefill(40))).withDecodeTokens(3)
+                .withMaxContext(1024);
+        List<String> log = new ArrayList<>();
+        BenchmarkReport r = new BenchmarkRunner(o, log::add, true).run();
+        assertTrue(r.buildSeconds() > 0, "first run writes the folder");
+        assertEquals(2, r.variants().size());
+        assertEquals("bfloat16", r.variants().get(0).name());
+        assertEquals("bfloat16+int8", r.variants().get(1).name());
+        for (BenchmarkReport.VariantResult v : r.variants()) {
+            assertEquals(2, v.scenarios().size());
+            BenchmarkReport.ScenarioResult img = v.scenarios().get(0);
+            assertEquals("nc4", img.name());
+            // 1344x1008 at num_crops 4: 2x2 crops of 336 -> (4 + 1) * 144 + 1 + 3 * 12 = 757 image tokens
+            assertEquals(757, img.imageTokens());
+            assertTrue(img.promptTokens() > img.imageTokens());
+            assertTrue(img.timeToFirstTokenMs() >= img.prefillMs() + img.visionMs());
+            assertEquals(3, img.decodeTokens());
+            assertTrue(img.decodeTokensPerSecond() > 0);
+            assertTrue(v.decodeLinearBytesPerSecond() > 0, "linear probe of " + v.name());
+            assertTrue(img.decodeKernelEfficiency() > 0, "kernel efficiency of " + v.name());
+            BenchmarkReport.ScenarioResult text = v.scenarios().get(1);
+            assertEquals(40, text.promptTokens());
+            assertTrue(Double.isNaN(text.visionMs()));
+            assertTrue(v.peakRssBytes() > 0 || v.peakRssBytes() == -1);
+        }
+        assertTrue(r.variants().get(1).weightBytesPerToken() < r.variants().get(0).weightBytesPerToken());
+        String table = r.toTable();
+        assertTrue(table.contains("nc4") && table.contains("prefill40") && table.contains("bfloat16+int8"), table);
+        String json = r.toJson();
+        assertTrue(json.contains("\"decodeEfficiency\"") && json.contains("\"decodeKernelEfficiency\"")
+                && json.contains("\"ompWaitPolicy\""), json);
+
+        BenchmarkReport again = new BenchmarkRunner(o.withVariants(List.of(Quantization.NONE))
+                .withScenarios(List.of(Scenario.textPrefill(8))).withDecodeTokens(0), log::add, true).run();
+        assertEquals(0.0, again.buildSeconds(), "second run reuses the cached folder");
+        assertTrue(Double.isNaN(again.variants().get(0).scenarios().get(0).decodeTokensPerSecond()));
+        assertFalse(log.isEmpty());
+    }
+
+    @Test
+    void fullSizeFiguresFollowTheArchitecture() {
+        Phi3VConfig c = RandomModel.tinyConfig();
+        long bf16 = BenchmarkRunner.weightBytesPerToken(c, Precision.BFLOAT16, Quantization.NONE);
+        long int8 = BenchmarkRunner.weightBytesPerToken(c, Precision.BFLOAT16, Quantization.INT8);
+        // tiny: 2 layers of (192*64 + 64*64 + 256*64 + 64*128) params, lm_head 32064*64 float32
+        long params = 2L * (192 * 64 + 64 * 64 + 256 * 64 + 64 * 128);
+        long rest = 2L * 2 * 64 * 2 + 2 * 64 * 2 + 4L * 32064 * 64;
+        assertEquals(params * 2 + rest, bf16);
+        assertEquals(params + 4L * 2 * (192 + 64 + 256 + 64) + rest, int8);
+        double flops = BenchmarkRunner.prefillFlopCount(c, 10);
+        assertEquals(2.0 * params * 10 + 2.0 * 4 * 16 * 10 * 11 * 2 + 2.0 * 32064 * 64, flops, 1e-6);
+    }
+
+    @Test
+    void parsesScenariosAndRejectsNonsense() {
+        assertEquals(Scenario.image(16), Scenario.parse("nc16", 2000));
+        assertEquals(Scenario.textPrefill(2000), Scenario.parse("prefill", 2000));
+        assertEquals(Scenario.textPrefill(512), Scenario.parse("PREFILL512", 2000));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Scenario.parse("fast", 1));
+        assertTrue(e.getMessage().contains("nc<N>"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new Scenario("x", 4, 10));
+    }
+
+    @Test
+    void missingConfigSaysWhereItLooked() {
+        BenchmarkOptions o = BenchmarkOptions.defaults(tmp.resolve("nope/config.json"));
+        IOException e = assertThrows(IOException.class, () -> new BenchmarkRunner(o, s -> { }, true).run());
+        assertTrue(e.getMessage().contains("--config"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("nope")));
+    }
+}
