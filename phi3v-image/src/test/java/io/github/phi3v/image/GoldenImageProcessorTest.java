@@ -48,9 +48,24 @@ class GoldenImageProcessorTest {
         return Phi3ImageProcessor.fromConfig(SharedData.tinyA().resolve("model-f32"));
     }
 
+    /** golden/tiny-a/README.md section 3: every one of its 10 images at num_crops 16, 4 and 1. */
+    private static final int IMAGES = 10;
+    private static final List<Integer> NUM_CROPS = List.of(16, 4, 1);
+
     @TestFactory
     List<DynamicTest> everyImageAndNumCrops() throws IOException {
         JsonNode entries = manifest().get("image_processor");
+        // A manifest that lost entries (or a reader that skipped them) must not pass with fewer cases.
+        assertEquals(IMAGES * NUM_CROPS.size(), entries.size(), "manifest image_processor entries");
+        java.util.Set<String> pairs = new java.util.TreeSet<>();
+        java.util.Set<String> images = new java.util.TreeSet<>();
+        for (JsonNode e : entries) {
+            images.add(e.get("image").asText());
+            assertTrue(NUM_CROPS.contains(e.get("num_crops").asInt()), "num_crops of " + e);
+            pairs.add(e.get("image").asText() + " nc" + e.get("num_crops").asInt());
+        }
+        assertEquals(IMAGES, images.size(), "distinct images in the manifest: " + images);
+        assertEquals(IMAGES * NUM_CROPS.size(), pairs.size(), "distinct (image, num_crops) pairs: " + pairs);
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode e : entries) {
             String name = e.get("image").asText() + " nc" + e.get("num_crops").asInt();
@@ -211,6 +226,8 @@ class GoldenImageProcessorTest {
         Path file = SharedData.resolve("golden/phi3v-128k-config/num_img_tokens_examples.json");
         JsonNode root = new ObjectMapper().readTree(file.toFile());
         int nc = root.get("num_crops").asInt();
+        // golden/phi3v-128k-config/README.md lists 4 examples (1344x1344, 800x600, 336x336, 1600x200).
+        assertEquals(4, root.get("examples").size(), "num_img_tokens examples");
         Phi3ImageProcessor official = Phi3ImageProcessor.fromConfig(
                 SharedData.resolve("golden/phi3v-128k-config/preprocessor_config.json"));
         assertEquals(nc, official.numCrops());

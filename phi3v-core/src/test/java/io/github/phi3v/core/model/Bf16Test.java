@@ -22,6 +22,13 @@ class Bf16Test {
     static final double DECIDABLE_GAP = 0.25;
     /** A top-2 gap far below bf16's logit error here (0.06-0.16): its argmax is decided by rounding. */
     static final double TINY_GAP = 0.01;
+    /**
+     * The share of positions whose reference top-2 gap must exceed {@link #DECIDABLE_GAP} for the agreement
+     * check to mean anything: measured 33-40 % in every golden case (18 of 49 in the shortest), so a
+     * quarter leaves margin while a model or reference whose logits went flat (every gap tiny, nothing
+     * decidable) fails instead of passing an empty check.
+     */
+    static final double MIN_DECIDABLE_SHARE = 0.25;
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> BF16_IN_FLOAT32 = GoldenCases.model(GoldenCases.modelBf16(),
             ModelOptions.defaults().withPrecision(Precision.FLOAT32));
@@ -54,7 +61,8 @@ class Bf16Test {
      * shows it equals the official bf16w goldens). Rounding activations to bf16 moves logits by up to
      * ~0.2 here, while this random model's top-2 gap is below 0.003 at 1% of positions, so the argmax
      * over ALL positions agrees on only ~95-98% (printed). Asserted: >= 99% agreement wherever the
-     * reference top-2 gap exceeds {@value #DECIDABLE_GAP}, i.e. where bf16 rounding cannot decide it.
+     * reference top-2 gap exceeds {@value #DECIDABLE_GAP}, i.e. where bf16 rounding cannot decide it, and
+     * at least {@value #MIN_DECIDABLE_SHARE} of each case's positions are such positions.
      */
     @ParameterizedTest
     @MethodSource(GoldenCases.ALL_CASES)
@@ -86,6 +94,8 @@ class Bf16Test {
                 + "(%.2f%%)", c, (double) same / n, n, (double) sameDecidable / decidable, decidable,
                 DECIDABLE_GAP, eLast, eMax, TINY_GAP, tiny, 100.0 * tiny / n);
         System.out.println("[Bf16Test] " + report);
+        assertTrue(decidable >= MIN_DECIDABLE_SHARE * n, "fewer than " + MIN_DECIDABLE_SHARE + " of the positions "
+                + "are decidable: " + report);
         assertTrue(sameDecidable >= 0.99 * decidable, report);
     }
 }

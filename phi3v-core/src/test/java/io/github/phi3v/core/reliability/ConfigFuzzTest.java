@@ -1,5 +1,6 @@
 package io.github.phi3v.core.reliability;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -94,6 +95,16 @@ class ConfigFuzzTest {
                 }
             }
         });
+        // 1/8 truncations (~375): a prefix of a JSON object never parses. 1/8 bit flips (~375): most break the
+        // syntax, a key name or a number (~4/5), the rest land in a value that stays valid (a digit of
+        // a rope factor, a letter of model_name). 3/4 value mutations (~2250, 1-2 per config): about 1/4 hit a
+        // field the config does not read or a value still in range (a positive int for a token id), the rest
+        // are refused. Minimums are about half of these expectations.
+        requireAtLeast("truncated:InvalidConfigException", 170, "every truncation of ~375 is refused");
+        requireAtLeast("bitflip:InvalidConfigException", 150, "~4/5 of ~375 bit flips are refused");
+        requireAtLeast("bitflip:ok", 30, "~1/5 of bit flips keep the config valid");
+        requireAtLeast("value:InvalidConfigException", 800, "~3/4 of ~2250 value mutations are refused");
+        requireAtLeast("value:ok", 300, "~1/4 change an unread field or stay in range");
     }
 
     /**
@@ -134,7 +145,20 @@ class ConfigFuzzTest {
                     throw new AssertionError("accepted config case " + i + ": undocumented " + t + " for " + text, t);
                 }
             }
+            assertEquals(40, tried, "accepted configs found in 5000 mutations");
         });
+        // Of the accepted configs, most changed a field the tensors do not depend on (token ids, rope
+        // factors and scaling type, dropout, model_name, ...) and must load AND run a forward pass; a changed
+        // dimension that still parses (hidden size, layer count, vocabulary) must be a weight mismatch.
+        requireAtLeast("model:ok", 20, "most accepted mutations leave the tensors' shapes alone");
+        requireAtLeast("model:WeightMismatchException", 1, "a dimension changed within range");
+    }
+
+    /** Fails unless {@code outcome} was seen at least {@code min} times (a stuck generator fails here). */
+    private static synchronized void requireAtLeast(String outcome, int min, String why) {
+        int n = COUNTS.getOrDefault(outcome, 0);
+        assertTrue(n >= min, "config.json: outcome '" + outcome + "' seen " + n + " times, expected at least " + min
+                + " (" + why + "); all outcomes " + COUNTS);
     }
 
     private static synchronized void count(String outcome) {

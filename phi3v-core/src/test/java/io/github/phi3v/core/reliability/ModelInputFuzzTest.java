@@ -95,24 +95,43 @@ class ModelInputFuzzTest {
                     given.add(image);
                 }
                 String what = "case " + i + ": " + input.length + " ids " + summary(input) + ", " + images + " images";
+                String stage = "settings";   // which input a refusal is about: the sampling settings or the ids
                 try {
                     GenerationConfig config = randomConfig(r);
+                    stage = "ids";
                     Answer a = phi.generate(input, given, config);
                     assertNotNull(a.text(), what);
                     assertTrue(a.tokenIds().length <= config.maxNewTokens(), what);
                     for (int id : a.tokenIds()) {
                         assertTrue(id >= 0 && id < vocab, what + ": generated id " + id);
                     }
-                    count("ok");
+                    count(images == 0 ? "ok-text-only" : "ok-with-images");
                 } catch (IllegalArgumentException e) {
                     assertNotNull(e.getMessage(), what);
                     assertFalse(e.getMessage().isBlank(), what);
-                    count(e.getClass().getSimpleName());
+                    count(e.getClass().getSimpleName() + "-" + stage);
                 } catch (Throwable t) {
                     throw new AssertionError(what + ": undocumented " + t, t);
                 }
             }
         });
+        // Settings: maxNewTokens -1 or 0 with p 1/6; with p 1/2 sampling gets 4 floats drawn from 9 values of
+        // which only some are valid for each, so about half the cases are refused for their settings. Ids:
+        // each of 0-5 parts is in-vocabulary text with p 3/8 and a placeholder run (of the right length 2 times
+        // in 3) with p 1/8; 0 parts is an empty prompt (refused). 1 in 3 cases gives 1-2 images. About 10 %
+        // of cases generate, 2/5 of them with images; the rest are refused for their ids. Minimums are about
+        // half of that.
+        requireAtLeast("ok-text-only", 20, "~5 % of 800: valid settings, only in-vocabulary ids");
+        requireAtLeast("ok-with-images", 12, "~4 %: valid settings, a correct run for each given image");
+        requireAtLeast("IllegalArgumentException-settings", 200, "~1/2 have invalid sampling settings");
+        requireAtLeast("IllegalArgumentException-ids", 150, "~3/8 have an invalid id, run or empty prompt");
+    }
+
+    /** Fails unless {@code outcome} was seen at least {@code min} times (a stuck generator fails here). */
+    private static synchronized void requireAtLeast(String outcome, int min, String why) {
+        int n = COUNTS.getOrDefault(outcome, 0);
+        assertTrue(n >= min, "model inputs: outcome '" + outcome + "' seen " + n + " times, expected at least " + min
+                + " (" + why + "); all outcomes " + COUNTS);
     }
 
     /** The model-level entry point validates the same way (-Integer.MIN_VALUE is not a valid image number). */

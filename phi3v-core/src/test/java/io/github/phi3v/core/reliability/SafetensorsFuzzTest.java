@@ -98,14 +98,18 @@ class SafetensorsFuzzTest {
         String run(SplittableRandom r, int i) throws IOException;
     }
 
-    private static void batch(String name, long seed, int cases, CaseBody body) {
+    /** Runs {@code cases} cases; returns how often each outcome label was seen. */
+    private static Map<String, Integer> batch(String name, long seed, int cases, CaseBody body) {
+        Map<String, Integer> seen = new TreeMap<>();
         assertTimeoutPreemptively(BATCH_TIMEOUT, () -> {
             SplittableRandom root = new SplittableRandom(seed);
             for (int i = 0; i < cases; i++) {
                 SplittableRandom r = root.split();
                 String what = name + " case " + i + " (seed " + seed + ")";
                 try {
-                    count(name + ":" + body.run(r, i));
+                    String outcome = body.run(r, i);
+                    seen.merge(outcome, 1, Integer::sum);
+                    count(name + ":" + outcome);
                 } catch (AssertionError e) {
                     throw new AssertionError(what + ": " + e.getMessage(), e);
                 } catch (Throwable t) {
@@ -113,6 +117,18 @@ class SafetensorsFuzzTest {
                 }
             }
         }, name + ": " + cases + " cases exceeded " + BATCH_TIMEOUT);
+        return seen;
+    }
+
+    /**
+     * Fails unless {@code outcome} was seen at least {@code min} times: a generator that stopped producing
+     * one kind of input (or a constant one) fails here instead of passing with nothing tested. The counts
+     * are fixed by the seeds; each minimum is about half of what the generator's design gives.
+     */
+    private static void requireAtLeast(String batch, Map<String, Integer> seen, String outcome, int min, String why) {
+        int n = seen.getOrDefault(outcome, 0);
+        assertTrue(n >= min, batch + ": outcome '" + outcome + "' seen " + n + " times, expected at least " + min
+                + " (" + why + "); all outcomes " + seen);
     }
 
     // ------------------------------------------------------------------------------------ writers
@@ -195,16 +211,23 @@ class SafetensorsFuzzTest {
 
     @Test
     void randomJsonHeaders() {
-        batch("random-json", SEED, 2500, (r, i) -> {
-            byte[] header = randomJson(r, 0).getBytes(StandardCharsets.UTF_8);
-            return open(write("rj.safetensors", header, r.nextInt(0, 256), r), "random json");
+        Map<String, Integer> seen = batch("random-json", SEED, 2500, (r, i) -> {
+            String json = randomJson(r, 0);
+            byte[] header = json.getBytes(StandardCharsets.UTF_8);
+            String shape = json.startsWith("{") ? "object" : json.startsWith("[") ? "array" : "scalar";
+            return open(write("rj.safetensors", header, r.nextInt(0, 256), r), "random json") + "-" + shape;
         });
+        // The top level is a scalar with p 5/8 (~1560), an array 1/8 (~310), an object 2/8 (~625); no random
+        // object is a valid header (random keys, values of the wrong type), so all are refused.
+        requireAtLeast("random-json", seen, "ICE-scalar", 700, "5/8 of headers are a scalar");
+        requireAtLeast("random-json", seen, "ICE-array", 150, "1/8 are an array");
+        requireAtLeast("random-json", seen, "ICE-object", 300, "2/8 are an object");
     }
 
     /** Plausible headers: 1-4 tensors, mostly right, with one field wrong in a random way. */
     @Test
     void plausibleHeadersWithBadFields() {
-        batch("fields", SEED + 1, 3500, (r, i) -> {
+        Map<String, Integer> seen = batch("fields", SEED + 1, 3500, (r, i) -> {
             int n = r.nextInt(1, 5);
             StringBuilder sb = new StringBuilder("{");
             if (r.nextInt(4) == 0) {
@@ -250,12 +273,16 @@ class SafetensorsFuzzTest {
             long data = r.nextInt(5) == 0 ? r.nextLong(0, offset + 16) : offset;  // sometimes truncated or padded
             return open(write("f.safetensors", sb.toString().getBytes(StandardCharsets.UTF_8), data, r), "fields");
         });
+        // Each of 1-4 tensors is bad with p 1/3 and 1/5 of data sections are cut or padded, so ~40 % of the
+        // headers are fully valid (ok, ~1300) and the rest refused (~2200).
+        requireAtLeast("fields", seen, "ok", 600, "~40 % of headers have no bad field and the right data size");
+        requireAtLeast("fields", seen, "ICE", 1000, "~60 % have a bad field or data size");
     }
 
     @Test
     void headerLengthField() {
         byte[] good = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}".getBytes(StandardCharsets.UTF_8);
-        batch("header-length", SEED + 2, 1500, (r, i) -> {
+        Map<String, Integer> seen = batch("header-length", SEED + 2, 1500, (r, i) -> {
             long declared = switch (r.nextInt(6)) {
                 case 0 -> r.nextLong();
                 case 1 -> r.nextInt(0, 3);
@@ -266,6 +293,10 @@ class SafetensorsFuzzTest {
             };
             return open(write("hl.safetensors", declared, good, 8, r), "header length " + declared);
         });
+        // Only case 2 (1/6) can hit the exact length, 1 in 11 of its draws: ~23 of 1500 open; all others
+        // declare a length that runs into the data, past the file or below zero.
+        requireAtLeast("header-length", seen, "ok", 8, "~1/66 declare the exact header length");
+        requireAtLeast("header-length", seen, "ICE", 1000, "every other declared length is refused");
         // Files shorter than the 8-byte length field.
         for (int len = 0; len < 8; len++) {
             try {
@@ -334,21 +365,34 @@ class SafetensorsFuzzTest {
         copy.toFile().setWritable(true);
         long size = Files.size(copy);
         SplittableRandom r = new SplittableRandom(SEED + 3);
+        long headerEnd = 8 + headerLength(copy);
         long[] lengths = new long[300];
         for (int i = 0; i < lengths.length; i++) {
             // Half inside the header (most interesting), half anywhere.
             lengths[i] = r.nextBoolean() ? r.nextLong(0, 8 + 10_824 + 64) : r.nextLong(0, size);
         }
         Arrays.sort(lengths);
-        batch("truncated", SEED + 3, lengths.length, (rr, i) -> {
+        Map<String, Integer> seen = batch("truncated", SEED + 3, lengths.length, (rr, i) -> {
             long len = lengths[lengths.length - 1 - i];
             try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.WRITE)) {
                 ch.truncate(len);
             }
             String outcome = open(copy, "truncated to " + len);
             assertEquals("ICE", outcome, "a truncated checkpoint must not open (" + len + " of " + size + " bytes)");
-            return outcome;
+            return outcome + (len < headerEnd ? "-in-header" : "-in-data");
         });
+        // Half the lengths are drawn inside the ~10.8 KB header (plus 64 bytes), half anywhere in the 17 MB
+        // file (nearly all in the data section): ~150 each.
+        requireAtLeast("truncated", seen, "ICE-in-header", 70, "half the cuts are drawn inside the header");
+        requireAtLeast("truncated", seen, "ICE-in-data", 70, "the other half almost always land in the data");
+    }
+
+    private static long headerLength(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(len, 0);
+            return len.getLong(0);
+        }
     }
 
     /** Byte mutations of the golden checkpoint's header and data, applied and reverted in place. */
@@ -366,7 +410,7 @@ class SafetensorsFuzzTest {
             headerEnd = (int) (8 + len.getLong(0));
         }
         try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            batch("mutated", SEED + 4, 3000, (r, i) -> {
+            Map<String, Integer> seen = batch("mutated", SEED + 4, 3000, (r, i) -> {
                 int k = r.nextInt(1, 5);
                 long[] at = new long[k];
                 byte[] old = new byte[k];
@@ -396,6 +440,12 @@ class SafetensorsFuzzTest {
                     }
                 }
             });
+            // 1 in 10 mutate only data bytes (~300, must open); the others 1-4 header bytes: most break the
+            // JSON, a dtype, a shape or an offset (~5/6 refused), some only a tensor's name or a metadata
+            // value, or set a digit to itself (~1/6 still open).
+            requireAtLeast("mutated", seen, "data-ok", 150, "1 in 10 cases mutate only data bytes");
+            requireAtLeast("mutated", seen, "header-ICE", 1100, "~5/6 of header mutations are refused");
+            requireAtLeast("mutated", seen, "header-ok", 200, "~1/6 change only a name or a metadata value");
         }
         assertEquals("ok", open(copy, "restored copy"), "the restored copy opens");
     }
@@ -413,7 +463,7 @@ class SafetensorsFuzzTest {
         String[] files = {"s1.safetensors", "s2.safetensors", "../s1.safetensors", "/etc/passwd", "", ".", "missing",
             "s1.safetensors/..", "./s2.safetensors"};
         String[] names = {"a", "b", "c"};
-        batch("index", SEED + 5, 800, (r, i) -> {
+        Map<String, Integer> seen = batch("index", SEED + 5, 800, (r, i) -> {
             StringBuilder sb = new StringBuilder("{\"metadata\":{},\"weight_map\":");
             if (r.nextInt(10) == 0) {
                 sb.append(randomJson(r, 3));
@@ -431,6 +481,10 @@ class SafetensorsFuzzTest {
             Files.writeString(index, r.nextInt(20) == 0 ? sb.substring(0, r.nextInt(sb.length())) : sb.toString());
             return open(shards, "index " + sb);
         });
+        // A valid index needs 1-3 names, each mapped to the shard that holds it (s1 for a, s2 for b; c is in
+        // none), written whole: a few % (~20 of 800); every other index is refused.
+        requireAtLeast("index", seen, "ok", 8, "a few % of indexes map only existing names to their shard");
+        requireAtLeast("index", seen, "ICE", 400, "the rest name a missing shard or tensor, or are malformed");
     }
 
     /**
@@ -455,7 +509,7 @@ class SafetensorsFuzzTest {
         }
         String text = new String(header, StandardCharsets.UTF_8);
         ModelOptions f32 = new ModelOptions(Precision.FLOAT32, ModelOptions.Device.CPU, 0);
-        batch("model-load", SEED + 6, 40, (r, i) -> {
+        Map<String, Integer> seen = batch("model-load", SEED + 6, 40, (r, i) -> {
             // Same-length edits keep the data section in place: rename a tensor, change a dimension digit.
             String mutated = text;
             int kind = r.nextInt(3);
@@ -496,5 +550,9 @@ class SafetensorsFuzzTest {
                 }
             }
         });
+        // Each kind is 1/3 of the 40 cases (~13): a renamed tensor is a weight mismatch (one missing, one
+        // unexpected name); a changed shape digit or an F16 dtype no longer matches the tensor's byte range.
+        requireAtLeast("model-load", seen, "WeightMismatchException", 5, "1/3 of cases rename a tensor");
+        requireAtLeast("model-load", seen, "InvalidCheckpointException", 10, "2/3 change a shape or dtype");
     }
 }

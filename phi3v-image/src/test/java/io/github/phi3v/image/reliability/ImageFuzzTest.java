@@ -136,7 +136,9 @@ class ImageFuzzTest {
         byte[] mutate(SplittableRandom r, byte[] seed);
     }
 
-    private static void batch(String name, long seed, int cases, Mutator m) {
+    /** Runs {@code cases} mutated inputs through the oracle; returns how often each outcome was seen. */
+    private static Map<String, Integer> batch(String name, long seed, int cases, Mutator m) {
+        Map<String, Integer> seen = new TreeMap<>();
         assertTimeoutPreemptively(BATCH_TIMEOUT, () -> {
             SplittableRandom root = new SplittableRandom(seed);
             for (int i = 0; i < cases; i++) {
@@ -146,27 +148,50 @@ class ImageFuzzTest {
                 Seed s = pool.get(r.nextInt(pool.size()));
                 String what = name + " case " + i + " of " + s.name() + " (seed " + seed + ")";
                 byte[] input = m.mutate(r, s.bytes());
+                String outcome;
                 try {
-                    count(name + ":" + run(input, what));
+                    outcome = run(input, what);
                 } catch (AssertionError e) {
                     throw e;
                 } catch (Throwable t) {
                     throw new AssertionError(what + ": undocumented " + t, t);
                 }
+                seen.merge(outcome, 1, Integer::sum);
+                count(name + ":" + outcome);
             }
         }, name + ": " + cases + " cases exceeded " + BATCH_TIMEOUT);
+        return seen;
+    }
+
+    /**
+     * Fails unless {@code outcome} was seen at least {@code min} times: a mutator that stopped producing
+     * one kind of damage (or returned a constant input) fails here instead of passing with nothing tested.
+     * The counts are fixed by the seeds; each minimum is about half of what the mutator's design gives.
+     */
+    private static void requireAtLeast(String batch, Map<String, Integer> seen, String outcome, int min, String why) {
+        int n = seen.getOrDefault(outcome, 0);
+        assertTrue(n >= min, batch + ": outcome '" + outcome + "' seen " + n + " times, expected at least " + min
+                + " (" + why + "); all outcomes " + seen);
     }
 
     // ------------------------------------------------------------------------------------ fuzz targets
 
     @Test
     void truncatedFiles() {
-        batch("truncated", SEED, 2500, (r, b) -> Arrays.copyOf(b, r.nextInt(b.length)));
+        Map<String, Integer> seen = batch("truncated", SEED, 2500, (r, b) -> Arrays.copyOf(b, r.nextInt(b.length)));
+        // A cut at a uniform length: nearly always inside the data, which every decoder must refuse (JPEG
+        // like PIL, not grey); formats whose reader stops at the last row it needs (BMP rows, GIF after the
+        // image) still decode when only trailing bytes go (~10 %); a cut inside the 2-12 byte magic number
+        // of the small seeds (~1 %) leaves no known format, and 1 in ~200 cuts of the 1x1 seeds leaves 0 bytes.
+        requireAtLeast("truncated", seen, "CORRUPT", 1000, "most cuts land inside the data");
+        requireAtLeast("truncated", seen, "ok", 100, "~10 %: only bytes after the image data are cut");
+        requireAtLeast("truncated", seen, "UNSUPPORTED_FORMAT", 15, "~1-2 %: cut inside the magic number");
+        requireAtLeast("truncated", seen, "EMPTY", 4, "a cut at 0 of the ~100-byte 1x1 seeds");
     }
 
     @Test
     void bitFlips() {
-        batch("bitflip", SEED + 1, 3000, (r, b) -> {
+        Map<String, Integer> seen = batch("bitflip", SEED + 1, 3000, (r, b) -> {
             byte[] out = b.clone();
             int flips = r.nextInt(1, 9);
             for (int i = 0; i < flips; i++) {
@@ -176,11 +201,20 @@ class ImageFuzzTest {
             }
             return out;
         });
+        // 1-8 flips, half in the first 64 bytes: ~1/4 hit the 2-12 byte magic numbers (unknown format), most
+        // others break a checksum, marker or length (corrupt), some land in pixel data or unread fields
+        // (~1/4 still decode), and a few raise a dimension's high bits (too many pixels) or make a side 0
+        // or a ratio so extreme that the HD resize rounds a side to 0 (invalid geometry).
+        requireAtLeast("bitflip", seen, "CORRUPT", 600, "most flips break a checksum, marker or length");
+        requireAtLeast("bitflip", seen, "ok", 300, "~1/4 of inputs survive their flips");
+        requireAtLeast("bitflip", seen, "UNSUPPORTED_FORMAT", 300, "~1/4 of inputs get a flip in the magic");
+        requireAtLeast("bitflip", seen, "TOO_MANY_PIXELS", 10, "~1 %: a flip in a dimension's high bits");
+        requireAtLeast("bitflip", seen, "INVALID_GEOMETRY", 3, "a flip making one side thousands of times longer");
     }
 
     @Test
     void overwrittenAndSplicedBytes() {
-        batch("overwrite", SEED + 2, 2000, (r, b) -> {
+        Map<String, Integer> seen = batch("overwrite", SEED + 2, 2000, (r, b) -> {
             byte[] out = b.clone();
             switch (r.nextInt(3)) {
                 case 0 -> { // a run of random bytes
@@ -206,13 +240,21 @@ class ImageFuzzTest {
             }
             return out;
         });
+        // One run of random bytes, of 0x00/0xFF or a splice per input, anywhere in the file: most break the
+        // data (corrupt); runs in pixel data or unread fields leave ~1/3 decodable; runs over the magic number
+        // (~4 %) leave no known format; 0x00 / 0xFF runs over a dimension give a zero side or too many pixels.
+        requireAtLeast("overwrite", seen, "CORRUPT", 600, "most runs and splices break the data");
+        requireAtLeast("overwrite", seen, "ok", 250, "~1/3 of runs land where the decoder tolerates them");
+        requireAtLeast("overwrite", seen, "UNSUPPORTED_FORMAT", 30, "~4 %: a run over the magic number");
+        requireAtLeast("overwrite", seen, "ZERO_SIZE", 2, "a 0x00 run over a width or height");
+        requireAtLeast("overwrite", seen, "TOO_MANY_PIXELS", 2, "a 0xFF run over a width or height");
     }
 
     @Test
     void randomBytes() {
         byte[][] magics = {{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF},
             {'G', 'I', 'F', '8', '9', 'a'}, {'B', 'M'}, {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P'}, {}};
-        batch("random", SEED + 3, 2500, (r, ignored) -> {
+        Map<String, Integer> seen = batch("random", SEED + 3, 2500, (r, ignored) -> {
             byte[] magic = magics[r.nextInt(magics.length)];
             byte[] out = new byte[magic.length + r.nextInt(0, 2000)];
             System.arraycopy(magic, 0, out, 0, magic.length);
@@ -221,11 +263,17 @@ class ImageFuzzTest {
             }
             return out;
         });
+        // 1 in 6 inputs has no magic number (unknown format); random bytes behind a magic number are refused
+        // as corrupt (or, for a 2-byte 'BM' or a RIFF without the right chunk, as an unknown format). None
+        // decodes: a random body passing every check of a format is not expected in 2500 tries.
+        requireAtLeast("random", seen, "CORRUPT", 800, "random bytes behind 5 of 6 magic numbers");
+        requireAtLeast("random", seen, "UNSUPPORTED_FORMAT", 300, "at least the 1/6 without a magic number");
     }
 
     @Test
     void throughTheFileApi(@TempDir Path dir) {
-        batch("file", SEED + 4, 300, (r, b) -> {
+        Map<String, Integer> fileApi = new TreeMap<>();
+        Map<String, Integer> seen = batch("file", SEED + 4, 300, (r, b) -> {
             byte[] out = r.nextBoolean() ? Arrays.copyOf(b, r.nextInt(b.length + 1)) : b.clone();
             if (out.length > 0 && r.nextBoolean()) {
                 out[r.nextInt(out.length)] ^= (byte) (1 << r.nextInt(8));
@@ -233,16 +281,25 @@ class ImageFuzzTest {
             try {
                 Path f = dir.resolve("in.img");
                 Files.write(f, out);
+                String outcome;
                 try {
-                    count("file-api:" + check(PROCESSOR.process(f, CROPS), "file"));
+                    outcome = check(PROCESSOR.process(f, CROPS), "file");
                 } catch (ImageProcessingException e) {
-                    count("file-api:" + explained(e, "file"));
+                    outcome = explained(e, "file");
                 }
+                fileApi.merge(outcome, 1, Integer::sum);
+                count("file-api:" + outcome);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
             return out;
         });
+        // Half the inputs are cut at a uniform length (nearly always corrupt), the other half whole; half of
+        // each gets one flip. So ~1/4 are untouched seeds (ok), ~1/2 corrupt. The file path and the byte path
+        // must agree on every input.
+        assertEquals(seen, fileApi, "the file API and the byte API give the same outcomes");
+        requireAtLeast("file", fileApi, "ok", 60, "~1/4 of inputs are untouched seeds");
+        requireAtLeast("file", fileApi, "CORRUPT", 60, "~1/2 of inputs are cut inside the data");
     }
 
     // ------------------------------------------------------------------------------------ edge cases
@@ -296,7 +353,8 @@ class ImageFuzzTest {
                     assertTrue(ex.getMessage().contains("x" + (e.getKey().endsWith("20000") ? 20000 : 50000)),
                             ex.getMessage());
                 }
-                assertTrue(allocated < 16L << 20, e.getKey() + ": " + allocated + " bytes allocated before refusing");
+                // Measured 18-72 KiB; a decoded raster of the declared size would be 7.5 GB.
+                assertTrue(allocated < 1L << 20, e.getKey() + ": " + allocated + " bytes allocated before refusing");
                 count("bomb:" + e.getKey() + "-" + ex.reason());
             }
         });

@@ -55,8 +55,8 @@ class PromptFuzzTest {
 
     @AfterAll
     static void report() {
-        int total = COUNTS.values().stream().mapToInt(AtomicInteger::get).sum();
-        System.out.println("[reliability] prompts: " + total + " cases " + COUNTS);
+        // A case can carry two labels (see batch), so the labels are not summed into a case count.
+        System.out.println("[reliability] prompts: outcomes " + COUNTS);
     }
 
     private static void count(String outcome) {
@@ -148,22 +148,44 @@ class PromptFuzzTest {
         return sb.toString();
     }
 
-    /** Runs {@code body} on {@code cases} cases; any throwable other than the allowed ones fails with the case. */
-    private static void batch(String name, long seed, int cases, CaseBody body) {
+    /**
+     * Runs {@code body} on {@code cases} cases; any throwable other than the allowed ones fails with the case.
+     * A body returns its outcome as one or more labels joined by {@code '+'} (each counted once).
+     *
+     * @return how often each outcome label was seen in this batch
+     */
+    private static Map<String, Integer> batch(String name, long seed, int cases, CaseBody body) {
+        Map<String, Integer> seen = new TreeMap<>();
         assertTimeoutPreemptively(BATCH_TIMEOUT, () -> {
             SplittableRandom root = new SplittableRandom(seed);
             for (int i = 0; i < cases; i++) {
                 SplittableRandom r = root.split();
+                String outcome;
                 try {
-                    count(name + ":" + body.run(r));
+                    outcome = body.run(r);
                 } catch (IllegalArgumentException e) {
                     expectIae(e, name + " case " + i);
-                    count(name + ":IAE");
+                    outcome = "IAE";
                 } catch (Throwable t) {
                     throw new AssertionError(name + " case " + i + " (seed " + seed + "): undocumented " + t, t);
                 }
+                for (String label : outcome.split("\\+")) {
+                    seen.merge(label, 1, Integer::sum);
+                    count(name + ":" + label);
+                }
             }
         }, name + ": batch of " + cases + " cases exceeded " + BATCH_TIMEOUT);
+        return seen;
+    }
+
+    /**
+     * Fails unless {@code outcome} was seen at least {@code min} times: a generator that stopped producing
+     * one kind of input (or a constant one) fails here instead of passing with nothing tested.
+     */
+    static void requireAtLeast(String batch, Map<String, Integer> seen, String outcome, int min, String why) {
+        int n = seen.getOrDefault(outcome, 0);
+        assertTrue(n >= min, batch + ": outcome '" + outcome + "' seen " + n + " times, expected at least " + min
+                + " (" + why + "); all outcomes " + seen);
     }
 
     @FunctionalInterface
@@ -175,7 +197,7 @@ class PromptFuzzTest {
 
     @Test
     void randomUnicodeEncodesAndDecodes() {
-        batch("encode", SEED, 6000, r -> {
+        Map<String, Integer> seen = batch("encode", SEED, 6000, r -> {
             String text = randomText(r, r.nextInt(10) == 0 ? 200 : 20);
             int[] ids = tok.encode(text);
             checkIds(ids, text);
@@ -189,13 +211,27 @@ class PromptFuzzTest {
                 assertArrayEquals(tok.encode(replaced), ids, "lone surrogates must encode as U+FFFD");
             }
             checkDecode(ids, r.nextBoolean());
-            return "ok";
+            // Two independent partitions of the inputs, so that a generator stuck on one input fails below.
+            boolean special = Arrays.stream(raw).anyMatch(id -> id <= 2 || id >= 32000);
+            return (text.isEmpty() ? "empty" : replaced.equals(text) ? "valid-utf16" : "lone-surrogate")
+                    + (special ? "+special-token" : "+no-special-token");
         });
+        // Per part, 1/12 draws a lone surrogate (and 1/12 x 1/32 a BMP char in the surrogate range); texts of
+        // 0-20 parts (9 in 10) therefore hold one in ~52 %, texts of 0-200 parts almost always: ~3300 of 6000
+        // expected, ~2500 without. Special-token text (9 of the 22 SPECIALS: <s>, </s>, <unk> and the six
+        // added chat tokens, drawn by 1/12 of the parts) reaches ~1/3 of the texts. 0 parts (empty text):
+        // ~4 %, ~250. Each minimum is about half of what the design gives (seeded, so the counts are fixed;
+        // the margin is for generator edits that keep its intent).
+        requireAtLeast("encode", seen, "lone-surrogate", 1500, "~55 % of texts hold a lone surrogate");
+        requireAtLeast("encode", seen, "valid-utf16", 1000, "~40 % of texts are valid UTF-16");
+        requireAtLeast("encode", seen, "special-token", 1000, "~1/3 of texts hold special-token text");
+        requireAtLeast("encode", seen, "no-special-token", 2000, "~2/3 of texts hold none");
+        requireAtLeast("encode", seen, "empty", 100, "1 in 21 short texts has 0 parts");
     }
 
     @Test
     void randomIdsDecode() {
-        batch("decode", SEED + 1, 3000, r -> {
+        Map<String, Integer> seen = batch("decode", SEED + 1, 3000, r -> {
             int[] ids = new int[r.nextInt(0, 64)];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = switch (r.nextInt(6)) {
@@ -207,13 +243,24 @@ class PromptFuzzTest {
                 };
             }
             checkDecode(ids, r.nextBoolean());
-            return "ok";
+            boolean invalid = Arrays.stream(ids).anyMatch(id -> id < 0 || id >= tok.vocabSize());
+            boolean bytes = Arrays.stream(ids).anyMatch(id -> id >= 3 && id < 3 + 256);
+            return (ids.length == 0 ? "empty" : invalid ? "invalid-ids" : "valid-ids")
+                    + (bytes ? "+byte-tokens" : "+no-byte-tokens");
         });
+        // Lengths 0-63 uniform; each id is out of range with p ~1/3 (cases 2 and 3: nearly every int is
+        // outside [0, 32064)), a byte-fallback token with p 1/6 + 1/6 x 256/32064. Expected: empty ~47,
+        // all ids valid ~90 (sum over L of (2/3)^L / 64), some invalid ~2860, no byte token ~6 % (~180).
+        requireAtLeast("decode", seen, "empty", 15, "1 in 64 arrays is empty");
+        requireAtLeast("decode", seen, "valid-ids", 30, "~3 % of arrays hold only ids of the vocabulary");
+        requireAtLeast("decode", seen, "invalid-ids", 2000, "~95 % of arrays hold an id outside it");
+        requireAtLeast("decode", seen, "byte-tokens", 2000, "~94 % of arrays hold a byte-fallback token");
+        requireAtLeast("decode", seen, "no-byte-tokens", 60, "~6 % hold none (empty ones included)");
     }
 
     @Test
     void multimodalPromptsSucceedOrExplain() {
-        batch("multimodal", SEED + 2, 3000, r -> {
+        Map<String, Integer> seen = batch("multimodal", SEED + 2, 3000, r -> {
             String prompt = randomText(r, 12);
             int images = r.nextInt(0, 5);
             if (r.nextBoolean()) {  // a well-formed prompt most of the time, so success is exercised too
@@ -229,11 +276,11 @@ class PromptFuzzTest {
             }
             int[] ids = tok.encodeMultimodal(prompt, counts);
             // Success: every placeholder names a given image; each image's run has its count.
-            long[] seen = new long[images];
+            long[] placeholders = new long[images];
             for (int id : ids) {
                 if (id < 0) {
                     assertTrue(-id <= images, "placeholder " + id + " for " + images + " images");
-                    seen[-id - 1]++;
+                    placeholders[-id - 1]++;
                 } else {
                     assertTrue(id < tok.vocabSize(), "id " + id);
                 }
@@ -243,16 +290,22 @@ class PromptFuzzTest {
                 for (int k = 1; k <= images; k++) {
                     final int kk = k;
                     long tags = order.stream().filter(x -> x == kk).count();
-                    assertEquals(tags * counts[k - 1], seen[k - 1], "placeholders of image " + k);
+                    assertEquals(tags * counts[k - 1], placeholders[k - 1], "placeholders of image " + k);
                 }
             }
-            return "ok";
+            return images == 0 ? "ok-text-only" : "ok-with-images";
         });
+        // Half the prompts are well formed (tags 1..k in order, stray tags defused) with 0-4 images; a
+        // negative count (1 in 8 per image) still refuses them. Expected: successes without images 1/5 of the
+        // prompts minus random ones holding a tag (~600), successes with images ~800, refusals ~1600.
+        requireAtLeast("multimodal", seen, "ok-text-only", 250, "~1/5 of prompts: no image and no tag");
+        requireAtLeast("multimodal", seen, "ok-with-images", 400, "~1/4: well formed, 1-4 images, counts >= 0");
+        requireAtLeast("multimodal", seen, "IAE", 800, "random tags and negative counts are refused");
     }
 
     @Test
     void chatTemplateWithRandomMessages() {
-        batch("chat", SEED + 3, 1000, r -> {
+        Map<String, Integer> seen = batch("chat", SEED + 3, 1000, r -> {
             List<Message> messages = new ArrayList<>();
             int n = r.nextInt(0, 4);
             if (r.nextBoolean()) {
@@ -263,8 +316,14 @@ class PromptFuzzTest {
             }
             String prompt = ChatTemplate.render(messages, r.nextBoolean());
             checkIds(tok.encode(prompt), prompt);
-            return "ok";
+            return messages.size() <= 1 ? "ok-one-or-no-message" : "ok-conversation";
         });
+        // 0-3 turns (uniform) after an optional system message (p 1/2). Empty with a generation prompt
+        // (1/4 x 1/2 x 1/2 = 1/16, ~60) is refused; conversations of 2+ messages ~5/8 (~620); the rest, 0-1
+        // message without refusal, ~5/16 (~310).
+        requireAtLeast("chat", seen, "IAE", 25, "1/16: no message but a generation prompt");
+        requireAtLeast("chat", seen, "ok-conversation", 300, "~5/8 render 2+ messages");
+        requireAtLeast("chat", seen, "ok-one-or-no-message", 150, "~5/16 render 0-1 message");
     }
 
     @Test
