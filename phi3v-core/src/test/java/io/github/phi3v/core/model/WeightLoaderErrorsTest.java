@@ -19,6 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.Checkpoint;
@@ -85,6 +89,60 @@ class WeightLoaderErrorsTest {
             }
         }
         assertEquals(count, Pointer.totalCount(), "native objects left once the loaders are closed");
+    }
+
+    /**
+     * End to end: a model whose config.json asks for a 2 GiB token embedding ([8388608, 64] float32), with a
+     * matching crafted header over a sparse file, is refused by {@link Phi3VModel#load} in float32, bf16 and
+     * int8 alike, naming file and tensor, and leaves nothing allocated.
+     */
+    @Test
+    void aModelWithATensorOver2GiBIsRefusedByLoad() throws IOException {
+        long vocab = 1L << 23;
+        Path model = GoldenCases.modelF32();   // its config.json and tensor names; the bytes are not used
+        Path huge = Files.createDirectories(dir.resolve("huge"));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config = (ObjectNode) json.readTree(model.resolve("config.json").toFile());
+        config.put("vocab_size", vocab);
+        json.writeValue(huge.resolve("config.json").toFile(), config);
+        ObjectNode header = json.createObjectNode();
+        long offset = 0;
+        try (Checkpoint c = Checkpoint.open(model)) {
+            for (String name : c.names()) {
+                long[] shape = c.info(name).shape();
+                if (name.equals(WeightNames.EMBED_TOKENS) || name.equals(WeightNames.LM_HEAD)) {
+                    shape[0] = vocab;
+                }
+                long bytes = 4;
+                for (long d : shape) {
+                    bytes *= d;
+                }
+                ObjectNode t = header.putObject(name);
+                t.put("dtype", "F32");
+                shape(t.putArray("shape"), shape);
+                shape(t.putArray("data_offsets"), new long[] {offset, offset + bytes});
+                offset += bytes;
+            }
+        }
+        Files.move(file(json.writeValueAsString(header), offset), huge.resolve("model.safetensors"));
+        Path f = huge.resolve("model.safetensors");
+        TorchRuntime.ensureInitialized();
+        long count = Pointer.totalCount();
+        for (ModelOptions options : List.of(ModelOptions.defaults().withPrecision(Precision.FLOAT32),
+                ModelOptions.defaults().withPrecision(Precision.BFLOAT16),
+                ModelOptions.defaults().withPrecision(Precision.BFLOAT16).withQuantization(Quantization.INT8))) {
+            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class,
+                    () -> Phi3VModel.load(huge, options));
+            assertEquals(f + ": tensor '" + WeightNames.EMBED_TOKENS + "': expected at most 2147483647 bytes per "
+                    + "tensor (the JDK 17 mapping limit), found 2147483648 bytes", e.getMessage(), options.toString());
+            assertEquals(count, Pointer.totalCount(), "native objects left by the refused load " + options);
+        }
+    }
+
+    private static void shape(ArrayNode array, long[] values) {
+        for (long v : values) {
+            array.add(v);
+        }
     }
 
     @Test
