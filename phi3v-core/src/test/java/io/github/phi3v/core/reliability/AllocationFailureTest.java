@@ -18,6 +18,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.ImageEmbeddings;
@@ -137,19 +139,22 @@ class AllocationFailureTest {
         return n;
     }
 
-    @Test
-    void kvCacheFreesWhatItMadeWhenAnAllocationFails() {
-        try (Phi3VModel model = Phi3VModel.load(f32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32))) {
+    @ParameterizedTest
+    @EnumSource(value = Precision.class, names = {"FLOAT32", "BFLOAT16"})
+    void kvCacheFreesWhatItMadeWhenAnAllocationFails(Precision precision) {
+        try (Phi3VModel model = golden(precision)) {
             float[] expected = logits(model);
             Counters base = Counters.now();
-            failEveryAllocation("newKvCache(" + CAPACITY + ")", () -> model.newKvCache(CAPACITY).close(), 10,
-                    () -> assertArrayEquals(expected, logits(model), "the model after a failed newKvCache"));
+            failEveryAllocation("newKvCache(" + CAPACITY + ") " + precision, () -> model.newKvCache(CAPACITY).close(),
+                    10, () -> assertArrayEquals(expected, logits(model), "the model after a failed newKvCache"));
             assertEquals(base, Counters.now());
         }
     }
 
-    @Test
-    void imageEncodeFreesWhatItMadeWhenAnAllocationFails() {
+    /** bf16 also covers CLIP's float32 attention on 16-bit weights (the casts around it allocate too). */
+    @ParameterizedTest
+    @EnumSource(value = Precision.class, names = {"FLOAT32", "BFLOAT16"})
+    void imageEncodeFreesWhatItMadeWhenAnAllocationFails(Precision precision) {
         // One sub-crop at num_crops 1: the global crop and the sub-crop go through CLIP, the HD transform and
         // the projection. The pixel values are arbitrary: only their determinism matters here.
         float[] px = new float[2 * 3 * 336 * 336];
@@ -157,19 +162,26 @@ class AllocationFailureTest {
         for (int i = 0; i < px.length; i++) {
             px[i] = (float) r.nextGaussian();
         }
-        try (Phi3VModel model = Phi3VModel.load(f32(), ModelOptions.defaults().withPrecision(Precision.FLOAT32))) {
+        try (Phi3VModel model = golden(precision)) {
             float[] expected;
             try (ImageEmbeddings e = model.encodeImage(px, 1, 336, 336)) {
                 expected = e.toFloatArray();
             }
             Counters base = Counters.now();
-            failEveryAllocation("encodeImage(1 crop)", () -> model.encodeImage(px, 1, 336, 336).close(), 50, () -> {
-                try (ImageEmbeddings e = model.encodeImage(px, 1, 336, 336)) {
-                    assertArrayEquals(expected, e.toFloatArray(), "the model after a failed encodeImage");
-                }
-            });
+            failEveryAllocation("encodeImage(1 crop) " + precision, () -> model.encodeImage(px, 1, 336, 336).close(),
+                    50, () -> {
+                        try (ImageEmbeddings e = model.encodeImage(px, 1, 336, 336)) {
+                            assertArrayEquals(expected, e.toFloatArray(), "the model after a failed encodeImage");
+                        }
+                    });
             assertEquals(base, Counters.now());
         }
+    }
+
+    /** The golden tiny-a checkpoint of that precision (model-f32 or model-bf16), computed in it. */
+    private static Phi3VModel golden(Precision precision) {
+        Path dir = SharedData.tinyA().resolve(precision == Precision.FLOAT32 ? "model-f32" : "model-bf16");
+        return Phi3VModel.load(dir, ModelOptions.defaults().withPrecision(precision));
     }
 
     @Test
