@@ -77,24 +77,27 @@ final class ClipVisionTower {
         x = torch.cat(new TensorVector(cls, x), 1);                      // [n, 1+P, C]
         x = torch.add(x, positionEmbedding);                             // [n, 1+P, C] + [1+P, C]
         x = preLayrnorm.apply(x);                                        // hidden_states[0]
-        // One scope per layer keeps peak memory at one layer's intermediates.
+        // One scope per layer keeps peak memory at one layer's intermediates. A layer's output is kept out of
+        // its scope and owned here until the next layer has consumed it, also when a later layer fails.
         boolean ownsX = false;
-        for (EncoderLayer layer : layers) {
-            Tensor next;
-            try (InferenceScope scope = InferenceScope.open()) {
-                next = scope.keep(layer.apply(x));
+        try {
+            for (EncoderLayer layer : layers) {
+                Tensor next;
+                try (InferenceScope scope = InferenceScope.open()) {
+                    next = scope.keep(layer.apply(x));
+                }
+                if (ownsX) {
+                    x.close();
+                }
+                x = next;
+                ownsX = true;
             }
+            return x.narrow(1, 1, patches);                              // [n, P, C], CLS dropped
+        } finally {
             if (ownsX) {
-                x.close();
+                x.close();  // the returned view keeps the storage alive
             }
-            x = next;
-            ownsX = true;
         }
-        Tensor out = x.narrow(1, 1, patches);                            // [n, P, C], CLS dropped
-        if (ownsX) {
-            x.close();  // the view keeps the storage alive
-        }
-        return out;
     }
 
     /** One pre-LayerNorm CLIP encoder layer. */

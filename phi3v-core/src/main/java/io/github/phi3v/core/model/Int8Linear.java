@@ -107,8 +107,11 @@ final class Int8Linear extends Modules.Linear {
                 // [out, in] view of one byte stands in for it.
                 shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(q.size(0), q.size(1));
             }
+            Scalar one = new Scalar(1.0);
+            Scalar zero = new Scalar(0L);
+            // Kept only after the last allocation: if one of them fails, the scope frees everything made above.
             return new Int8Linear(scope.keep(shapeOnly), scope.keep(packedQ), scope.keep(offsets),
-                    scope.keep(scaleRow), scope.keep(bias), scope.keep(new Scalar(1.0)), scope.keep(new Scalar(0L)), outType);
+                    scope.keep(scaleRow), scope.keep(bias), scope.keep(one), scope.keep(zero), outType);
         }
     }
 

@@ -117,22 +117,19 @@ public final class Phi3VModel implements AutoCloseable {
         if (options.threads() > 0) {
             TorchRuntime.setThreads(options.threads());
         }
-        Device device;
-        if (options.device() == ModelOptions.Device.CUDA) {
-            if (!torch.cuda_is_available()) {
-                throw new IllegalStateException("device CUDA requested, but libtorch sees no CUDA device (build "
-                        + "with -Pgpu for the CUDA natives and check the driver), or use device CPU");
-            }
-            device = new Device(DeviceType.CUDA, (byte) 0);
-        } else {
-            device = new Device(DeviceType.CPU);
+        boolean cuda = options.device() == ModelOptions.Device.CUDA;
+        if (cuda && !torch.cuda_is_available()) {
+            throw new IllegalStateException("device CUDA requested, but libtorch sees no CUDA device (build "
+                    + "with -Pgpu for the CUDA natives and check the driver), or use device CPU");
         }
         Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
         try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
             WeightNames.validate(config, checkpoint.names(), n -> checkpoint.info(n).shape(),
                     checkpoint.source().toString());
-            WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(), device,
-                    options.quantization());
+            // The loader makes the model's first native object (the device) and owns every one after it:
+            // whatever fails from here on (a read error, an allocation), closing it frees all of them.
+            WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(),
+                    cuda ? DeviceType.CUDA : DeviceType.CPU, options.quantization());
             try {
                 return new Phi3VModel(config, options, loader);
             } catch (RuntimeException | Error e) {
@@ -189,44 +186,39 @@ public final class Phi3VModel implements AutoCloseable {
                     + " (max_position_embeddings), got " + capacity);
         }
         lock.readLock().lock();
-        try {
+        // Everything is allocated in ONE scope and kept only once all of it exists: when any allocation
+        // fails (out of memory for a large capacity is the likely one), the scope frees the tensors
+        // already made, and nothing is half-owned by a cache that was never returned.
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions opts = new TensorOptions(dtype);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
             checkOpen();
             int n = layers.size();
             Tensor[] keys = new Tensor[n];
             Tensor[] values = new Tensor[n];
             long[] shape = {config.numKeyValueHeads(), capacity, config.headDim()};
-            try (InferenceScope scope = InferenceScope.open();
-                 TensorOptions opts = new TensorOptions(dtype);
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                for (int i = 0; i < n; i++) {
-                    keys[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
-                    values[i] = scope.keep(onDevice(torch.empty(shape, opts, fmt)));
-                }
+            for (int i = 0; i < n; i++) {
+                keys[i] = onDevice(torch.empty(shape, opts, fmt));
+                values[i] = onDevice(torch.empty(shape, opts, fmt));
             }
             // The rotary tables of every position the cache can hold, built once here rather than per step:
             // the short factors serve sequences of at most original_max_position_embeddings tokens, the
             // long ones (when rope_scaling switches) longer sequences.
             int original = config.originalMaxPositionEmbeddings();
-            LongRopeEmbedding.CosSin shortTable;
-            LongRopeEmbedding.CosSin longTable = null;
-            try (InferenceScope scope = InferenceScope.open()) {
-                shortTable = keep(scope, rope.cosSin(0, rope.switchesFactors() ? Math.min(capacity, original) : capacity,
-                        false, dtype, device));
-                if (rope.switchesFactors() && capacity > original) {
-                    longTable = keep(scope, rope.cosSin(0, capacity, true, dtype, device));
-                }
-            }
-            Tensor inputEmbeddings = null;
+            LongRopeEmbedding.CosSin shortTable = rope.cosSin(0,
+                    rope.switchesFactors() ? Math.min(capacity, original) : capacity, false, dtype, device);
+            LongRopeEmbedding.CosSin longTable = rope.switchesFactors() && capacity > original
+                    ? rope.cosSin(0, capacity, true, dtype, device) : null;
             int saved = rope.switchesFactors() ? Math.min(capacity, original) : 0;
-            if (saved > 0) {
-                try (InferenceScope scope = InferenceScope.open();
-                     TensorOptions opts = new TensorOptions(dtype);
-                     MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                    inputEmbeddings = scope.keep(onDevice(torch.empty(new long[] {saved, config.hiddenSize()}, opts,
-                            fmt)));
-                }
+            Tensor inputEmbeddings = saved > 0
+                    ? onDevice(torch.empty(new long[] {saved, config.hiddenSize()}, opts, fmt)) : null;
+            // From here on nothing allocates: keep() only adds a reference.
+            for (int i = 0; i < n; i++) {
+                scope.keep(keys[i]);
+                scope.keep(values[i]);
             }
-            return new KvCache(this, keys, values, inputEmbeddings, shortTable, longTable, capacity);
+            return new KvCache(this, keys, values, inputEmbeddings == null ? null : scope.keep(inputEmbeddings),
+                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity);
         } finally {
             lock.readLock().unlock();
         }

@@ -1,26 +1,19 @@
 package io.github.phi3v.core.model;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
-
-import org.bytedeco.javacpp.BytePointer;
 
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.weights.Checkpoint;
+
 import io.github.phi3v.core.weights.TensorInfo;
 
 /**
@@ -38,14 +31,19 @@ final class WeightLoader implements AutoCloseable {
     private final Quantization quantization;
     private final List<Pointer> owned = new ArrayList<>();
 
-    WeightLoader(Checkpoint checkpoint, ScalarType dtype, Device device) {
-        this(checkpoint, dtype, device, Quantization.NONE);
+    WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType) {
+        this(checkpoint, dtype, deviceType, Quantization.NONE);
     }
 
-    WeightLoader(Checkpoint checkpoint, ScalarType dtype, Device device, Quantization quantization) {
+    /**
+     * Creates the compute device, the loader's first native object, so that the loader owns every native
+     * object of the model from the first one on (a device made earlier by the caller leaked whenever the
+     * config or the checkpoint was refused before the loader existed).
+     */
+    WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType, Quantization quantization) {
         this.checkpoint = checkpoint;
         this.dtype = dtype;
-        this.device = own(device);
+        this.device = own(deviceType == DeviceType.CUDA ? new Device(deviceType, (byte) 0) : new Device(deviceType));
         this.quantization = quantization;
     }
 
@@ -65,41 +63,13 @@ final class WeightLoader implements AutoCloseable {
     }
 
     /**
-     * The named tensor in its stored dtype, read from the file into a fresh CPU tensor of the caller's scope.
-     * Reading instead of copying from the memory mapping keeps the file's pages out of this process: a
-     * mapping's pages count in the resident set until the checkpoint closes (17 GB peak for the 8.3 GB
-     * full-size bf16 model, against 8.9 GB this way), and its 4 KiB page faults made loading 5-10x slower.
+     * The named tensor in its stored dtype, read from the file into a fresh CPU tensor of the caller's scope
+     * ({@link Checkpoint#read}): reading instead of copying from the memory mapping keeps the file's pages
+     * out of this process, and its 4 KiB page faults made loading 5-10x slower. Read errors and tensors
+     * over 2 GiB are {@link io.github.phi3v.core.weights.InvalidCheckpointException}s naming file and tensor.
      */
     private Tensor read(String name) {
-        TensorInfo info = checkpoint.info(name);
-        ScalarType stored = info.dtype().scalarType();
-        Tensor t;
-        try (TensorOptions opts = new TensorOptions(stored);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            t = torch.empty(info.shape(), opts, fmt);
-        }
-        long length = info.byteLength();
-        if (length == 0) {
-            return t;
-        }
-        try (FileChannel ch = FileChannel.open(info.file(), StandardOpenOption.READ);
-             BytePointer data = new BytePointer(t.data_ptr())) {
-            // Tensors are below 2 GiB (checked by Checkpoint), so one ByteBuffer spans the destination.
-            ByteBuffer dst = data.capacity(length).asByteBuffer();
-            long position = info.fileOffset();
-            while (dst.hasRemaining()) {
-                int n = ch.read(dst, position + dst.position());
-                if (n < 0) {
-                    throw new UncheckedIOException(new IOException(info.file() + ": tensor '" + name + "' expected "
-                            + length + " bytes at offset " + info.fileOffset() + ", found end of file after "
-                            + dst.position()));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read tensor '" + name + "' from " + info.file() + ": "
-                    + e.getMessage(), e);
-        }
-        return t;
+        return checkpoint.read(name);
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.github.phi3v.core.runtime;
 
+import java.util.function.Supplier;
+
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.InferenceMode;
@@ -22,13 +24,31 @@ import org.bytedeco.pytorch.InferenceMode;
  */
 public final class InferenceScope implements AutoCloseable {
 
+    /**
+     * TEST-ONLY hook, never set by the library: when a test has set it on the current thread, it makes the
+     * {@link PointerScope} of every scope that thread opens. The fault-injection tests
+     * ({@code AllocationFaults} in the test sources) install a scope that counts the native objects
+     * JavaCPP attaches to it and fails the k-th one, so every allocation the model makes inside a scope
+     * can be made to fail. A {@code ThreadLocal} rather than a static field so that no other thread can
+     * ever see it; in production it is empty and costs one lookup per scope (a few ns, next to the
+     * microsecond of every libtorch call made in the scope).
+     */
+    static final ThreadLocal<Supplier<PointerScope>> SCOPES_FOR_TESTS = new ThreadLocal<>();
+
     private final InferenceMode mode;
     private final PointerScope scope;
 
     private InferenceScope() {
         // The guard is created before the scope so that the scope does not own it; it is closed last.
-        this.mode = new InferenceMode();
-        this.scope = new PointerScope();
+        InferenceMode guard = new InferenceMode();
+        try {
+            Supplier<PointerScope> testScopes = SCOPES_FOR_TESTS.get();
+            this.scope = testScopes == null ? new PointerScope() : testScopes.get();
+        } catch (RuntimeException | Error e) {
+            guard.close();   // leave inference mode again: the guard is thread state, not just memory
+            throw e;
+        }
+        this.mode = guard;
     }
 
     /**

@@ -14,8 +14,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -27,7 +29,8 @@ import io.github.phi3v.testsupport.SharedData;
 /**
  * Every malformation the reader guards against gives an {@link InvalidCheckpointException} with a
  * specific message (file, tensor, expected vs found) at {@link Checkpoint#open}, before any byte is
- * mapped, so none of them can fault the JVM.
+ * mapped, so none of them can fault the JVM; a file that changes after {@code open} fails the mapping
+ * or the read of the tensor concerned the same way, leaving nothing allocated.
  */
 class MalformedCheckpointTest {
 
@@ -221,12 +224,68 @@ class MalformedCheckpointTest {
         }
         try (Checkpoint c = Checkpoint.open(dir)) {
             assertEquals(2147483648L, c.info("huge").byteLength());
-            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> c.tensor("huge"));
-            assertEquals(f + ": tensor 'huge': expected at most 2147483647 bytes per tensor (the JDK 17 mapping "
-                    + "limit), found 2147483648 bytes", e.getMessage());
-            try (Tensor small = c.tensor("small")) {
-                assertEquals(4, small.numel());
+            // The same refusal on every path: the zero-copy mapping, the mapped bytes and the copying read
+            // (which model loading uses on CPU), before anything is allocated or mapped.
+            long count = Pointer.totalCount();
+            for (Executable path : List.<Executable>of(() -> c.tensor("huge"), () -> c.bytes("huge"),
+                    () -> c.read("huge"))) {
+                InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, path);
+                assertEquals(f + ": tensor 'huge': expected at most 2147483647 bytes per tensor (the JDK 17 mapping "
+                        + "limit), found 2147483648 bytes", e.getMessage());
             }
+            assertEquals(count, Pointer.totalCount(), "native objects left by the refusals");
+            try (Tensor small = c.tensor("small"); Tensor read = c.read("small")) {
+                assertEquals(4, small.numel());
+                assertEquals(4, read.numel());
+            }
+        }
+    }
+
+    @Test
+    void readCopiesTheTensorAndOutlivesTheCheckpoint() throws IOException {
+        new SafetensorsBuilder().f32("v", S4, V4).f32("empty", new long[] {0, 3}).write(dir.resolve("model.safetensors"));
+        Tensor v;
+        Tensor empty;
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            v = c.read("v");
+            empty = c.read("empty");
+        }
+        try (v; empty) {
+            float[] out = new float[4];
+            v.data_ptr_float().get(out);
+            assertArrayEquals(V4, out);
+            assertEquals(0, empty.numel());
+            assertEquals(2, empty.dim());
+        }
+    }
+
+    @Test
+    void fileTruncatedAfterOpenFailsTheReadNamingFileAndTensor() throws IOException {
+        Path f = new SafetensorsBuilder().f32("a", S4, V4).f32("b", S4, V4).write(dir.resolve("model.safetensors"));
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            try (Tensor a = c.read("a")) {    // the file is opened and read once before it shrinks
+                assertEquals(4, a.numel());
+            }
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(Files.size(f) - 8);
+            }
+            long count = Pointer.totalCount();
+            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> c.read("b"));
+            long offset = c.info("b").fileOffset();
+            assertEquals(f + ": tensor 'b': expected 16 bytes at offset " + offset + ", found the end of the file "
+                    + "after 8 of them: the file was truncated after the checkpoint was opened", e.getMessage());
+            assertEquals(count, Pointer.totalCount(), "the half-read tensor is freed (no scope was open)");
+        }
+    }
+
+    @Test
+    void fileRemovedAfterOpenFailsTheReadNamingFileAndTensor() throws IOException {
+        Path f = new SafetensorsBuilder().f32("a", S4, V4).write(dir.resolve("model.safetensors"));
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            Files.delete(f);
+            InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> c.read("a"));
+            assertTrue(e.getMessage().startsWith(f + ": tensor 'a': cannot open the file: "
+                    + "java.nio.file.NoSuchFileException"), e.getMessage());
         }
     }
 
