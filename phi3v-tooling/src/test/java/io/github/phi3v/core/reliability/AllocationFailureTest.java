@@ -29,15 +29,18 @@ import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.core.model.WeightMismatchException;
-import io.github.phi3v.core.random.RandomModel;
-import io.github.phi3v.core.random.SafetensorsWriter.ElementType;
 import io.github.phi3v.core.runtime.AllocationFaults;
 import io.github.phi3v.core.runtime.TorchRuntime;
+import io.github.phi3v.core.weights.DType;
 import io.github.phi3v.core.weights.InvalidCheckpointException;
 import io.github.phi3v.testsupport.SharedData;
+import io.github.phi3v.tooling.random.RandomModel;
 
 /**
- * Native memory on failure paths: for each operation that allocates several native objects (KV cache,
+ * (In phi3v-tooling because its load tests use the random models built there; it runs against core's test
+ * fixture {@code AllocationFaults} from the phi3v-core test jar.)
+ *
+ * <p>Native memory on failure paths: for each operation that allocates several native objects (KV cache,
  * model load in float32 / bf16 / int8, image encode), every single one of its allocations is made to fail
  * in turn ({@link AllocationFaults}); each time the operation must throw that fault (or wrap it), JavaCPP's
  * counters ({@link Pointer#totalCount()}, {@link Pointer#totalBytes()}) must be exactly back at their
@@ -84,7 +87,7 @@ class AllocationFailureTest {
                 t.originalMaxPositionEmbeddings(), t.ropeScaling(), t.slidingWindow(), t.bosTokenId(), 2, 0,
                 t.tieWordEmbeddings(), t.torchDtype(), t.imageEmbedding());
         randomF32 = RandomModel.builder(small).build(tmp.resolve("f32"));
-        randomBf16 = RandomModel.builder(small).dtype(ElementType.BF16).build(tmp.resolve("bf16"));
+        randomBf16 = RandomModel.builder(small).dtype(DType.BF16).build(tmp.resolve("bf16"));
     }
 
     @AfterAll
