@@ -1,0 +1,45 @@
+// Checks the jars of this build (this project itself builds nothing): every jar carries the licence,
+// and the CLI's fat jar bundles the natives of one platform only.
+import java.util.zip.ZipFile
+
+def check = { boolean ok, String msg -> if (!ok) throw new AssertionError(msg) }
+
+// 1. META-INF/LICENSE, equal to the repository's LICENSE, in every jar: this build's (main, sources,
+//    javadoc, the CLI's fat jar) and the ones installed for the consumer.
+byte[] license = new File(repoRoot, 'LICENSE').bytes
+List<File> jars = []
+new File(repoRoot).eachDirMatch(~/phi3v-.*/) { m ->
+    File target = new File(m, 'target')
+    if (target.isDirectory()) {
+        target.eachFileMatch(~/.*\.jar/) { jars << it }
+    }
+}
+new File(localRepositoryPath, 'io/github/phi3v').eachFileRecurse { if (it.name.endsWith('.jar')) jars << it }
+['phi3v-tokenizer', 'phi3v-image', 'phi3v-core', 'phi3v-tooling', 'phi3v-examples', 'phi3v-cli'].each { a ->
+    check(jars.any { it.name == "${a}-${projectVersion}.jar".toString() }, "no ${a}-${projectVersion}.jar in ${jars}")
+    check(jars.any { it.name == "${a}-${projectVersion}-sources.jar".toString() }, "no ${a} sources jar in ${jars}")
+}
+jars.each { jar ->
+    new ZipFile(jar).withCloseable { z ->
+        def e = z.getEntry('META-INF/LICENSE')
+        check(e != null, "${jar} has no META-INF/LICENSE")
+        check(Arrays.equals(z.getInputStream(e).bytes, license), "${jar}: META-INF/LICENSE differs from LICENSE")
+    }
+}
+println "META-INF/LICENSE checked in ${jars.size()} jars"
+
+// 2. The CLI's fat jar bundles the natives of one platform only (CPU; CUDA with -Pgpu).
+List<File> fat = jars.findAll { it.name == 'phi3v.jar' }
+check(fat.size() == 1, "expected one fat jar phi3v.jar, found ${fat}")
+Set<String> platforms = [] as Set
+int libs = 0
+new ZipFile(fat[0]).withCloseable { z ->
+    z.entries().each { e ->
+        def m = e.name =~ /^org\/bytedeco\/[^\/]+\/([^\/]+)\/[^\/]+\.(so(\.[0-9.]+)?|dylib|dll)$/
+        if (m.matches()) { platforms << m.group(1); libs++ }
+    }
+}
+Set<String> allowed = [nativeClassifier, pytorchClassifier].collect { it.toString() } as Set
+check(libs > 0 && allowed.containsAll(platforms), "${fat[0]}: native libraries for ${platforms}, expected only ${allowed}")
+println "${fat[0]}: ${libs} native libraries, platforms ${platforms}"
+return true
