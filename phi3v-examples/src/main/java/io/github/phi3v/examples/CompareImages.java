@@ -1,52 +1,38 @@
 package io.github.phi3v.examples;
 
-import java.util.List;
 import java.util.function.Consumer;
 
+import io.github.phi3v.core.ChatRequest;
+import io.github.phi3v.core.ImageInput;
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.generate.Answer;
-import io.github.phi3v.tooling.Models;
 
 /**
- * Seed scenario 3: compare two images (they become {@code <|image_1|>} and {@code <|image_2|>}).
- *
- * <pre>
- * java -cp phi3v-cli/target/phi3v.jar io.github.phi3v.examples.CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]
- * </pre>
- *
- * Images are files or http(s) URLs; MODEL a hub id (default {@value Models#PHI3_VISION}), a model folder
- * or {@code tiny-random}; QUESTION defaults to the notebook's {@value #PROMPT}. The answer is streamed.
+ * Seed scenario 3: tell what differs between two images. {@code java -cp phi3v-cli/target/phi3v.jar io.github.phi3v.examples.CompareImages
+ * FIRST SECOND [MODEL] [QUESTION]}: images are files, http(s) URLs or {@code data:} URIs; MODEL a hub id, a folder
+ * or {@code tiny-random}; QUESTION defaults to the notebook's {@value #PROMPT}.
  */
 public final class CompareImages {
 
-    /** The seed notebook's question for two images (its wording kept). */
+    /** The seed notebook's question. */
     public static final String PROMPT = "What is difference in this two images?";
 
     private CompareImages() {
     }
 
-    /**
-     * Asks the question about both images and streams the answer.
-     *
-     * @param model the loaded model
-     * @param first the first image (file or http(s) URL)
-     * @param second the second image
-     * @param question the question
-     * @param maxNewTokens answer length limit
-     * @param onText receives the answer piece by piece
-     * @return the complete answer
-     */
+    /** Asks {@code question} about the two images (one stateless call) and streams the answer to {@code onText}. */
     public static Answer run(Phi3Vision model, String first, String second, String question, int maxNewTokens,
             Consumer<String> onText) {
-        return ImageQuestion.run(model, List.of(first, second), question, maxNewTokens, onText);
+        ChatRequest request = ChatRequest.builder()
+                .user(question, ImageInput.parse(first), ImageInput.parse(second))   // images first, then the question
+                .maxNewTokens(maxNewTokens)
+                .build();
+        return model.chatStream(request, onText);
     }
 
-    /**
-     * Command-line entry point.
-     *
-     * @param args IMAGE1 IMAGE2 [MODEL] [QUESTION]
-     */
+    /** Command-line entry point: FIRST SECOND [MODEL] [QUESTION]. */
     public static void main(String[] args) {
-        ImageQuestion.main("CompareImages IMAGE1 IMAGE2 [MODEL] [QUESTION]", 2, PROMPT, args);
+        ExampleMain.run("CompareImages FIRST SECOND [MODEL] [QUESTION]", 2, PROMPT, args,
+                (model, images, question, out) -> run(model, images.get(0), images.get(1), question, 500, out));
     }
 }
