@@ -63,7 +63,9 @@ public final class Phi3vServer implements AutoCloseable {
         connector.setIdleTimeout(Duration.ofMinutes(10).toMillis());
         jetty.addConnector(connector);
         jetty.setHandler(new ApiHandler(options, chat, metrics, admission));
-        jetty.setStopTimeout(1000);
+        // Draining is done by Admission (running requests finish first); then idle keep-alive connections
+        // are simply closed, with no further graceful wait.
+        jetty.setStopTimeout(0);
     }
 
     /**
