@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.SocketTimeoutException;
@@ -47,7 +46,6 @@ class BadInputTest {
         if (server != null) {
             server.close();
         }
-        // a good request after all the bad ones is answered as before
     }
 
     private static JsonNode assertError(Fixture.Reply r, int status, String param, String code) {
@@ -206,12 +204,18 @@ class BadInputTest {
     }
 
     @Test
+    void aStreamedRequestRefusedBeforeItsFirstTokenGetsAStatus() {
+        String notImage = "data:image/png;base64," + Base64.getEncoder().encodeToString("hello, not a png".getBytes());
+        String stream = "{\"stream\":true,";
+        Fixture.Reply r = chat(Fixture.imageRequest(notImage, 4).replaceFirst("\\{", stream));
+        assertError(r, 400, "messages[0].content[0].image_url.url", "invalid_image");
+        assertError(chat(Fixture.textRequest("hi", 5000).replaceFirst("\\{", stream)), 400, "messages",
+                "context_length_exceeded");
+    }
+
+    @Test
     void unknownPathsAndMethods() {
         assertError(Fixture.get(server, "/v1/embeddings", null), 404, null, "unknown_url");
         assertError(Fixture.get(server, ApiHandler.CHAT, null), 405, null, "method_not_allowed");
-    }
-
-    static void rethrow(IOException e) {
-        throw new UncheckedIOException(e);
     }
 }
