@@ -34,6 +34,11 @@ final class ModelArgs {
      * @param defaultDtype the precision when {@code --dtype} is absent, or null for the library default
      */
     Phi3Vision open(PrintWriter err, String defaultDtype) {
+        return builder(err, defaultDtype).build();
+    }
+
+    /** The builder {@link #open} builds, for commands that add options of their own (e.g. serve's limits). */
+    Phi3VisionBuilder builder(PrintWriter err, String defaultDtype) {
         Phi3VisionBuilder b = Models.builder(model, err, new ProgressBar(err));
         String d = dtype != null ? dtype : defaultDtype;
         if (d != null) {
@@ -45,6 +50,6 @@ final class ModelArgs {
         if (maxContext != null) {
             b.maxContext(maxContext);
         }
-        return b.build();
+        return b;
     }
 }

@@ -1,0 +1,72 @@
+package io.github.phi3v.server;
+
+import java.util.List;
+
+import io.github.phi3v.core.LimitExceededException;
+import io.github.phi3v.core.generate.ContextLengthExceededException;
+import io.github.phi3v.image.ImageProcessingException;
+
+/**
+ * Maps what the core throws for a request to OpenAI's error statuses and codes. The core's messages are
+ * written for users (they name the limit and the option), so they are passed on; image download failures
+ * carry one uniform message by design (no port scanning through error texts).
+ */
+final class ErrorMapper {
+
+    private ErrorMapper() {
+    }
+
+    /**
+     * The API error for an exception thrown while running a request.
+     *
+     * @param e what the backend threw
+     * @param imageParams the JSON paths of the request's images, in order
+     * @param othersRunning whether other requests held resources when it failed
+     * @return the error to send, or null for an unexpected failure (500)
+     */
+    static ApiException map(RuntimeException e, List<String> imageParams, boolean othersRunning) {
+        if (e instanceof ApiException api) {
+            return api;
+        }
+        if (e instanceof ContextLengthExceededException) {
+            return new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
+                    e.getMessage());
+        }
+        if (e instanceof LimitExceededException lim) {
+            switch (lim.limit()) {
+                case "maxConcurrentRequests":
+                    return new ApiException(429, "rate_limit_exceeded", null, "too_many_requests", e.getMessage());
+                case "kvCacheBytes":
+                    // Busy (others hold KV memory): retry later. Alone too big: the request must change.
+                    return othersRunning
+                            ? new ApiException(429, "rate_limit_exceeded", null, "kv_cache_full", e.getMessage())
+                            : new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+                                    e.getMessage());
+                case "maxPromptTokens":
+                    return new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
+                            e.getMessage());
+                case "maxImagesPerPrompt":
+                    return new ApiException(400, "invalid_request_error", "messages", "too_many_images",
+                            e.getMessage());
+                default:
+                    return new ApiException(400, "invalid_request_error", null, "limit_exceeded", e.getMessage());
+            }
+        }
+        if (e instanceof ImageProcessingException img) {
+            String param = imageParams.size() == 1 ? imageParams.get(0) : "messages";
+            String code = img.reason() == ImageProcessingException.Reason.UNREADABLE
+                    || img.reason() == ImageProcessingException.Reason.UNSUPPORTED_SOURCE
+                    ? "invalid_image_url" : "invalid_image";
+            return new ApiException(400, "invalid_request_error", param, code, e.getMessage());
+        }
+        if (e instanceof IllegalStateException) {
+            // the model was closed under the request (shutdown)
+            return new ApiException(503, "server_error", null, "shutting_down", "the model is not available: "
+                    + e.getMessage());
+        }
+        if (e instanceof IllegalArgumentException) {
+            return ApiException.invalid("messages", e.getMessage());
+        }
+        return null;
+    }
+}
