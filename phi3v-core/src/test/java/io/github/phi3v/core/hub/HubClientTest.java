@@ -41,12 +41,7 @@ class HubClientTest {
     void startHub() throws IOException {
         weights = new byte[300_000];
         new Random(7).nextBytes(weights);
-        hub = new MockHub()
-                .text("config.json", "{\"model_type\": \"phi3_v\"}")
-                .text("tokenizer.json", "{\"version\": \"1.0\"}")
-                .text("tokenizer_config.json", "{}")
-                .text("preprocessor_config.json", "{\"num_crops\": 16}")
-                .file("model.safetensors", weights, true);
+        hub = MockHub.smallModel(weights);
     }
 
     @AfterEach

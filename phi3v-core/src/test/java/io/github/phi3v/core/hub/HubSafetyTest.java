@@ -47,12 +47,7 @@ class HubSafetyTest {
     void startHub() throws IOException {
         weights = new byte[300_000];
         new Random(3).nextBytes(weights);
-        hub = new MockHub()
-                .text("config.json", "{\"model_type\": \"phi3_v\"}")
-                .text("tokenizer.json", "{\"version\": \"1.0\"}")
-                .text("tokenizer_config.json", "{}")
-                .text("preprocessor_config.json", "{\"num_crops\": 16}")
-                .file("model.safetensors", weights, true);
+        hub = MockHub.smallModel(weights);
     }
 
     @AfterEach

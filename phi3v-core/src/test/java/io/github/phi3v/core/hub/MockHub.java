@@ -54,6 +54,19 @@ final class MockHub implements AutoCloseable {
     private volatile boolean chunkedStorage;
     private volatile long announcedSize = -1;
 
+    /**
+     * A hub serving one small model: the four JSON files and {@code weights} as an LFS
+     * {@code model.safetensors}.
+     */
+    static MockHub smallModel(byte[] weights) throws IOException {
+        return new MockHub()
+                .text("config.json", "{\"model_type\": \"phi3_v\"}")
+                .text("tokenizer.json", "{\"version\": \"1.0\"}")
+                .text("tokenizer_config.json", "{}")
+                .text("preprocessor_config.json", "{\"num_crops\": 16}")
+                .file("model.safetensors", weights, true);
+    }
+
     MockHub() throws IOException {
         InetAddress loopback = InetAddress.getLoopbackAddress();
         hub = HttpServer.create(new InetSocketAddress(loopback, 0), 0);
