@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -32,6 +33,9 @@ final class Phi3DecoderLayer {
 
     /** Decode attention lengths are padded to a multiple of this (see {@link #attention}). */
     private static final long DECODE_BUCKET = 64;
+
+    /** Most rows of a batched bf16 decode step whose linears still run on ATen's kernels (measured). */
+    static final long BATCH_GEMV_MAX_ROWS = 1;
 
     /** Queries per block of {@link #chunkedCausal}. */
     private static final long QUERY_CHUNK = 128;
@@ -178,12 +182,71 @@ final class Phi3DecoderLayer {
         }
         Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
-            Tensor x1 = torch.add(x, oProj.apply(merged));
-            Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));         // [n, 2I]
-            Tensor gate = gateUp.narrow(1, 0, intermediate);                            // first half: gate
-            Tensor up = gateUp.narrow(1, intermediate, intermediate);
-            return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+            return outputAndMlp(x, merged);
         }
+    }
+
+    /** o_proj and residual, then the MLP and residual: {@code [n, H*d]} attention output to {@code [n, hidden]}. */
+    private Tensor outputAndMlp(Tensor x, Tensor merged) {
+        Tensor x1 = torch.add(x, oProj.apply(merged));
+        Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
+        Tensor gate = gateUp.narrow(1, 0, intermediate);                                // first half: gate
+        Tensor up = gateUp.narrow(1, intermediate, intermediate);
+        return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+    }
+
+    /**
+     * One decode token for each of B sequences: the linears run once on the {@code [B, hidden]} batch (on a
+     * CPU the step is bound by reading the weights, so B rows cost little more than one), rotary per row at
+     * its own position, attention per sequence over its own cache with the single-row decode path of
+     * {@link #attention}. Each row's result depends only on its own inputs.
+     *
+     * @param x {@code [B, hidden]} residual stream, row i the new token of sequence i
+     * @param steps one single-position step per sequence (its position, mask and upcast flag)
+     * @param rope cos/sin {@code [B, d]}: row i for sequence i's position and factor set
+     * @param cacheKeys per sequence {@code [kvHeads, capacity, d]}: receives its new key at its position
+     * @param cacheValues likewise for values
+     * @return {@code [B, hidden]}
+     */
+    Tensor applyBatch(Tensor x, Step[] steps, LongRopeEmbedding.CosSin rope, Tensor[] cacheKeys,
+            Tensor[] cacheValues) {
+        long b = steps.length;
+        long d = headDim;
+        CpuMatmulBackend.Mode linears = batchLinearMode(b);
+        Tensor h = inputLayernorm.apply(x);
+        Tensor qkv;                                                                     // [B, (H+2K)*d]
+        try (CpuMatmulBackend.Lease lease = lease(cpu, linears)) {
+            qkv = qkvProj.apply(h);
+        }
+        Tensor q = qkv.narrow(1, 0, heads * d).view(b, heads, d).transpose(0, 1);       // [H, B, d]
+        Tensor k = qkv.narrow(1, heads * d, kvHeads * d).view(b, kvHeads, d).transpose(0, 1);  // [K, B, d]
+        Tensor v = qkv.narrow(1, (heads + kvHeads) * d, kvHeads * d).view(b, kvHeads, d).transpose(0, 1); // [K, B, d]
+        q = LongRopeEmbedding.apply(q, rope);            // elementwise: row i exactly as in its own step
+        k = LongRopeEmbedding.apply(k, rope);
+        TensorVector outs = new TensorVector();
+        try (CpuMatmulBackend.Lease lease = lease(cpu, CpuMatmulBackend.Mode.ONEDNN)) {
+            for (int i = 0; i < b; i++) {
+                Step s = steps[i];
+                cacheKeys[i].narrow(1, s.start(), 1).copy_(k.narrow(1, i, 1));      // in place: [K, 1, d]
+                cacheValues[i].narrow(1, s.start(), 1).copy_(v.narrow(1, i, 1));
+                outs.push_back(attention(q.narrow(1, i, 1), cacheKeys[i], cacheValues[i], s));  // [H, 1, d]
+            }
+        }
+        Tensor attn = torch.cat(outs, 1);                                               // [H, B, d]
+        Tensor merged = attn.transpose(0, 1).reshape(b, heads * d);                     // [B, H*d]
+        try (CpuMatmulBackend.Lease lease = lease(cpu, linears)) {
+            return outputAndMlp(x, merged);
+        }
+    }
+
+    /**
+     * The kernels for the linears of a B-row decode step: ATen's GEMV for one bf16 row, as in
+     * {@link #apply}; {@link #BATCH_GEMV_MAX_ROWS} and below ATen's kernels too, oneDNN above (see
+     * docs/benchmarks.md, "Batched decoding").
+     */
+    private CpuMatmulBackend.Mode batchLinearMode(long rows) {
+        return atenGemv && rows <= BATCH_GEMV_MAX_ROWS ? CpuMatmulBackend.Mode.ATEN_GEMV
+                : CpuMatmulBackend.Mode.ONEDNN;
     }
 
     private static CpuMatmulBackend.Lease lease(boolean take, CpuMatmulBackend.Mode mode) {

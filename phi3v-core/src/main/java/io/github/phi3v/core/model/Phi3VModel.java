@@ -385,6 +385,150 @@ public final class Phi3VModel implements AutoCloseable {
     }
 
     /**
+     * One decode step for several sequences at once: feeds {@code tokens[i]} to {@code caches.get(i)} at
+     * that cache's own length (lengths may differ) and returns each sequence's next-token logits. The
+     * linear layers run once on the whole batch, so on a CPU, where a step is bound by reading the weights,
+     * B sequences cost little more than one; rotary and attention are per sequence, over its own cache.
+     * Row i gets the logits {@link #forward(int[], List, KvCache, int) forward(new int[] {tokens[i]},
+     * List.of(), caches.get(i), caches.get(i).length())} would give, up to the summation order of the
+     * batched matrix products. A sequence whose LongRoPE factor set switches at this token (it reaches
+     * {@code original_max_position_embeddings + 1} positions) takes that single-sequence path, which
+     * recomputes its prefix.
+     *
+     * <p>If the step fails, every cache keeps its length and cached positions; the position being written
+     * is unspecified.
+     *
+     * @param tokens one vocabulary id per sequence (no image placeholders)
+     * @param caches the sequences' caches, from this model, distinct, each with room for one more position
+     * @return float32 logits {@code [B][vocab_size]}, row i for sequence i
+     * @throws IllegalArgumentException if the sizes differ or are 0, an id is outside the vocabulary, a cache
+     *     is full, repeated or from another model
+     */
+    public float[][] decodeStep(int[] tokens, List<KvCache> caches) {
+        int b = tokens.length;
+        if (b == 0 || caches.size() != b) {
+            throw new IllegalArgumentException("decodeStep needs one token per cache and at least one of each, got "
+                    + b + " tokens and " + caches.size() + " caches");
+        }
+        java.util.Set<KvCache> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (int i = 0; i < b; i++) {
+            KvCache c = caches.get(i);
+            if (c.owner != this) {
+                throw new IllegalArgumentException("cache " + i + " belongs to another model; create it with newKvCache()");
+            }
+            if (!seen.add(c)) {
+                throw new IllegalArgumentException("cache " + i + " appears twice in one decodeStep; each sequence "
+                        + "needs its own cache");
+            }
+            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + tokens[i] + " of sequence " + i + " is outside the "
+                        + "vocabulary (0.." + (config.vocabSize() - 1) + "); decodeStep takes no image placeholders");
+            }
+        }
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            float[][] out = new float[b][];
+            List<Integer> batched = new ArrayList<>(b);
+            for (int i = 0; i < b; i++) {
+                KvCache c = caches.get(i);
+                c.checkOpen();
+                if (c.remaining() < 1) {
+                    throw new IllegalArgumentException("KV cache of sequence " + i + " is full (capacity "
+                            + c.capacity() + "); allocate a larger cache");
+                }
+            }
+            for (int i = 0; i < b; i++) {
+                KvCache c = caches.get(i);
+                if (c.length() > 0 && c.longRope != rope.isLong(c.length() + 1L)) {
+                    try (Tensor logits = run(new int[] {tokens[i]}, List.of(), c, c.length(), 1, null)) {
+                        out[i] = Tensors.toFloats(logits);                      // crossing: prefix recomputed
+                    }
+                } else {
+                    batched.add(i);
+                }
+            }
+            if (batched.size() == 1) {
+                int i = batched.get(0);
+                KvCache c = caches.get(i);
+                try (Tensor logits = run(new int[] {tokens[i]}, List.of(), c, c.length(), 1, null)) {
+                    out[i] = Tensors.toFloats(logits);
+                }
+            } else if (!batched.isEmpty()) {
+                float[][] rows = runBatch(batched.stream().mapToInt(i -> tokens[i]).toArray(),
+                        batched.stream().map(caches::get).toArray(KvCache[]::new));
+                for (int j = 0; j < rows.length; j++) {
+                    out[batched.get(j)] = rows[j];
+                }
+            }
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** {@link #decodeStep} of sequences that all stay on their factor set; every tensor in one scope. */
+    private float[][] runBatch(int[] tokens, KvCache[] caches) {
+        int b = tokens.length;
+        try (InferenceScope scope = InferenceScope.open()) {
+            Tensor x = embed(tokens, List.of()).to(ScalarType.Float);           // [B, hidden]
+            Phi3DecoderLayer.Step[] steps = new Phi3DecoderLayer.Step[b];
+            org.bytedeco.pytorch.TensorVector cos = new org.bytedeco.pytorch.TensorVector();
+            org.bytedeco.pytorch.TensorVector sin = new org.bytedeco.pytorch.TensorVector();
+            for (int i = 0; i < b; i++) {
+                KvCache c = caches[i];
+                int at = c.length();
+                boolean longFactors = rope.isLong(at + 1L);
+                steps[i] = step(c, at, 1, longFactors);
+                cos.push_back(steps[i].rope().cos());                           // [1, d]
+                sin.push_back(steps[i].rope().sin());
+            }
+            LongRopeEmbedding.CosSin rows = new LongRopeEmbedding.CosSin(torch.cat(cos, 0), torch.cat(sin, 0)); // [B, d]
+            Tensor hidden = x;
+            boolean ownsHidden = false;   // each layer's output outlives its scope: closed here, also on failure
+            try {
+                for (int l = 0; l < layers.size(); l++) {
+                    Tensor[] keys = new Tensor[b];
+                    Tensor[] values = new Tensor[b];
+                    for (int i = 0; i < b; i++) {
+                        keys[i] = caches[i].keys[l];
+                        values[i] = caches[i].values[l];
+                    }
+                    // One scope per layer, as in decodeLayers: peak memory is one layer's intermediates.
+                    Tensor next;
+                    try (InferenceScope layerScope = InferenceScope.open()) {
+                        next = layerScope.keep(layers.get(l).applyBatch(hidden, steps, rows, keys, values));
+                    }
+                    if (ownsHidden) {
+                        hidden.close();
+                    }
+                    hidden = next;
+                    ownsHidden = true;
+                }
+                Tensor logits = toCpuFloat(lmHead.apply(finalNorm(hidden)));    // [B, vocab]
+                float[] flat = Tensors.toFloats(logits);
+                // Only now, with every layer written, do the caches grow (a failure above leaves them as they were).
+                for (int i = 0; i < b; i++) {
+                    KvCache c = caches[i];
+                    c.longRope = rope.isLong(c.length() + 1L);
+                    c.saveInputEmbeddings(x.narrow(0, i, 1), c.length());
+                    c.setLength(c.length() + 1);
+                }
+                int v = config.vocabSize();
+                float[][] out = new float[b][];
+                for (int i = 0; i < b; i++) {
+                    out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
+                }
+                return out;
+            } finally {
+                if (ownsHidden) {
+                    hidden.close();
+                }
+            }
+        }
+    }
+
+    /**
      * One full forward pass (fresh cache, position 0) that records every intermediate: the same code as
      * {@link #encodeImage} and {@link #forward}, with copies taken along the way. For conformance
      * checks and the CLI's {@code inspect}; it also computes the logits of every position (in chunks)
