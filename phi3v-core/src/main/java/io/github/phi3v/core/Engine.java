@@ -1,7 +1,6 @@
 package io.github.phi3v.core;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,12 +12,10 @@ import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.CancellationToken;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.Generator;
-import io.github.phi3v.core.generate.LogitsSource;
 import io.github.phi3v.core.generate.TextDecoder;
 import io.github.phi3v.core.generate.TokenBudget;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.ImagePixels;
-import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.PlaceholderRuns;
 import io.github.phi3v.image.Phi3ImageProcessor;
@@ -43,6 +40,7 @@ final class Engine implements AutoCloseable {
     private final Semaphore slots;
     private final Set<CancellationToken> running = ConcurrentHashMap.newKeySet();
     private final AtomicLong visionEncodings = new AtomicLong();
+    private BatchScheduler scheduler;   // started by the first submit; guarded by this
     private volatile boolean closed;
 
     Engine(Phi3VModel model, Phi3Tokenizer tokenizer, Phi3ImageProcessor processor, Limits limits) {
@@ -60,24 +58,36 @@ final class Engine implements AutoCloseable {
     Answer chat(ChatRequest request, Consumer<String> onText, CancellationToken cancel) {
         checkOpen();
         PromptPlan plan = planner.plan(request);
-        int[] ids = plan.ids();
         GenerationConfig config = request.config();
         try (Slot slot = new Slot(cancel);
-             KvPool.Lease lease = kvPool.acquire(ids, plan.imageKeys(), ids.length + config.maxNewTokens(), slot.token);
-             Images images = new Images(plan.images().size())) {
-            // Images whose placeholders all lie in the reused prefix are not needed: their keys and values
-            // are cached.
-            for (PlaceholderRuns.Run run : plan.runs().runs()) {
-                if (run.start() + run.length() > lease.reusable() && images.get(run.image()) == null) {
-                    PromptPlan.PlannedImage img = plan.images().get(run.image());
-                    images.put(run.image(), embeddings.acquire(img.key(), () -> images.encode(img)));
-                }
-            }
-            Answer a = Generator.generate(ids, source(ids, lease, images.list()), textDecoder(), config, onText,
-                    slot.token);
-            return a.withUsage(a.usage().withPreprocessMillis(images.preprocessMillis)
-                    .withVisionMillis(images.visionMillis).withCache(lease.reusable(), images.encoded()));
+             Admission a = admit(plan, kvPool.acquire(plan.ids(), plan.imageKeys(), needed(plan, config),
+                     slot.token))) {
+            return a.withUsage(Generator.generate(plan.ids(), a.source(), textDecoder(), config, onText, slot.token));
         }
+    }
+
+    /**
+     * Queues a request for continuous batching; see {@link Phi3Vision#submit(ChatRequest, Consumer,
+     * CancellationToken)}. The slot is taken here, so a full model refuses at once.
+     */
+    java.util.concurrent.CompletableFuture<Answer> submit(ChatRequest request, Consumer<String> onText,
+            CancellationToken cancel) {
+        checkOpen();
+        Slot slot = new Slot(cancel);
+        BatchScheduler s;
+        try {
+            synchronized (this) {
+                checkOpen();
+                if (scheduler == null) {
+                    scheduler = new BatchScheduler(this, limits.maxBatchSize());
+                }
+                s = scheduler;
+            }
+        } catch (RuntimeException | Error e) {
+            slot.close();
+            throw e;
+        }
+        return s.submit(request, onText, slot);
     }
 
     /** Generates from raw ids; see {@link Phi3Vision#generate(int[], List, GenerationConfig, Consumer, CancellationToken)}. */
@@ -94,16 +104,62 @@ final class Engine implements AutoCloseable {
                 numCrops);
         limits.checkPromptTokens(runs.textTokens(), runs.imageTokens());
         try (Slot slot = new Slot(cancel);
-             KvPool.Lease lease = kvPool.allocate(Math.max(1, ids.length + config.maxNewTokens()), slot.token);
-             Images images = new Images(pixels.size())) {
+             Admission a = new Admission(model, ids,
+                     kvPool.allocate(Math.max(1, ids.length + config.maxNewTokens()), slot.token),
+                     new Images(pixels.size()))) {
             long t0 = System.nanoTime();
             for (int i = 0; i < pixels.size(); i++) {
-                images.own(i, encode(pixels.get(i)));
+                a.images().own(i, encode(pixels.get(i)));
             }
-            double visionMillis = (System.nanoTime() - t0) / 1e6;
-            Answer a = Generator.generate(ids, source(ids, lease, images.list()), textDecoder(), config, onText,
-                    slot.token);
-            return a.withUsage(a.usage().withVisionMillis(visionMillis).withCache(0, pixels.size()));
+            a.images().visionMillis = (System.nanoTime() - t0) / 1e6;
+            Answer answer = Generator.generate(ids, a.source(), textDecoder(), config, onText, slot.token);
+            return answer.withUsage(answer.usage().withVisionMillis(a.images().visionMillis)
+                    .withCache(0, pixels.size()));
+        }
+    }
+
+    /** Validates, decodes the images, renders and tokenizes a request (the caller's or an intake thread). */
+    PromptPlan plan(ChatRequest request) {
+        return planner.plan(request);
+    }
+
+    /** Positions a request may fill: prompt + maxNewTokens. */
+    static int needed(PromptPlan plan, GenerationConfig config) {
+        return plan.ids().length + config.maxNewTokens();
+    }
+
+    /** A KV cache for a planned request without waiting, or null when the budget has no room now. */
+    KvPool.Lease tryLease(PromptPlan plan, GenerationConfig config, CancellationToken token) {
+        return kvPool.tryAcquire(plan.ids(), plan.imageKeys(), needed(plan, config), token);
+    }
+
+    /** A KV cache for a planned request, waiting at most {@code waitNanos} for memory. */
+    KvPool.Lease lease(PromptPlan plan, GenerationConfig config, CancellationToken token, long waitNanos) {
+        return kvPool.acquire(plan.ids(), plan.imageKeys(), needed(plan, config), token, waitNanos);
+    }
+
+    /**
+     * Gathers the image embeddings a leased request still needs: images whose placeholders all lie in the
+     * reused prefix are skipped (their keys and values are cached). Closes the lease if this fails.
+     */
+    Admission admit(PromptPlan plan, KvPool.Lease lease) {
+        Images images = null;
+        try {
+            images = new Images(plan.images().size());
+            for (PlaceholderRuns.Run run : plan.runs().runs()) {
+                if (run.start() + run.length() > lease.reusable() && images.get(run.image()) == null) {
+                    PromptPlan.PlannedImage img = plan.images().get(run.image());
+                    Images target = images;
+                    images.put(run.image(), embeddings.acquire(img.key(), () -> target.encode(img)));
+                }
+            }
+            return new Admission(model, plan.ids(), lease, images);
+        } catch (RuntimeException | Error e) {
+            if (images != null) {
+                images.close();
+            }
+            lease.close();
+            throw e;
         }
     }
 
@@ -115,22 +171,8 @@ final class Engine implements AutoCloseable {
         return e;
     }
 
-    /** Feeds the prompt after the reused prefix, then one token per step, recording what the cache holds. */
-    private LogitsSource source(int[] ids, KvPool.Lease lease, List<ImageEmbeddings> images) {
-        KvCache cache = lease.cache();
-        boolean[] prefilled = {false};
-        return newIds -> {
-            int at = prefilled[0] ? cache.length() : lease.reusable();
-            int[] feed = prefilled[0] ? newIds : Arrays.copyOfRange(ids, at, ids.length);
-            lease.writing();   // if the pass fails half-way, the cache content is unknown: trust none of it
-            float[] logits = model.forward(feed, images, cache, at);
-            lease.fed(feed, at);
-            prefilled[0] = true;
-            return logits;
-        };
-    }
-
-    private TextDecoder textDecoder() {
+    /** A fresh streaming detokenizer for one sequence. */
+    TextDecoder textDecoder() {
         StreamingDecoder sd = tokenizer.streamingDecoder(true);
         return TextDecoder.of(sd::next, sd::finish);
     }
@@ -153,6 +195,11 @@ final class Engine implements AutoCloseable {
 
     long visionEncodings() {
         return visionEncodings.get();
+    }
+
+    /** The most sequences one batched step has decoded (0 before the first {@link #submit}). */
+    synchronized int largestBatch() {
+        return scheduler == null ? 0 : scheduler.largestBatch();
     }
 
     /** Bytes of all KV caches, running and pooled. */
@@ -181,15 +228,22 @@ final class Engine implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
+        BatchScheduler s;
+        synchronized (this) {
+            closed = true;
+            s = scheduler;
+        }
         running.forEach(CancellationToken::cancel);
+        if (s != null) {
+            s.close();   // its requests end as CANCELLED and give their caches back first
+        }
         kvPool.close();
         embeddings.close();
         model.close();   // waits for a forward pass in progress
     }
 
     /** One running call: a concurrency slot and a token that {@link #close()} cancels. */
-    private final class Slot implements AutoCloseable {
+    final class Slot implements AutoCloseable {
         final CancellationToken token;
 
         Slot(CancellationToken caller) {
@@ -216,7 +270,7 @@ final class Engine implements AutoCloseable {
     }
 
     /** The image embeddings one call holds, by image index; released when the call ends. */
-    private final class Images implements AutoCloseable {
+    final class Images implements AutoCloseable {
         private final EmbeddingCache.Handle[] handles;
         private final ImageEmbeddings[] owned;
         double preprocessMillis;

@@ -53,6 +53,29 @@ final class KvPool implements AutoCloseable {
      * @param cancel ends a wait for memory
      */
     Lease acquire(int[] ids, List<PromptPlan.ImageKey> keys, int needed, CancellationToken cancel) {
+        return acquire(ids, keys, needed, cancel, waitNanos, true);
+    }
+
+    /**
+     * Like {@link #acquire(int[], List, int, CancellationToken)} but never waits: null when the budget has
+     * no room now (a batch scheduler tries again after its next step instead of blocking the batch).
+     *
+     * @throws LimitExceededException if the request alone exceeds the budget
+     */
+    Lease tryAcquire(int[] ids, List<PromptPlan.ImageKey> keys, int needed, CancellationToken cancel) {
+        return acquire(ids, keys, needed, cancel, 0, false);
+    }
+
+    /**
+     * {@link #acquire(int[], List, int, CancellationToken)} waiting at most {@code wait} ns for memory (the
+     * part of the configured wait a queued request has left).
+     */
+    Lease acquire(int[] ids, List<PromptPlan.ImageKey> keys, int needed, CancellationToken cancel, long wait) {
+        return acquire(ids, keys, needed, cancel, wait, true);
+    }
+
+    private Lease acquire(int[] ids, List<PromptPlan.ImageKey> keys, int needed, CancellationToken cancel, long wait,
+            boolean orThrow) {
         Entry best = null;
         int bestPrefix = 0;
         long extra;
@@ -71,13 +94,20 @@ final class KvPool implements AutoCloseable {
             }
             boolean fits = best != null && best.cache().capacity() >= needed;
             extra = fits ? 0 : model.kvCacheBytes(capacity);
+            boolean reserved;
             try {
-                reserve(extra, cancel);
+                reserved = reserve(extra, cancel, wait, orThrow);
             } catch (RuntimeException e) {
                 if (best != null) {
                     pooled.add(best);
                 }
                 throw e;
+            }
+            if (!reserved) {
+                if (best != null) {
+                    pooled.add(best);
+                }
+                return null;
             }
         }
         if (extra == 0) {
@@ -109,7 +139,7 @@ final class KvPool implements AutoCloseable {
         long bytes = model.kvCacheBytes(capacity);
         synchronized (this) {
             checkOpen();
-            reserve(bytes, cancel);
+            reserve(bytes, cancel, waitNanos, true);
         }
         try {
             return new Lease(model.newKvCache(capacity), new int[0], 0, bytes, null);
@@ -150,15 +180,18 @@ final class KvPool implements AutoCloseable {
 
     /**
      * Reserves bytes, evicting pooled caches (least recently used first) as needed, and waiting up to the
-     * configured time for running requests to give memory back. Holds the lock.
+     * given time for running requests to give memory back. Holds the lock.
+     *
+     * @return true if reserved; false if the time ran out and {@code orThrow} is false
+     * @throws LimitExceededException if {@code bytes} exceed the budget, or the time ran out and {@code orThrow}
      */
-    private void reserve(long bytes, CancellationToken cancel) {
+    private boolean reserve(long bytes, CancellationToken cancel, long wait, boolean orThrow) {
         if (bytes > budget) {
             throw new LimitExceededException("kvCacheBytes", bytes, budget, "this request needs a " + bytes
                     + "-byte KV cache but the kvCacheBytes budget is " + budget + " bytes; lower maxNewTokens or the"
                     + " prompt, or raise Phi3Vision.builder().kvCacheBytes(n)");
         }
-        long deadline = System.nanoTime() + waitNanos;
+        long deadline = System.nanoTime() + wait;
         while (true) {
             while (reservedBytes + bytes > budget && !pooled.isEmpty()) {
                 Entry victim = pooled.remove(0);
@@ -167,11 +200,14 @@ final class KvPool implements AutoCloseable {
             }
             if (reservedBytes + bytes <= budget) {
                 reservedBytes += bytes;
-                return;
+                return true;
             }
             long left = deadline - System.nanoTime();
             if (left <= 0 || cancel.isCancelled() || closed) {
                 checkOpen();
+                if (!orThrow) {
+                    return false;
+                }
                 throw new LimitExceededException("kvCacheBytes", reservedBytes + bytes, budget, "this request needs a "
                         + bytes + "-byte KV cache but running requests hold " + reservedBytes + " of the kvCacheBytes"
                         + " budget of " + budget + " bytes" + (cancel.isCancelled() ? " (cancelled while waiting)"

@@ -15,7 +15,14 @@ import java.time.Duration;
  * @param embeddingCacheBytes native bytes of cached image embeddings
  */
 record Limits(int maxContext, int maxPromptTokens, int maxImagesPerPrompt, int maxConcurrentRequests,
-        long kvCacheBytes, Duration kvCacheWait, long embeddingCacheBytes) {
+        long kvCacheBytes, Duration kvCacheWait, long embeddingCacheBytes, int maxBatchSize) {
+
+    /** The limits with the default {@code maxBatchSize}. */
+    Limits(int maxContext, int maxPromptTokens, int maxImagesPerPrompt, int maxConcurrentRequests,
+            long kvCacheBytes, Duration kvCacheWait, long embeddingCacheBytes) {
+        this(maxContext, maxPromptTokens, maxImagesPerPrompt, maxConcurrentRequests, kvCacheBytes, kvCacheWait,
+                embeddingCacheBytes, Phi3Vision.DEFAULT_MAX_BATCH_SIZE);
+    }
 
     LimitExceededException tooManyImages(long found, String what) {
         return new LimitExceededException("maxImagesPerPrompt", found, maxImagesPerPrompt, what + " " + found

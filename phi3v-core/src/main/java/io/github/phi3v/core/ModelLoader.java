@@ -70,7 +70,7 @@ final class ModelLoader {
             long kvBudget = b.kvCacheBytes != null ? b.kvCacheBytes
                     : model.kvCacheBytes(b.maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
             Limits limits = new Limits(b.maxContext, promptLimit, b.maxImagesPerPrompt, b.maxConcurrentRequests,
-                    kvBudget, b.kvCacheWait, b.embeddingCacheBytes);
+                    kvBudget, b.kvCacheWait, b.embeddingCacheBytes, b.maxBatchSize);
             return new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
         } catch (RuntimeException | Error e) {
             model.close();

@@ -96,6 +96,9 @@ public final class Phi3Vision implements AutoCloseable {
     /** The default memory for cached image embeddings: 256 MiB. */
     public static final long DEFAULT_EMBEDDING_CACHE_BYTES = 256L << 20;
 
+    /** The default maximum number of {@linkplain #submit submitted} requests decoded together in one step. */
+    public static final int DEFAULT_MAX_BATCH_SIZE = 8;
+
     private final Path modelDir;
     private final Engine engine;
     private final MemoryEstimate memoryEstimate;
@@ -210,6 +213,55 @@ public final class Phi3Vision implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         engine.checkOpen();
         return TextPublisher.of((onText, cancel) -> engine.chat(request, onText, cancel));
+    }
+
+    /**
+     * {@link #submit(ChatRequest, Consumer, CancellationToken)} without streaming or a token (cancel the
+     * returned future to cancel the request).
+     *
+     * @param request the conversation
+     * @return the answer's future
+     * @throws LimitExceededException if {@code maxConcurrentRequests} requests are already submitted or running
+     * @throws IllegalStateException if this is closed
+     */
+    public CompletableFuture<Answer> submit(ChatRequest request) {
+        return submit(request, piece -> { }, CancellationToken.none());
+    }
+
+    /**
+     * Answers a conversation with continuous batching: submitted requests are decoded together, one batched
+     * model step per token for up to {@link Phi3VisionBuilder#maxBatchSize(int) maxBatchSize} of them, so on
+     * a CPU (where a decode step is bound by reading the weights) B concurrent requests cost little more
+     * per token than one. For a server or a job with many concurrent requests; {@link #chat} runs one request
+     * on the calling thread and is unchanged.
+     *
+     * <p>The request is planned on an intake thread (images decoded or fetched), waits for a place in the
+     * batch and for KV memory ({@code kvCacheWait}, as {@link #chat}), is prefilled on the model's scheduler
+     * thread, then joins the running batch at the next step. Each request keeps its own sampler: greedy
+     * requests get the tokens {@link #chat} gives, seeded sampling the same tokens per seed. Cancelling
+     * {@code cancel} or the returned future ends it at the next step with {@link
+     * io.github.phi3v.core.generate.FinishReason#CANCELLED}; closing this model ends every submitted request
+     * that way.
+     *
+     * @param request the conversation
+     * @param onText receives each text piece as it becomes final, on the model's scheduler thread: keep it
+     *     short (the whole batch waits for it); an exception it throws fails this request only
+     * @param cancel cancels the request
+     * @return the answer's future; it completes exceptionally with what {@link #chat} would throw (invalid
+     *     request, {@link LimitExceededException}, a model failure)
+     * @throws LimitExceededException if {@code maxConcurrentRequests} requests are already submitted or running
+     * @throws IllegalStateException if this is closed
+     */
+    public CompletableFuture<Answer> submit(ChatRequest request, Consumer<String> onText, CancellationToken cancel) {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(onText, "onText");
+        Objects.requireNonNull(cancel, "cancel");
+        return engine.submit(request, onText, cancel);
+    }
+
+    /** The most submitted requests one batched step has decoded so far (for tests). */
+    int largestBatch() {
+        return engine.largestBatch();
     }
 
     /**

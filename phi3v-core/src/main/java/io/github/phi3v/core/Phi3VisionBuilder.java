@@ -42,6 +42,7 @@ public final class Phi3VisionBuilder {
     int maxConcurrentRequests = Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS;
     Long kvCacheBytes;
     Duration kvCacheWait = Phi3Vision.DEFAULT_KV_CACHE_WAIT;
+    int maxBatchSize = Phi3Vision.DEFAULT_MAX_BATCH_SIZE;
     long embeddingCacheBytes = Phi3Vision.DEFAULT_EMBEDDING_CACHE_BYTES;
     ImageLoader imageLoader;
     Integer numCrops;
@@ -305,6 +306,23 @@ public final class Phi3VisionBuilder {
             throw new IllegalArgumentException("maxConcurrentRequests must be >= 1, got " + n);
         }
         this.maxConcurrentRequests = n;
+        return this;
+    }
+
+    /**
+     * The most {@linkplain Phi3Vision#submit submitted} requests decoded together in one batched step; more
+     * wait in the queue for a place (they still count against {@link #maxConcurrentRequests(int)}). Default
+     * {@value Phi3Vision#DEFAULT_MAX_BATCH_SIZE}: on a CPU a step's cost grows slowly with the batch up to a
+     * few rows (see docs/benchmarks.md), while every row's KV cache must fit {@link #kvCacheBytes(long)}.
+     *
+     * @param n at least 1
+     * @return this builder
+     */
+    public Phi3VisionBuilder maxBatchSize(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + n);
+        }
+        this.maxBatchSize = n;
         return this;
     }
 
