@@ -41,6 +41,8 @@ import io.github.phi3v.core.weights.Checkpoint;
 public final class Phi3VModel implements AutoCloseable {
 
     private static final int STATS_CHUNK = 256;
+    /** Most rows of a batched step whose float32 lm_head runs as single-row products (see batchLogits). */
+    private static final long LM_HEAD_ROWS_PER_GEMV = 4;
 
     private final Phi3VConfig config;
     private final ModelOptions options;
@@ -467,6 +469,25 @@ public final class Phi3VModel implements AutoCloseable {
         }
     }
 
+    /**
+     * lm_head of a B-row decode step as float32 CPU logits {@code [B, vocab]}. A float32 lm_head on CPU takes
+     * one single-row product per row up to {@link #LM_HEAD_ROWS_PER_GEMV} rows: libtorch's float32 GEMM runs
+     * single-threaded here and costs as much as four multi-threaded GEMVs (measured with
+     * {@code BatchLinearProbe}, docs/benchmarks.md); each row is then exactly its single-sequence product.
+     */
+    private Tensor batchLogits(Tensor normed) {
+        long b = normed.size(0);
+        boolean rows = !device.is_cuda() && b <= LM_HEAD_ROWS_PER_GEMV && Tensors.dtype(lmHead.weight) == ScalarType.Float;
+        if (!rows) {
+            return toCpuFloat(lmHead.apply(normed));
+        }
+        org.bytedeco.pytorch.TensorVector out = new org.bytedeco.pytorch.TensorVector();
+        for (long i = 0; i < b; i++) {
+            out.push_back(lmHead.apply(normed.narrow(0, i, 1)));                 // [1, vocab]
+        }
+        return toCpuFloat(torch.cat(out, 0));
+    }
+
     /** {@link #decodeStep} of sequences that all stay on their factor set; every tensor in one scope. */
     private float[][] runBatch(int[] tokens, KvCache[] caches) {
         int b = tokens.length;
@@ -505,8 +526,7 @@ public final class Phi3VModel implements AutoCloseable {
                     hidden = next;
                     ownsHidden = true;
                 }
-                Tensor logits = toCpuFloat(lmHead.apply(finalNorm(hidden)));    // [B, vocab]
-                float[] flat = Tensors.toFloats(logits);
+                float[] flat = Tensors.toFloats(batchLogits(finalNorm(hidden)));  // [B, vocab]
                 // Only now, with every layer written, do the caches grow (a failure above leaves them as they were).
                 for (int i = 0; i < b; i++) {
                     KvCache c = caches[i];

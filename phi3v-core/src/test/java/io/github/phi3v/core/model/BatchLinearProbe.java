@@ -66,24 +66,27 @@ public final class BatchLinearProbe {
                     System.out.printf(Locale.ROOT, "decoder linears x4 layers, B=%d, %s: %.1f ms%n", b, mode, best);
                 }
                 Tensor x = torch.randn(new long[] {b, hidden}, f32);
-                for (boolean perRow : new boolean[] {false, true}) {
+                String[] ways = {"one B-row linear", "B one-row mv", "mm(W, xT)", "one B-row linear, ATen"};
+                for (int way = 0; way < ways.length; way++) {
                     double best = Double.MAX_VALUE;
                     for (int r = 0; r < 4; r++) {
                         long t0 = System.nanoTime();
-                        try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN);
+                        try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(way == 3
+                                ? CpuMatmulBackend.Mode.ATEN_GEMV : CpuMatmulBackend.Mode.ONEDNN);
                              InferenceScope step = InferenceScope.open()) {
-                            if (perRow) {
+                            if (way == 1) {
                                 for (int i = 0; i < b; i++) {
                                     lmHead.apply(x.narrow(0, i, 1));
                                 }
+                            } else if (way == 2) {
+                                torch.mm(lmHead.weight, x.t()).t().contiguous();
                             } else {
                                 lmHead.apply(x);
                             }
                         }
                         best = r == 0 ? best : Math.min(best, (System.nanoTime() - t0) / 1e6);
                     }
-                    System.out.printf(Locale.ROOT, "lm_head float32, B=%d, %s: %.1f ms%n", b,
-                            perRow ? "B one-row mv" : "one B-row linear", best);
+                    System.out.printf(Locale.ROOT, "lm_head float32, B=%d, %s: %.1f ms%n", b, ways[way], best);
                 }
             }
         }
