@@ -1,4 +1,4 @@
-package io.github.phi3v.core;
+package io.github.phi3v.tooling.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +17,10 @@ import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
-import io.github.phi3v.core.random.RandomModel;
-import io.github.phi3v.core.random.SafetensorsWriter.ElementType;
+import io.github.phi3v.core.ChatRequest;
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.tooling.random.RandomModel;
+import io.github.phi3v.core.weights.DType;
 
 /**
  * Aggregate decode throughput of continuous batching at 1, 2, 4, 8 concurrent streams, in one run, on a
@@ -80,7 +82,7 @@ public final class BatchThroughputBench {
         if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
             long t0 = System.nanoTime();
             System.out.println("writing random model to " + dir + " ...");
-            RandomModel.builder(cfg).dtype(precision == Precision.FLOAT32 ? ElementType.F32 : ElementType.BF16)
+            RandomModel.builder(cfg).dtype(precision == Precision.FLOAT32 ? DType.F32 : DType.BF16)
                     .name("phi3v-batch-bench").build(dir);
             System.out.printf(Locale.ROOT, "written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
