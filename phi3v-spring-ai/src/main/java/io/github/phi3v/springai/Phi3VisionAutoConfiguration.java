@@ -1,0 +1,91 @@
+package io.github.phi3v.springai;
+
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+
+import org.springframework.ai.chat.model.ChatModel;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.Phi3VisionBuilder;
+
+/**
+ * Spring Boot auto-configuration: with the property {@code phi3v.model} set, a {@link Phi3Vision} bean (loaded at
+ * startup, closed with the context) and a {@link Phi3VisionChatModel} bean, which Spring AI's chat-client
+ * auto-configuration turns into a {@code ChatClient.Builder}. Either bean can be replaced by declaring one.
+ */
+@AutoConfiguration(beforeName = "org.springframework.ai.model.chat.client.autoconfigure.ChatClientAutoConfiguration")
+@ConditionalOnProperty(prefix = "phi3v", name = "model")
+@EnableConfigurationProperties(Phi3VisionProperties.class)
+public class Phi3VisionAutoConfiguration {
+
+    /** Created by Spring. */
+    public Phi3VisionAutoConfiguration() {
+    }
+
+    /**
+     * The model, loaded from {@code phi3v.model} with the other {@code phi3v.*} loading properties.
+     *
+     * @param properties the bound properties
+     * @return the loaded model; the context closes it
+     */
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    public Phi3Vision phi3Vision(Phi3VisionProperties properties) {
+        Phi3VisionBuilder b = Phi3Vision.builder();
+        String model = properties.getModel();
+        if (isDirectory(model)) {
+            b.modelDir(Path.of(model));
+        } else {
+            b.modelId(model);
+        }
+        if (properties.getMaxContext() != null) {
+            b.maxContext(properties.getMaxContext());
+        }
+        if (properties.getDtype() != null) {
+            b.dtype(properties.getDtype());
+        }
+        if (properties.getQuantization() != null) {
+            b.quantization(properties.getQuantization());
+        }
+        if (properties.getDevice() != null) {
+            b.device(properties.getDevice());
+        }
+        if (properties.getNumCrops() != null) {
+            b.numCrops(properties.getNumCrops());
+        }
+        if (properties.getThreads() != null) {
+            b.threads(properties.getThreads());
+        }
+        if (properties.getMaxConcurrentRequests() != null) {
+            b.maxConcurrentRequests(properties.getMaxConcurrentRequests());
+        }
+        return b.build();
+    }
+
+    /**
+     * The Spring AI chat model over {@link #phi3Vision}, with {@code phi3v.options.*} as its defaults.
+     *
+     * @param phi3Vision the model
+     * @param properties the bound properties
+     * @return the chat model
+     */
+    @Bean
+    @ConditionalOnMissingBean(ChatModel.class)
+    public Phi3VisionChatModel phi3VisionChatModel(Phi3Vision phi3Vision, Phi3VisionProperties properties) {
+        return new Phi3VisionChatModel(phi3Vision, properties.getOptions(), properties.isLiteralText(), null);
+    }
+
+    private static boolean isDirectory(String s) {
+        try {
+            return Files.isDirectory(Path.of(s));
+        } catch (InvalidPathException e) {
+            return false;
+        }
+    }
+}
