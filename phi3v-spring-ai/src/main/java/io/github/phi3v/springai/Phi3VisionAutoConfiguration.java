@@ -45,25 +45,25 @@ public class Phi3VisionAutoConfiguration {
             b.modelId(model);
         }
         if (properties.getMaxContext() != null) {
-            b.maxContext(properties.getMaxContext());
+            apply("phi3v.max-context", () -> b.maxContext(properties.getMaxContext()));
         }
         if (properties.getDtype() != null) {
-            b.dtype(properties.getDtype());
+            apply("phi3v.dtype", () -> b.dtype(properties.getDtype()));
         }
         if (properties.getQuantization() != null) {
-            b.quantization(properties.getQuantization());
+            apply("phi3v.quantization", () -> b.quantization(properties.getQuantization()));
         }
         if (properties.getDevice() != null) {
-            b.device(properties.getDevice());
+            apply("phi3v.device", () -> b.device(properties.getDevice()));
         }
         if (properties.getNumCrops() != null) {
-            b.numCrops(properties.getNumCrops());
+            apply("phi3v.num-crops", () -> b.numCrops(properties.getNumCrops()));
         }
         if (properties.getThreads() != null) {
-            b.threads(properties.getThreads());
+            apply("phi3v.threads", () -> b.threads(properties.getThreads()));
         }
         if (properties.getMaxConcurrentRequests() != null) {
-            b.maxConcurrentRequests(properties.getMaxConcurrentRequests());
+            apply("phi3v.max-concurrent-requests", () -> b.maxConcurrentRequests(properties.getMaxConcurrentRequests()));
         }
         return b.build();
     }
@@ -79,6 +79,15 @@ public class Phi3VisionAutoConfiguration {
     @ConditionalOnMissingBean(ChatModel.class)
     public Phi3VisionChatModel phi3VisionChatModel(Phi3Vision phi3Vision, Phi3VisionProperties properties) {
         return new Phi3VisionChatModel(phi3Vision, properties.getOptions(), properties.isLiteralText(), null);
+    }
+
+    /** Runs one builder setter, naming the property when it refuses the value. */
+    private static void apply(String property, Runnable setter) {
+        try {
+            setter.run();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(property + ": " + e.getMessage(), e);
+        }
     }
 
     private static boolean isDirectory(String s) {

@@ -1,0 +1,105 @@
+package io.github.phi3v.springai;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.springframework.ai.chat.client.ChatClient;
+import org.springframework.ai.chat.model.ChatModel;
+import org.springframework.ai.model.chat.client.autoconfigure.ChatClientAutoConfiguration;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.ConfigurableApplicationContext;
+
+import io.github.phi3v.core.ImageInput;
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.springai.examples.DescribeImageApp;
+import io.github.phi3v.testsupport.SharedData;
+
+/**
+ * The Boot auto-configuration: with only {@code phi3v.*} properties a context has a {@link ChatModel} and a
+ * {@code ChatClient.Builder} that answer like the core, the model is closed with the context, no model property
+ * means no beans, and a bad property fails the start with a message naming it. Also runs the example app.
+ */
+@Timeout(180)
+class Phi3VisionAutoConfigurationTest {
+
+    private static String modelDir() {
+        return SharedData.tinyA().resolve("model-f32").toString();
+    }
+
+    private static ApplicationContextRunner runner() {
+        return new ApplicationContextRunner().withConfiguration(
+                AutoConfigurations.of(Phi3VisionAutoConfiguration.class, ChatClientAutoConfiguration.class));
+    }
+
+    @Test
+    void propertiesGiveAChatModelAndAChatClientThatAnswerLikeTheCore() {
+        AtomicReference<Phi3Vision> loaded = new AtomicReference<>();
+        runner().withPropertyValues("phi3v.model=" + modelDir(), "phi3v.dtype=float32", "phi3v.num-crops=4",
+                "phi3v.max-context=2048", "phi3v.threads=2", "phi3v.options.max-tokens=6")
+                .run(context -> {
+                    assertInstanceOf(Phi3VisionChatModel.class, context.getBean(ChatModel.class));
+                    Phi3Vision phi = context.getBean(Phi3Vision.class);
+                    loaded.set(phi);
+                    assertEquals(2048, phi.maxContext());
+                    String answer = DescribeImageApp.describe(context.getBean(ChatClient.Builder.class),
+                            TinyModel.image(TinyModel.IMAGE), "What is shown?");
+                    Answer expected = phi.chat(io.github.phi3v.core.ChatRequest.builder().literalText(true)
+                            .maxNewTokens(6).user("What is shown?", ImageInput.of(TinyModel.image(TinyModel.IMAGE)))
+                            .build());
+                    assertEquals(expected.text(), answer);
+                    assertTrue(expected.usage().imageTokens() > 0);
+                });
+        assertNotNull(loaded.get());
+        assertTrue(loaded.get().isClosed(), "the context closed the model");
+    }
+
+    @Test
+    void withoutTheModelPropertyThereAreNoBeans() {
+        runner().run(context -> {
+            assertFalse(context.containsBean("phi3Vision"));
+            assertEquals(0, context.getBeanNamesForType(ChatModel.class).length);
+        });
+    }
+
+    @Test
+    void aBadPropertyFailsTheStartNamingIt() {
+        runner().withPropertyValues("phi3v.model=" + modelDir(), "phi3v.dtype=float8").run(context -> {
+            Throwable failure = context.getStartupFailure();
+            assertNotNull(failure);
+            Throwable named = failure;
+            while (named != null && !(named instanceof IllegalArgumentException)) {
+                named = named.getCause();
+            }
+            assertNotNull(named, "an IllegalArgumentException in " + failure);
+            assertTrue(named.getMessage().startsWith("phi3v.dtype: ") && named.getMessage().contains("float8"),
+                    named.getMessage());
+        });
+    }
+
+    @Test
+    void theExampleApplicationStartsAndAnswers() {
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(DescribeImageApp.class)
+                .web(WebApplicationType.NONE)
+                .properties("phi3v.model=" + modelDir(), "phi3v.dtype=float32", "phi3v.num-crops=1",
+                        "phi3v.options.max-tokens=4")
+                .run()) {
+            String answer = DescribeImageApp.describe(context.getBean(ChatClient.Builder.class),
+                    TinyModel.image("a06_tiny_40x30.png"), "What is shown?");
+            Answer expected = context.getBean(Phi3Vision.class).chat(io.github.phi3v.core.ChatRequest.builder()
+                    .literalText(true).maxNewTokens(4)
+                    .user("What is shown?", ImageInput.of(TinyModel.image("a06_tiny_40x30.png"))).build());
+            assertEquals(expected.text(), answer);
+        }
+    }
+}
