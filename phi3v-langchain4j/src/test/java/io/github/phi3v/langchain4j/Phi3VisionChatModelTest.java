@@ -219,7 +219,16 @@ class Phi3VisionChatModelTest {
                 .build());
         assertUnsupported("frequencyPenalty", ChatRequest.builder().messages(UserMessage.from("x"))
                 .frequencyPenalty(0.5).build());
-        assertEquals(before + 7, LISTENED_ERRORS.size(), "listeners saw every refusal");
+        assertUnsupported("presencePenalty", ChatRequest.builder().messages(UserMessage.from("x"))
+                .presencePenalty(0.5).build());
+        assertUnsupported("responseFormat JSON", ChatRequest.builder().messages(UserMessage.from("x"))
+                .responseFormat(ResponseFormat.JSON).build());
+        assertUnsupported("toolChoice REQUIRED", ChatRequest.builder().messages(UserMessage.from("x"))
+                .toolChoice(dev.langchain4j.model.chat.request.ToolChoice.REQUIRED).build());
+        assertUnsupported("tool execution requests", ChatRequest.builder().messages(UserMessage.from("x"),
+                AiMessage.from(List.of(dev.langchain4j.agent.tool.ToolExecutionRequest.builder().id("1")
+                        .name("weather").arguments("{}").build())), UserMessage.from("y")).build());
+        assertEquals(before + 11, LISTENED_ERRORS.size(), "listeners saw every refusal");
     }
 
     private static void assertUnsupported(String named, ChatRequest request) {
@@ -249,6 +258,9 @@ class Phi3VisionChatModelTest {
         InvalidRequestException notFound = assertInvalid("", ChatRequest.builder().messages(UserMessage.from(
                 TextContent.from("x"), ImageContent.from(server.url("/missing.png")))).build());
         assertInstanceOf(ImageProcessingException.class, notFound.getCause());
+        InvalidRequestException notAnImage = assertInvalid("", ChatRequest.builder().messages(UserMessage.from(
+                TextContent.from("x"), ImageContent.from("AAECAwQ=", "image/png"))).build());
+        assertInstanceOf(ImageProcessingException.class, notAnImage.getCause());
         assertInvalid("application/pdf", ChatRequest.builder().messages(UserMessage.from(TextContent.from("x"),
                 ImageContent.from("AAAA", "application/pdf"))).build());
         assertInvalid("mime type", ChatRequest.builder().messages(UserMessage.from(TextContent.from("x"),

@@ -185,6 +185,10 @@ class Phi3VisionChatModelTest {
                 .responses(List.of(new ToolResponseMessage.ToolResponse("1", "weather", "sunny"))).build(),
                 new UserMessage("y"))));
         assertUnsupported("frequencyPenalty", new Prompt("x", ChatOptions.builder().frequencyPenalty(0.5).build()));
+        assertUnsupported("presencePenalty", new Prompt("x", ChatOptions.builder().presencePenalty(0.5).build()));
+        assertUnsupported("tool calls", new Prompt(List.of(new UserMessage("x"), AssistantMessage.builder().content("")
+                .toolCalls(List.of(new AssistantMessage.ToolCall("1", "function", "weather", "{}"))).build(),
+                new UserMessage("y"))));
         UnsupportedOperationException tools = assertThrows(UnsupportedOperationException.class,
                 () -> ChatClient.create(model).prompt("x")
                         .toolCallbacks(FunctionToolCallback.builder("weather", (String city) -> "sunny")
@@ -225,6 +229,9 @@ class Phi3VisionChatModelTest {
         Prompt prompt = new Prompt(UserMessage.builder().text("x")
                 .media(new Media(MimeTypeUtils.IMAGE_PNG, server.url("/missing.png"))).build());
         assertThrows(ImageProcessingException.class, () -> model.call(prompt));
+        Prompt notAnImage = new Prompt(UserMessage.builder().text("x").media(new Media(MimeTypeUtils.IMAGE_PNG,
+                new org.springframework.core.io.ByteArrayResource(new byte[] {1, 2, 3}))).build());
+        assertThrows(ImageProcessingException.class, () -> model.call(notAnImage));
         RuntimeException streamed = assertThrows(RuntimeException.class, () -> model.stream(prompt).blockLast(WAIT));
         assertSame(ImageProcessingException.class, streamed.getClass());
     }
