@@ -112,7 +112,7 @@ class Phi3VisionChatModelTest {
     }
 
     @Test
-    void urlImageFromALocalServerGivesTheSameAnswerAsTheFile() {
+    void urlAndDataUriImagesGiveTheSameAnswerAsTheFile() {
         ChatResponse r = model.chat(ChatRequest.builder()
                 .messages(UserMessage.from(ImageContent.from(server.url("/image.png")), TextContent.from("Describe.")))
                 .maxOutputTokens(8)
@@ -121,6 +121,12 @@ class Phi3VisionChatModelTest {
                 .build());
         assertEquals(expected.text(), r.aiMessage().text());
         assertEquals(expected.usage().imageTokens(), ((Phi3VisionTokenUsage) r.tokenUsage()).usage().imageTokens());
+        ChatResponse dataUri = model.chat(ChatRequest.builder()
+                .messages(UserMessage.from(ImageContent.from(java.net.URI.create("data:image/png;base64,"
+                        + TinyModel.imageBase64(TinyModel.IMAGE))), TextContent.from("Describe.")))
+                .maxOutputTokens(8)
+                .build());
+        assertEquals(expected.text(), dataUri.aiMessage().text(), "a data: URL is the same image");
     }
 
     @Test

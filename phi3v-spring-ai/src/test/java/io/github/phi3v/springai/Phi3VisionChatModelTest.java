@@ -101,12 +101,23 @@ class Phi3VisionChatModelTest {
     }
 
     @Test
-    void urlMediaFromALocalServerAndAChatClientGiveTheSameAnswer() {
+    void urlAndDataUriMediaAndAChatClientGiveTheSameAnswer() {
         String text = ChatClient.create(model).prompt()
                 .user(u -> u.text("What is shown?").media(new Media(MimeTypeUtils.IMAGE_PNG, server.url("/image.png"))))
                 .options(ChatOptions.builder().maxTokens(8).build())
                 .call().content();
         assertEquals(coreImageAnswer(8).text(), text);
+        String b64;
+        try {
+            b64 = java.util.Base64.getEncoder().encodeToString(java.nio.file.Files.readAllBytes(
+                    TinyModel.image(TinyModel.IMAGE)));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Media dataUri = Media.builder().mimeType(MimeTypeUtils.IMAGE_PNG).data("data:image/png;base64," + b64).build();
+        ChatResponse r = model.call(new Prompt(UserMessage.builder().text("What is shown?").media(dataUri).build(),
+                ChatOptions.builder().maxTokens(8).build()));
+        assertEquals(text, r.getResult().getOutput().getText(), "a data: URI is the same image");
     }
 
     @Test
