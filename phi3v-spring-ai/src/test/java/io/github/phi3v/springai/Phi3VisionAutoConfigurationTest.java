@@ -88,6 +88,18 @@ class Phi3VisionAutoConfigurationTest {
     }
 
     @Test
+    void configurationMetadataDescribesTheProperties() throws Exception {
+        try (var in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
+            assertNotNull(in, "spring-configuration-metadata.json is on the classpath");
+            String json = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            for (String name : new String[] {"phi3v.model", "phi3v.max-context", "phi3v.quantization", "phi3v.dtype",
+                    "phi3v.num-crops", "phi3v.threads", "phi3v.options.max-tokens", "phi3v.options.seed"}) {
+                assertTrue(json.contains("\"" + name + "\""), name + " in the metadata");
+            }
+        }
+    }
+
+    @Test
     void theExampleApplicationStartsAndAnswers() {
         try (ConfigurableApplicationContext context = new SpringApplicationBuilder(DescribeImageApp.class)
                 .web(WebApplicationType.NONE)
