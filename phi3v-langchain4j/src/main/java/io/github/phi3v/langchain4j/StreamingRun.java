@@ -30,6 +30,7 @@ final class StreamingRun implements Runnable, StreamingHandle {
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private final PartialResponseContext context = new PartialResponseContext(this);
     private volatile Throwable handlerFailure;
+    private volatile Answer answer;
 
     StreamingRun(Phi3Vision phi, ChatRequest request, String modelName, StreamingChatResponseHandler handler) {
         this.phi = phi;
@@ -40,7 +41,6 @@ final class StreamingRun implements Runnable, StreamingHandle {
 
     @Override
     public void run() {
-        Answer answer;
         try {
             answer = phi.chatStream(request, this::deliver, cancel);
         } catch (IllegalArgumentException | ImageProcessingException e) {
@@ -75,6 +75,11 @@ final class StreamingRun implements Runnable, StreamingHandle {
         if (!cancelled.get()) {
             handler.onError(error);
         }
+    }
+
+    /** The core's answer once {@link #run()} returned, CANCELLED ones included; null before or after a failure. */
+    Answer answer() {
+        return answer;
     }
 
     @Override

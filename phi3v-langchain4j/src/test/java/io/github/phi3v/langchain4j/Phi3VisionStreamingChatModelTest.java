@@ -129,9 +129,15 @@ class Phi3VisionStreamingChatModelTest {
 
     @Test
     void cancellingThroughTheStreamingHandleStopsTheGenerationWithNoMoreCallbacks() throws Exception {
+        int fullTokens = blocking.chat(imageRequest(200)).tokenUsage().outputTokenCount();
+        assertTrue(fullTokens > 5, "an uncancelled answer has " + fullTokens + " tokens");
         ExecutorService executor = Executors.newSingleThreadExecutor();
+        List<Runnable> tasks = new CopyOnWriteArrayList<>();
         try (Phi3VisionStreamingChatModel model = Phi3VisionStreamingChatModel.builder().model(phi)
-                .executor(executor).build()) {
+                .executor(task -> {
+                    tasks.add(task);
+                    executor.execute(task);
+                }).build()) {
             AtomicReference<Boolean> cancelledFlag = new AtomicReference<>();
             Recorder r = new Recorder() {
                 @Override
@@ -148,6 +154,11 @@ class Phi3VisionStreamingChatModelTest {
             assertEquals(0, r.completions.get(), "no onCompleteResponse after cancel");
             assertEquals(0, r.errors.get(), "no onError after cancel");
             assertEquals(Boolean.TRUE, cancelledFlag.get());
+            // The cancel reached the core: the generation ended CANCELLED, long before the full answer.
+            io.github.phi3v.core.generate.Answer core = ((StreamingRun) tasks.get(0)).answer();
+            assertEquals(io.github.phi3v.core.generate.FinishReason.CANCELLED, core.finishReason());
+            assertTrue(core.usage().generatedTokens() <= 2, "stopped within one token of the cancel, generated "
+                    + core.usage().generatedTokens() + " of " + fullTokens);
         }
         // The model is free for the next request.
         Recorder next = new Recorder();

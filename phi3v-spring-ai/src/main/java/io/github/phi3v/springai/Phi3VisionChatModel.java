@@ -2,7 +2,9 @@ package io.github.phi3v.springai;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.metadata.ChatGenerationMetadata;
@@ -59,6 +61,8 @@ public final class Phi3VisionChatModel implements ChatModel {
     private final boolean literalText;
     private final Executor executor;
     private final String modelName;
+    /** Sees each stream's final answer, cancelled ones included (package-private: for tests and diagnostics). */
+    private volatile Consumer<CompletableFuture<Answer>> streamAnswers = f -> { };
 
     /**
      * A chat model with no default options, literal text and streams on a new thread per request.
@@ -103,12 +107,18 @@ public final class Phi3VisionChatModel implements ChatModel {
             ChatRequest request = PromptMapper.toCore(prompt, defaults, literalText);
             TextPublisher publisher = executor == null ? phi.chatPublisher(request)
                     : TextPublisher.of((onText, cancel) -> phi.chatStream(request, onText, cancel), executor);
+            streamAnswers.accept(publisher.answer());
             // The answer future completes before the publisher's onComplete, so the last element is ready.
             return JdkFlowAdapter.flowPublisherToFlux(publisher)
                     .filter(piece -> !piece.isEmpty())
                     .map(piece -> response(piece, null))
                     .concatWith(Mono.defer(() -> Mono.fromFuture(publisher.answer())).map(a -> response("", a)));
         });
+    }
+
+    /** Lets a test see the final answer of every stream, including one that ends CANCELLED. */
+    void onStreamAnswer(Consumer<CompletableFuture<Answer>> observer) {
+        this.streamAnswers = Objects.requireNonNull(observer, "observer");
     }
 
     /**

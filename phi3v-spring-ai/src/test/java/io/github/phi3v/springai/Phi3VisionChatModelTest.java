@@ -171,8 +171,15 @@ class Phi3VisionChatModelTest {
 
     @Test
     void disposingTheSubscriptionCancelsTheGeneration() throws Exception {
+        // The same request uncancelled: its decode time after the first token is what a cancel must save.
+        ChatResponse full = model.call(imagePrompt(400));
+        Usage fullUsage = (Usage) full.getMetadata().getUsage().getNativeUsage();
+        assertTrue(fullUsage.generatedTokens() > 20, "an uncancelled answer has " + fullUsage.generatedTokens()
+                + " tokens");
         ExecutorService executor = Executors.newSingleThreadExecutor();
         Phi3VisionChatModel m = new Phi3VisionChatModel(phi, new Phi3VisionChatOptions(), true, executor);
+        List<java.util.concurrent.CompletableFuture<Answer>> answers = new CopyOnWriteArrayList<>();
+        m.onStreamAnswer(answers::add);
         List<String> pieces = new CopyOnWriteArrayList<>();
         AtomicInteger terminal = new AtomicInteger();
         CountDownLatch first = new CountDownLatch(1);
@@ -184,6 +191,12 @@ class Phi3VisionChatModelTest {
         d.dispose();
         executor.shutdown();
         assertTrue(executor.awaitTermination(60, TimeUnit.SECONDS), "the cancelled generation ended");
+        // The dispose reached the core's CancellationToken: the generation ended CANCELLED, well short of the
+        // uncancelled answer's length.
+        Answer cancelled = answers.get(0).get(60, TimeUnit.SECONDS);
+        assertEquals(io.github.phi3v.core.generate.FinishReason.CANCELLED, cancelled.finishReason());
+        assertTrue(cancelled.usage().generatedTokens() < fullUsage.generatedTokens(), "generated "
+                + cancelled.usage().generatedTokens() + " of " + fullUsage.generatedTokens());
         assertTrue(pieces.size() < 10, "pieces stopped after dispose: " + pieces.size());
         assertEquals(0, terminal.get(), "a disposed subscriber gets no completion or error");
     }
