@@ -35,6 +35,13 @@ public final class Phi3vCli implements Runnable {
 
     /** Exit code of a runtime failure. */
     public static final int EXIT_ERROR = 1;
+
+    /**
+     * The library's logger (System.Logger maps onto java.util.logging when no other backend is installed):
+     * a command's output is its answer, so only warnings are shown unless --verbose also asks for the
+     * INFO records (the load summary). Held here so the level setting is not collected.
+     */
+    private static final java.util.logging.Logger LIBRARY_LOG = java.util.logging.Logger.getLogger("io.github.phi3v");
     /** Exit code of invalid usage. */
     public static final int EXIT_USAGE = 2;
 
@@ -99,6 +106,7 @@ public final class Phi3vCli implements Runnable {
      */
     public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
+        LIBRARY_LOG.setLevel(verbose ? java.util.logging.Level.ALL : java.util.logging.Level.WARNING);
         CommandLine cl = new CommandLine(new Phi3vCli(in));
         cl.setOut(out);
         cl.setErr(err);
