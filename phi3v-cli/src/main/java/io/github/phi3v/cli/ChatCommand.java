@@ -49,7 +49,8 @@ final class ChatCommand implements Callable<Integer> {
         try (Phi3Vision phi = sessionArgs.openModel(err);
              Session session = phi.session()) {
             sessionArgs.start(session);
-            err.println("chat with " + sessionArgs.modelArgs.model + ": /image PATH adds an image, /reset, /exit");
+            err.println("chat with " + sessionArgs.modelArgs.model + ": /image PATH adds an image, /system, /save FILE,"
+                    + " /reset, /exit (/help)");
             err.flush();
             while (true) {
                 if (prompt) {
@@ -89,6 +90,20 @@ final class ChatCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The conversation as a JSON array of {"role", "content"} objects, as the chat template sees it. */
+    static void save(Session session, java.nio.file.Path file) {
+        java.util.List<java.util.Map<String, String>> messages = new java.util.ArrayList<>();
+        for (io.github.phi3v.tokenizer.Message m : session.history()) {
+            messages.add(java.util.Map.of("role", m.role(), "content", m.content()));
+        }
+        try {
+            new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                    .writeValue(file.toFile(), messages);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private void command(String line, Session session, PrintWriter err) {
         String[] parts = line.split("\\s+", 2);
         String arg = parts.length > 1 ? parts[1].strip() : "";
@@ -107,7 +122,21 @@ final class ChatCommand implements Callable<Integer> {
                     sessionArgs.configure(session);
                     err.println("[conversation cleared]");
                 }
+                case "/system" -> {
+                    session.system(arg.isEmpty() ? null : arg);
+                    err.println(arg.isEmpty() ? "[system message removed]" : "[system message set]");
+                }
+                case "/save" -> {
+                    if (arg.isEmpty()) {
+                        err.println("usage: /save FILE");
+                    } else {
+                        save(session, java.nio.file.Path.of(arg));
+                        err.println("[" + session.history().size() + " messages saved to " + arg + "]");
+                    }
+                }
                 case "/help" -> err.println("/image PATH|URL  add an image to the next question\n"
+                        + "/system TEXT     set the system message (/system alone removes it)\n"
+                        + "/save FILE       write the conversation as JSON (role, content with image tags)\n"
                         + "/reset           start a new conversation\n/exit            quit");
                 default -> err.println("unknown command " + parts[0] + " (try /help)");
             }

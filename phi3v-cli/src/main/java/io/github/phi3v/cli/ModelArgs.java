@@ -20,6 +20,14 @@ final class ModelArgs {
             description = "Compute precision: float32, bfloat16 or float16 (default: bfloat16 where the CPU has bf16 instructions, else float32; inspect and generate: float32).")
     String dtype;
 
+    @Option(names = "--quantize", paramLabel = "none|int8",
+            description = "Weight quantization of the decoder's linear layers (CPU only; default none).")
+    String quantize;
+
+    @Option(names = "--device", paramLabel = "cpu|cuda",
+            description = "Where to compute (cuda needs the GPU natives, see docs/gpu.md; default cpu).")
+    String device;
+
     @Option(names = "--threads", paramLabel = "N", description = "libtorch intra-op threads (default: all cores).")
     Integer threads;
 
@@ -40,6 +48,22 @@ final class ModelArgs {
     /** The builder {@link #open} builds, for commands that add options of their own (e.g. serve's limits). */
     Phi3VisionBuilder builder(PrintWriter err, String defaultDtype) {
         Phi3VisionBuilder b = Models.builder(model, err, new ProgressBar(err));
+        // Usage errors (exit 2) before anything is loaded: unknown values, and int8 off the CPU.
+        try {
+            if (quantize != null) {
+                b.quantization(quantize);
+            }
+            if (device != null) {
+                b.device(device);
+            }
+            if (quantize != null && device != null && !quantize.strip().equalsIgnoreCase("none")
+                    && !device.strip().equalsIgnoreCase("cpu")) {
+                throw new IllegalArgumentException("--quantize " + quantize + " runs on the CPU only; use --device cpu"
+                        + " or leave out --quantize");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
         String d = dtype != null ? dtype : defaultDtype;
         if (d != null) {
             b.dtype(d);

@@ -117,7 +117,7 @@ public final class Phi3vCli implements Runnable {
                 ex.printStackTrace(err);
             }
             err.flush();
-            return EXIT_ERROR;
+            return ex instanceof UsageException ? EXIT_USAGE : EXIT_ERROR;
         });
         cl.setParameterExceptionHandler((ex, params) -> {
             CommandLine cmd = ex.getCommandLine();

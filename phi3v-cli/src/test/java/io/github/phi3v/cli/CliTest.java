@@ -268,6 +268,51 @@ class CliTest {
         assertTrue(r.err().contains("unknown command /bogus"), r.err());
     }
 
+    @Test
+    void chatSetsTheSystemMessageAndSavesTheConversation(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        java.nio.file.Path file = tmp.resolve("conversation.json");
+        String stdin = "/system Answer briefly.\nhello\n/save " + file + "\n/exit\n";
+        Result r = runWithInput(stdin, "chat", "--model", "tiny-random", "--max-new-tokens", "3");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("[system message set]") && r.err().contains("[3 messages saved to"), r.err());
+        var messages = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        assertEquals(3, messages.size(), messages.toString());
+        assertEquals("system", messages.get(0).get("role").asText());
+        assertEquals("Answer briefly.", messages.get(0).get("content").asText());
+        assertEquals("user", messages.get(1).get("role").asText());
+        assertEquals("hello", messages.get(1).get("content").asText());
+        assertEquals("assistant", messages.get(2).get("role").asText());
+    }
+
+    @Test
+    void badDeviceAndQuantizationAreUsageErrorsBeforeLoading() {
+        Result device = run("ask", "--model", "tiny-random", "--device", "tpu", "hi");
+        assertEquals(2, device.code(), device.err());
+        assertTrue(device.err().contains("unknown device 'tpu'"), device.err());
+        Result quantize = run("ask", "--model", "tiny-random", "--quantize", "int3", "hi");
+        assertEquals(2, quantize.code(), quantize.err());
+        assertTrue(quantize.err().contains("unknown quantization 'int3'"), quantize.err());
+        Result int8Cuda = run("ask", "--model", "tiny-random", "--quantize", "int8", "--device", "cuda", "hi");
+        assertEquals(2, int8Cuda.code(), int8Cuda.err());
+        assertTrue(int8Cuda.err().contains("--quantize int8 runs on the CPU only"), int8Cuda.err());
+        assertTrue(device.err().lines().count() <= 3, "a short error, no stack trace: " + device.err());
+    }
+
+    @Test
+    void samplingOptionsReachTheGenerationConfig() {
+        SamplingArgs a = picocli.CommandLine.populateCommand(new SamplingArgs(), "--stop", "END", "--stop", "###",
+                "--min-p", "0.05", "--repetition-penalty", "1.3", "--max-new-tokens", "7");
+        var c = a.config();
+        assertEquals(java.util.List.of("END", "###"), c.stopStrings());
+        assertEquals(0.05f, c.minP());
+        assertEquals(1.3f, c.repetitionPenalty());
+        assertTrue(c.doSample(), "min-p implies sampling");
+        assertEquals(7, c.maxNewTokens());
+        var greedy = picocli.CommandLine.populateCommand(new SamplingArgs(), "--repetition-penalty", "1.1").config();
+        assertTrue(!greedy.doSample(), "a repetition penalty alone keeps greedy decoding");
+    }
+
     private static String json(long[] ids) {
         return Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]"));
     }
