@@ -4,12 +4,21 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Session;
 import io.github.phi3v.core.generate.Answer;
+import io.github.phi3v.core.generate.FinishReason;
+import io.github.phi3v.tokenizer.Message;
 import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,7 +85,7 @@ final class ChatCommand implements Callable<Integer> {
                     });
                     out.println();
                     out.flush();
-                    if (a.finishReason() != io.github.phi3v.core.generate.FinishReason.STOP) {
+                    if (a.finishReason() != FinishReason.STOP) {
                         err.println("[" + a.finishReason().name().toLowerCase() + " after "
                                 + a.usage().generatedTokens() + " tokens]");
                     }
@@ -91,16 +100,15 @@ final class ChatCommand implements Callable<Integer> {
     }
 
     /** The conversation as a JSON array of {"role", "content"} objects, as the chat template sees it. */
-    static void save(Session session, java.nio.file.Path file) {
-        java.util.List<java.util.Map<String, String>> messages = new java.util.ArrayList<>();
-        for (io.github.phi3v.tokenizer.Message m : session.history()) {
-            messages.add(java.util.Map.of("role", m.role(), "content", m.content()));
+    static void save(Session session, Path file) {
+        List<Map<String, String>> messages = new ArrayList<>();
+        for (Message m : session.history()) {
+            messages.add(Map.of("role", m.role(), "content", m.content()));
         }
         try {
-            new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
-                    .writeValue(file.toFile(), messages);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), messages);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
     }
 
@@ -130,7 +138,7 @@ final class ChatCommand implements Callable<Integer> {
                     if (arg.isEmpty()) {
                         err.println("usage: /save FILE");
                     } else {
-                        save(session, java.nio.file.Path.of(arg));
+                        save(session, Path.of(arg));
                         err.println("[" + session.history().size() + " messages saved to " + arg + "]");
                     }
                 }

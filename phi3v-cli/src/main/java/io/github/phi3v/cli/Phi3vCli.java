@@ -8,6 +8,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -35,15 +37,15 @@ public final class Phi3vCli implements Runnable {
 
     /** Exit code of a runtime failure. */
     public static final int EXIT_ERROR = 1;
+    /** Exit code of invalid usage. */
+    public static final int EXIT_USAGE = 2;
 
     /**
      * The library's logger (System.Logger maps onto java.util.logging when no other backend is installed):
      * a command's output is its answer, so only warnings are shown unless --verbose also asks for the
      * INFO records (the load summary). Held here so the level setting is not collected.
      */
-    private static final java.util.logging.Logger LIBRARY_LOG = java.util.logging.Logger.getLogger("io.github.phi3v");
-    /** Exit code of invalid usage. */
-    public static final int EXIT_USAGE = 2;
+    private static final Logger LIBRARY_LOG = Logger.getLogger("io.github.phi3v");
 
     @Spec
     CommandSpec spec;
@@ -106,7 +108,7 @@ public final class Phi3vCli implements Runnable {
      */
     public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
-        LIBRARY_LOG.setLevel(verbose ? java.util.logging.Level.ALL : java.util.logging.Level.WARNING);
+        LIBRARY_LOG.setLevel(verbose ? Level.ALL : Level.WARNING);
         CommandLine cl = new CommandLine(new Phi3vCli(in));
         cl.setOut(out);
         cl.setErr(err);

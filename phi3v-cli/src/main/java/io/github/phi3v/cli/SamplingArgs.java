@@ -1,5 +1,8 @@
 package io.github.phi3v.cli;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import io.github.phi3v.core.generate.GenerationConfig;
 import picocli.CommandLine.Option;
 
@@ -33,7 +36,7 @@ final class SamplingArgs {
 
     @Option(names = "--stop", paramLabel = "TEXT",
             description = "Stop when the answer contains TEXT (repeatable; TEXT itself is not printed).")
-    java.util.List<String> stop = new java.util.ArrayList<>();
+    List<String> stop = new ArrayList<>();
 
     @Option(names = "--ignore-eos",
             description = "Do not stop at <|end|>, <|endoftext|> or </s>: always generate --max-new-tokens tokens.")

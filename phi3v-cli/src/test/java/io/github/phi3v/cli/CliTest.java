@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
@@ -22,6 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
+import picocli.CommandLine;
 
 /** The phi3v commands, run in-process: exit codes, messages, and golden conformance of inspect/generate. */
 class CliTest {
@@ -150,11 +152,15 @@ class CliTest {
         for (String cmd : new String[] {"generate", "inspect"}) {
             String help = run(cmd, "--help").out();
             for (String option : new String[] {"--prompt=TEXT", "--input-ids=JSON|FILE"}) {
-                long described = help.lines().filter(l -> l.stripLeading().startsWith(option)).count();
+                // An option's entry in an option list: the option, then its description after two or more
+                // spaces. The synopsis may wrap so that a line starts with the option too ("--input-ids=
+                // JSON|FILE)"): that line is the usage, not a second description.
+                Pattern entry = Pattern.compile("^\\s+" + Pattern.quote(option) + "\\s{2,}\\S.*");
+                long described = help.lines().filter(l -> entry.matcher(l).matches()).count();
                 assertEquals(1, described, cmd + " --help describes " + option + " " + described + " times:\n" + help);
             }
-            assertTrue(help.contains("(--prompt=TEXT | --input-ids=JSON|FILE)"), "synopsis shows the exclusion:\n"
-                    + help);
+            assertTrue(help.replaceAll("\\s+", " ").contains("(--prompt=TEXT | --input-ids=JSON|FILE)"),
+                    "synopsis shows the exclusion:\n" + help);
             assertTrue(help.contains("Model input (exactly one of):"), help);
         }
         Result both = run("generate", "--model", "x", "--prompt", "a", "--input-ids", "[1]");
@@ -269,14 +275,13 @@ class CliTest {
     }
 
     @Test
-    void chatSetsTheSystemMessageAndSavesTheConversation(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
-            throws Exception {
-        java.nio.file.Path file = tmp.resolve("conversation.json");
+    void chatSetsTheSystemMessageAndSavesTheConversation() throws Exception {
+        Path file = tmp.resolve("conversation.json");
         String stdin = "/system Answer briefly.\nhello\n/save " + file + "\n/exit\n";
         Result r = runWithInput(stdin, "chat", "--model", "tiny-random", "--max-new-tokens", "3");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("[system message set]") && r.err().contains("[3 messages saved to"), r.err());
-        var messages = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        JsonNode messages = new ObjectMapper().readTree(file.toFile());
         assertEquals(3, messages.size(), messages.toString());
         assertEquals("system", messages.get(0).get("role").asText());
         assertEquals("Answer briefly.", messages.get(0).get("content").asText());
@@ -301,16 +306,16 @@ class CliTest {
 
     @Test
     void samplingOptionsReachTheGenerationConfig() {
-        SamplingArgs a = picocli.CommandLine.populateCommand(new SamplingArgs(), "--stop", "END", "--stop", "###",
+        SamplingArgs a = CommandLine.populateCommand(new SamplingArgs(), "--stop", "END", "--stop", "###",
                 "--min-p", "0.05", "--repetition-penalty", "1.3", "--max-new-tokens", "7");
         var c = a.config();
-        assertEquals(java.util.List.of("END", "###"), c.stopStrings());
+        assertEquals(List.of("END", "###"), c.stopStrings());
         assertEquals(0.05f, c.minP());
         assertEquals(1.3f, c.repetitionPenalty());
         assertTrue(c.doSample(), "min-p implies sampling");
         assertEquals(7, c.maxNewTokens());
-        var greedy = picocli.CommandLine.populateCommand(new SamplingArgs(), "--repetition-penalty", "1.1").config();
-        assertTrue(!greedy.doSample(), "a repetition penalty alone keeps greedy decoding");
+        var greedy = CommandLine.populateCommand(new SamplingArgs(), "--repetition-penalty", "1.1").config();
+        assertFalse(greedy.doSample(), "a repetition penalty alone keeps greedy decoding");
     }
 
     private static String json(long[] ids) {
