@@ -1,11 +1,8 @@
 package io.github.phi3v.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,14 +24,21 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code phi3v chat}: an interactive multi-turn conversation on stdin/stdout. Lines are questions;
- * {@code /image PATH} attaches an image to the next question, {@code /reset} starts over, {@code /exit}
- * (or end of input) quits. The session keeps its KV cache and image embeddings between turns.
+ * {@code phi3v chat}: an interactive multi-turn conversation on stdin/stdout. Lines are questions (edited
+ * with history on a terminal, see {@link ChatInput}); {@code /image PATH} attaches an image to the next
+ * question, {@code /system TEXT} sets the system message, {@code /save FILE} writes the conversation,
+ * {@code /reset} starts over, {@code /exit} (or end of input) quits. The session keeps its KV cache and
+ * image embeddings between turns.
  */
 @Command(name = "chat", mixinStandardHelpOptions = true,
-        description = "Interactive multi-turn chat. Type a question per line; /image PATH adds an image to the "
-                + "next question, /reset clears the conversation, /help lists commands, /exit or Ctrl-D quits.")
+        description = "Interactive multi-turn chat. Type a question per line (on a terminal: line editing, and the "
+                + "arrow keys through the history in ~/.phi3v_history); /image PATH adds an image to the next "
+                + "question, /system TEXT sets the system message, /save FILE writes the conversation as JSON, "
+                + "/reset clears the conversation, /help lists commands, /exit or Ctrl-D quits.")
 final class ChatCommand implements Callable<Integer> {
+
+    /** The history of the questions typed on a terminal, kept across chats. */
+    static final Path HISTORY = Path.of(System.getProperty("user.home"), ".phi3v_history");
 
     @ParentCommand
     Phi3vCli parent;
@@ -53,19 +57,14 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         sessionArgs.checkImages();
-        BufferedReader in = new BufferedReader(new InputStreamReader(parent.in, StandardCharsets.UTF_8));
-        boolean prompt = System.console() != null;
         try (Phi3Vision phi = sessionArgs.openModel(err);
-             Session session = phi.session()) {
+             Session session = phi.session();
+             ChatInput in = ChatInput.open(parent.in, HISTORY)) {
             sessionArgs.start(session);
             err.println("chat with " + sessionArgs.modelArgs.model + ": /image PATH adds an image, /system, /save FILE,"
                     + " /reset, /exit (/help)");
             err.flush();
             while (true) {
-                if (prompt) {
-                    out.print("> ");
-                    out.flush();
-                }
                 String line = in.readLine();
                 if (line == null || line.strip().equals("/exit") || line.strip().equals("/quit")) {
                     break;

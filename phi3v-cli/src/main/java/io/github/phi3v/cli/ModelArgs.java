@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.Phi3VisionBuilder;
+import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.Option;
 
@@ -47,22 +48,13 @@ final class ModelArgs {
 
     /** The builder {@link #open} builds, for commands that add options of their own (e.g. serve's limits). */
     Phi3VisionBuilder builder(PrintWriter err, String defaultDtype) {
+        checkPlacement();
         Phi3VisionBuilder b = Models.builder(model, err, new ProgressBar(err));
-        // Usage errors (exit 2) before anything is loaded: unknown values, and int8 off the CPU.
-        try {
-            if (quantize != null) {
-                b.quantization(quantize);
-            }
-            if (device != null) {
-                b.device(device);
-            }
-            if (quantize != null && device != null && !quantize.strip().equalsIgnoreCase("none")
-                    && !device.strip().equalsIgnoreCase("cpu")) {
-                throw new IllegalArgumentException("--quantize " + quantize + " runs on the CPU only; use --device cpu"
-                        + " or leave out --quantize");
-            }
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
+        if (quantize != null) {
+            b.quantization(quantize);
+        }
+        if (device != null) {
+            b.device(device);
         }
         String d = dtype != null ? dtype : defaultDtype;
         if (d != null) {
@@ -75,5 +67,29 @@ final class ModelArgs {
             b.maxContext(maxContext);
         }
         return b;
+    }
+
+    /**
+     * Usage errors (exit 2) before anything is built, downloaded or loaded: a device or quantization the
+     * library does not know (its own parsers judge, on a builder that is then dropped), and a quantization
+     * off the CPU (the int8 kernels are CPU kernels).
+     */
+    private void checkPlacement() {
+        try {
+            Phi3VisionBuilder names = Phi3Vision.builder();
+            if (quantize != null) {
+                names.quantization(quantize);
+            }
+            if (device != null) {
+                names.device(device);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (quantize != null && device != null && Quantization.parse(quantize) != Quantization.NONE
+                && !device.strip().equalsIgnoreCase("cpu")) {
+            throw new UsageException("--quantize " + quantize + " runs on the CPU only; use --device cpu or leave out "
+                    + "--quantize");
+        }
     }
 }

@@ -12,6 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -291,17 +296,82 @@ class CliTest {
     }
 
     @Test
-    void badDeviceAndQuantizationAreUsageErrorsBeforeLoading() {
-        Result device = run("ask", "--model", "tiny-random", "--device", "tpu", "hi");
-        assertEquals(2, device.code(), device.err());
-        assertTrue(device.err().contains("unknown device 'tpu'"), device.err());
-        Result quantize = run("ask", "--model", "tiny-random", "--quantize", "int3", "hi");
-        assertEquals(2, quantize.code(), quantize.err());
-        assertTrue(quantize.err().contains("unknown quantization 'int3'"), quantize.err());
-        Result int8Cuda = run("ask", "--model", "tiny-random", "--quantize", "int8", "--device", "cuda", "hi");
-        assertEquals(2, int8Cuda.code(), int8Cuda.err());
-        assertTrue(int8Cuda.err().contains("--quantize int8 runs on the CPU only"), int8Cuda.err());
-        assertTrue(device.err().lines().count() <= 3, "a short error, no stack trace: " + device.err());
+    void badDeviceAndQuantizationAreOneLineUsageErrorsOfAskChatAndServeBeforeLoading() {
+        for (String cmd : new String[] {"ask", "chat", "serve"}) {
+            // ask needs its question; chat would read stdin, serve would bind: all fail before that
+            String[] tail = cmd.equals("ask") ? new String[] {"hi"} : new String[0];
+            Result device = run(concat(new String[] {cmd, "--model", "tiny-random", "--device", "tpu"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, device.code(), device.err());
+            assertEquals("phi3v " + cmd + ": error: unknown device 'tpu': expected cpu or cuda", device.err().strip(),
+                    "one line, and no tiny-random banner: nothing was built");
+            Result quantize = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int3"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, quantize.code(), quantize.err());
+            assertEquals("phi3v " + cmd + ": error: unknown quantization 'int3': expected none or int8",
+                    quantize.err().strip());
+            Result int8Cuda = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int8", "--device",
+                "cuda"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, int8Cuda.code(), int8Cuda.err());
+            assertEquals("phi3v " + cmd + ": error: --quantize int8 runs on the CPU only; use --device cpu or leave out"
+                    + " --quantize", int8Cuda.err().strip());
+            assertEquals("", device.out() + quantize.out() + int8Cuda.out());
+        }
+    }
+
+    @Test
+    void cudaWithoutAGpuIsAOneLineRuntimeError() {
+        Result r = run("ask", "--model", "tiny-random", "--device", "cuda", "--max-new-tokens", "2", "hi");
+        if (org.bytedeco.pytorch.global.torch.cuda_is_available()) {   // only with the gpu profile on a GPU host
+            assertEquals(0, r.code(), r.err());
+            return;
+        }
+        assertEquals(Phi3vCli.EXIT_ERROR, r.code(), r.err());
+        List<String> lines = r.err().strip().lines().toList();
+        assertTrue(lines.get(lines.size() - 1).startsWith("phi3v ask: error: device CUDA requested, but libtorch sees "
+                + "no CUDA device"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace without --verbose: " + r.err());
+    }
+
+    @Test
+    void quantizeReachesTheLoadAndVerboseShowsTheLibrarysLoadSummary() {
+        List<LogRecord> records = new CopyOnWriteArrayList<>();
+        Handler recorder = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (isLoggable(r) && r.getLoggerName().equals("io.github.phi3v.core.ModelLoader")) {
+                    records.add(r);
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger library = Logger.getLogger("io.github.phi3v");
+        library.addHandler(recorder);
+        try {
+            Result quiet = run("ask", "--model", "tiny-random", "--quantize", "int8", "--max-new-tokens", "2", "hi");
+            assertEquals(0, quiet.code(), quiet.err());
+            assertEquals(List.of(), records, "without --verbose the CLI shows warnings only");
+            Result verbose = run("ask", "--verbose", "--model", "tiny-random", "--quantize", "int8",
+                    "--max-new-tokens", "2", "hi");
+            assertEquals(0, verbose.code(), verbose.err());
+            assertEquals(1, records.size(), records.toString());
+            String summary = records.get(0).getMessage();
+            assertEquals(Level.INFO, records.get(0).getLevel());
+            assertTrue(summary.contains("quantization INT8") && summary.contains(", CPU, "), summary);
+        } finally {
+            library.removeHandler(recorder);
+        }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test
