@@ -8,6 +8,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,6 +39,13 @@ public final class Phi3vCli implements Runnable {
     public static final int EXIT_ERROR = 1;
     /** Exit code of invalid usage. */
     public static final int EXIT_USAGE = 2;
+
+    /**
+     * The library's logger (System.Logger maps onto java.util.logging when no other backend is installed):
+     * a command's output is its answer, so only warnings are shown unless --verbose also asks for the
+     * INFO records (the load summary). Held here so the level setting is not collected.
+     */
+    private static final Logger LIBRARY_LOG = Logger.getLogger("io.github.phi3v");
 
     @Spec
     CommandSpec spec;
@@ -99,6 +108,7 @@ public final class Phi3vCli implements Runnable {
      */
     public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
+        LIBRARY_LOG.setLevel(verbose ? Level.ALL : Level.WARNING);
         CommandLine cl = new CommandLine(new Phi3vCli(in));
         cl.setOut(out);
         cl.setErr(err);
@@ -109,7 +119,7 @@ public final class Phi3vCli implements Runnable {
                 ex.printStackTrace(err);
             }
             err.flush();
-            return EXIT_ERROR;
+            return ex instanceof UsageException ? EXIT_USAGE : EXIT_ERROR;
         });
         cl.setParameterExceptionHandler((ex, params) -> {
             CommandLine cmd = ex.getCommandLine();
