@@ -15,7 +15,7 @@ new File(repoRoot).eachDirMatch(~/phi3v-.*/) { m ->
     }
 }
 new File(localRepositoryPath, 'io/github/phi3v').eachFileRecurse { if (it.name.endsWith('.jar')) jars << it }
-['phi3v-tokenizer', 'phi3v-image', 'phi3v-core', 'phi3v-tooling', 'phi3v-examples', 'phi3v-cli', 'phi3v-server', 'phi3v-langchain4j', 'phi3v-spring-ai'].each { a ->
+['phi3v-tokenizer', 'phi3v-image', 'phi3v-core', 'phi3v-tooling', 'phi3v-examples', 'phi3v-cli', 'phi3v-server', 'phi3v-langchain4j', 'phi3v-spring-ai', 'phi3v-spark'].each { a ->
     check(jars.any { it.name == "${a}-${projectVersion}.jar".toString() }, "no ${a}-${projectVersion}.jar in ${jars}")
     check(jars.any { it.name == "${a}-${projectVersion}-sources.jar".toString() }, "no ${a} sources jar in ${jars}")
 }
