@@ -50,9 +50,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "The model id of the API (default: the model folder's name).")
     String modelName;
 
-    @Option(names = "--max-running", paramLabel = "N", defaultValue = "4",
-            description = "Requests generating at once (default ${DEFAULT-VALUE}).")
-    int maxRunning;
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "8",
+            description = "Requests decoded together in one batched step (continuous batching; default"
+                    + " ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-running", paramLabel = "N",
+            description = "Requests generating at once (default: --max-batch); above --max-batch they wait for"
+                    + " a place in the batch.")
+    Integer maxRunning;
 
     @Option(names = "--max-queue", paramLabel = "N", defaultValue = "32",
             description = "Requests waiting; more get HTTP 429 (default ${DEFAULT-VALUE}).")
@@ -82,14 +88,15 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         String key = apiKey != null ? apiKey : System.getenv("PHI3V_API_KEY");
         // The server's concurrency is the model's: one more running request would be refused by the model.
-        Phi3VisionBuilder b = modelArgs.builder(err, null).maxConcurrentRequests(maxRunning)
+        int running = maxRunning != null ? maxRunning : maxBatch;
+        Phi3VisionBuilder b = modelArgs.builder(err, null).maxBatchSize(maxBatch).maxConcurrentRequests(running)
                 .imageLoader(ServerMain.imageLoader(allowHttp, imageHosts));
         if (numCrops != null) {
             b.numCrops(numCrops);
         }
         try (Phi3Vision phi = b.build()) {
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(key)
-                    .maxRunning(maxRunning).maxQueue(maxQueue).maxImagesPerRequest(maxImages)
+                    .maxRunning(running).maxQueue(maxQueue).maxImagesPerRequest(maxImages)
                     .shutdownTimeout(Duration.ofSeconds(shutdownSeconds));
             if (modelName != null) {
                 sb.modelName(modelName);

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
 
 import io.github.phi3v.core.generate.Answer;
@@ -44,11 +45,14 @@ final class BatchScheduler implements AutoCloseable {
     private final Thread thread;
     private boolean closed;                                                 // guarded by this
     private volatile int largestBatch;
+    /** Decode steps by batch size: index b counts the steps that decoded b sequences. */
+    private final AtomicLongArray stepsByBatchSize;
 
     BatchScheduler(Engine engine, int maxBatchSize) {
         this.engine = engine;
         this.maxBatchSize = maxBatchSize;
         this.kvWaitNanos = engine.limits().kvCacheWait().toNanos();
+        this.stepsByBatchSize = new AtomicLongArray(maxBatchSize + 1);
         this.intake = Executors.newCachedThreadPool(r -> daemon(r, "phi3v-intake"));
         this.thread = daemon(this::loop, "phi3v-batch");
         thread.start();
@@ -242,6 +246,7 @@ final class BatchScheduler implements AutoCloseable {
         }
         int b = running.size();
         largestBatch = Math.max(largestBatch, b);
+        stepsByBatchSize.incrementAndGet(b);
         int[] tokens = new int[b];
         List<KvCache> caches = new ArrayList<>(b);
         for (int i = 0; i < b; i++) {
@@ -319,6 +324,15 @@ final class BatchScheduler implements AutoCloseable {
     /** The most sequences one step has decoded so far (for tests and diagnostics). */
     int largestBatch() {
         return largestBatch;
+    }
+
+    /** A copy of the decode step counts by batch size (index b: steps that decoded b sequences). */
+    long[] stepsByBatchSize() {
+        long[] out = new long[stepsByBatchSize.length()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = stepsByBatchSize.get(i);
+        }
+        return out;
     }
 
     /**

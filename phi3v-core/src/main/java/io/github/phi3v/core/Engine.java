@@ -202,6 +202,11 @@ final class Engine implements AutoCloseable {
         return scheduler == null ? 0 : scheduler.largestBatch();
     }
 
+    /** Batched decode steps so far by batch size (index b: steps that decoded b sequences). */
+    synchronized long[] decodeStepsByBatchSize() {
+        return scheduler == null ? new long[limits.maxBatchSize() + 1] : scheduler.stepsByBatchSize();
+    }
+
     /** Bytes of all KV caches, running and pooled. */
     long kvCacheBytesInUse() {
         return kvPool.reservedBytes();
@@ -249,7 +254,7 @@ final class Engine implements AutoCloseable {
         Slot(CancellationToken caller) {
             if (!slots.tryAcquire()) {
                 int max = limits.maxConcurrentRequests();
-                throw new LimitExceededException("maxConcurrentRequests", max + 1L, max, max + " requests are"
+                throw new LimitExceededException("maxConcurrentRequests", max + 1L, max, true, max + " requests are"
                         + " already running on this model (maxConcurrentRequests " + max + "); retry when one"
                         + " finishes, or raise Phi3Vision.builder().maxConcurrentRequests(n)");
             }

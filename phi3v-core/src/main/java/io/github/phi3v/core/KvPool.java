@@ -208,8 +208,8 @@ final class KvPool implements AutoCloseable {
                 if (!orThrow) {
                     return false;
                 }
-                throw new LimitExceededException("kvCacheBytes", reservedBytes + bytes, budget, "this request needs a "
-                        + bytes + "-byte KV cache but running requests hold " + reservedBytes + " of the kvCacheBytes"
+                throw new LimitExceededException("kvCacheBytes", reservedBytes + bytes, budget, true,
+                        "this request needs a " + bytes + "-byte KV cache but running requests hold " + reservedBytes + " of the kvCacheBytes"
                         + " budget of " + budget + " bytes" + (cancel.isCancelled() ? " (cancelled while waiting)"
                         : " after waiting " + waitNanos / 1_000_000 + " ms") + "; retry when a request finishes,"
                         + " or raise Phi3Vision.builder().kvCacheBytes(n) or kvCacheWait(d)");

@@ -28,6 +28,8 @@ public final class LimitExceededException extends IllegalArgumentException {
     private final long found;
     /** The configured maximum. */
     private final long max;
+    /** Whether the same request may succeed later, once other requests have finished. */
+    private final boolean retryable;
 
     /**
      * Creates the exception.
@@ -38,10 +40,25 @@ public final class LimitExceededException extends IllegalArgumentException {
      * @param message the full explanation: what was refused, found vs maximum, the option to change it
      */
     public LimitExceededException(String limit, long found, long max, String message) {
+        this(limit, found, max, false, message);
+    }
+
+    /**
+     * Creates the exception, saying whether it is transient.
+     *
+     * @param limit the name of the limit, as its builder option (e.g. {@code kvCacheBytes})
+     * @param found the value the request has (or would have)
+     * @param max the configured maximum
+     * @param retryable true if the request was refused only because other requests hold the resource now
+     *     (it may succeed when they finish), false if the request itself exceeds the limit
+     * @param message the full explanation: what was refused, found vs maximum, the option to change it
+     */
+    public LimitExceededException(String limit, long found, long max, boolean retryable, String message) {
         super(Objects.requireNonNull(message, "message"));
         this.limit = Objects.requireNonNull(limit, "limit");
         this.found = found;
         this.max = max;
+        this.retryable = retryable;
     }
 
     /**
@@ -69,5 +86,17 @@ public final class LimitExceededException extends IllegalArgumentException {
      */
     public long max() {
         return max;
+    }
+
+    /**
+     * Whether the refusal is transient: the request fits the limit on its own but other requests hold the
+     * resource now (all {@code maxConcurrentRequests} slots taken, the {@code kvCacheBytes} budget held by
+     * running requests past {@code kvCacheWait}). A server answers these with "retry later" (HTTP 429/503 and
+     * {@code Retry-After}); the others need a different request or a different configuration.
+     *
+     * @return true if the same request may succeed later
+     */
+    public boolean retryable() {
+        return retryable;
     }
 }

@@ -424,6 +424,38 @@ public final class Phi3Vision implements AutoCloseable {
         return engine.limits().maxImagesPerPrompt();
     }
 
+    /**
+     * The most requests running at once on this model ({@link Phi3VisionBuilder#maxConcurrentRequests(int)}):
+     * calls and {@linkplain #submit submitted} requests together; one more is refused with a retryable
+     * {@link LimitExceededException}.
+     *
+     * @return the limit
+     */
+    public int maxConcurrentRequests() {
+        return engine.limits().maxConcurrentRequests();
+    }
+
+    /**
+     * The most {@linkplain #submit submitted} requests decoded together in one batched step
+     * ({@link Phi3VisionBuilder#maxBatchSize(int)}).
+     *
+     * @return the limit
+     */
+    public int maxBatchSize() {
+        return engine.limits().maxBatchSize();
+    }
+
+    /**
+     * How many batched decode steps {@linkplain #submit submitted} requests have taken so far, by batch size:
+     * element {@code b} counts the steps that decoded {@code b} sequences together (element 0 stays 0). A
+     * server renders it as its batch-size histogram.
+     *
+     * @return a new array of length {@link #maxBatchSize()} + 1
+     */
+    public long[] decodeStepsByBatchSize() {
+        return engine.decodeStepsByBatchSize();
+    }
+
     /** The memory estimate checked at load: weights + KV cache + vision activations. */
     public MemoryEstimate memoryEstimate() {
         return memoryEstimate;

@@ -2,6 +2,7 @@ package io.github.phi3v.core;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -112,6 +113,21 @@ class BatchSchedulerTest {
         try (Phi3Vision phi = TinyModel.builder().maxBatchSize(2).build()) {
             submitAllAndCompare(phi, requests, oneByOne(requests));
             assertEquals(2, phi.largestBatch());
+            assertEquals(2, phi.maxBatchSize());
+            long[] steps = phi.decodeStepsByBatchSize();
+            assertEquals(3, steps.length, "counts for batch sizes 0..maxBatchSize");
+            assertEquals(0, steps[0]);
+            assertTrue(steps[2] > 0, "steps of two sequences: " + java.util.Arrays.toString(steps));
+            // 6 requests of 6..16 new tokens: every token after a request's first comes from a decode step
+            long decoded = 0;
+            for (int b = 1; b < steps.length; b++) {
+                decoded += b * steps[b];
+            }
+            long generated = 0;
+            for (ChatRequest r : requests) {
+                generated += r.config().maxNewTokens() - 1;
+            }
+            assertEquals(generated, decoded, "sequences decoded by the counted steps");
         }
     }
 
@@ -193,6 +209,7 @@ class BatchSchedulerTest {
                         TimeUnit.MINUTES));
                 LimitExceededException limit = assertInstanceOf(LimitExceededException.class, big.getCause());
                 assertEquals("kvCacheBytes", limit.limit());
+                assertFalse(limit.retryable(), "too big on its own: the request must change");
                 ExecutionException client = assertThrows(ExecutionException.class, () -> failing.get(1).get(1,
                         TimeUnit.MINUTES));
                 assertEquals("client went away", client.getCause().getMessage());
@@ -200,6 +217,40 @@ class BatchSchedulerTest {
                         + phi.largestBatch());
                 assertTrue(phi.kvCacheBytesInUse() <= budget);
             }
+        }
+    }
+
+    @Test
+    void aRequestThatFitsAloneButWaitsPastKvCacheWaitIsRefusedAsRetryable() throws Exception {
+        ChatRequest longOne = ChatRequest.builder().config(GenerationConfig.builder().maxNewTokens(300)
+                .stopTokenIds().build()).user("A long story, please.").build();
+        ChatRequest other = ChatRequest.builder().config(GenerationConfig.builder().maxNewTokens(300)
+                .stopTokenIds().build()).user("Another long story.").build();
+        try (Phi3Vision probe = TinyModel.load()) {
+            // Room for one of the two caches (512 positions each: prompt + 300 tokens with headroom), not for both.
+            long budget = probe.model().kvCacheBytes(800);
+            try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(budget).kvCacheWait(java.time.Duration.ofMillis(50))
+                    .build()) {
+                // The first decodes slowly (its onText runs on the scheduler thread), so it surely still holds
+                // its memory when the second's wait runs out.
+                CompletableFuture<Answer> first = phi.submit(longOne, piece -> sleep(5), CancellationToken.none());
+                CompletableFuture<Answer> second = phi.submit(other);
+                ExecutionException e = assertThrows(ExecutionException.class, () -> second.get(2, TimeUnit.MINUTES));
+                LimitExceededException limit = assertInstanceOf(LimitExceededException.class, e.getCause());
+                assertEquals("kvCacheBytes", limit.limit());
+                assertTrue(limit.retryable(), "others held the memory: " + limit.getMessage());
+                assertEquals(300, first.get(2, TimeUnit.MINUTES).tokenIds().length, "the running one finishes");
+                assertEquals(300, phi.submit(other).get(2, TimeUnit.MINUTES).tokenIds().length,
+                        "the same request fits once the memory is back");
+            }
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -166,6 +166,7 @@ class StatelessChatTest {
             LimitExceededException e = assertThrows(LimitExceededException.class,
                     () -> phi.chat(ChatRequest.builder().user("Hi").build()));
             assertEquals("kvCacheBytes", e.limit());
+            assertTrue(!e.retryable(), "too big on its own: not retryable");
             assertTrue(e.getMessage().contains("kvCacheBytes(n)"), e.getMessage());
             assertEquals(0, phi.kvCacheBytesInUse(), "nothing reserved after a refusal");
             assertEquals(baseTotal, Pointer.totalBytes(), "no native memory left behind by the refusal");
@@ -193,6 +194,8 @@ class StatelessChatTest {
                 LimitExceededException e = assertThrows(LimitExceededException.class,
                         () -> phi.chat(ChatRequest.builder().user("Hello").build()));
                 assertEquals("maxConcurrentRequests", e.limit());
+                assertTrue(e.retryable(), "all slots taken by others: retryable");
+                assertEquals(1, phi.maxConcurrentRequests());
                 blocker.countDown();
                 assertEquals(RUN_ON.maxNewTokens(), running.get().tokenIds().length);
                 assertEquals(10, phi.chat(ChatRequest.builder().config(RUN_ON).user("Again").build()).tokenIds().length,

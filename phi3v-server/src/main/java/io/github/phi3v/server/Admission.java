@@ -74,9 +74,9 @@ final class Admission {
                 return take();
             }
             if (waiting.size() >= maxQueue) {
-                throw new ApiException(429, "rate_limit_exceeded", null, "queue_full", "the server is busy: "
+                throw ApiException.retryLater(429, "rate_limit_exceeded", "queue_full", "the server is busy: "
                         + runningCount + " requests are running and " + waiting.size() + " are waiting (maxQueue "
-                        + maxQueue + "); retry later");
+                        + maxQueue + "); retry later", ErrorMapper.RETRY_AFTER_SECONDS);
             }
             Object me = new Object();
             waiting.addLast(me);

@@ -15,13 +15,28 @@ final class ApiException extends RuntimeException {
     private final String type;
     private final String param;
     private final String code;
+    /** Seconds for the {@code Retry-After} header of a transient refusal; 0 for none. */
+    private final int retryAfterSeconds;
 
     ApiException(int status, String type, String param, String code, String message) {
+        this(status, type, param, code, message, 0);
+    }
+
+    private ApiException(int status, String type, String param, String code, String message, int retryAfterSeconds) {
         super(Objects.requireNonNull(message, "message"));
         this.status = status;
         this.type = Objects.requireNonNull(type, "type");
         this.param = param;
         this.code = code;
+        this.retryAfterSeconds = retryAfterSeconds;
+    }
+
+    /**
+     * A transient refusal (429 busy, 503 out of KV memory): the same request may succeed later, and the
+     * response tells clients when to retry (the OpenAI SDKs honour {@code Retry-After}).
+     */
+    static ApiException retryLater(int status, String type, String code, String message, int retryAfterSeconds) {
+        return new ApiException(status, type, null, code, message, retryAfterSeconds);
     }
 
     /** 400 {@code invalid_request_error} naming the offending field. */
@@ -48,5 +63,10 @@ final class ApiException extends RuntimeException {
 
     String code() {
         return code;
+    }
+
+    /** Seconds for {@code Retry-After}, 0 when the request should not simply be retried here. */
+    int retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 }

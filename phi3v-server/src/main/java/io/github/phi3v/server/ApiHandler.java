@@ -166,6 +166,13 @@ final class ApiHandler extends Handler.Abstract {
         if (e.status() == 401) {
             response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
         }
+        if (e.status() == 413) {
+            // The unread body makes the connection unusable: say so, or a client may reuse it and fail.
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
+        if (e.retryAfterSeconds() > 0) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, e.retryAfterSeconds());
+        }
         writeJson(response, callback, e.status(), OpenAiJson.error(e));
     }
 

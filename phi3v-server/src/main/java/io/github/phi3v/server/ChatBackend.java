@@ -1,5 +1,10 @@
 package io.github.phi3v.server;
 
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 
 import io.github.phi3v.core.ChatRequest;
@@ -9,13 +14,12 @@ import io.github.phi3v.core.generate.CancellationToken;
 
 /**
  * The one place where the server hands a request to the model. Everything above it (HTTP, JSON, admission,
- * metrics) is backend-agnostic: switching to continuous batched decoding means one new implementation of
- * this interface, the rest of the server stays as it is.
+ * metrics) is backend-agnostic.
  */
 interface ChatBackend {
 
     /**
-     * Runs one request to its end on the calling thread (the request's HTTP thread).
+     * Runs one request to its end; returns on the calling thread (the request's HTTP thread).
      *
      * @param request the whole conversation, already validated
      * @param onText receives the answer's text pieces in order, on the calling thread
@@ -25,13 +29,76 @@ interface ChatBackend {
     Answer generate(ChatRequest request, Consumer<String> onText, CancellationToken cancel);
 
     /**
-     * The backend of today: one {@link Phi3Vision#chatStream} call per request; concurrent requests each
-     * decode on their own thread (batch size 1 each).
+     * One {@link Phi3Vision#chatStream} call per request: concurrent requests each decode on their own
+     * thread with batch size 1 (kept for comparison; the server runs {@link #batched}).
      *
      * @param model the loaded model
      * @return the backend
      */
     static ChatBackend streaming(Phi3Vision model) {
         return model::chatStream;
+    }
+
+    /**
+     * Continuous batching: each request is {@linkplain Phi3Vision#submit submitted}, so all running requests
+     * share one batched decode step per token. The model calls {@code onText} on its scheduler thread, where
+     * a slow client's socket write would stall the whole batch; so the pieces are handed over through a queue
+     * and written by the request's own HTTP thread: a slow reader delays only its own stream.
+     *
+     * @param model the loaded model
+     * @return the backend
+     */
+    static ChatBackend batched(Phi3Vision model) {
+        return (request, onText, cancel) -> {
+            BlockingQueue<Object> handoff = new LinkedBlockingQueue<>();
+            Object end = new Object();
+            CompletableFuture<Answer> answer = model.submit(request, handoff::add, cancel);
+            // Completion happens after the last piece was queued, so `end` is queued last.
+            answer.whenComplete((a, t) -> handoff.add(end));
+            RuntimeException fromOnText = null;
+            boolean interrupted = false;
+            while (true) {
+                Object next;
+                try {
+                    next = handoff.take();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    cancel.cancel();
+                    continue;
+                }
+                if (next == end) {
+                    break;
+                }
+                if (fromOnText == null) {
+                    try {
+                        onText.accept((String) next);
+                    } catch (RuntimeException e) {
+                        fromOnText = e;
+                        cancel.cancel();   // the rest of the answer has nowhere to go
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (fromOnText != null) {
+                throw fromOnText;
+            }
+            try {
+                return answer.get();
+            } catch (ExecutionException | CompletionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (cause instanceof Error err) {
+                    throw err;
+                }
+                throw new IllegalStateException("generation failed: " + cause, cause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();   // unreachable: the future is complete
+                throw new IllegalStateException(e);
+            }
+        };
     }
 }

@@ -72,7 +72,7 @@ final class ChatEndpoint {
         try {
             return backend.generate(call.request(), onText, slot.cancel());
         } catch (RuntimeException e) {
-            ApiException api = ErrorMapper.map(e, call.imageParams(), admission.running() > 1);
+            ApiException api = ErrorMapper.map(e, call.imageParams());
             if (api == null) {
                 throw e;
             }

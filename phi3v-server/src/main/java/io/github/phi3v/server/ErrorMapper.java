@@ -13,6 +13,12 @@ import io.github.phi3v.image.ImageProcessingException;
  */
 final class ErrorMapper {
 
+    /**
+     * {@code Retry-After} of transient refusals: a queued or running request's slot frees within a few
+     * decode steps' to a few answers' time; clients back off further on repeated refusals.
+     */
+    static final int RETRY_AFTER_SECONDS = 1;
+
     private ErrorMapper() {
     }
 
@@ -21,10 +27,9 @@ final class ErrorMapper {
      *
      * @param e what the backend threw
      * @param imageParams the JSON paths of the request's images, in order
-     * @param othersRunning whether other requests held resources when it failed
      * @return the error to send, or null for an unexpected failure (500)
      */
-    static ApiException map(RuntimeException e, List<String> imageParams, boolean othersRunning) {
+    static ApiException map(RuntimeException e, List<String> imageParams) {
         if (e instanceof ApiException api) {
             return api;
         }
@@ -33,15 +38,19 @@ final class ErrorMapper {
                     e.getMessage());
         }
         if (e instanceof LimitExceededException lim) {
+            if (lim.retryable()) {
+                // Others hold the resource now: the same request may succeed later.
+                return "kvCacheBytes".equals(lim.limit())
+                        ? ApiException.retryLater(503, "server_error", "kv_cache_full", e.getMessage(),
+                                RETRY_AFTER_SECONDS)
+                        : ApiException.retryLater(429, "rate_limit_exceeded", "too_many_requests", e.getMessage(),
+                                RETRY_AFTER_SECONDS);
+            }
             switch (lim.limit()) {
-                case "maxConcurrentRequests":
-                    return new ApiException(429, "rate_limit_exceeded", null, "too_many_requests", e.getMessage());
                 case "kvCacheBytes":
-                    // Busy (others hold KV memory): retry later. Alone too big: the request must change.
-                    return othersRunning
-                            ? new ApiException(429, "rate_limit_exceeded", null, "kv_cache_full", e.getMessage())
-                            : new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
-                                    e.getMessage());
+                    // Too big on its own: the request must change.
+                    return new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+                            e.getMessage());
                 case "maxPromptTokens":
                     return new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
                             e.getMessage());

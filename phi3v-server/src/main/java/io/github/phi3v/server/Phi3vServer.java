@@ -48,7 +48,8 @@ public final class Phi3vServer implements AutoCloseable {
         this.model = model;
         this.options = options;
         this.admission = new Admission(options.maxRunning(), options.maxQueue());
-        this.metrics = new ServerMetrics(admission::running, admission::queued, this::kvBytes);
+        this.metrics = new ServerMetrics(admission::running, admission::queued, this::kvBytes,
+                this::decodeStepsByBatchSize);
         ChatCompletionParser parser = new ChatCompletionParser(options.modelName(), options.maxImagesPerRequest(),
                 options.defaultMaxTokens());
         ChatEndpoint chat = new ChatEndpoint(parser, backend, admission, metrics, options.modelName());
@@ -99,7 +100,12 @@ public final class Phi3vServer implements AutoCloseable {
         if (model.isClosed()) {
             throw new IllegalStateException("the model is closed; load it again before serving it");
         }
-        return new Phi3vServer(model, options, ChatBackend.streaming(model));
+        if (options.maxRunning() > model.maxConcurrentRequests()) {
+            throw new IllegalArgumentException("maxRunning " + options.maxRunning() + " exceeds the model's"
+                    + " maxConcurrentRequests " + model.maxConcurrentRequests() + ", so the model would refuse running"
+                    + " requests; lower maxRunning or build the model with maxConcurrentRequests(n)");
+        }
+        return new Phi3vServer(model, options, ChatBackend.batched(model));
     }
 
     static void requireSafeLoader(ImageLoader loader) {
@@ -193,6 +199,14 @@ public final class Phi3vServer implements AutoCloseable {
         return metrics;
     }
 
+    private long[] decodeStepsByBatchSize() {
+        try {
+            return model.decodeStepsByBatchSize();
+        } catch (RuntimeException e) {
+            return new long[0];   // closed model
+        }
+    }
+
     private long kvBytes() {
         try {
             return model.kvCacheBytesInUse();
@@ -230,7 +244,7 @@ public final class Phi3vServer implements AutoCloseable {
         private int port = ServerOptions.DEFAULT_PORT;
         private String apiKey;
         private String modelName;
-        private int maxRunning = ServerOptions.DEFAULT_MAX_RUNNING;
+        private int maxRunning;
         private int maxQueue = ServerOptions.DEFAULT_MAX_QUEUE;
         private long maxBodyBytes = ServerOptions.DEFAULT_MAX_BODY_BYTES;
         private int maxImagesPerRequest = ServerOptions.DEFAULT_MAX_IMAGES_PER_REQUEST;
@@ -239,6 +253,8 @@ public final class Phi3vServer implements AutoCloseable {
 
         private Builder(Phi3Vision model) {
             this.model = Objects.requireNonNull(model, "model");
+            // As many running requests as one batched step decodes: more would wait in the model's queue.
+            this.maxRunning = Math.min(model.maxBatchSize(), model.maxConcurrentRequests());
         }
 
         /**
@@ -286,7 +302,8 @@ public final class Phi3vServer implements AutoCloseable {
         }
 
         /**
-         * Requests generating at once (default {@value ServerOptions#DEFAULT_MAX_RUNNING}).
+         * Requests generating at once (default: the model's {@link Phi3Vision#maxBatchSize()}, at most its
+         * {@link Phi3Vision#maxConcurrentRequests()}); these are decoded together by continuous batching.
          *
          * @param n at least 1
          * @return this builder

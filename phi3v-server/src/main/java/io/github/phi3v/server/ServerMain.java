@@ -24,7 +24,8 @@ public final class ServerMain {
             "  --port N                  port (default 8000; 0 = a free port)",
             "  --api-key KEY             required bearer key (default: $PHI3V_API_KEY, else none)",
             "  --served-model-name NAME  the model id of the API (default: the model folder's name)",
-            "  --max-running N           requests generating at once (default 4)",
+            "  --max-batch N             requests decoded together in one batched step (default 8)",
+            "  --max-running N           requests generating at once (default: --max-batch)",
             "  --max-queue N             requests waiting; more get 429 (default 32)",
             "  --max-body-bytes N        largest request body (default 33554432)",
             "  --max-images N            images per request (default 8)",
@@ -73,7 +74,8 @@ public final class ServerMain {
         int port = d.port();
         String apiKey = System.getenv("PHI3V_API_KEY");
         String name = null;
-        int maxRunning = d.maxRunning();
+        int maxBatch = Phi3Vision.DEFAULT_MAX_BATCH_SIZE;
+        Integer maxRunning = null;
         int maxQueue = d.maxQueue();
         long maxBody = d.maxBodyBytes();
         int maxImages = d.maxImagesPerRequest();
@@ -94,6 +96,7 @@ public final class ServerMain {
                     case "--port" -> port = Integer.parseInt(value(args, ++i, a));
                     case "--api-key" -> apiKey = value(args, ++i, a);
                     case "--served-model-name" -> name = value(args, ++i, a);
+                    case "--max-batch" -> maxBatch = Integer.parseInt(value(args, ++i, a));
                     case "--max-running" -> maxRunning = Integer.parseInt(value(args, ++i, a));
                     case "--max-queue" -> maxQueue = Integer.parseInt(value(args, ++i, a));
                     case "--max-body-bytes" -> maxBody = Long.parseLong(value(args, ++i, a));
@@ -111,6 +114,10 @@ public final class ServerMain {
             if (model == null) {
                 throw new IllegalArgumentException("--model is required");
             }
+            if (maxRunning == null) {
+                maxRunning = maxBatch;
+            }
+            mb.maxBatchSize(maxBatch);
         } catch (IllegalArgumentException e) {   // NumberFormatException included
             err.println("error: " + e.getMessage());
             err.println(USAGE);
@@ -123,7 +130,7 @@ public final class ServerMain {
             mb.modelId(model);
         }
         // The server's concurrency is the model's: one more running request would be refused by the model.
-        mb.maxConcurrentRequests(maxRunning).imageLoader(imageLoader(allowHttp, hosts));
+        mb.maxConcurrentRequests(Math.max(maxRunning, 1)).imageLoader(imageLoader(allowHttp, hosts));
         try (Phi3Vision phi = mb.build()) {
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(apiKey)
                     .maxRunning(maxRunning).maxQueue(maxQueue).maxBodyBytes(maxBody).maxImagesPerRequest(maxImages)

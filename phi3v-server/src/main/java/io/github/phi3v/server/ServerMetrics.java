@@ -5,6 +5,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import io.github.phi3v.core.generate.Usage;
 
@@ -26,11 +27,15 @@ final class ServerMetrics {
     private final LongSupplier running;
     private final LongSupplier queued;
     private final LongSupplier kvCacheBytes;
+    /** The model's decode steps by batch size (index b: steps of b sequences). */
+    private final Supplier<long[]> stepsByBatchSize;
 
-    ServerMetrics(LongSupplier running, LongSupplier queued, LongSupplier kvCacheBytes) {
+    ServerMetrics(LongSupplier running, LongSupplier queued, LongSupplier kvCacheBytes,
+            Supplier<long[]> stepsByBatchSize) {
         this.running = running;
         this.queued = queued;
         this.kvCacheBytes = kvCacheBytes;
+        this.stepsByBatchSize = stepsByBatchSize;
     }
 
     /** Counts a finished HTTP request by endpoint and status. */
@@ -83,14 +88,42 @@ final class ServerMetrics {
         counter(out, "phi3v_completion_tokens_total", "Generated tokens.", completionTokens.sum());
         counter(out, "phi3v_cancelled_requests_total",
                 "Generations cancelled because the client went away (or at shutdown).", cancelled.sum());
-        gauge(out, "phi3v_running_requests", "Requests generating now (each decodes with batch size 1).",
+        gauge(out, "phi3v_running_requests", "Requests generating now (decoded together, continuous batching).",
                 running.getAsLong());
         gauge(out, "phi3v_queue_length", "Requests waiting for a running slot.", queued.getAsLong());
         gauge(out, "phi3v_kv_cache_bytes", "Native bytes held by KV caches (running and prefix-cached).",
                 kvCacheBytes.getAsLong());
+        batchSizeHistogram(out, stepsByBatchSize.get());
         timeToFirstToken.render(out);
         tokensPerSecond.render(out);
         return out.toString();
+    }
+
+    /** Decode steps by the number of sequences each decoded together: one bucket per batch size. */
+    static void batchSizeHistogram(StringBuilder out, long[] steps) {
+        String name = "phi3v_batch_size";
+        out.append("# HELP ").append(name).append(" Sequences decoded together per batched decode step.\n");
+        out.append("# TYPE ").append(name).append(" histogram\n");
+        long count = 0;
+        long sum = 0;
+        for (int b = 1; b < steps.length; b++) {
+            count += steps[b];
+            sum += b * steps[b];
+            out.append(name).append("_bucket{le=\"").append(b).append("\"} ").append(count).append('\n');
+        }
+        out.append(name).append("_bucket{le=\"+Inf\"} ").append(count).append('\n');
+        out.append(name).append("_sum ").append(sum).append('\n');
+        out.append(name).append("_count ").append(count).append('\n');
+    }
+
+    /** Decode steps so far whose batch held at least {@code b} sequences. */
+    long stepsWithBatchOfAtLeast(int b) {
+        long[] steps = stepsByBatchSize.get();
+        long n = 0;
+        for (int i = Math.max(1, b); i < steps.length; i++) {
+            n += steps[i];
+        }
+        return n;
     }
 
     private static void counter(StringBuilder out, String name, String help, long value) {

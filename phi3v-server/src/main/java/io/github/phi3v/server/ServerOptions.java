@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param port the TCP port, 0 for a free one ({@link Phi3vServer#port()} tells which)
  * @param apiKey the key clients must send as {@code Authorization: Bearer <key>}, or null for none
  * @param modelName the model id clients send in {@code model} and {@code GET /v1/models} lists
- * @param maxRunning requests generating at once (at most the model's {@code maxConcurrentRequests})
+ * @param maxRunning requests generating at once, decoded together by continuous batching (at most the model's
+ *     {@code maxConcurrentRequests}; above its {@code maxBatchSize} the rest wait in the model's queue)
  * @param maxQueue requests waiting for a running slot; one more is refused with 429
  * @param maxBodyBytes the largest request body; a larger one is refused with 413 before it is read
  * @param maxImagesPerRequest the most {@code image_url} parts in one request (all messages together)
@@ -29,8 +30,8 @@ public record ServerOptions(String host, int port, String apiKey, String modelNa
     public static final String DEFAULT_HOST = "127.0.0.1";
     /** Default port (the one vLLM and many OpenAI-compatible servers use). */
     public static final int DEFAULT_PORT = 8000;
-    /** Default running requests: each shares the CPU cores with the others, so few. */
-    public static final int DEFAULT_MAX_RUNNING = 4;
+    /** Default running requests: as many as the model decodes in one batched step by default. */
+    public static final int DEFAULT_MAX_RUNNING = io.github.phi3v.core.Phi3Vision.DEFAULT_MAX_BATCH_SIZE;
     /** Default waiting requests. */
     public static final int DEFAULT_MAX_QUEUE = 32;
     /** Default body limit: 32 MiB, room for a few base64 photos. */

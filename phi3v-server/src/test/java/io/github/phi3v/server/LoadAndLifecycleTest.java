@@ -95,6 +95,7 @@ class LoadAndLifecycleTest {
                     assertEquals(429, r.statusCode(), r.body());
                     assertEquals("queue_full", json.at("/error/code").asText(), r.body());
                     assertEquals("rate_limit_exceeded", json.at("/error/type").asText(), r.body());
+                    assertEquals("1", r.headers().firstValue("Retry-After").orElse(null), "429 says when to retry");
                     busy++;
                 }
             }
