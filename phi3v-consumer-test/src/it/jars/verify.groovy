@@ -49,7 +49,7 @@ Map<String, String> names = ['phi3v-tokenizer': 'io.github.phi3v.tokenizer', 'ph
         'phi3v-core': 'io.github.phi3v.core', 'phi3v-tooling': 'io.github.phi3v.tooling',
         'phi3v-examples': 'io.github.phi3v.examples', 'phi3v-cli': 'io.github.phi3v.cli',
         'phi3v-server': 'io.github.phi3v.server', 'phi3v-langchain4j': 'io.github.phi3v.langchain4j',
-        'phi3v-spring-ai': 'io.github.phi3v.springai']
+        'phi3v-spring-ai': 'io.github.phi3v.springai', 'phi3v-spark': 'io.github.phi3v.spark']
 names.each { a, name ->
     jars.findAll { it.name == "${a}-${projectVersion}.jar".toString() }.each { jar ->
         new java.util.jar.JarFile(jar).withCloseable { z ->
