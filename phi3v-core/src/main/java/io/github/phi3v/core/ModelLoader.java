@@ -8,8 +8,6 @@ import java.util.regex.Pattern;
 import io.github.phi3v.core.config.ClipVisionConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
-import io.github.phi3v.core.hub.HubClient;
-import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
@@ -92,18 +90,11 @@ final class ModelLoader {
     }
 
     private static Path resolveDir(Phi3VisionBuilder b) {
-        if (b.modelDir != null) {
-            if (!Files.isDirectory(b.modelDir)) {
-                throw new IllegalArgumentException("model folder " + b.modelDir + " does not exist or is not a "
-                        + "directory (expected config.json, the weights and the tokenizer files)");
-            }
-            return b.modelDir;
+        if (b.location == null) {
+            throw new IllegalStateException("no model given: call modelDir(path), modelId(\"org/name\") or model(idOrPath)"
+                    + " first");
         }
-        if (b.modelId != null) {
-            HubClient hub = new HubClient(b.hubConfig != null ? b.hubConfig : HubConfig.fromEnvironment());
-            return hub.resolveModel(b.modelId, b.revision, b.progress).directory();
-        }
-        throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+        return b.location.resolve(b.hubConfig, b.revision, b.progress);
     }
 
     /** See {@link Phi3Vision#estimateMemory(Path, Precision, Quantization, int, int)}. */
