@@ -57,6 +57,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         sessionArgs.checkImages();
+        sessionArgs.checkGenerationOptions();
         try (Phi3Vision phi = sessionArgs.openModel(err);
              Session session = phi.session();
              ChatInput in = ChatInput.open(parent.in, HISTORY)) {

@@ -31,7 +31,7 @@ final class SamplingArgs {
     Float minP;
 
     @Option(names = "--repetition-penalty", paramLabel = "X",
-            description = "Divide the logits of tokens already in the context by X (> 1 discourages repeats).")
+            description = "Penalize tokens already in the context: positive logits divided by X, negative ones multiplied (> 1 discourages repeats; also with greedy decoding).")
     Float repetitionPenalty;
 
     @Option(names = "--stop", paramLabel = "TEXT",

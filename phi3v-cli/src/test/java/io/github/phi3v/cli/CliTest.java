@@ -318,6 +318,18 @@ class CliTest {
     }
 
     @Test
+    void generationOptionsOutOfRangeAreUsageErrorsBeforeLoading() {
+        Result minP = run("ask", "--model", "tiny-random", "--min-p", "2", "hi");
+        assertEquals(Phi3vCli.EXIT_USAGE, minP.code(), minP.err());
+        assertEquals("phi3v ask: error: minP must be in [0, 1] (0 disables min-p), got 2.0", minP.err().strip());
+        Result penalty = run("chat", "--model", "tiny-random", "--repetition-penalty", "0");
+        assertEquals(Phi3vCli.EXIT_USAGE, penalty.code(), penalty.err());
+        assertEquals(1, penalty.err().strip().lines().count(), penalty.err());
+        assertTrue(penalty.err().startsWith("phi3v chat: error: repetitionPenalty must be a finite value > 0"),
+                penalty.err());
+    }
+
+    @Test
     void cudaWithoutAGpuIsAOneLineRuntimeError() {
         Result r = run("ask", "--model", "tiny-random", "--device", "cuda", "--max-new-tokens", "2", "hi");
         if (org.bytedeco.pytorch.global.torch.cuda_is_available()) {   // only with the gpu profile on a GPU host
