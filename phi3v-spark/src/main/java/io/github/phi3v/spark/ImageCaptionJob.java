@@ -80,11 +80,9 @@ public final class ImageCaptionJob {
         captions.transform(images).drop("content").write().parquet(options.output());
         double seconds = (System.nanoTime() - start) / 1e9;
 
-        Dataset<Row> written = spark.read().parquet(options.output());
-        long rows = written.count();
-        long errors = written.filter("error IS NOT NULL").count();
-        Row tokens = written.selectExpr("coalesce(sum(completion_tokens), 0)").first();
-        return new Summary(rows, errors, tokens.getLong(0), seconds);
+        Row counts = spark.read().parquet(options.output())
+                .selectExpr("count(*)", "count(error)", "coalesce(sum(completion_tokens), 0)").first();
+        return new Summary(counts.getLong(0), counts.getLong(1), counts.getLong(2), seconds);
     }
 
     /**

@@ -171,10 +171,11 @@ public record ModelSpec(String model, String dtype, int threads, int maxContext,
         // the internal hosts the spec names.
         b.imageLoader(ImageLoader.builder().allowFileUrls(true).allowHosts(imageHosts.toArray(String[]::new))
                 .build());
-        int tasksInFlight = maxBatchSize * 4;
+        // Each task keeps maxBatchSize rows submitted: room for four tasks' rows; a task beyond that waits for a
+        // place (AnsweredRows), so the executor's tasks fill the one batch between them.
+        int requests = Math.max(Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS, 4 * maxBatchSize);
         return b.threads(threads > 0 ? threads : defaultThreads).maxBatchSize(maxBatchSize)
-                .maxConcurrentRequests(Math.max(Phi3Vision.DEFAULT_MAX_CONCURRENT_REQUESTS, tasksInFlight))
-                .build();
+                .maxConcurrentRequests(requests).build();
     }
 
     private static boolean isFolder(String model) {
