@@ -139,7 +139,8 @@ class CliTest {
 
     @Test
     void helpEverywhereExitsZero() {
-        for (String cmd : new String[] {"ask", "chat", "download", "inspect", "generate", "bench", "serve"}) {
+        for (String cmd : new String[] {"ask", "chat", "download", "inspect", "generate", "bench", "serve",
+            "serve-bench"}) {
             Result r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: phi3v " + cmd), r.out());

@@ -36,7 +36,7 @@ class DistributionTest {
 
     /** Every subcommand the help must list. */
     private static final List<String> COMMANDS = List.of("ask", "chat", "download", "models", "rm", "inspect",
-            "generate", "bench", "serve");
+            "generate", "bench", "serve", "serve-bench");
 
     @TempDir
     static Path tmp;

@@ -12,6 +12,7 @@ import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.TokenBudget;
 import io.github.phi3v.core.model.PlaceholderRuns;
 import io.github.phi3v.image.ImageLoader;
+import io.github.phi3v.image.ImageProcessingException;
 import io.github.phi3v.image.Phi3ImageProcessor;
 import io.github.phi3v.image.RgbImage;
 import io.github.phi3v.tokenizer.ImageTags;
@@ -66,7 +67,12 @@ final class PromptPlanner {
         for (int i = 0; i < n; i++) {
             ImageInput in = inputs.get(i);
             int crops = in.numCrops().orElse(requestCrops);
-            RgbImage image = in.load(loader);
+            RgbImage image;
+            try {
+                image = in.load(loader);
+            } catch (ImageProcessingException e) {
+                throw n == 1 ? e : e.forImage(i, n);   // among several: say which one
+            }
             counts[i] = Phi3ImageProcessor.numImageTokens(image.width(), image.height(), crops);
             images.add(new PromptPlan.PlannedImage(image, new PromptPlan.ImageKey(sha256(image), crops), counts[i]));
         }

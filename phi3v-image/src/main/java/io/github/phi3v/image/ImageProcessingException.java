@@ -40,6 +40,8 @@ public final class ImageProcessingException extends RuntimeException {
     }
 
     private final Reason reason;
+    /** Which image of a request failed (0-based), -1 when not known. */
+    private final int imageIndex;
 
     /**
      * Creates an exception.
@@ -50,6 +52,7 @@ public final class ImageProcessingException extends RuntimeException {
     public ImageProcessingException(Reason reason, String message) {
         super(message);
         this.reason = Objects.requireNonNull(reason, "reason");
+        this.imageIndex = -1;
     }
 
     /**
@@ -62,6 +65,37 @@ public final class ImageProcessingException extends RuntimeException {
     public ImageProcessingException(Reason reason, String message, Throwable cause) {
         super(message, cause);
         this.reason = Objects.requireNonNull(reason, "reason");
+        this.imageIndex = -1;
+    }
+
+    private ImageProcessingException(ImageProcessingException e, int index, int count) {
+        super("image " + (index + 1) + " of " + count + ": " + e.getMessage(), e);
+        this.reason = e.reason;
+        this.imageIndex = index;
+    }
+
+    /**
+     * This failure as the failure of one image among several of a request: same reason, the message starts
+     * with {@code image N of M: }, and {@link #imageIndex()} tells which.
+     *
+     * @param index the failed image's position in the request, 0-based
+     * @param count the request's number of images
+     * @return the new exception (this one as its cause)
+     */
+    public ImageProcessingException forImage(int index, int count) {
+        if (index < 0 || index >= count) {
+            throw new IllegalArgumentException("image index " + index + " outside 0.." + (count - 1));
+        }
+        return new ImageProcessingException(this, index, count);
+    }
+
+    /**
+     * Which image of a request failed, when the request had several (see {@link #forImage(int, int)}).
+     *
+     * @return the 0-based index, or empty when not known
+     */
+    public java.util.OptionalInt imageIndex() {
+        return imageIndex < 0 ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(imageIndex);
     }
 
     /**

@@ -62,7 +62,8 @@ final class ErrorMapper {
             }
         }
         if (e instanceof ImageProcessingException img) {
-            String param = imageParams.size() == 1 ? imageParams.get(0) : "messages";
+            int index = img.imageIndex().orElse(imageParams.size() == 1 ? 0 : -1);
+            String param = index >= 0 && index < imageParams.size() ? imageParams.get(index) : "messages";
             String code = img.reason() == ImageProcessingException.Reason.UNREADABLE
                     || img.reason() == ImageProcessingException.Reason.UNSUPPORTED_SOURCE
                     ? "invalid_image_url" : "invalid_image";

@@ -136,6 +136,18 @@ class BadInputTest {
     }
 
     @Test
+    void aBadImageAmongSeveralIsNamedByItsIndex() {
+        String good = "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + TinyModel.dataUri("a06_tiny_40x30.png")
+                + "\"}}";
+        String bad = "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,"
+                + Base64.getEncoder().encodeToString("hello, not a png".getBytes()) + "\"}}";
+        JsonNode e = assertError(chat("{\"model\":\"phi3v-tiny\",\"messages\":[{\"role\":\"user\",\"content\":["
+                + good + "," + bad + ",{\"type\":\"text\",\"text\":\"compare\"}]}]}"), 400,
+                "messages[0].content[1].image_url.url", "invalid_image");
+        assertTrue(e.get("message").asText().startsWith("image 2 of 2: "), e.toString());
+    }
+
+    @Test
     void tooManyImages() {
         String img = "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + TinyModel.dataUri("a06_tiny_40x30.png")
                 + "\"}}";

@@ -197,6 +197,55 @@ class BatchedServingTest {
         }
     }
 
+    @Test
+    void aRequestWhoseKvCacheDoesNotFreeUpInTimeGets503WithRetryAfter() throws Exception {
+        io.github.phi3v.core.model.Phi3VModel arch = Fixture.model().model();
+        // Room for the long request's cache (2048 positions) and a little more, not for a second 512-position one.
+        long budget = arch.kvCacheBytes(2048) + arch.kvCacheBytes(256);
+        io.github.phi3v.image.ImageLoader loader = io.github.phi3v.image.ImageLoader.forUntrustedInput();
+        try (io.github.phi3v.core.Phi3Vision model = TinyModel.builder(loader).kvCacheBytes(budget)
+                .kvCacheWait(java.time.Duration.ofMillis(100)).build();
+             Phi3vServer server = Phi3vServer.builder(model).port(0).modelName(Fixture.MODEL).maxRunning(4).build()
+                     .start()) {
+            String longBody = Fixture.textRequest("tell me a story", 1500).replaceFirst("\\{", "{\"stream\":true,");
+            try (Socket holder = new Socket("127.0.0.1", server.port())) {
+                OutputStream out = holder.getOutputStream();
+                byte[] b = longBody.getBytes(StandardCharsets.UTF_8);
+                out.write(("POST " + ApiHandler.CHAT + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(b);
+                out.flush();
+                InputStream in = holder.getInputStream();
+                StringBuilder seen = new StringBuilder();
+                while (!seen.toString().contains("\"content\":\"")) {   // it runs and holds its KV cache
+                    int c = in.read();
+                    assertTrue(c >= 0, "stream ended early: " + seen);
+                    seen.append((char) c);
+                }
+                java.net.http.HttpResponse<String> busy = Fixture.HTTP.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + server.port() + ApiHandler.CHAT))
+                        .header("Content-Type", "application/json")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(Fixture.textRequest("hello", 300)))
+                        .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals(503, busy.statusCode(), busy.body());
+                JsonNode error = Fixture.JSON.readTree(busy.body()).get("error");
+                assertEquals("kv_cache_full", error.get("code").asText(), busy.body());
+                assertTrue(error.get("message").asText().contains("kvCacheBytes"), busy.body());
+                assertEquals("1", busy.headers().firstValue("Retry-After").orElse(null), "503 says when to retry");
+            }   // the long request's client leaves: its sequence is cancelled and its memory comes back
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            Fixture.Reply retried;
+            do {
+                Thread.sleep(50);
+                retried = Fixture.post(server, ApiHandler.CHAT, Fixture.textRequest("hello", 300), null);
+            } while (retried.status() == 503 && System.nanoTime() < deadline);
+            assertEquals(200, retried.status(), "the retry succeeds once the memory is back: " + retried.body());
+            String direct = Fixture.model().chat(ChatRequest.builder().literalText(true).maxNewTokens(300)
+                    .user("hello").build()).text();
+            assertEquals(direct, retried.json().at("/choices/0/message/content").asText());
+        }
+    }
+
     private static byte[] readAll(InputStream in) throws java.io.IOException {
         return in.readAllBytes();   // Connection: close ends the response with the stream
     }

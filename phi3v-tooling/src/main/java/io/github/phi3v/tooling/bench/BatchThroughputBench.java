@@ -72,20 +72,8 @@ public final class BatchThroughputBench {
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + "; see the class Javadoc");
             }
         }
-        ObjectNode json = (ObjectNode) new ObjectMapper().readTree(Files.readString(config));
-        if (layers > 0) {
-            json.put("num_hidden_layers", layers);
-        }
-        Phi3VConfig cfg = Phi3VConfig.fromJson(json.toString());
-        Path root = cacheDir != null ? cacheDir : Files.createTempDirectory("phi3v-batch-bench-");
-        Path dir = root.resolve("phi3v-batch-random-" + precision.label() + "-" + cfg.numHiddenLayers() + "l");
-        if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
-            long t0 = System.nanoTime();
-            System.out.println("writing random model to " + dir + " ...");
-            RandomModel.builder(cfg).dtype(precision == Precision.FLOAT32 ? DType.F32 : DType.BF16)
-                    .name("phi3v-batch-bench").build(dir);
-            System.out.printf(Locale.ROOT, "written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        }
+        Path dir = randomModel(config, cacheDir, layers, precision);
+        Phi3VConfig cfg = Phi3VConfig.fromDirectory(dir);
         int maxStreams = java.util.Arrays.stream(streams).max().orElse(1);
         long t0 = System.nanoTime();
         try (Phi3Vision phi = Phi3Vision.builder().modelDir(dir).dtype(precision).maxContext(1024)
@@ -116,8 +104,46 @@ public final class BatchThroughputBench {
         }
     }
 
-    /** Per entry of {@code streams}: aggregate tokens/s of batched steps over that many prefilled caches. */
-    static double[] decodeStep(Phi3VModel model, int[] streams, int promptTokens, int steps) {
+    /**
+     * The random-weight model folder for a real {@code config.json} (optionally cut to {@code layers} decoder
+     * layers), written on first use under {@code cacheDir} (a temporary folder if null) and reused after.
+     *
+     * @param config the architecture's config.json
+     * @param cacheDir where the folder is kept, or null
+     * @param layers decoder layers, 0 for the config's
+     * @param precision bfloat16 or float32 weights
+     * @return the model folder
+     * @throws java.io.IOException if it cannot be written
+     */
+    public static Path randomModel(Path config, Path cacheDir, int layers, Precision precision)
+            throws java.io.IOException {
+        ObjectNode json = (ObjectNode) new ObjectMapper().readTree(Files.readString(config));
+        if (layers > 0) {
+            json.put("num_hidden_layers", layers);
+        }
+        Phi3VConfig cfg = Phi3VConfig.fromJson(json.toString());
+        Path root = cacheDir != null ? cacheDir : Files.createTempDirectory("phi3v-batch-bench-");
+        Path dir = root.resolve("phi3v-batch-random-" + precision.label() + "-" + cfg.numHiddenLayers() + "l");
+        if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
+            long t0 = System.nanoTime();
+            System.out.println("writing random model to " + dir + " ...");
+            RandomModel.builder(cfg).dtype(precision == Precision.FLOAT32 ? DType.F32 : DType.BF16)
+                    .name("phi3v-batch-bench").build(dir);
+            System.out.printf(Locale.ROOT, "written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        }
+        return dir;
+    }
+
+    /**
+     * Per entry of {@code streams}: aggregate tokens/s of batched steps over that many prefilled caches.
+     *
+     * @param model the loaded model
+     * @param streams batch sizes to measure, in order
+     * @param promptTokens prompt length of the first stream (the others 3 more each: ragged caches)
+     * @param steps batched steps timed per batch size
+     * @return tokens/s per entry
+     */
+    public static double[] decodeStep(Phi3VModel model, int[] streams, int promptTokens, int steps) {
         double[] out = new double[streams.length];
         for (int s = 0; s < streams.length; s++) {
             int b = streams[s];
