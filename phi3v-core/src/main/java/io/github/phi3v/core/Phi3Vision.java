@@ -324,35 +324,14 @@ public final class Phi3Vision implements AutoCloseable {
         return engine.limits().maxContext();
     }
 
-    /** The maximum prompt length (text + image tokens) of every request: the limit, at most {@link #maxContext()}. */
-    public int maxPromptTokens() {
-        return engine.limits().maxPromptTokens();
-    }
-
-    /** The maximum number of images in one request: the limit. */
-    public int maxImagesPerPrompt() {
-        return engine.limits().maxImagesPerPrompt();
-    }
-
     /**
-     * The most requests running at once on this model ({@link Phi3VisionBuilder#maxConcurrentRequests(int)}):
-     * calls and {@linkplain #submit submitted} requests together; one more is refused with a retryable
-     * {@link LimitExceededException}.
+     * The request limits this model was built with ({@link Phi3VisionBuilder}): prompt tokens, images per
+     * prompt, concurrent requests, batch size, KV and embedding memory.
      *
-     * @return the limit
+     * @return the limits
      */
-    public int maxConcurrentRequests() {
-        return engine.limits().maxConcurrentRequests();
-    }
-
-    /**
-     * The most {@linkplain #submit submitted} requests decoded together in one batched step
-     * ({@link Phi3VisionBuilder#maxBatchSize(int)}).
-     *
-     * @return the limit
-     */
-    public int maxBatchSize() {
-        return engine.limits().maxBatchSize();
+    public Limits limits() {
+        return engine.limits();
     }
 
     /**
@@ -360,7 +339,7 @@ public final class Phi3Vision implements AutoCloseable {
      * element {@code b} counts the steps that decoded {@code b} sequences together (element 0 stays 0). A
      * server renders it as its batch-size histogram.
      *
-     * @return a new array of length {@link #maxBatchSize()} + 1
+     * @return a new array of length {@link Limits#maxBatchSize()} + 1
      */
     public long[] decodeStepsByBatchSize() {
         return engine.decodeStepsByBatchSize();
@@ -398,8 +377,6 @@ public final class Phi3Vision implements AutoCloseable {
         return "Phi3Vision[" + modelDir + ", " + m.options().precision().label() + ", " + m.options().device()
                 + ", maxContext=" + maxContext() + (isClosed() ? ", closed" : "") + "]";
     }
-
-    // ------------------------------------------------------------------------------ memory planning
 
     /**
      * The memory a model folder will need, from its {@code config.json} and safetensors headers only

@@ -69,15 +69,15 @@ class ConfigurableLimitsTest {
         assertEquals(16, Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT);
         try (Phi3Vision defaults = Phi3Vision.builder().modelDir(NativeMemoryTest.modelDir()).dtype(Precision.FLOAT32)
                 .build()) {
-            assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, defaults.maxPromptTokens(), "default: the whole context");
-            assertEquals(16, defaults.maxImagesPerPrompt());
+            assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, defaults.limits().maxPromptTokens(), "default: the whole context");
+            assertEquals(16, defaults.limits().maxImagesPerPrompt());
             ImageLoader loader = defaults.imageProcessor().loader();
             assertEquals(ImageLoader.DEFAULT_MAX_PIXELS, loader.maxPixels());
             assertEquals(ImageLoader.DEFAULT_TIMEOUT, loader.timeout());
             assertFalse(loader.allowFileUrls());
         }
-        assertEquals(700, phi.maxPromptTokens());
-        assertEquals(3, phi.maxImagesPerPrompt());
+        assertEquals(700, phi.limits().maxPromptTokens());
+        assertEquals(3, phi.limits().maxImagesPerPrompt());
         assertEquals(1, phi.imageProcessor().numCrops(), "numCrops and imageLoader combine");
 
         IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
