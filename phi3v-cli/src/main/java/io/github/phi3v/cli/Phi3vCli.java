@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -44,7 +45,8 @@ public final class Phi3vCli implements Runnable {
     /**
      * The library's logger (System.Logger maps onto java.util.logging when no other backend is installed):
      * a command's output is its answer, so only warnings are shown unless --verbose also asks for the
-     * INFO records (the load summary). Held here so the level setting is not collected.
+     * INFO and DEBUG records (the load summary, the hub's downloads). Held here so its settings are not
+     * collected.
      */
     private static final Logger LIBRARY_LOG = Logger.getLogger("io.github.phi3v");
 
@@ -109,7 +111,7 @@ public final class Phi3vCli implements Runnable {
      */
     public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
-        LIBRARY_LOG.setLevel(verbose ? Level.ALL : Level.WARNING);
+        showLibraryLog(err, verbose);
         CommandLine cl = new CommandLine(new Phi3vCli(in));
         cl.setOut(out);
         cl.setErr(err);
@@ -133,6 +135,18 @@ public final class Phi3vCli implements Runnable {
             return EXIT_USAGE;
         });
         return cl.execute(args);
+    }
+
+    /** The library's log records go to this run's {@code err}, one line each, warnings only unless verbose. */
+    private static synchronized void showLibraryLog(PrintWriter err, boolean verbose) {
+        for (Handler h : LIBRARY_LOG.getHandlers()) {
+            if (h instanceof LogLineHandler) {
+                LIBRARY_LOG.removeHandler(h);
+            }
+        }
+        LIBRARY_LOG.setUseParentHandlers(false);
+        LIBRARY_LOG.setLevel(verbose ? Level.FINE : Level.WARNING);
+        LIBRARY_LOG.addHandler(new LogLineHandler(err));
     }
 
     /** The message of an exception and its causes on one line, without the exception class names. */

@@ -31,7 +31,8 @@ final class SamplingArgs {
     Float minP;
 
     @Option(names = "--repetition-penalty", paramLabel = "X",
-            description = "Penalize tokens already in the context: positive logits divided by X, negative ones multiplied (> 1 discourages repeats; also with greedy decoding).")
+            description = "Penalize tokens already in the context: positive logits divided by X, negative ones "
+                    + "multiplied (> 1 discourages repeats; also with greedy decoding).")
     Float repetitionPenalty;
 
     @Option(names = "--stop", paramLabel = "TEXT",

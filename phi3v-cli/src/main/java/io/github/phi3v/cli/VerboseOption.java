@@ -6,6 +6,7 @@ import picocli.CommandLine.Option;
 final class VerboseOption {
 
     @Option(names = "--verbose",
-            description = "Print stack traces of errors, and the library's INFO log records (e.g. the model load summary).")
+            description = "Print stack traces of errors, and the library's INFO log records (e.g. the model load "
+                    + "summary).")
     boolean verbose;
 }

@@ -116,10 +116,11 @@ class DistributionTest {
         try (ZipFile jar = new ZipFile(home.resolve("lib/phi3v.jar").toFile())) {
             jar.stream().map(ZipEntry::getName).filter(n -> NATIVE_LIBRARY.matcher(n).matches()).forEach(natives::add);
         }
-        List<String> foreign = natives.stream().filter(n -> !n.contains("/linux-x86_64") && !n.contains("/Linux/x86_64/"))
-                .toList();
+        List<String> foreign = natives.stream()
+                .filter(n -> !n.contains("/linux-x86_64") && !n.contains("/Linux/x86_64/")).toList();
         assertEquals(List.of(), foreign, "native libraries of another platform in phi3v.jar");
-        assertTrue(natives.stream().anyMatch(n -> n.matches("org/bytedeco/pytorch/linux-x86_64[^/]*/libtorch_cpu\\.so.*")),
+        assertTrue(natives.stream().anyMatch(
+                n -> n.matches("org/bytedeco/pytorch/linux-x86_64[^/]*/libtorch_cpu\\.so.*")),
                 "libtorch is there: " + natives);
         assertTrue(natives.contains("org/jline/nativ/Linux/x86_64/libjlinenative.so"), "JLine's helper: " + natives);
     }
