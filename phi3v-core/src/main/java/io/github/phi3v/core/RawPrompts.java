@@ -44,8 +44,8 @@ public final class RawPrompts {
      * @return the answer; its usage includes the vision time
      * @throws io.github.phi3v.core.generate.ContextLengthExceededException if prompt + maxNewTokens exceed
      *     {@link Phi3Vision#maxContext()}
-     * @throws LimitExceededException if it exceeds {@link Phi3Vision#maxImagesPerPrompt()} or
-     *     {@link Phi3Vision#maxPromptTokens()}
+     * @throws LimitExceededException if it exceeds {@link Limits#maxImagesPerPrompt()} or
+     *     {@link Limits#maxPromptTokens()}
      * @throws IllegalArgumentException if a placeholder block does not match its image
      * @throws IllegalStateException if the model is closed
      */

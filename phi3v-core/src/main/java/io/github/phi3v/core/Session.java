@@ -44,7 +44,7 @@ import io.github.phi3v.tokenizer.Message;
  * their {@code <|image_N|>\n} tags in front unless it already contains tags (in {@link #literalText(boolean)
  * literal-text} mode, tags written in text are plain text and images are always tagged).
  *
- * <p><b>Limits.</b> {@link Phi3Vision#maxImagesPerPrompt()} is checked when an image is added (before it is
+ * <p><b>Limits.</b> {@link Limits#maxImagesPerPrompt()} is checked when an image is added (before it is
  * decoded; the image loader's limits apply while decoding); the context and prompt budgets before any image
  * is preprocessed, with {@link io.github.phi3v.core.generate.ContextLengthExceededException} or
  * {@link LimitExceededException}.
@@ -87,7 +87,7 @@ public final class Session implements AutoCloseable {
      * Adds an image file to the next question.
      *
      * @param file a PNG, JPEG, GIF, BMP or WebP file
-     * @throws LimitExceededException if the conversation would exceed {@link Phi3Vision#maxImagesPerPrompt()}
+     * @throws LimitExceededException if the conversation would exceed {@link Limits#maxImagesPerPrompt()}
      *     images (checked before reading)
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be read or decoded
      */

@@ -302,8 +302,8 @@ public final class Phi3vServer implements AutoCloseable {
         }
 
         /**
-         * Requests generating at once (default: the model's {@link Phi3Vision#maxBatchSize()}, at most its
-         * {@link Phi3Vision#maxConcurrentRequests()}); these are decoded together by continuous batching.
+         * Requests generating at once (default: the model's {@link io.github.phi3v.core.Limits#maxBatchSize()}, at most its
+         * {@link io.github.phi3v.core.Limits#maxConcurrentRequests()}); these are decoded together by continuous batching.
          *
          * @param n at least 1
          * @return this builder
