@@ -36,6 +36,8 @@ import io.github.phi3v.core.model.KvCache;
  */
 final class BatchScheduler implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(BatchScheduler.class.getName());
+
     private final Engine engine;
     private final int maxBatchSize;
     private final long kvWaitNanos;
@@ -44,6 +46,8 @@ final class BatchScheduler implements AutoCloseable {
     private final ExecutorService intake;
     private final Thread thread;
     private boolean closed;                                                 // guarded by this
+    /** Time the last {@link #admit()} took (prefills included): the running batch waited that long. */
+    private long admitNanos;                                                // scheduler thread only
     private volatile int largestBatch;
     /** Decode steps by batch size: index b counts the steps that decoded b sequences. */
     private final AtomicLongArray stepsByBatchSize;
@@ -132,7 +136,9 @@ final class BatchScheduler implements AutoCloseable {
 
     private void loop() {
         while (true) {
+            long admitStart = System.nanoTime();
             admit();
+            admitNanos = System.nanoTime() - admitStart;
             if (running.isEmpty()) {
                 synchronized (this) {
                     while (waiting.isEmpty() && !closed) {
@@ -256,6 +262,7 @@ final class BatchScheduler implements AutoCloseable {
             r.admission().beforeStep();
         }
         float[][] logits;
+        long stepStart = System.nanoTime();
         try {
             logits = engine.model().decodeStep(tokens, caches);
         } catch (RuntimeException | Error e) {
@@ -266,6 +273,7 @@ final class BatchScheduler implements AutoCloseable {
             running.clear();
             return;
         }
+        long stepEnd = System.nanoTime();
         List<Running> still = new ArrayList<>(b);
         for (int i = 0; i < b; i++) {
             Running r = running.get(i);
@@ -286,6 +294,21 @@ final class BatchScheduler implements AutoCloseable {
         }
         running.clear();
         running.addAll(still);
+        logStep(b, stepStart, stepEnd);
+    }
+
+    /**
+     * One DEBUG line per step: where the scheduler thread's time went, to tell the model's step from the
+     * per-sequence work around it (sampling, stop strings, text, completion) and from admissions (prefills
+     * the running batch waited for).
+     */
+    private void logStep(int b, long stepStart, long stepEnd) {
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            long hostEnd = System.nanoTime();
+            LOG.log(System.Logger.Level.DEBUG, String.format(java.util.Locale.ROOT,
+                    "batch step B=%d: decodeStep %.1f ms, sequences %.2f ms, admission before it %.1f ms", b,
+                    (stepEnd - stepStart) / 1e6, (hostEnd - stepEnd) / 1e6, admitNanos / 1e6));
+        }
     }
 
     private void finishCancelled(Running r) {
