@@ -15,7 +15,7 @@ new File(repoRoot).eachDirMatch(~/phi3v-.*/) { m ->
     }
 }
 new File(localRepositoryPath, 'io/github/phi3v').eachFileRecurse { if (it.name.endsWith('.jar')) jars << it }
-['phi3v-tokenizer', 'phi3v-image', 'phi3v-core', 'phi3v-tooling', 'phi3v-examples', 'phi3v-cli', 'phi3v-server', 'phi3v-langchain4j', 'phi3v-spring-ai'].each { a ->
+['phi3v-tokenizer', 'phi3v-image', 'phi3v-core', 'phi3v-tooling', 'phi3v-examples', 'phi3v-cli', 'phi3v-server', 'phi3v-langchain4j', 'phi3v-spring-ai', 'phi3v-spark'].each { a ->
     check(jars.any { it.name == "${a}-${projectVersion}.jar".toString() }, "no ${a}-${projectVersion}.jar in ${jars}")
     check(jars.any { it.name == "${a}-${projectVersion}-sources.jar".toString() }, "no ${a} sources jar in ${jars}")
 }
@@ -42,4 +42,24 @@ new ZipFile(fat[0]).withCloseable { z ->
 Set<String> allowed = [nativeClassifier, pytorchClassifier].collect { it.toString() } as Set
 check(libs > 0 && allowed.containsAll(platforms), "${fat[0]}: native libraries for ${platforms}, expected only ${allowed}")
 println "${fat[0]}: ${libs} native libraries, platforms ${platforms}"
+
+// 3. A stable module name in every main jar: a module descriptor (module-info.class, added by moditect)
+//    in the library jars, an Automatic-Module-Name in the others.
+Map<String, String> names = ['phi3v-tokenizer': 'io.github.phi3v.tokenizer', 'phi3v-image': 'io.github.phi3v.image',
+        'phi3v-core': 'io.github.phi3v.core', 'phi3v-tooling': 'io.github.phi3v.tooling',
+        'phi3v-examples': 'io.github.phi3v.examples', 'phi3v-cli': 'io.github.phi3v.cli',
+        'phi3v-server': 'io.github.phi3v.server', 'phi3v-langchain4j': 'io.github.phi3v.langchain4j',
+        'phi3v-spring-ai': 'io.github.phi3v.springai', 'phi3v-spark': 'io.github.phi3v.spark']
+names.each { a, name ->
+    jars.findAll { it.name == "${a}-${projectVersion}.jar".toString() }.each { jar ->
+        new java.util.jar.JarFile(jar).withCloseable { z ->
+            String declared = z.manifest?.mainAttributes?.getValue('Automatic-Module-Name')
+            check(declared == name, "${jar}: Automatic-Module-Name ${declared}, expected ${name}")
+            boolean library = a in ['phi3v-tokenizer', 'phi3v-image', 'phi3v-core']
+            check((z.getEntry('module-info.class') != null) == library,
+                    "${jar}: module-info.class expected " + (library ? 'present' : 'absent'))
+        }
+    }
+}
+println "module names checked"
 return true

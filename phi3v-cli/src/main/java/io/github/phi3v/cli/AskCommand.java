@@ -65,6 +65,7 @@ final class AskCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         String text = questionText();  // before loading the model: a usage error should not wait for it
         sessionArgs.checkImages();     // likewise
+        sessionArgs.checkGenerationOptions();
         try (Phi3Vision phi = sessionArgs.openModel(err);
              Session session = phi.session()) {
             sessionArgs.start(session);

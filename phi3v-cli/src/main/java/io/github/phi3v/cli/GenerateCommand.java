@@ -64,7 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationConfig config = sampling.config();
         try (Phi3Vision phi = promptArgs.openModel(err)) {
             PromptArgs.Input input = promptArgs.resolve(phi);
-            Answer a = phi.generate(input.ids(), input.images(), config, piece -> { }, CancellationToken.none());
+            Answer a = phi.rawPrompts().generate(input.ids(), input.images(), config, piece -> { }, CancellationToken.none());
             if (json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("prompt_tokens", input.ids().length);

@@ -8,6 +8,9 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -38,6 +41,14 @@ public final class Phi3vCli implements Runnable {
     public static final int EXIT_ERROR = 1;
     /** Exit code of invalid usage. */
     public static final int EXIT_USAGE = 2;
+
+    /**
+     * The library's logger (System.Logger maps onto java.util.logging when no other backend is installed):
+     * a command's output is its answer, so only warnings are shown unless --verbose also asks for the
+     * INFO and DEBUG records (the load summary, the hub's downloads). Held here so its settings are not
+     * collected.
+     */
+    private static final Logger LIBRARY_LOG = Logger.getLogger("io.github.phi3v");
 
     @Spec
     CommandSpec spec;
@@ -100,6 +111,7 @@ public final class Phi3vCli implements Runnable {
      */
     public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
+        showLibraryLog(err, verbose);
         CommandLine cl = new CommandLine(new Phi3vCli(in));
         cl.setOut(out);
         cl.setErr(err);
@@ -110,7 +122,7 @@ public final class Phi3vCli implements Runnable {
                 ex.printStackTrace(err);
             }
             err.flush();
-            return EXIT_ERROR;
+            return ex instanceof UsageException ? EXIT_USAGE : EXIT_ERROR;
         });
         cl.setParameterExceptionHandler((ex, params) -> {
             CommandLine cmd = ex.getCommandLine();
@@ -123,6 +135,18 @@ public final class Phi3vCli implements Runnable {
             return EXIT_USAGE;
         });
         return cl.execute(args);
+    }
+
+    /** The library's log records go to this run's {@code err}, one line each, warnings only unless verbose. */
+    private static synchronized void showLibraryLog(PrintWriter err, boolean verbose) {
+        for (Handler h : LIBRARY_LOG.getHandlers()) {
+            if (h instanceof LogLineHandler) {
+                LIBRARY_LOG.removeHandler(h);
+            }
+        }
+        LIBRARY_LOG.setUseParentHandlers(false);
+        LIBRARY_LOG.setLevel(verbose ? Level.FINE : Level.WARNING);
+        LIBRARY_LOG.addHandler(new LogLineHandler(err));
     }
 
     /** The message of an exception and its causes on one line, without the exception class names. */

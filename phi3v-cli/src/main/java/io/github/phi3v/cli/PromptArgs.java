@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.RawPrompts;
 import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.tooling.Models;
 import picocli.CommandLine.ArgGroup;
@@ -83,12 +84,13 @@ final class PromptArgs {
     /** Preprocesses the images and tokenizes the prompt (or parses the ids). */
     Input resolve(Phi3Vision phi) {
         int crops = numCrops != null ? numCrops : phi.imageProcessor().numCrops();
+        RawPrompts raw = phi.rawPrompts();
         List<ImagePixels> pixels = new ArrayList<>();
         int[] counts = new int[images.size()];
         for (int k = 0; k < images.size(); k++) {
-            ImagePixels p = phi.preprocess(Models.requireImageFile(images.get(k)), crops);
+            ImagePixels p = raw.preprocess(Models.requireImageFile(images.get(k)), crops);
             pixels.add(p);
-            counts[k] = phi.imageTokenCount(p);
+            counts[k] = raw.imageTokenCount(p);
         }
         int[] ids = source.prompt != null ? phi.tokenizer().encodeMultimodal(unescape(source.prompt), counts)
                 : parseIds(source.inputIds);

@@ -44,6 +44,18 @@ final class SessionArgs {
     }
 
     /**
+     * Checks the generation options the way the library will (its {@code GenerationConfig} builder), so
+     * that an out-of-range value ({@code --min-p 2}) is a usage error, exit 2, before the model loads.
+     */
+    void checkGenerationOptions() {
+        try {
+            sampling.config();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    /**
      * Loads the model with the library's default precision.
      *
      * @param err where the tiny-random banner and download progress go

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
@@ -22,6 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
+import picocli.CommandLine;
 
 /** The phi3v commands, run in-process: exit codes, messages, and golden conformance of inspect/generate. */
 class CliTest {
@@ -151,11 +153,15 @@ class CliTest {
         for (String cmd : new String[] {"generate", "inspect"}) {
             String help = run(cmd, "--help").out();
             for (String option : new String[] {"--prompt=TEXT", "--input-ids=JSON|FILE"}) {
-                long described = help.lines().filter(l -> l.stripLeading().startsWith(option)).count();
+                // An option's entry in an option list: the option, then its description after two or more
+                // spaces. The synopsis may wrap so that a line starts with the option too ("--input-ids=
+                // JSON|FILE)"): that line is the usage, not a second description.
+                Pattern entry = Pattern.compile("^\\s+" + Pattern.quote(option) + "\\s{2,}\\S.*");
+                long described = help.lines().filter(l -> entry.matcher(l).matches()).count();
                 assertEquals(1, described, cmd + " --help describes " + option + " " + described + " times:\n" + help);
             }
-            assertTrue(help.contains("(--prompt=TEXT | --input-ids=JSON|FILE)"), "synopsis shows the exclusion:\n"
-                    + help);
+            assertTrue(help.replaceAll("\\s+", " ").contains("(--prompt=TEXT | --input-ids=JSON|FILE)"),
+                    "synopsis shows the exclusion:\n" + help);
             assertTrue(help.contains("Model input (exactly one of):"), help);
         }
         Result both = run("generate", "--model", "x", "--prompt", "a", "--input-ids", "[1]");
@@ -267,6 +273,104 @@ class CliTest {
         assertEquals(2, r.out().strip().lines().count(), "two answers: " + r.out());
         assertTrue(r.err().contains("[image 1 added"), r.err());
         assertTrue(r.err().contains("unknown command /bogus"), r.err());
+    }
+
+    @Test
+    void chatSetsTheSystemMessageAndSavesTheConversation() throws Exception {
+        Path file = tmp.resolve("conversation.json");
+        String stdin = "/system Answer briefly.\nhello\n/save " + file + "\n/exit\n";
+        Result r = runWithInput(stdin, "chat", "--model", "tiny-random", "--max-new-tokens", "3");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("[system message set]") && r.err().contains("[3 messages saved to"), r.err());
+        JsonNode messages = new ObjectMapper().readTree(file.toFile());
+        assertEquals(3, messages.size(), messages.toString());
+        assertEquals("system", messages.get(0).get("role").asText());
+        assertEquals("Answer briefly.", messages.get(0).get("content").asText());
+        assertEquals("user", messages.get(1).get("role").asText());
+        assertEquals("hello", messages.get(1).get("content").asText());
+        assertEquals("assistant", messages.get(2).get("role").asText());
+    }
+
+    @Test
+    void badDeviceAndQuantizationAreOneLineUsageErrorsOfAskChatAndServeBeforeLoading() {
+        for (String cmd : new String[] {"ask", "chat", "serve"}) {
+            // ask needs its question; chat would read stdin, serve would bind: all fail before that
+            String[] tail = cmd.equals("ask") ? new String[] {"hi"} : new String[0];
+            Result device = run(concat(new String[] {cmd, "--model", "tiny-random", "--device", "tpu"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, device.code(), device.err());
+            assertEquals("phi3v " + cmd + ": error: unknown device 'tpu': expected cpu or cuda", device.err().strip(),
+                    "one line, and no tiny-random banner: nothing was built");
+            Result quantize = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int3"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, quantize.code(), quantize.err());
+            assertEquals("phi3v " + cmd + ": error: unknown quantization 'int3': expected none or int8",
+                    quantize.err().strip());
+            Result int8Cuda = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int8", "--device",
+                "cuda"}, tail));
+            assertEquals(Phi3vCli.EXIT_USAGE, int8Cuda.code(), int8Cuda.err());
+            assertEquals("phi3v " + cmd + ": error: --quantize int8 runs on the CPU only; use --device cpu or leave out"
+                    + " --quantize", int8Cuda.err().strip());
+            assertEquals("", device.out() + quantize.out() + int8Cuda.out());
+        }
+    }
+
+    @Test
+    void generationOptionsOutOfRangeAreUsageErrorsBeforeLoading() {
+        Result minP = run("ask", "--model", "tiny-random", "--min-p", "2", "hi");
+        assertEquals(Phi3vCli.EXIT_USAGE, minP.code(), minP.err());
+        assertEquals("phi3v ask: error: minP must be in [0, 1] (0 disables min-p), got 2.0", minP.err().strip());
+        Result penalty = run("chat", "--model", "tiny-random", "--repetition-penalty", "0");
+        assertEquals(Phi3vCli.EXIT_USAGE, penalty.code(), penalty.err());
+        assertEquals(1, penalty.err().strip().lines().count(), penalty.err());
+        assertTrue(penalty.err().startsWith("phi3v chat: error: repetitionPenalty must be a finite value > 0"),
+                penalty.err());
+    }
+
+    @Test
+    void cudaWithoutAGpuIsAOneLineRuntimeError() {
+        Result r = run("ask", "--model", "tiny-random", "--device", "cuda", "--max-new-tokens", "2", "hi");
+        if (org.bytedeco.pytorch.global.torch.cuda_is_available()) {   // only with the gpu profile on a GPU host
+            assertEquals(0, r.code(), r.err());
+            return;
+        }
+        assertEquals(Phi3vCli.EXIT_ERROR, r.code(), r.err());
+        List<String> lines = r.err().strip().lines().toList();
+        assertTrue(lines.get(lines.size() - 1).startsWith("phi3v ask: error: device CUDA requested, but libtorch sees "
+                + "no CUDA device"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace without --verbose: " + r.err());
+    }
+
+    @Test
+    void quantizeReachesTheLoadAndVerboseShowsTheLibrarysLoadSummary() {
+        Result quiet = run("ask", "--model", "tiny-random", "--quantize", "int8", "--max-new-tokens", "2", "hi");
+        assertEquals(0, quiet.code(), quiet.err());
+        assertFalse(quiet.err().contains("[INFO]"), "without --verbose the CLI shows warnings only: " + quiet.err());
+        Result verbose = run("ask", "--verbose", "--model", "tiny-random", "--quantize", "int8",
+                "--max-new-tokens", "2", "hi");
+        assertEquals(0, verbose.code(), verbose.err());
+        List<String> summaries = verbose.err().lines().filter(l -> l.startsWith("[INFO] loaded ")).toList();
+        assertEquals(1, summaries.size(), "one load summary, one line: " + verbose.err());
+        assertTrue(summaries.get(0).contains("quantization INT8") && summaries.get(0).contains(", CPU, "),
+                summaries.get(0));
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
+    void samplingOptionsReachTheGenerationConfig() {
+        SamplingArgs a = CommandLine.populateCommand(new SamplingArgs(), "--stop", "END", "--stop", "###",
+                "--min-p", "0.05", "--repetition-penalty", "1.3", "--max-new-tokens", "7");
+        var c = a.config();
+        assertEquals(List.of("END", "###"), c.stopStrings());
+        assertEquals(0.05f, c.minP());
+        assertEquals(1.3f, c.repetitionPenalty());
+        assertTrue(c.doSample(), "min-p implies sampling");
+        assertEquals(7, c.maxNewTokens());
+        var greedy = CommandLine.populateCommand(new SamplingArgs(), "--repetition-penalty", "1.1").config();
+        assertFalse(greedy.doSample(), "a repetition penalty alone keeps greedy decoding");
     }
 
     private static String json(long[] ids) {

@@ -1,16 +1,22 @@
 package io.github.phi3v.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -24,6 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("distribution")
 class DistributionTest {
+
+    /** A shared library as JavaCPP and JLine name them: libx.so, libx.so.2, x.dll, libx.dylib, libx.jnilib. */
+    private static final Pattern NATIVE_LIBRARY = Pattern.compile(".*\\.(so(\\.[0-9]+)*|dll|dylib|jnilib)$");
 
     /** Every subcommand the help must list. */
     private static final List<String> COMMANDS = List.of("ask", "chat", "download", "models", "rm", "inspect",
@@ -53,6 +62,10 @@ class DistributionTest {
     }
 
     static Run run(List<String> cmd, Map<String, String> env) throws IOException, InterruptedException {
+        return run(cmd, env, "");
+    }
+
+    static Run run(List<String> cmd, Map<String, String> env, String stdin) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         // As a user's shell would start it: without the settings the launcher is there to supply
         // (mvn runs under .ci/run with them set).
@@ -63,7 +76,9 @@ class DistributionTest {
         Path err = Files.createTempFile(tmp, "err", ".txt");
         pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.PIPE);
         Process p = pb.start();
-        p.getOutputStream().close();
+        try (var in = p.getOutputStream()) {
+            in.write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError(cmd + " did not finish in 120 s");
@@ -93,6 +108,36 @@ class DistributionTest {
             assertTrue(r.out().lines().anyMatch(l -> l.strip().startsWith(c + " ")), "command " + c + " listed:\n"
                     + r.out());
         }
+    }
+
+    @Test
+    void jarCarriesOnlyLinuxX8664Natives() throws IOException {
+        List<String> natives = new ArrayList<>();
+        try (ZipFile jar = new ZipFile(home.resolve("lib/phi3v.jar").toFile())) {
+            jar.stream().map(ZipEntry::getName).filter(n -> NATIVE_LIBRARY.matcher(n).matches()).forEach(natives::add);
+        }
+        List<String> foreign = natives.stream()
+                .filter(n -> !n.contains("/linux-x86_64") && !n.contains("/Linux/x86_64/")).toList();
+        assertEquals(List.of(), foreign, "native libraries of another platform in phi3v.jar");
+        assertTrue(natives.stream().anyMatch(
+                n -> n.matches("org/bytedeco/pytorch/linux-x86_64[^/]*/libtorch_cpu\\.so.*")),
+                "libtorch is there: " + natives);
+        assertTrue(natives.contains("org/jline/nativ/Linux/x86_64/libjlinenative.so"), "JLine's helper: " + natives);
+    }
+
+    @Test
+    void chatReadsPipedLinesWithoutATerminal() throws Exception {
+        Path userHome = Files.createDirectories(tmp.resolve("home"));
+        Map<String, String> env = new HashMap<>(javaHome());
+        env.put("PHI3V_OPTS", "-Duser.home=" + userHome);   // Java takes user.home from passwd, not $HOME
+        env.put("PHI3V_CACHE", System.getProperty("phi3v.cacheDir"));
+        Run r = run(List.of(home.resolve("bin/phi3v").toString(), "chat", "--model", "tiny-random", "--max-new-tokens",
+                "3", "--num-crops", "1"), env, "hello\n/system Be brief.\nand now?\n/exit\n");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, r.out().strip().lines().count(), "two answers, no prompt: " + r.out());
+        assertFalse(r.out().contains("> "), "no prompt when stdin is a pipe: " + r.out());
+        assertTrue(r.err().contains("[system message set]"), r.err());
+        assertFalse(Files.exists(userHome.resolve(".phi3v_history")), "piped questions are not put in the history");
     }
 
     @Test

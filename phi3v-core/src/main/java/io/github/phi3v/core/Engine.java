@@ -90,7 +90,7 @@ final class Engine implements AutoCloseable {
         return s.submit(request, onText, slot);
     }
 
-    /** Generates from raw ids; see {@link Phi3Vision#generate(int[], List, GenerationConfig, Consumer, CancellationToken)}. */
+    /** Generates from raw ids; see {@link RawPrompts#generate(int[], List, GenerationConfig, Consumer, CancellationToken)}. */
     Answer generate(int[] inputIds, List<ImagePixels> pixels, GenerationConfig config, Consumer<String> onText,
             CancellationToken cancel) {
         checkOpen();

@@ -13,8 +13,9 @@ import java.time.Duration;
  * @param kvCacheBytes native bytes of all KV caches together, running and pooled for reuse
  * @param kvCacheWait how long a request waits for running requests to give KV memory back
  * @param embeddingCacheBytes native bytes of cached image embeddings
+ * @param maxBatchSize {@linkplain Phi3Vision#submit submitted} requests decoded together in one batched step
  */
-record Limits(int maxContext, int maxPromptTokens, int maxImagesPerPrompt, int maxConcurrentRequests,
+public record Limits(int maxContext, int maxPromptTokens, int maxImagesPerPrompt, int maxConcurrentRequests,
         long kvCacheBytes, Duration kvCacheWait, long embeddingCacheBytes, int maxBatchSize) {
 
     /** The limits with the default {@code maxBatchSize}. */

@@ -8,12 +8,11 @@ import java.util.regex.Pattern;
 import io.github.phi3v.core.config.ClipVisionConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
-import io.github.phi3v.core.hub.HubClient;
-import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.Checkpoint;
 import io.github.phi3v.image.Phi3ImageProcessor;
 import io.github.phi3v.tokenizer.Phi3Tokenizer;
@@ -25,6 +24,8 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  */
 final class ModelLoader {
 
+    private static final System.Logger LOG = System.getLogger(ModelLoader.class.getName());
+
     /** The decoder linear weights {@link Quantization#INT8} stores as int8. */
     private static final Pattern INT8_WEIGHTS =
             Pattern.compile("model\\.layers\\.\\d+\\.(self_attn\\.(qkv_proj|o_proj)|mlp\\.(gate_up_proj|down_proj))\\.weight");
@@ -33,6 +34,7 @@ final class ModelLoader {
     }
 
     static Phi3Vision load(Phi3VisionBuilder b) {
+        long t0 = System.nanoTime();
         int promptLimit = b.maxPromptTokens != null ? b.maxPromptTokens : b.maxContext;
         if (promptLimit > b.maxContext) {
             throw new IllegalArgumentException("maxPromptTokens " + promptLimit + " exceeds maxContext "
@@ -63,6 +65,10 @@ final class ModelLoader {
                 processor.numCrops());
         long available = b.availableMemory != null ? b.availableMemory : MemoryEstimate.physicalMemoryBytes();
         estimate.requireFits(available);
+        if (b.precision == Precision.FLOAT32 && b.device == ModelOptions.Device.CPU && !Precision.cpuHasBf16()) {
+            LOG.log(System.Logger.Level.INFO, "this CPU has no bf16 instructions (no avx512_bf16/amx_bf16 in"
+                    + " /proc/cpuinfo): computing in float32, which needs twice the weight memory of bf16");
+        }
         Phi3VModel model = Phi3VModel.load(dir,
                 ModelOptions.defaults().withPrecision(b.precision).withDevice(b.device).withThreads(b.threads)
                         .withQuantization(b.quantization));
@@ -71,7 +77,12 @@ final class ModelLoader {
                     : model.kvCacheBytes(b.maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
             Limits limits = new Limits(b.maxContext, promptLimit, b.maxImagesPerPrompt, b.maxConcurrentRequests,
                     kvBudget, b.kvCacheWait, b.embeddingCacheBytes, b.maxBatchSize);
-            return new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
+            Phi3Vision phi = new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
+            LOG.log(System.Logger.Level.INFO, () -> "loaded " + dir + " in " + (System.nanoTime() - t0) / 1_000_000
+                    + " ms: " + b.precision.label() + ", quantization " + b.quantization + ", " + b.device + ", "
+                    + TorchRuntime.threads() + " threads, maxContext " + b.maxContext + ", KV budget "
+                    + kvBudget / (1 << 20) + " MiB");
+            return phi;
         } catch (RuntimeException | Error e) {
             model.close();
             throw e;
@@ -79,18 +90,11 @@ final class ModelLoader {
     }
 
     private static Path resolveDir(Phi3VisionBuilder b) {
-        if (b.modelDir != null) {
-            if (!Files.isDirectory(b.modelDir)) {
-                throw new IllegalArgumentException("model folder " + b.modelDir + " does not exist or is not a "
-                        + "directory (expected config.json, the weights and the tokenizer files)");
-            }
-            return b.modelDir;
+        if (b.location == null) {
+            throw new IllegalStateException("no model given: call modelDir(path), modelId(\"org/name\") or model(idOrPath)"
+                    + " first");
         }
-        if (b.modelId != null) {
-            HubClient hub = new HubClient(b.hubConfig != null ? b.hubConfig : HubConfig.fromEnvironment());
-            return hub.resolveModel(b.modelId, b.revision, b.progress).directory();
-        }
-        throw new IllegalStateException("no model given: call modelDir(path) or modelId(\"org/name\") first");
+        return b.location.resolve(b.hubConfig, b.revision, b.progress);
     }
 
     /** See {@link Phi3Vision#estimateMemory(Path, Precision, Quantization, int, int)}. */

@@ -1,11 +1,7 @@
 package io.github.phi3v.core;
 
-import java.awt.image.BufferedImage;
-import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -18,7 +14,6 @@ import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
 import io.github.phi3v.core.generate.TextPublisher;
 import io.github.phi3v.core.hub.HubConfig;
-import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
@@ -46,7 +41,7 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  * are the same either way, with or without cache hits.
  *
  * <p><b>Threads.</b> A {@code Phi3Vision} is immutable after loading and safe to share: any number of threads
- * may call {@link #chat}, {@link #generate} or use their own sessions at the same time, up to
+ * may call {@link #chat}, {@link #submit}, {@link #rawPrompts()} or use their own sessions at the same time, up to
  * {@link Phi3VisionBuilder#maxConcurrentRequests(int)} running requests.
  *
  * <p><b>Process-wide settings.</b> libtorch has some global state, which this class sets and documents
@@ -125,7 +120,8 @@ public final class Phi3Vision implements AutoCloseable {
 
     /**
      * Loads a model from a local folder or, if {@code modelIdOrPath} is not an existing directory, from
-     * the Hugging Face hub cache (downloading missing files; see {@link HubConfig#fromEnvironment()}).
+     * the Hugging Face hub cache (downloading missing files; see {@link HubConfig#fromEnvironment()}); the
+     * rule is {@link ModelLocation#parse(String)}.
      *
      * @param modelIdOrPath a folder path, or a repository id such as
      *     {@code microsoft/Phi-3-vision-128k-instruct}
@@ -134,17 +130,7 @@ public final class Phi3Vision implements AutoCloseable {
      * @throws io.github.phi3v.core.hub.HubException if the hub cannot provide the files
      */
     public static Phi3Vision load(String modelIdOrPath) {
-        Objects.requireNonNull(modelIdOrPath, "modelIdOrPath");
-        Phi3VisionBuilder b = builder();
-        if (isExistingDirectory(modelIdOrPath)) {
-            b.modelDir(Path.of(modelIdOrPath));
-        } else if (looksLikePath(modelIdOrPath)) {
-            throw new IllegalArgumentException("model folder '" + modelIdOrPath + "' does not exist (expected a "
-                    + "folder with config.json and the weights, or a hub id like microsoft/Phi-3-vision-128k-instruct)");
-        } else {
-            b.modelId(modelIdOrPath);
-        }
-        return b.build();
+        return builder().model(modelIdOrPath).build();
     }
 
     /** A builder for all loading options: a new builder. */
@@ -232,16 +218,11 @@ public final class Phi3Vision implements AutoCloseable {
      * Answers a conversation with continuous batching: submitted requests are decoded together, one batched
      * model step per token for up to {@link Phi3VisionBuilder#maxBatchSize(int) maxBatchSize} of them, so on
      * a CPU (where a decode step is bound by reading the weights) B concurrent requests cost little more
-     * per token than one. For a server or a job with many concurrent requests; {@link #chat} runs one request
-     * on the calling thread and is unchanged.
-     *
-     * <p>The request is planned on an intake thread (images decoded or fetched), waits for a place in the
-     * batch and for KV memory ({@code kvCacheWait}, as {@link #chat}), is prefilled on the model's scheduler
-     * thread, then joins the running batch at the next step. Each request keeps its own sampler: greedy
-     * requests get the tokens {@link #chat} gives, seeded sampling the same tokens per seed. Cancelling
-     * {@code cancel} or the returned future ends it at the next step with {@link
-     * io.github.phi3v.core.generate.FinishReason#CANCELLED}; closing this model ends every submitted request
-     * that way.
+     * per token than one. The request is planned on an intake thread, waits for a place in the batch and
+     * for KV memory ({@code kvCacheWait}), is prefilled on the model's scheduler thread, then joins the
+     * running batch. Each request keeps its own sampler: greedy requests get the tokens {@link #chat} gives,
+     * seeded sampling the same tokens per seed. Cancelling {@code cancel} or the future (or closing this
+     * model) ends it at the next step with {@link io.github.phi3v.core.generate.FinishReason#CANCELLED}.
      *
      * @param request the conversation
      * @param onText receives each text piece as it becomes final, on the model's scheduler thread: keep it
@@ -290,81 +271,14 @@ public final class Phi3Vision implements AutoCloseable {
         return new Session(engine);
     }
 
-    // ------------------------------------------------------------------------------ raw ids
-
     /**
-     * Generates from token ids, the lower-level entry point behind the CLI's {@code generate --input-ids}
-     * and the conformance tests: no chat template, no tokenization, a KV cache of exactly prompt +
-     * {@code maxNewTokens} for this call (not pooled). Image {@code k} (1-based) is a block of {@code -k}
-     * ids whose length must equal its token count ({@link #imageTokenCount(ImagePixels)}).
+     * The lower-level entry points: generation from token ids and preprocessed pixels, as the CLI's
+     * {@code generate --input-ids} and the conformance tests use it.
      *
-     * @param inputIds the prompt ids; not modified
-     * @param images the images referenced by the placeholders, in order
-     * @param config how to generate
-     * @return the answer; its usage includes the vision time
-     * @throws io.github.phi3v.core.generate.ContextLengthExceededException if prompt + maxNewTokens exceed
-     *     {@link #maxContext()}
-     * @throws LimitExceededException if it exceeds {@link #maxImagesPerPrompt()} or {@link #maxPromptTokens()}
-     * @throws IllegalArgumentException if a placeholder block does not match its image
-     * @throws IllegalStateException if this model is closed
+     * @return the raw-prompt view of this model (cheap; thread-safe)
      */
-    public Answer generate(int[] inputIds, List<ImagePixels> images, GenerationConfig config) {
-        return generate(inputIds, images, config, piece -> { }, CancellationToken.none());
-    }
-
-    /**
-     * Like {@link #generate(int[], List, GenerationConfig)}, streaming text pieces to {@code onText}.
-     *
-     * @param inputIds the prompt ids; not modified
-     * @param images the images referenced by the placeholders, in order
-     * @param config how to generate
-     * @param onText receives each text piece on the calling thread
-     * @param cancel lets another thread end the generation
-     * @return the answer
-     */
-    public Answer generate(int[] inputIds, List<ImagePixels> images, GenerationConfig config,
-            Consumer<String> onText, CancellationToken cancel) {
-        Objects.requireNonNull(inputIds, "inputIds");
-        Objects.requireNonNull(images, "images");
-        Objects.requireNonNull(config, "config");
-        Objects.requireNonNull(onText, "onText");
-        Objects.requireNonNull(cancel, "cancel");
-        return engine.generate(inputIds, List.copyOf(images), config, onText, cancel);
-    }
-
-    /**
-     * Loads and preprocesses an image file with this model's image processor.
-     *
-     * @param imageFile a PNG, JPEG, GIF, BMP or WebP file
-     * @param numCrops the crop budget ({@code num_crops}); 16 for Phi-3-vision, 4 for Phi-3.5-vision
-     * @return the pixel values for {@link #generate}
-     * @throws io.github.phi3v.image.ImageProcessingException if the file cannot be read or decoded
-     */
-    public ImagePixels preprocess(Path imageFile, int numCrops) {
-        engine.checkOpen();
-        return ImagePixels.of(engine.processor().process(imageFile, numCrops));
-    }
-
-    /**
-     * Preprocesses a decoded image with this model's image processor.
-     *
-     * @param image the image (converted like PIL {@code convert("RGB")})
-     * @param numCrops the crop budget
-     * @return the pixel values for {@link #generate}
-     */
-    public ImagePixels preprocess(BufferedImage image, int numCrops) {
-        engine.checkOpen();
-        return ImagePixels.of(engine.processor().process(image, numCrops));
-    }
-
-    /**
-     * Number of placeholder tokens an image occupies in the prompt.
-     *
-     * @param image preprocessed pixels
-     * @return {@code (h·w + 1)·144 + 1 + (h + 1)·12} for its {@code h x w} crop grid
-     */
-    public int imageTokenCount(ImagePixels image) {
-        return engine.model().imageTokenCount(image.hdHeight(), image.hdWidth());
+    public RawPrompts rawPrompts() {
+        return new RawPrompts(engine);
     }
 
     // ------------------------------------------------------------------------------ accessors
@@ -411,38 +325,13 @@ public final class Phi3Vision implements AutoCloseable {
     }
 
     /**
-     * The maximum prompt length (text + image tokens) of every request.
+     * The request limits this model was built with ({@link Phi3VisionBuilder}): prompt tokens, images per
+     * prompt, concurrent requests, batch size, KV and embedding memory.
      *
-     * @return the limit, at most {@link #maxContext()}
+     * @return the limits
      */
-    public int maxPromptTokens() {
-        return engine.limits().maxPromptTokens();
-    }
-
-    /** The maximum number of images in one request: the limit. */
-    public int maxImagesPerPrompt() {
-        return engine.limits().maxImagesPerPrompt();
-    }
-
-    /**
-     * The most requests running at once on this model ({@link Phi3VisionBuilder#maxConcurrentRequests(int)}):
-     * calls and {@linkplain #submit submitted} requests together; one more is refused with a retryable
-     * {@link LimitExceededException}.
-     *
-     * @return the limit
-     */
-    public int maxConcurrentRequests() {
-        return engine.limits().maxConcurrentRequests();
-    }
-
-    /**
-     * The most {@linkplain #submit submitted} requests decoded together in one batched step
-     * ({@link Phi3VisionBuilder#maxBatchSize(int)}).
-     *
-     * @return the limit
-     */
-    public int maxBatchSize() {
-        return engine.limits().maxBatchSize();
+    public Limits limits() {
+        return engine.limits();
     }
 
     /**
@@ -450,7 +339,7 @@ public final class Phi3Vision implements AutoCloseable {
      * element {@code b} counts the steps that decoded {@code b} sequences together (element 0 stays 0). A
      * server renders it as its batch-size histogram.
      *
-     * @return a new array of length {@link #maxBatchSize()} + 1
+     * @return a new array of length {@link Limits#maxBatchSize()} + 1
      */
     public long[] decodeStepsByBatchSize() {
         return engine.decodeStepsByBatchSize();
@@ -461,31 +350,17 @@ public final class Phi3Vision implements AutoCloseable {
         return memoryEstimate;
     }
 
-    /**
-     * How many times the vision tower has run on this model (images found in the embedding cache do not
-     * count).
-     *
-     * @return the number of image encodings since loading
-     */
+    /** How many times the vision tower has run on this model: encodings since loading (cache hits not counted). */
     public long visionEncodings() {
         return engine.visionEncodings();
     }
 
-    /**
-     * Native bytes held by KV caches now: running requests' and those kept by the prefix cache, at most
-     * {@link Phi3VisionBuilder#kvCacheBytes(long)}.
-     *
-     * @return bytes
-     */
+    /** Native bytes held by KV caches now (running and prefix-cached): at most {@code kvCacheBytes}. */
     public long kvCacheBytesInUse() {
         return engine.kvCacheBytesInUse();
     }
 
-    /**
-     * Whether {@link #close()} was called.
-     *
-     * @return true once closed
-     */
+    /** Whether {@link #close()} was called: true once closed. */
     public boolean isClosed() {
         return engine.isClosed();
     }
@@ -503,8 +378,6 @@ public final class Phi3Vision implements AutoCloseable {
                 + ", maxContext=" + maxContext() + (isClosed() ? ", closed" : "") + "]";
     }
 
-    // ------------------------------------------------------------------------------ memory planning
-
     /**
      * The memory a model folder will need, from its {@code config.json} and safetensors headers only
      * (nothing is loaded): weights converted to {@code precision} (with {@link Quantization#INT8} the
@@ -521,18 +394,5 @@ public final class Phi3Vision implements AutoCloseable {
     public static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization,
             int maxContext, int numCrops) {
         return ModelLoader.estimateMemory(modelDir, precision, quantization, maxContext, numCrops);
-    }
-
-    private static boolean isExistingDirectory(String s) {
-        try {
-            return Files.isDirectory(Path.of(s));
-        } catch (InvalidPathException e) {
-            return false;
-        }
-    }
-
-    private static boolean looksLikePath(String s) {
-        return s.startsWith("/") || s.startsWith(".") || s.startsWith("~") || s.contains("\\")
-                || s.chars().filter(c -> c == '/').count() > 1;
     }
 }

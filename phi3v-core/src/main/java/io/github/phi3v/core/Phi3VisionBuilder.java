@@ -8,7 +8,6 @@ import java.util.Objects;
 
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
-import io.github.phi3v.core.hub.HubClient;
 import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.core.hub.ProgressListener;
 import io.github.phi3v.core.model.ModelOptions;
@@ -27,8 +26,7 @@ import io.github.phi3v.tokenizer.Phi3Tokenizer;
  */
 public final class Phi3VisionBuilder {
     // Read by ModelLoader (same package); set only through the methods below.
-    Path modelDir;
-    String modelId;
+    ModelLocation location;
     String revision = "main";
     HubConfig hubConfig;
     ProgressListener progress = ProgressListener.NONE;
@@ -52,26 +50,37 @@ public final class Phi3VisionBuilder {
     }
 
     /**
-     * Loads from a local model folder (clears {@link #modelId}).
+     * Loads from a local model folder (replaces a {@link #modelId} given before).
      *
      * @param dir the folder
      * @return this builder
      */
     public Phi3VisionBuilder modelDir(Path dir) {
-        this.modelDir = Objects.requireNonNull(dir, "dir");
-        this.modelId = null;
+        this.location = ModelLocation.folder(dir);
         return this;
     }
 
     /**
-     * Loads a hub repository through the local hub cache (clears {@link #modelDir}).
+     * Loads a hub repository through the local hub cache (replaces a {@link #modelDir} given before).
      *
      * @param id e.g. {@code microsoft/Phi-3-vision-128k-instruct}
      * @return this builder
      */
     public Phi3VisionBuilder modelId(String id) {
-        this.modelId = Objects.requireNonNull(id, "id");
-        this.modelDir = null;
+        this.location = ModelLocation.hub(id);
+        return this;
+    }
+
+    /**
+     * Loads a folder or a hub id given as one string (a command-line argument, a configuration property),
+     * told apart by {@link ModelLocation#parse(String)}.
+     *
+     * @param idOrPath a folder path or a hub id
+     * @return this builder
+     * @throws IllegalArgumentException if it looks like a path but names no folder
+     */
+    public Phi3VisionBuilder model(String idOrPath) {
+        this.location = ModelLocation.parse(idOrPath);
         return this;
     }
 
@@ -212,7 +221,7 @@ public final class Phi3VisionBuilder {
 
     /**
      * The most tokens a prompt may have: text + image tokens of the whole rendered conversation (or
-     * the ids given to {@link Phi3Vision#generate}), without the answer. Default: {@link #maxContext}.
+     * the ids given to {@link RawPrompts#generate}), without the answer. Default: {@link #maxContext}.
      * Lower it to keep room for long answers or to bound the prefill a client can ask for; it is
      * checked before any image is preprocessed or encoded, and {@code <|image_N|>} tags are counted
      * before they are expanded.
@@ -233,7 +242,7 @@ public final class Phi3VisionBuilder {
      * A session counts every image of its conversation and refuses one more in
      * {@link Session#image(Path)} (and the other {@code image} methods) before decoding it; a
      * question or message with a tag {@code <|image_N|>} beyond the limit is refused before it is
-     * tokenized; {@link Phi3Vision#generate} refuses longer image lists before encoding any.
+     * tokenized; {@link RawPrompts#generate} refuses longer image lists before encoding any.
      *
      * @param n at least 1
      * @return this builder
@@ -248,7 +257,7 @@ public final class Phi3VisionBuilder {
 
     /**
      * The image loader of every session's {@code image(..)} methods and of
-     * {@link Phi3Vision#preprocess(Path, int)}: its pixel limit, encoded-size limit, URL timeout and
+     * {@link RawPrompts#preprocess(Path, int)}: its pixel limit, encoded-size limit, URL timeout and
      * {@code file:} URL permission apply to all of them (default {@link ImageLoader#defaults()}, or
      * the loader of the model folder's processor). For a server taking images from the public:
      *
@@ -293,7 +302,7 @@ public final class Phi3VisionBuilder {
 
     /**
      * The most requests that may run on the model at once (stateless calls, session questions and
-     * {@link Phi3Vision#generate} together); one more is refused with {@link LimitExceededException}
+     * {@link RawPrompts#generate} together); one more is refused with {@link LimitExceededException}
      * ({@code maxConcurrentRequests}) instead of queueing. Default
      * {@value Phi3Vision#DEFAULT_MAX_CONCURRENT_REQUESTS}: every running request shares the CPU cores, so
      * more of them only make each slower.

@@ -5,8 +5,6 @@ import java.io.InputStream;
 import java.net.URI;
 import java.net.URL;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -46,7 +44,7 @@ import io.github.phi3v.tokenizer.Message;
  * their {@code <|image_N|>\n} tags in front unless it already contains tags (in {@link #literalText(boolean)
  * literal-text} mode, tags written in text are plain text and images are always tagged).
  *
- * <p><b>Limits.</b> {@link Phi3Vision#maxImagesPerPrompt()} is checked when an image is added (before it is
+ * <p><b>Limits.</b> {@link Limits#maxImagesPerPrompt()} is checked when an image is added (before it is
  * decoded; the image loader's limits apply while decoding); the context and prompt budgets before any image
  * is preprocessed, with {@link io.github.phi3v.core.generate.ContextLengthExceededException} or
  * {@link LimitExceededException}.
@@ -66,23 +64,13 @@ public final class Session implements AutoCloseable {
     private final Engine engine;
     private final ImageLoader loader;
     private final SingleUserGuard guard;
-
-    // The conversation, guarded by the guard's enter/exit protocol.
-    private String system;
-    private final List<ChatMessage> turns = new ArrayList<>();
-    private final List<ImageInput> pending = new ArrayList<>();
-    private int imageCount;
-    private int numCrops;
-    private boolean literalText;
-    private GenerationConfig config = GenerationConfig.defaults();
-    private int visionEncodings;
-    private int lastReusedTokens;
-    private Answer lastAnswer;
+    /** Touched only between the guard's enter and exit (plain reads of settings excepted). */
+    private final Conversation conversation;
 
     Session(Engine engine) {
         this.engine = engine;
         this.loader = engine.processor().loader();
-        this.numCrops = engine.processor().numCrops();
+        this.conversation = new Conversation(engine.limits(), engine.processor().numCrops());
         this.guard = new SingleUserGuard("Session", this::closedError);
     }
 
@@ -92,14 +80,14 @@ public final class Session implements AutoCloseable {
      * @param text the system prompt, or null to remove it
      */
     public Session system(String text) {
-        return update("system", () -> system = text);
+        return update("system", () -> conversation.system = text);
     }
 
     /**
      * Adds an image file to the next question.
      *
      * @param file a PNG, JPEG, GIF, BMP or WebP file
-     * @throws LimitExceededException if the conversation would exceed {@link Phi3Vision#maxImagesPerPrompt()}
+     * @throws LimitExceededException if the conversation would exceed {@link Limits#maxImagesPerPrompt()}
      *     images (checked before reading)
      * @throws io.github.phi3v.image.ImageProcessingException if it cannot be read or decoded
      */
@@ -158,7 +146,7 @@ public final class Session implements AutoCloseable {
         if (n < 1) {
             throw new IllegalArgumentException("numCrops must be >= 1, got " + n);
         }
-        return update("numCrops", () -> numCrops = n);
+        return update("numCrops", () -> conversation.numCrops = n);
     }
 
     /**
@@ -168,13 +156,13 @@ public final class Session implements AutoCloseable {
      * @param literal whether to encode text literally
      */
     public Session literalText(boolean literal) {
-        return update("literalText", () -> literalText = literal);
+        return update("literalText", () -> conversation.literalText = literal);
     }
 
     /** Sets how the following questions are answered. */
     public Session config(GenerationConfig generationConfig) {
         Objects.requireNonNull(generationConfig, "generationConfig");
-        return update("config", () -> config = generationConfig);
+        return update("config", () -> conversation.config = generationConfig);
     }
 
     /**
@@ -183,8 +171,7 @@ public final class Session implements AutoCloseable {
      * @param n at least 1
      */
     public Session maxNewTokens(int n) {
-        GenerationConfig c = config.withMaxNewTokens(n);
-        return config(c);
+        return config(conversation.config.withMaxNewTokens(n));
     }
 
     /**
@@ -195,16 +182,13 @@ public final class Session implements AutoCloseable {
      */
     public Session addUser(String text) {
         Objects.requireNonNull(text, "text");
-        return update("addUser", () -> {
-            turns.add(userMessage(text));
-            pending.clear();
-        });
+        return update("addUser", () -> conversation.addUser(text));
     }
 
     /** Appends an assistant message without generating it (e.g. to restore a saved conversation). */
     public Session addAssistant(String text) {
         Objects.requireNonNull(text, "text");
-        return update("addAssistant", () -> turns.add(ChatMessage.assistant(text)));
+        return update("addAssistant", () -> conversation.addAssistant(text));
     }
 
     /**
@@ -212,12 +196,7 @@ public final class Session implements AutoCloseable {
      * the model cached for it stays in its caches for other conversations that share a prefix.
      */
     public Session clear() {
-        return update("clear", () -> {
-            turns.clear();
-            pending.clear();
-            imageCount = 0;
-            lastAnswer = null;
-        });
+        return update("clear", conversation::clear);
     }
 
     /**
@@ -262,16 +241,9 @@ public final class Session implements AutoCloseable {
         guard.enter("ask", token);
         try {
             checkModelOpen();
-            ChatMessage user = userMessage(question);
-            ChatRequest.Builder request = ChatRequest.builder().system(system).messages(turns).message(user)
-                    .config(config).numCrops(numCrops).literalText(literalText);
-            Answer answer = engine.chat(request.build(), onText, token);
-            turns.add(user);   // commit the turn only now: a failed call leaves the conversation unchanged
-            turns.add(ChatMessage.assistant(answer.text()));
-            pending.clear();
-            visionEncodings += answer.usage().visionEncodings();
-            lastReusedTokens = answer.usage().cachedPromptTokens();
-            lastAnswer = answer;
+            ChatMessage user = conversation.userMessage(question);
+            Answer answer = engine.chat(conversation.request(user), onText, token);
+            conversation.answered(user, answer);   // only now: a failed call leaves the conversation unchanged
             return answer;
         } finally {
             guard.exit();
@@ -316,12 +288,7 @@ public final class Session implements AutoCloseable {
     public List<Message> history() {
         guard.enter("history", null);
         try {
-            List<ChatMessage> all = new ArrayList<>(turns.size() + 1);
-            if (system != null) {
-                all.add(ChatMessage.system(system));
-            }
-            all.addAll(turns);
-            return Collections.unmodifiableList(PromptPlanner.history(all, literalText));
+            return conversation.history();
         } finally {
             guard.exit();
         }
@@ -329,17 +296,17 @@ public final class Session implements AutoCloseable {
 
     /** The generation settings of the following questions: the configuration. */
     public GenerationConfig config() {
-        return config;
+        return conversation.config;
     }
 
     /** The crop budget for images not yet asked about: {@code num_crops}. */
     public int numCrops() {
-        return numCrops;
+        return conversation.numCrops;
     }
 
     /** Number of images added so far (asked about or pending): the image count. */
     public int imageCount() {
-        return imageCount;
+        return conversation.imageCount;
     }
 
     /**
@@ -349,7 +316,7 @@ public final class Session implements AutoCloseable {
      * @return the number of image encodings
      */
     public int visionEncodings() {
-        return visionEncodings;
+        return conversation.visionEncodings;
     }
 
     /**
@@ -359,7 +326,7 @@ public final class Session implements AutoCloseable {
      * @return reused tokens; 0 for the first question
      */
     public int reusedPromptTokens() {
-        return lastReusedTokens;
+        return conversation.lastReusedTokens;
     }
 
     /**
@@ -368,7 +335,7 @@ public final class Session implements AutoCloseable {
      * @return the answer, or empty before the first one (or after {@link #clear()})
      */
     public Optional<Answer> lastAnswer() {
-        return Optional.ofNullable(lastAnswer);
+        return Optional.ofNullable(conversation.lastAnswer);
     }
 
     /** Tells whether this session is closed (directly or by closing its model): true once closed. */
@@ -384,8 +351,8 @@ public final class Session implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Session[" + turns.size() + " messages, " + imageCount + " images, numCrops=" + numCrops
-                + (isClosed() ? ", closed" : "") + "]";
+        return "Session[" + conversation.messageCount() + " messages, " + conversation.imageCount + " images, numCrops="
+                + conversation.numCrops + (isClosed() ? ", closed" : "") + "]";
     }
 
     private IllegalStateException closedError() {
@@ -397,16 +364,6 @@ public final class Session implements AutoCloseable {
         if (engine.isClosed()) {
             throw closedError();
         }
-    }
-
-    /** The next user message: pending images (crop budget fixed now), then the text. */
-    private ChatMessage userMessage(String text) {
-        List<ContentPart> parts = new ArrayList<>(pending.size() + 1);
-        for (ImageInput image : pending) {
-            parts.add(ContentPart.image(image.numCrops().isPresent() ? image : image.withNumCrops(numCrops)));
-        }
-        parts.add(ContentPart.text(text));
-        return ChatMessage.user(parts);
     }
 
     private Session update(String operation, Runnable change) {
@@ -424,12 +381,7 @@ public final class Session implements AutoCloseable {
         guard.enter("image", null);
         try {
             checkModelOpen();
-            // Before decoding: a client must not be able to make the session hold unbounded pixels.
-            if (imageCount >= engine.limits().maxImagesPerPrompt()) {
-                throw engine.limits().tooManyImages(imageCount + 1L, "adding this image would give the conversation");
-            }
-            pending.add(ImageInput.of(load.get()));
-            imageCount++;
+            conversation.addImage(load);
             return this;
         } finally {
             guard.exit();

@@ -113,7 +113,7 @@ class BatchSchedulerTest {
         try (Phi3Vision phi = TinyModel.builder().maxBatchSize(2).build()) {
             submitAllAndCompare(phi, requests, oneByOne(requests));
             assertEquals(2, phi.largestBatch());
-            assertEquals(2, phi.maxBatchSize());
+            assertEquals(2, phi.limits().maxBatchSize());
             long[] steps = phi.decodeStepsByBatchSize();
             assertEquals(3, steps.length, "counts for batch sizes 0..maxBatchSize");
             assertEquals(0, steps[0]);

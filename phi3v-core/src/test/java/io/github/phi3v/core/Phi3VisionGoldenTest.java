@@ -23,7 +23,7 @@ import io.github.phi3v.testsupport.GoldenTensors;
 import io.github.phi3v.testsupport.SharedData;
 
 /**
- * Acceptance: greedy generation through {@link Phi3Vision#generate} (the ids-level entry point of the
+ * Acceptance: greedy generation through {@link RawPrompts#generate} (the ids-level entry point of the
  * CLI's {@code generate --input-ids}) reproduces {@code nocache_pristine_new_ids} of every golden
  * generation case exactly, in float32, with images preprocessed by the real {@code Phi3ImageProcessor}
  * from {@code golden/tiny-a/images} at num_crops 16 (checked bit-exact against the manifest's SHA-256).
@@ -43,7 +43,7 @@ class Phi3VisionGoldenTest {
 
         List<ImagePixels> images = new ArrayList<>();
         for (JsonNode file : manifest.get("images")) {
-            images.add(PHI.get().preprocess(SharedData.tinyA().resolve(file.asText()), GoldenCases.NUM_CROPS));
+            images.add(PHI.get().rawPrompts().preprocess(SharedData.tinyA().resolve(file.asText()), GoldenCases.NUM_CROPS));
         }
         if (!images.isEmpty()) {
             assertEquals(manifest.get("pixel_values_sha256_f32le").asText(), GoldenCases.pixelValuesSha256(images),
@@ -52,7 +52,7 @@ class Phi3VisionGoldenTest {
 
         GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(expected.length).stopTokenIds().build();
         long before = PHI.get().visionEncodings();
-        Answer a = PHI.get().generate(prompt, images, greedy);
+        Answer a = PHI.get().rawPrompts().generate(prompt, images, greedy);
         System.out.println("[Phi3VisionGoldenTest] " + c + ": " + Arrays.toString(a.tokenIds()) + " " + a.usage());
 
         assertArrayEquals(expected, a.tokenIds(), c + ": generated ids differ from nocache_pristine_new_ids");

@@ -201,9 +201,9 @@ class SessionTest {
         GenerationConfig sample = GenerationConfig.builder().doSample(true).temperature(1.5f).topK(0)
                 .maxNewTokens(16).stopTokenIds().seed(1234).build();
         int[] prompt = goldenPrompt("c_text_long");
-        Answer x = PHI.get().generate(prompt, List.of(), sample);
-        Answer y = PHI.get().generate(prompt, List.of(), sample);
-        Answer z = PHI.get().generate(prompt, List.of(), sample.withSeed(99));
+        Answer x = PHI.get().rawPrompts().generate(prompt, List.of(), sample);
+        Answer y = PHI.get().rawPrompts().generate(prompt, List.of(), sample);
+        Answer z = PHI.get().rawPrompts().generate(prompt, List.of(), sample.withSeed(99));
         assertArrayEquals(x.tokenIds(), y.tokenIds());
         assertFalse(java.util.Arrays.equals(x.tokenIds(), z.tokenIds()), "another seed should sample differently");
         try (Session s1 = PHI.get().session().config(sample); Session s2 = PHI.get().session().config(sample)) {
@@ -214,18 +214,18 @@ class SessionTest {
     @Test
     void stopIdsAndStopStringsEndGeneration() {
         int[] prompt = goldenPrompt("c_text_long");
-        int[] full = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).tokenIds();
+        int[] full = PHI.get().rawPrompts().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).tokenIds();
         int stopAt = firstNewIdFrom(full, 3);
-        Answer stopped = PHI.get().generate(prompt, List.of(),
+        Answer stopped = PHI.get().rawPrompts().generate(prompt, List.of(),
                 RUN_ON.withMaxNewTokens(24).withStopTokenIds(full[stopAt]));
         assertEquals(FinishReason.STOP, stopped.finishReason());
         assertArrayEquals(java.util.Arrays.copyOf(full, stopAt + 1), stopped.tokenIds());
 
-        String text = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).text();
+        String text = PHI.get().rawPrompts().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24)).text();
         int at = text.length() / 2;
         String stop = text.substring(at, Math.min(text.length(), at + 3));
         int first = text.indexOf(stop);
-        Answer cut = PHI.get().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopStrings(stop));
+        Answer cut = PHI.get().rawPrompts().generate(prompt, List.of(), RUN_ON.withMaxNewTokens(24).withStopStrings(stop));
         assertEquals(FinishReason.STOP, cut.finishReason());
         assertEquals(text.substring(0, first), cut.text());
         assertTrue(cut.tokenIds().length < 24);
@@ -311,7 +311,7 @@ class SessionTest {
         }
         // a caller-supplied token
         CancellationToken token = new CancellationToken();
-        Answer a = PHI.get().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(24),
+        Answer a = PHI.get().rawPrompts().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(24),
                 p -> token.cancel(), token);
         assertEquals(FinishReason.CANCELLED, a.finishReason());
     }
@@ -389,7 +389,7 @@ class SessionTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> open.ask("hello"));
         assertTrue(e.getMessage().contains("Phi3Vision was closed"), e.getMessage());
         assertThrows(IllegalStateException.class, other::session);
-        assertThrows(IllegalStateException.class, () -> other.generate(new int[] {1, 2}, List.of(), RUN_ON));
+        assertThrows(IllegalStateException.class, () -> other.rawPrompts().generate(new int[] {1, 2}, List.of(), RUN_ON));
         assertThrows(IllegalStateException.class, other::model);
 
         // closing the model while another thread is generating: that call ends, nothing crashes
@@ -411,16 +411,16 @@ class SessionTest {
 
     @Test
     void idsLevelGenerateValidatesPlaceholders() {
-        ImagePixels px = PHI.get().preprocess(TinyModel.image("a06_tiny_40x30.png"), 1);
-        assertEquals(313, PHI.get().imageTokenCount(px));
+        ImagePixels px = PHI.get().rawPrompts().preprocess(TinyModel.image("a06_tiny_40x30.png"), 1);
+        assertEquals(313, PHI.get().rawPrompts().imageTokenCount(px));
         int[] ids = new int[20];
         java.util.Arrays.fill(ids, -1);
         ids[0] = 1;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> PHI.get().generate(ids, List.of(px), RUN_ON));
+                () -> PHI.get().rawPrompts().generate(ids, List.of(px), RUN_ON));
         assertTrue(e.getMessage().contains("313"), e.getMessage());
         ids[5] = -2;
-        e = assertThrows(IllegalArgumentException.class, () -> PHI.get().generate(ids, List.of(px), RUN_ON));
+        e = assertThrows(IllegalArgumentException.class, () -> PHI.get().rawPrompts().generate(ids, List.of(px), RUN_ON));
         assertTrue(e.getMessage().contains("refers to image 2"), e.getMessage());
     }
 
@@ -463,7 +463,7 @@ class SessionTest {
         assertEquals(f32.weightBytes() - 3 * linear + 4 * rows, int8.weightBytes());
         try (Phi3Vision q = TinyModel.builder().quantization("int8").build()) {
             assertEquals(int8.weightBytes(), q.memoryEstimate().weightBytes());
-            assertEquals(3, q.generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(3))
+            assertEquals(3, q.rawPrompts().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(3))
                     .tokenIds().length);
         }
     }
@@ -496,8 +496,8 @@ class SessionTest {
         try (Phi3Vision p = TinyModel.builder().modelId("acme/tiny-vision").hubConfig(hub).build()) {
             assertEquals(snapshot, p.modelDir());
             int[] prompt = goldenPrompt("c_text_long");
-            assertArrayEquals(PHI.get().generate(prompt, List.of(), RUN_ON).tokenIds(),
-                    p.generate(prompt, List.of(), RUN_ON).tokenIds());
+            assertArrayEquals(PHI.get().rawPrompts().generate(prompt, List.of(), RUN_ON).tokenIds(),
+                    p.rawPrompts().generate(prompt, List.of(), RUN_ON).tokenIds());
         }
     }
 

@@ -1,7 +1,5 @@
 package io.github.phi3v.langchain4j;
 
-import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -59,12 +57,7 @@ final class ModelSource {
         if (modelIdOrPath == null) {
             throw new IllegalStateException("no model: call model(Phi3Vision) or modelIdOrPath(String)");
         }
-        Phi3VisionBuilder b = Phi3Vision.builder();
-        if (isDirectory(modelIdOrPath)) {
-            b.modelDir(Path.of(modelIdOrPath));
-        } else {
-            b.modelId(modelIdOrPath);
-        }
+        Phi3VisionBuilder b = Phi3Vision.builder().model(modelIdOrPath);
         if (dtype != null) {
             b.dtype(dtype);
         }
@@ -84,13 +77,5 @@ final class ModelSource {
         }
         Path name = phi.modelDir().getFileName();
         return name == null ? phi.modelDir().toString() : name.toString();
-    }
-
-    private static boolean isDirectory(String s) {
-        try {
-            return Files.isDirectory(Path.of(s));
-        } catch (InvalidPathException e) {
-            return false;
-        }
     }
 }

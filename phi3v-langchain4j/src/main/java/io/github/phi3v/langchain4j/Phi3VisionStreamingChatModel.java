@@ -1,20 +1,13 @@
 package io.github.phi3v.langchain4j;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
-import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.StreamingChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 
-import io.github.phi3v.core.Phi3Vision;
 
 /**
  * A LangChain4j {@link StreamingChatModel} answering with a local Phi-3-Vision, streaming the answer's text.
@@ -43,7 +36,7 @@ import io.github.phi3v.core.Phi3Vision;
  *
  * <p>Thread-safe.
  */
-public final class Phi3VisionStreamingChatModel implements StreamingChatModel, AutoCloseable {
+public final class Phi3VisionStreamingChatModel extends Phi3VisionAdapter implements StreamingChatModel {
 
     private static final Executor NEW_THREAD = task -> {
         Thread t = new Thread(task, "phi3v-langchain4j-stream");
@@ -51,23 +44,11 @@ public final class Phi3VisionStreamingChatModel implements StreamingChatModel, A
         t.start();
     };
 
-    private final Phi3Vision phi;
-    private final boolean owned;
-    private final String modelName;
-    private final boolean literalText;
     private final Executor executor;
-    private final ChatRequestParameters defaultParameters;
-    private final List<ChatModelListener> listeners;
 
     private Phi3VisionStreamingChatModel(Builder b) {
-        this.defaultParameters = b.defaultParameters == null ? Phi3VisionChatRequestParameters.EMPTY
-                : Phi3VisionChatRequestParameters.EMPTY.overrideWith(b.defaultParameters);
-        this.listeners = List.copyOf(b.listeners);
-        this.literalText = b.literalText;
+        super(b);
         this.executor = b.executor;
-        this.owned = b.source.owned();
-        this.phi = b.source.open();
-        this.modelName = b.source.modelName(phi);
     }
 
     /**
@@ -97,149 +78,15 @@ public final class Phi3VisionStreamingChatModel implements StreamingChatModel, A
         }
     }
 
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return defaultParameters;
-    }
-
-    @Override
-    public List<ChatModelListener> listeners() {
-        return listeners;
-    }
-
-    /**
-     * None: Phi-3-Vision has no constrained decoding, so AI services ask for JSON in the prompt.
-     *
-     * @return an empty set
-     */
-    @Override
-    public Set<Capability> supportedCapabilities() {
-        return Set.of();
-    }
-
-    /**
-     * The model this adapter answers with.
-     *
-     * @return the model
-     */
-    public Phi3Vision model() {
-        return phi;
-    }
-
-    /**
-     * Closes the model if this adapter loaded it ({@link Builder#modelIdOrPath}), which cancels its running
-     * generations; a given model stays open.
-     */
-    @Override
-    public void close() {
-        if (owned) {
-            phi.close();
-        }
-    }
-
-    @Override
-    public String toString() {
-        return "Phi3VisionStreamingChatModel[" + modelName + (owned ? ", owned" : "") + "]";
-    }
-
     /** Builds a {@link Phi3VisionStreamingChatModel}; not thread-safe. */
-    public static final class Builder {
-        private final ModelSource source = new ModelSource();
-        private ChatRequestParameters defaultParameters;
-        private final List<ChatModelListener> listeners = new ArrayList<>();
-        private boolean literalText = true;
+    public static final class Builder extends Phi3VisionAdapter.AdapterBuilder<Builder> {
         private Executor executor = NEW_THREAD;
 
         private Builder() {
         }
 
-        /**
-         * Answers with a loaded model, which the caller keeps and closes (it may be shared with other adapters).
-         *
-         * @param model the model
-         * @return this builder
-         */
-        public Builder model(Phi3Vision model) {
-            source.model(model);
-            return this;
-        }
-
-        /**
-         * Loads a model when {@link #build()} runs and closes it with {@link #close()}.
-         *
-         * @param modelIdOrPath a model folder, or a hub id such as {@code microsoft/Phi-3-vision-128k-instruct}
-         * @return this builder
-         */
-        public Builder modelIdOrPath(String modelIdOrPath) {
-            source.modelIdOrPath(modelIdOrPath);
-            return this;
-        }
-
-        /**
-         * The dtype of a model loaded by {@link #modelIdOrPath}.
-         *
-         * @param dtype "float32", "bfloat16" or "float16"
-         * @return this builder
-         */
-        public Builder dtype(String dtype) {
-            source.dtype(dtype);
-            return this;
-        }
-
-        /**
-         * The maximum context of a model loaded by {@link #modelIdOrPath}.
-         *
-         * @param tokens prompt + image + generated tokens
-         * @return this builder
-         */
-        public Builder maxContext(int tokens) {
-            source.maxContext(tokens);
-            return this;
-        }
-
-        /**
-         * The default image crop budget of a model loaded by {@link #modelIdOrPath}.
-         *
-         * @param n at least 1
-         * @return this builder
-         */
-        public Builder numCrops(int n) {
-            source.numCrops(n);
-            return this;
-        }
-
-        /**
-         * Parameters used where a request leaves a value unset.
-         *
-         * @param parameters plain or {@link Phi3VisionChatRequestParameters}
-         * @return this builder
-         */
-        public Builder defaultRequestParameters(ChatRequestParameters parameters) {
-            this.defaultParameters = Objects.requireNonNull(parameters, "parameters");
-            return this;
-        }
-
-        /**
-         * Listeners told about every request, response and error.
-         *
-         * @param list the listeners
-         * @return this builder
-         */
-        public Builder listeners(List<ChatModelListener> list) {
-            this.listeners.clear();
-            this.listeners.addAll(Objects.requireNonNull(list, "listeners"));
-            return this;
-        }
-
-        /**
-         * Whether message text is encoded literally (default true); see
-         * {@link Phi3VisionChatModel.Builder#literalText(boolean)}.
-         *
-         * @param literal whether to encode text literally
-         * @return this builder
-         */
-        public Builder literalText(boolean literal) {
-            this.literalText = literal;
+        @Override
+        Builder self() {
             return this;
         }
 

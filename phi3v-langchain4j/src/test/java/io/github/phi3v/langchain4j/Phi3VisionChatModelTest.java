@@ -42,6 +42,7 @@ import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.image.ImageProcessingException;
+import io.github.phi3v.testsupport.LoopbackImageServer;
 
 /**
  * {@link Phi3VisionChatModel} through LangChain4j's public {@code ChatModel.chat} API against the golden tiny
@@ -52,14 +53,14 @@ import io.github.phi3v.image.ImageProcessingException;
 class Phi3VisionChatModelTest {
 
     private static Phi3Vision phi;
-    private static TinyModel.ImageServer server;
+    private static LoopbackImageServer server;
     private static final List<Throwable> LISTENED_ERRORS = new CopyOnWriteArrayList<>();
     private static Phi3VisionChatModel model;
 
     @BeforeAll
     static void load() throws Exception {
         phi = TinyModel.load();
-        server = new TinyModel.ImageServer();
+        server = new LoopbackImageServer(TinyModel.image(TinyModel.IMAGE));
         model = Phi3VisionChatModel.builder().model(phi)
                 .listeners(List.of(new ChatModelListener() {
                     @Override
@@ -114,7 +115,8 @@ class Phi3VisionChatModelTest {
     @Test
     void urlAndDataUriImagesGiveTheSameAnswerAsTheFile() {
         ChatResponse r = model.chat(ChatRequest.builder()
-                .messages(UserMessage.from(ImageContent.from(server.url("/image.png")), TextContent.from("Describe.")))
+                .messages(UserMessage.from(ImageContent.from(server.url(LoopbackImageServer.PATH)),
+                        TextContent.from("Describe.")))
                 .maxOutputTokens(8)
                 .build());
         Answer expected = phi.chat(coreRequest(8).user("Describe.", ImageInput.of(TinyModel.image(TinyModel.IMAGE)))

@@ -34,6 +34,7 @@ import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 
 import io.github.phi3v.core.Phi3Vision;
 import io.github.phi3v.image.ImageProcessingException;
+import io.github.phi3v.testsupport.LoopbackImageServer;
 
 /**
  * {@link Phi3VisionStreamingChatModel} through LangChain4j's {@code StreamingChatModel.chat}: pieces concatenate
@@ -44,14 +45,14 @@ import io.github.phi3v.image.ImageProcessingException;
 class Phi3VisionStreamingChatModelTest {
 
     private static Phi3Vision phi;
-    private static TinyModel.ImageServer server;
+    private static LoopbackImageServer server;
     private static Phi3VisionStreamingChatModel streaming;
     private static Phi3VisionChatModel blocking;
 
     @BeforeAll
     static void load() throws Exception {
         phi = TinyModel.load();
-        server = new TinyModel.ImageServer();
+        server = new LoopbackImageServer(TinyModel.image(TinyModel.IMAGE));
         streaming = Phi3VisionStreamingChatModel.builder().model(phi).build();
         blocking = Phi3VisionChatModel.builder().model(phi).build();
     }

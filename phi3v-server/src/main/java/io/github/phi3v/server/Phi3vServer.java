@@ -100,9 +100,9 @@ public final class Phi3vServer implements AutoCloseable {
         if (model.isClosed()) {
             throw new IllegalStateException("the model is closed; load it again before serving it");
         }
-        if (options.maxRunning() > model.maxConcurrentRequests()) {
+        if (options.maxRunning() > model.limits().maxConcurrentRequests()) {
             throw new IllegalArgumentException("maxRunning " + options.maxRunning() + " exceeds the model's"
-                    + " maxConcurrentRequests " + model.maxConcurrentRequests() + ", so the model would refuse running"
+                    + " maxConcurrentRequests " + model.limits().maxConcurrentRequests() + ", so the model would refuse running"
                     + " requests; lower maxRunning or build the model with maxConcurrentRequests(n)");
         }
         return new Phi3vServer(model, options, ChatBackend.batched(model));
@@ -254,7 +254,7 @@ public final class Phi3vServer implements AutoCloseable {
         private Builder(Phi3Vision model) {
             this.model = Objects.requireNonNull(model, "model");
             // As many running requests as one batched step decodes: more would wait in the model's queue.
-            this.maxRunning = Math.min(model.maxBatchSize(), model.maxConcurrentRequests());
+            this.maxRunning = Math.min(model.limits().maxBatchSize(), model.limits().maxConcurrentRequests());
         }
 
         /**
@@ -302,8 +302,8 @@ public final class Phi3vServer implements AutoCloseable {
         }
 
         /**
-         * Requests generating at once (default: the model's {@link Phi3Vision#maxBatchSize()}, at most its
-         * {@link Phi3Vision#maxConcurrentRequests()}); these are decoded together by continuous batching.
+         * Requests generating at once (default: the model's {@link io.github.phi3v.core.Limits#maxBatchSize()}, at most its
+         * {@link io.github.phi3v.core.Limits#maxConcurrentRequests()}); these are decoded together by continuous batching.
          *
          * @param n at least 1
          * @return this builder

@@ -1,8 +1,5 @@
 package io.github.phi3v.springai;
 
-import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
-import java.nio.file.Path;
 
 import org.springframework.ai.chat.model.ChatModel;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -38,12 +35,7 @@ public class Phi3VisionAutoConfiguration {
     @ConditionalOnMissingBean
     public Phi3Vision phi3Vision(Phi3VisionProperties properties) {
         Phi3VisionBuilder b = Phi3Vision.builder();
-        String model = properties.getModel();
-        if (isDirectory(model)) {
-            b.modelDir(Path.of(model));
-        } else {
-            b.modelId(model);
-        }
+        apply("phi3v.model", () -> b.model(properties.getModel()));
         if (properties.getMaxContext() != null) {
             apply("phi3v.max-context", () -> b.maxContext(properties.getMaxContext()));
         }
@@ -87,14 +79,6 @@ public class Phi3VisionAutoConfiguration {
             setter.run();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(property + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean isDirectory(String s) {
-        try {
-            return Files.isDirectory(Path.of(s));
-        } catch (InvalidPathException e) {
-            return false;
         }
     }
 }

@@ -39,6 +39,7 @@ import io.github.phi3v.core.generate.Answer;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.Usage;
 import io.github.phi3v.image.ImageProcessingException;
+import io.github.phi3v.testsupport.LoopbackImageServer;
 import reactor.core.Disposable;
 
 /**
@@ -51,13 +52,13 @@ class Phi3VisionChatModelTest {
 
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static Phi3Vision phi;
-    private static TinyModel.ImageServer server;
+    private static LoopbackImageServer server;
     private static Phi3VisionChatModel model;
 
     @BeforeAll
     static void load() throws Exception {
         phi = TinyModel.load();
-        server = new TinyModel.ImageServer();
+        server = new LoopbackImageServer(TinyModel.image(TinyModel.IMAGE));
         model = new Phi3VisionChatModel(phi);
     }
 
@@ -103,7 +104,8 @@ class Phi3VisionChatModelTest {
     @Test
     void urlAndDataUriMediaAndAChatClientGiveTheSameAnswer() {
         String text = ChatClient.create(model).prompt()
-                .user(u -> u.text("What is shown?").media(new Media(MimeTypeUtils.IMAGE_PNG, server.url("/image.png"))))
+                .user(u -> u.text("What is shown?")
+                        .media(new Media(MimeTypeUtils.IMAGE_PNG, server.url(LoopbackImageServer.PATH))))
                 .options(ChatOptions.builder().maxTokens(8).build())
                 .call().content();
         assertEquals(coreImageAnswer(8).text(), text);

@@ -23,9 +23,9 @@ import io.github.phi3v.tooling.random.RandomModel;
  *   <li>{@value #TINY_RANDOM}: a tiny random-weight model (see {@link RandomModel#tinyConfig()}), built
  *       on first use into {@link #cacheDir()} and reused. Its answers are meaningless; it only shows the
  *       pipeline working without the 8 GB download.</li>
- *   <li>an existing folder: a Hugging Face model folder.</li>
- *   <li>anything else: a hub id such as {@code microsoft/Phi-3-vision-128k-instruct}, resolved through the
- *       Hugging Face cache and downloaded if missing.</li>
+ *   <li>anything else: a Hugging Face model folder or a hub id such as
+ *       {@code microsoft/Phi-3-vision-128k-instruct} (resolved through the Hugging Face cache and downloaded
+ *       if missing), told apart by {@link io.github.phi3v.core.ModelLocation#parse(String)}.</li>
  * </ul>
  */
 public final class Models {
@@ -116,16 +116,11 @@ public final class Models {
             notices.flush();
             return b.modelDir(dir);
         }
-        Path p = Path.of(model);
-        if (Files.isDirectory(p)) {
-            return b.modelDir(p);
+        try {
+            return b.model(model).progress(progress);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; or " + TINY_RANDOM + " for a random-weight model", e);
         }
-        if (model.startsWith(".") || model.startsWith("/") || model.startsWith("~") || model.contains("\\")
-                || model.endsWith("/") || Files.exists(p)) {
-            throw new IllegalArgumentException("model folder '" + model + "' does not exist (expected a folder with "
-                    + "config.json and the weights, a hub id like " + PHI3_VISION + ", or " + TINY_RANDOM + ")");
-        }
-        return b.modelId(model).progress(progress);
     }
 
     /**

@@ -16,8 +16,8 @@ import java.util.function.Consumer;
  *
  * <p>Per step: check cancellation; run the model; check cancellation again; hand the logits to a
  * {@link SequenceDecoder} (the per-sequence logic a batch scheduler shares), which chooses a token with
- * {@link Sampler#forConfig}; a stop id ends with {@link FinishReason#STOP} (the id is kept, no text);
- * otherwise its text goes through the {@link StopStrings.Matcher} and the released part to
+ * {@code Sampler#forConfig}; a stop id ends with {@link FinishReason#STOP} (the id is kept, no text);
+ * otherwise its text goes through the {@code StopStrings.Matcher} and the released part to
  * {@code onText}; a completed stop string ends with STOP; {@code maxNewTokens} ends with
  * {@link FinishReason#LENGTH}. Unless a stop string ended it, the decoder's and the matcher's held-back
  * text is released at the end, so the streamed pieces always concatenate to {@link Answer#text()}.

@@ -1,5 +1,6 @@
 package io.github.phi3v.core.generate;
 
+import io.github.phi3v.core.runtime.Logits;
 import java.util.Arrays;
 
 /**
@@ -23,7 +24,7 @@ import java.util.Arrays;
  * }</pre>
  */
 @FunctionalInterface
-public interface LogitsProcessor {
+interface LogitsProcessor {
 
     /**
      * Processes one row of logits.

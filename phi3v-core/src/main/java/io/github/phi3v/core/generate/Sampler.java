@@ -1,5 +1,6 @@
 package io.github.phi3v.core.generate;
 
+import io.github.phi3v.core.runtime.Logits;
 import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
@@ -16,7 +17,7 @@ import java.util.random.RandomGenerator;
  * <p>A sampler with random state is not thread-safe; create one per generation.
  */
 @FunctionalInterface
-public interface Sampler {
+interface Sampler {
 
     /**
      * Chooses the next token.
@@ -76,7 +77,7 @@ public interface Sampler {
     }
 
     /**
-     * The full per-generation pipeline for {@code config}: {@link LogitsProcessor#forConfig} then
+     * The full per-generation pipeline for {@code config}: {@code LogitsProcessor#forConfig} then
      * greedy or multinomial. Sampling uses a fresh {@link SplittableRandom} seeded with
      * {@link GenerationConfig#seed()} (a random seed if absent), so equal seeds give equal tokens and
      * no state is shared between generations.

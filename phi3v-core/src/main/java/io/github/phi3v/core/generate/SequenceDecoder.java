@@ -5,8 +5,8 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * What one sequence does with each next-token distribution: sample a token with its own {@link Sampler}
- * (and random state), stream its text through the {@link StopStrings.Matcher}, and decide whether it is
+ * What one sequence does with each next-token distribution: sample a token with its own {@code Sampler}
+ * (and random state), stream its text through the {@code StopStrings.Matcher}, and decide whether it is
  * done. It never calls the model: {@link Generator} feeds it from one {@link LogitsSource}, a batch
  * scheduler feeds many of them from one batched forward pass, and both get the same tokens, text and
  * usage for the same logits.

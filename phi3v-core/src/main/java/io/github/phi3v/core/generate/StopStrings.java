@@ -25,7 +25,7 @@ import java.util.Objects;
  * time wins (of those ending at the same place, the longest); the released text is everything before
  * it. So the result does not depend on how the text is split into pieces.
  */
-public final class StopStrings {
+final class StopStrings {
 
     private static final StopStrings NONE = new StopStrings(List.of());
 

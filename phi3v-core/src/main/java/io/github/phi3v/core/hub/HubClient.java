@@ -47,6 +47,8 @@ import io.github.phi3v.core.hub.HubException.Reason;
  */
 public final class HubClient {
 
+    private static final System.Logger LOG = System.getLogger(HubClient.class.getName());
+
     /** Small files of a Phi-3-V model folder, in download order. */
     public static final List<String> MODEL_FILES = List.of("config.json", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json");
@@ -119,6 +121,7 @@ public final class HubClient {
      *     missing, corrupt or network failure)
      */
     public ModelSnapshot resolveModel(String repoId, String revision, ProgressListener listener) {
+        long t0 = System.nanoTime();
         Session s = session(repoId, revision, listener);
         List<String> files = new ArrayList<>();
         for (String f : MODEL_FILES) {
@@ -140,7 +143,10 @@ public final class HubClient {
             fetch(s, WEIGHTS_SINGLE, true);
             files.add(WEIGHTS_SINGLE);
         }
-        return new ModelSnapshot(repoId, revision, s.commit, cache.snapshotDir(repoId, s.commit), files);
+        Path dir = cache.snapshotDir(repoId, s.commit);
+        LOG.log(System.Logger.Level.DEBUG, () -> "resolved " + repoId + "@" + revision + " (commit " + s.commit + ") to "
+                + dir + ": " + files.size() + " files in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        return new ModelSnapshot(repoId, revision, s.commit, dir, files);
     }
 
     /**
@@ -278,6 +284,8 @@ public final class HubClient {
                         + " Content-Length)", config.maxFileBytes());
             }
             Path linked = obtainAndLink(s, file, meta, blob);
+            LOG.log(System.Logger.Level.DEBUG, () -> (complete ? "cache hit: " : "downloaded: ") + s.describe(file)
+                    + " (" + meta.size() + " bytes)");
             s.listener.completed(file, linked, complete);
             return Optional.of(linked);
         } catch (IOException e) {

@@ -51,6 +51,7 @@ public final class TorchRuntime {
             Natives.load();
             Natives.setThreads(defaultThreads());
             initialized = true;
+            LauncherSettings.warnIfMissing(System.getenv());   // once per process
         }
     }
 

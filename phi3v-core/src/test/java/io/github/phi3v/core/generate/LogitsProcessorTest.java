@@ -1,5 +1,6 @@
 package io.github.phi3v.core.generate;
 
+import io.github.phi3v.core.runtime.Logits;
 import static io.github.phi3v.core.generate.Fakes.logOf;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.github.phi3v.core.runtime.RecordingLoggerFinder;
+
 /** The hub client against {@link MockHub} on loopback; every test is bounded by a timeout. */
 @Timeout(60)
 class HubClientTest {
@@ -129,6 +131,32 @@ class HubClientTest {
         ModelSnapshot offline = new HubClient(config().withOffline(true)).resolveModel(REPO, "main", rec);
         assertEquals(first.directory(), offline.directory());
         assertEquals(List.of(), hub.requests());
+    }
+
+    @Test
+    void downloadsAndResolutionsAreLoggedAtDebug() {
+        RecordingLoggerFinder.clear();
+        ModelSnapshot first = new HubClient(config()).resolveModel(REPO, "main", ProgressListener.NONE);
+        List<String> fresh = hubDebugMessages();
+        assertEquals(first.files().size(), fresh.stream().filter(m -> m.startsWith("downloaded: ")).count(),
+                fresh.toString());
+        assertTrue(fresh.contains("downloaded: config.json of " + REPO + " (revision main) ("
+                + first.directory().resolve("config.json").toFile().length() + " bytes)"), fresh.toString());
+        String resolved = "resolved " + REPO + "@main (commit " + COMMIT + ") to " + first.directory() + ": "
+                + first.files().size() + " files in ";
+        assertEquals(1, fresh.stream().filter(m -> m.startsWith(resolved)).count(), fresh.toString());
+
+        RecordingLoggerFinder.clear();
+        new HubClient(config()).resolveModel(REPO, "main", ProgressListener.NONE);
+        List<String> cached = hubDebugMessages();
+        assertEquals(1, cached.size(), "from the cache: only the resolution is logged: " + cached);
+        assertTrue(cached.get(0).startsWith("resolved " + REPO + "@main"), cached.toString());
+    }
+
+    private static List<String> hubDebugMessages() {
+        return RecordingLoggerFinder.records().stream()
+                .filter(e -> e.logger().equals(HubClient.class.getName()) && e.level() == System.Logger.Level.DEBUG)
+                .map(RecordingLoggerFinder.Entry::message).toList();
     }
 
     @Test

@@ -12,7 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.github.phi3v.core.generate.Logits;
+import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.testsupport.GoldenTensors;
 
 /**

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import io.github.phi3v.core.generate.Logits;
+import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.testsupport.GoldenTensors;
 
 /**

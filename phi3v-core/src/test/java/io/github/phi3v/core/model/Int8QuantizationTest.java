@@ -15,7 +15,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.github.phi3v.core.generate.Logits;
+import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.weights.Checkpoint;

@@ -69,15 +69,15 @@ class ConfigurableLimitsTest {
         assertEquals(16, Phi3Vision.DEFAULT_MAX_IMAGES_PER_PROMPT);
         try (Phi3Vision defaults = Phi3Vision.builder().modelDir(NativeMemoryTest.modelDir()).dtype(Precision.FLOAT32)
                 .build()) {
-            assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, defaults.maxPromptTokens(), "default: the whole context");
-            assertEquals(16, defaults.maxImagesPerPrompt());
+            assertEquals(Phi3Vision.DEFAULT_MAX_CONTEXT, defaults.limits().maxPromptTokens(), "default: the whole context");
+            assertEquals(16, defaults.limits().maxImagesPerPrompt());
             ImageLoader loader = defaults.imageProcessor().loader();
             assertEquals(ImageLoader.DEFAULT_MAX_PIXELS, loader.maxPixels());
             assertEquals(ImageLoader.DEFAULT_TIMEOUT, loader.timeout());
             assertFalse(loader.allowFileUrls());
         }
-        assertEquals(700, phi.maxPromptTokens());
-        assertEquals(3, phi.maxImagesPerPrompt());
+        assertEquals(700, phi.limits().maxPromptTokens());
+        assertEquals(3, phi.limits().maxImagesPerPrompt());
         assertEquals(1, phi.imageProcessor().numCrops(), "numCrops and imageLoader combine");
 
         IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
@@ -109,7 +109,7 @@ class ConfigurableLimitsTest {
         Path over = dir.resolve("over.png");
         Files.write(over, NativeMemoryTest.image(OVER_PIXELS));
         assertEquals(Reason.TOO_MANY_PIXELS,
-                assertThrows(ImageProcessingException.class, () -> phi.preprocess(over, 1)).reason());
+                assertThrows(ImageProcessingException.class, () -> phi.rawPrompts().preprocess(over, 1)).reason());
     }
 
     /** The image one too many is refused before a byte of it is read. */
@@ -213,16 +213,16 @@ class ConfigurableLimitsTest {
         }
     }
 
-    /** {@link Phi3Vision#generate} checks the image count and the id count before encoding. */
+    /** {@link RawPrompts#generate} checks the image count and the id count before encoding. */
     @Test
     void generateChecksBothLimitsBeforeTheVisionTower(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("small.png");
         Files.write(file, NativeMemoryTest.image(SMALL));
-        ImagePixels img = phi.preprocess(file, 1);
+        ImagePixels img = phi.rawPrompts().preprocess(file, 1);
         List<ImagePixels> four = List.of(img, img, img, img);
         long before = phi.visionEncodings();
         LimitExceededException many = assertThrows(LimitExceededException.class,
-                () -> phi.generate(new int[] {1, 2, 3}, four, EIGHT_TOKENS));
+                () -> phi.rawPrompts().generate(new int[] {1, 2, 3}, four, EIGHT_TOKENS));
         assertEquals("maxImagesPerPrompt", many.limit());
         assertEquals(4, many.found());
         assertTrue(many.getMessage().startsWith("generate() was given 4 images, but maxImagesPerPrompt is 3"),
@@ -230,21 +230,21 @@ class ConfigurableLimitsTest {
 
         List<Integer> ids = new ArrayList<>();
         ids.add(1);
-        for (int i = 0; i < phi.imageTokenCount(img); i++) {
+        for (int i = 0; i < phi.rawPrompts().imageTokenCount(img); i++) {
             ids.add(-1);
         }
         while (ids.size() < 701) {
             ids.add(450);
         }
         LimitExceededException longPrompt = assertThrows(LimitExceededException.class,
-                () -> phi.generate(ids.stream().mapToInt(Integer::intValue).toArray(), List.of(img), EIGHT_TOKENS));
+                () -> phi.rawPrompts().generate(ids.stream().mapToInt(Integer::intValue).toArray(), List.of(img), EIGHT_TOKENS));
         assertEquals("maxPromptTokens", longPrompt.limit());
         assertEquals(701, longPrompt.found());
         assertTrue(longPrompt.getMessage().startsWith("the prompt has 701 tokens (388 text + 313 image)"),
                 longPrompt.getMessage());
         assertEquals(before, phi.visionEncodings());
 
-        Answer ok = phi.generate(ids.subList(0, 700).stream().mapToInt(Integer::intValue).toArray(), List.of(img),
+        Answer ok = phi.rawPrompts().generate(ids.subList(0, 700).stream().mapToInt(Integer::intValue).toArray(), List.of(img),
                 EIGHT_TOKENS);
         assertEquals(8, ok.tokenIds().length, "exactly maxPromptTokens is allowed");
     }

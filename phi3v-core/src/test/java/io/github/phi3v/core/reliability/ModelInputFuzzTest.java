@@ -25,7 +25,7 @@ import io.github.phi3v.core.model.ImagePixels;
 import io.github.phi3v.core.model.KvCache;
 
 /**
- * Reliability fuzzing of the ids-level entry point {@link Phi3Vision#generate(int[], List, GenerationConfig)}
+ * Reliability fuzzing of the ids-level entry point {@link RawPrompts#generate(int[], List, GenerationConfig)}
  * (what the CLI's {@code --input-ids} feeds): random ids including ids past the vocabulary,
  * {@code Integer.MIN_VALUE}/{@code MAX_VALUE}, placeholders of missing images and placeholder runs of the
  * wrong length, plus random sampling settings. Every case generates or throws
@@ -44,7 +44,7 @@ class ModelInputFuzzTest {
         phi = NativeMemoryTest.load();
         image = ImagePixels.of(phi.imageProcessor().process(
                 phi.imageProcessor().loader().load(NativeMemoryTest.image("a10_rgb_42x19.png")), 1));
-        imageTokens = phi.imageTokenCount(image);
+        imageTokens = phi.rawPrompts().imageTokenCount(image);
     }
 
     @AfterAll
@@ -99,7 +99,7 @@ class ModelInputFuzzTest {
                 try {
                     GenerationConfig config = randomConfig(r);
                     stage = "ids";
-                    Answer a = phi.generate(input, given, config);
+                    Answer a = phi.rawPrompts().generate(input, given, config);
                     assertNotNull(a.text(), what);
                     assertTrue(a.tokenIds().length <= config.maxNewTokens(), what);
                     for (int id : a.tokenIds()) {

@@ -275,7 +275,7 @@ class NativeMemoryTest {
         phi.close();   // idempotent
         assertTrue(open.isClosed(), "closing the model closes its sessions");
         for (Runnable r : List.<Runnable>of(() -> open.ask("hi"), () -> open.image(image("a10_rgb_42x19.png")),
-                phi::session, phi::model, () -> phi.generate(new int[] {1, 2}, List.of(), EIGHT_TOKENS),
+                phi::session, phi::model, () -> phi.rawPrompts().generate(new int[] {1, 2}, List.of(), EIGHT_TOKENS),
                 () -> model.forward(new int[] {1, 2}, List.of(), cache, 0), () -> model.newKvCache(4))) {
             IllegalStateException e = assertThrows(IllegalStateException.class, r::run);
             assertTrue(e.getMessage() != null && e.getMessage().contains("closed"), e.getMessage());

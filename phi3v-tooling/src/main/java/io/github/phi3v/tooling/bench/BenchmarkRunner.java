@@ -18,7 +18,7 @@ import java.util.zip.CRC32;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
-import io.github.phi3v.core.generate.Logits;
+import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.ModelOptions;

@@ -1,4 +1,4 @@
-package io.github.phi3v.core.generate;
+package io.github.phi3v.core.runtime;
 
 import java.util.Arrays;
 
