@@ -44,8 +44,8 @@ import picocli.CommandLine.Spec;
  *       prefills, which the server runs one at a time;</li>
  *   <li><b>end to end</b>: completion tokens of all streams / wall time from sending to the last answer.</li>
  * </ul>
- * With {@code --kernel}, the same model's {@code decodeStep} rates (no server, no sampling) are measured
- * first in the same run, for comparison.
+ * With {@code --kernel}, the same model's {@code decodeStep} rate (no server, no sampling) is measured right
+ * before each server level, for comparison in the same minutes (the VM's speed drifts within a run).
  */
 @Command(name = "serve-bench", mixinStandardHelpOptions = true,
         description = "Aggregate decode tokens/s of phi3v serve (continuous batching) at several concurrent streams, "
@@ -105,30 +105,31 @@ final class ServeBenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "loaded %s (%s) in %.1f s; load average %s%n", dir.getFileName(),
                     precision.label(), (System.nanoTime() - t0) / 1e9, loadAverage());
             out.flush();
-            if (kernel) {
-                BatchThroughputBench.decodeStep(phi.model(), new int[] {1, 2}, 32, 2);   // warm-up
-                double single = 0;
-                for (int b : streams) {
-                    double rate = BatchThroughputBench.decodeStep(phi.model(), new int[] {b}, 32, 16)[0];
-                    single = b == 1 ? rate : single;
-                    out.printf(Locale.ROOT, "decodeStep B=%d: %.2f tok/s (%.0f ms/step)%s%n", b, rate, 1000.0 * b / rate,
-                            ratio(rate, single));
-                    out.flush();
-                }
-            }
             try (Phi3vServer server = Phi3vServer.builder(phi).port(0).modelName("bench").maxRunning(max).build()
                     .start()) {
                 HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
                 run(http, server, phi, 1, 4);   // warm-up, not printed
+                if (kernel) {
+                    BatchThroughputBench.decodeStep(phi.model(), new int[] {1, 2}, 32, 2);   // warm-up
+                }
+                double singleKernel = 0;
                 double singleDecode = 0;
                 double singleEnd = 0;
                 for (int b : streams) {
+                    // Kernel and server for one B back to back: the VM's speed drifts, the two are compared here.
+                    if (kernel) {
+                        double rate = BatchThroughputBench.decodeStep(phi.model(), new int[] {b}, 32, 16)[0];
+                        singleKernel = b == 1 ? rate : singleKernel;
+                        out.printf(Locale.ROOT, "decodeStep B=%d: %.2f tok/s (%.0f ms/step)%s%n", b, rate,
+                                1000.0 * b / rate, ratio(rate, singleKernel));
+                        out.flush();
+                    }
                     Level level = run(http, server, phi, b, maxTokens);
                     singleDecode = b == 1 ? level.decodeRate : singleDecode;
                     singleEnd = b == 1 ? level.endToEndRate : singleEnd;
-                    out.printf(Locale.ROOT, "server     B=%d: decode %.2f tok/s%s; end to end %.2f tok/s%s;"
+                    out.printf(Locale.ROOT, "server     B=%d: decode %.2f tok/s (%.0f ms/step)%s; end to end %.2f tok/s%s;"
                             + " %d tokens (%d decoded in a %.1f s window); load average %s%n", b, level.decodeRate,
-                            ratio(level.decodeRate, singleDecode), level.endToEndRate,
+                            1000.0 * b / level.decodeRate, ratio(level.decodeRate, singleDecode), level.endToEndRate,
                             ratio(level.endToEndRate, singleEnd), level.tokens, level.windowTokens,
                             level.windowSeconds, loadAverage());
                     out.flush();
