@@ -23,6 +23,7 @@ import io.github.phi3v.core.generate.CancellationToken;
 import io.github.phi3v.core.generate.FinishReason;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.model.GoldenCases;
+import io.github.phi3v.core.runtime.RecordingLoggerFinder;
 
 /**
  * Continuous batching ({@link Phi3Vision#submit}) on the golden tiny model: concurrent requests with
@@ -129,6 +130,34 @@ class BatchSchedulerTest {
             }
             assertEquals(generated, decoded, "sequences decoded by the counted steps");
         }
+    }
+
+    @Test
+    void eachBatchedStepLogsOneDebugLineWithItsBatchSizeAndTimes() throws Exception {
+        List<ChatRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            requests.add(request(i, false));
+        }
+        List<Answer> expected = oneByOne(requests);
+        long[] steps;
+        try (Phi3Vision phi = TinyModel.builder().maxBatchSize(2).build()) {
+            RecordingLoggerFinder.clear();
+            submitAllAndCompare(phi, requests, expected);
+            steps = phi.decodeStepsByBatchSize();
+        }   // closing joins the scheduler thread: a step's line is written after its requests complete
+        java.util.regex.Pattern line = java.util.regex.Pattern.compile("batch step B=(\\d+): decodeStep "
+                + "\\d+\\.\\d ms, sequences \\d+\\.\\d\\d ms, admission before it \\d+\\.\\d ms");
+        long[] logged = new long[steps.length];
+        for (RecordingLoggerFinder.Entry e : RecordingLoggerFinder.records()) {
+            if (e.logger().equals(BatchScheduler.class.getName())) {
+                assertEquals(System.Logger.Level.DEBUG, e.level(), e.message());
+                java.util.regex.Matcher m = line.matcher(e.message());
+                assertTrue(m.matches(), "step line: " + e.message());
+                logged[Integer.parseInt(m.group(1))]++;
+            }
+        }
+        assertTrue(steps[1] + steps[2] > 0, "steps ran: " + java.util.Arrays.toString(steps));
+        assertArrayEquals(steps, logged, "one DEBUG line per step, by batch size");
     }
 
     @Test
