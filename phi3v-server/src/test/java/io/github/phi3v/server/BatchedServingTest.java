@@ -207,15 +207,8 @@ class BatchedServingTest {
                 .kvCacheWait(java.time.Duration.ofMillis(100)).build();
              Phi3vServer server = Phi3vServer.builder(model).port(0).modelName(Fixture.MODEL).maxRunning(4).build()
                      .start()) {
-            String longBody = Fixture.textRequest("tell me a story", 1500).replaceFirst("\\{", "{\"stream\":true,");
             try (Socket holder = new Socket("127.0.0.1", server.port())) {
-                OutputStream out = holder.getOutputStream();
-                byte[] b = longBody.getBytes(StandardCharsets.UTF_8);
-                out.write(("POST " + ApiHandler.CHAT + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                        + "\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(b);
-                out.flush();
-                InputStream in = holder.getInputStream();
+                InputStream in = Fixture.postStreamingRaw(holder, Fixture.textRequest("tell me a story", 1500));
                 StringBuilder seen = new StringBuilder();
                 while (!seen.toString().contains("\"content\":\"")) {   // it runs and holds its KV cache
                     int c = in.read();

@@ -1,12 +1,16 @@
 package io.github.phi3v.server;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -111,6 +115,21 @@ final class Fixture {
     }
 
     /** A chat request body with one user message of an image and a question. */
+    /**
+     * Writes a streamed chat request as raw HTTP/1.1 on {@code socket} (a client whose reading and
+     * disconnecting the test controls) and returns the response stream.
+     */
+    static InputStream postStreamingRaw(Socket socket, String body) throws IOException {
+        String streamed = body.replaceFirst("\\{", "{\"stream\":true,");
+        byte[] b = streamed.getBytes(StandardCharsets.UTF_8);
+        OutputStream out = socket.getOutputStream();
+        out.write(("POST " + ApiHandler.CHAT + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(b);
+        out.flush();
+        return socket.getInputStream();
+    }
+
     static String imageRequest(String url, int maxTokens) {
         return "{\"model\":\"" + MODEL + "\",\"max_tokens\":" + maxTokens + ",\"messages\":[{\"role\":\"user\","
                 + "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + url + "\"}},"

@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,15 +27,8 @@ class LoadAndLifecycleTest {
     void aClientThatDisconnectsMidStreamCancelsItsGeneration() throws Exception {
         int maxTokens = 1500;   // ~10 s of tiny-model decoding if nobody stopped it
         try (Phi3vServer server = Phi3vServer.builder(Fixture.model()).port(0).modelName(Fixture.MODEL).build().start()) {
-            String body = Fixture.textRequest("tell me a story", maxTokens).replaceFirst("\\{", "{\"stream\":true,");
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
-                OutputStream out = s.getOutputStream();
-                byte[] b = body.getBytes(StandardCharsets.UTF_8);
-                out.write(("POST " + ApiHandler.CHAT + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                        + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(b);
-                out.flush();
-                InputStream in = s.getInputStream();
+                InputStream in = Fixture.postStreamingRaw(s, Fixture.textRequest("tell me a story", maxTokens));
                 StringBuilder seen = new StringBuilder();
                 while (!seen.toString().contains("\"content\":\"") || countData(seen) < 3) {
                     int c = in.read();
