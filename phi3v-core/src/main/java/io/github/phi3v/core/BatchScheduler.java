@@ -359,8 +359,9 @@ final class BatchScheduler implements AutoCloseable {
     }
 
     /**
-     * Stops taking requests and waits for the scheduler thread: the engine has cancelled every slot's token
-     * already, so running and queued requests end as {@code CANCELLED} at the next step boundary.
+     * Stops taking requests and waits for the intake and scheduler threads: the engine has cancelled every
+     * slot's token already, so running and queued requests end as {@code CANCELLED} at the next step
+     * boundary, and requests still being planned fail with {@link IllegalStateException}.
      */
     @Override
     public void close() {
@@ -371,6 +372,16 @@ final class BatchScheduler implements AutoCloseable {
         intake.shutdown();
         if (Thread.currentThread() != thread) {
             boolean interrupted = false;
+            // A request still being planned on an intake thread (images decoded or fetched, bounded by the
+            // image loader's limits) ends as "closed before it started" there; wait for it, so that every
+            // future is complete when close() returns.
+            while (!intake.isTerminated()) {
+                try {
+                    intake.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
             while (thread.isAlive()) {
                 try {
                     thread.join();
