@@ -134,6 +134,7 @@ final class ApiHandler extends Handler.Abstract {
         long max = options.maxBodyBytes();
         long declared = request.getLength();
         if (declared > max) {
+            discard(request, Math.min(declared, DRAIN_LIMIT));
             throw tooLarge(declared, max);
         }
         byte[] body;
@@ -153,6 +154,30 @@ final class ApiHandler extends Handler.Abstract {
                     + e.getLocation().getColumnNr() + ")");
         } catch (IOException e) {
             throw ApiException.invalid(null, "could not read the request body: " + e.getMessage());
+        }
+    }
+
+    /** The most of a refused body read and dropped before the 413 is sent. */
+    private static final long DRAIN_LIMIT = 16L << 20;
+
+    /**
+     * Reads and drops up to {@code bytes} of a refused body. A client still sending it when the 413 and the
+     * connection's close arrive gets a reset instead of the answer (seen with java.net.http: "header parser
+     * received no bytes"); a body beyond {@link #DRAIN_LIMIT} is not read, its client may see that reset.
+     */
+    private static void discard(Request request, long bytes) {
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            byte[] buf = new byte[64 << 10];
+            long left = bytes;
+            while (left > 0) {
+                int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+                if (n < 0) {
+                    break;
+                }
+                left -= n;
+            }
+        } catch (IOException e) {
+            // the client went away: nothing to answer
         }
     }
 

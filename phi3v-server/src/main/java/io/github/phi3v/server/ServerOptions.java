@@ -16,7 +16,8 @@ import java.util.Objects;
  * @param maxRunning requests generating at once, decoded together by continuous batching (at most the model's
  *     {@code maxConcurrentRequests}; above its {@code maxBatchSize} the rest wait in the model's queue)
  * @param maxQueue requests waiting for a running slot; one more is refused with 429
- * @param maxBodyBytes the largest request body; a larger one is refused with 413 before it is read
+ * @param maxBodyBytes the largest request body; a larger one is refused with 413 without being parsed (up to
+ *     16 MiB of it is read and dropped first, so that a client still sending it receives the answer)
  * @param maxImagesPerRequest the most {@code image_url} parts in one request (all messages together)
  * @param defaultMaxTokens new tokens when a request gives neither {@code max_tokens} nor
  *     {@code max_completion_tokens}
