@@ -41,6 +41,8 @@ public final class ImageCaptionJob {
               --glob PATTERN         file name filter (default *.{png,jpg,jpeg,gif,bmp,webp,PNG,JPG,JPEG})
             """.formatted(Phi3VisionTransformer.DEFAULT_PROMPT);
 
+    private static final System.Logger LOG = System.getLogger(ImageCaptionJob.class.getName());
+
     private ImageCaptionJob() {
     }
 
@@ -55,7 +57,9 @@ public final class ImageCaptionJob {
         SparkSession spark = SparkSession.builder().appName("phi3v-image-captions").getOrCreate();
         try {
             Summary s = run(spark, options);
-            System.out.println(s);
+            // the job's result line: through System.Logger like all library output (JUL shows INFO on stderr
+            // by default; Spark's logging configuration decides where it goes)
+            LOG.log(System.Logger.Level.INFO, s.toString());
         } finally {
             spark.stop();
         }
