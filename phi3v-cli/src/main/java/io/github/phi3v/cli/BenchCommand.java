@@ -55,7 +55,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--quantize", paramLabel = "LIST", split = ",", defaultValue = "none,int8",
             description = "Variants to run one after the other on the same checkpoint: none, int8 (int8 decoder "
-                    + "linears) (default: ${DEFAULT-VALUE}).")
+                    + "linears), int4 (int4 decoder linears, groups of 32); a quantized variant loads a pre-quantized "
+                    + "copy written once next to the random model (default: ${DEFAULT-VALUE}).")
     List<String> quantize;
 
     @Option(names = "--scenario", paramLabel = "LIST", split = ",", defaultValue = "nc16,nc4,prefill",

@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
         subcommands = {AskCommand.class, ChatCommand.class, DownloadCommand.class, InspectCommand.class,
                 GenerateCommand.class, BenchCommand.class, ModelsCommand.class, RmCommand.class, ServeCommand.class,
                 ServeBenchCommand.class,
+                QuantizeCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 runtime error, 2 usage error. Add --verbose for stack traces.",
                 "Models: --model tiny-random (meaningless random weights, no download), a model folder, or a",

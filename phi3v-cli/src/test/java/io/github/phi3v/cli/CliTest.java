@@ -132,10 +132,26 @@ class CliTest {
         assertEquals(2, run().code());
     }
 
+    /** {@code quantize} writes a pre-quantized folder that {@code ask} then loads as its model. */
+    @Test
+    void quantizeWritesAFolderThatLoads() {
+        Path q4 = tmp.resolve("int4");
+        Result r = run("quantize", "--model", modelF32(), "--to", "int4", "--out", q4.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(q4.toString(), r.out().strip());
+        assertTrue(r.err().contains("decoder linears quantized to int4"), r.err());
+        Result asked = run("ask", "--model", q4.toString(), "--max-new-tokens", "2", "hello");
+        assertEquals(0, asked.code(), asked.err());
+        assertEquals(2, run("quantize", "--model", modelF32(), "--to", "none", "--out", tmp.resolve("x").toString())
+                .code());
+        assertEquals(1, run("quantize", "--model", modelF32(), "--to", "int8", "--out", q4.toString()).code(),
+                "a folder that already holds a model");
+    }
+
     @Test
     void helpEverywhereExitsZero() {
         for (String cmd : new String[] {"ask", "chat", "download", "inspect", "generate", "bench", "serve",
-            "serve-bench"}) {
+            "serve-bench", "quantize"}) {
             Result r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: phi3v " + cmd), r.out());
@@ -302,7 +318,7 @@ class CliTest {
                     "one line, and no tiny-random banner: nothing was built");
             Result quantize = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int3"}, tail));
             assertEquals(Phi3vCli.EXIT_USAGE, quantize.code(), quantize.err());
-            assertEquals("phi3v " + cmd + ": error: unknown quantization 'int3': expected none or int8",
+            assertEquals("phi3v " + cmd + ": error: unknown quantization 'int3': expected none, int8 or int4",
                     quantize.err().strip());
             Result int8Cuda = run(concat(new String[] {cmd, "--model", "tiny-random", "--quantize", "int8", "--device",
                 "cuda"}, tail));

@@ -26,7 +26,7 @@ final class ModelLoader {
 
     private static final System.Logger LOG = System.getLogger(ModelLoader.class.getName());
 
-    /** The decoder linear weights {@link Quantization#INT8} stores as int8. */
+    /** The decoder linear weights {@link Quantization#INT8} and {@link Quantization#INT4} quantize. */
     private static final Pattern INT8_WEIGHTS =
             Pattern.compile("model\\.layers\\.\\d+\\.(self_attn\\.(qkv_proj|o_proj)|mlp\\.(gate_up_proj|down_proj))\\.weight");
 
@@ -107,8 +107,14 @@ final class ModelLoader {
         try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
             for (String name : checkpoint.names()) {
                 var info = checkpoint.info(name);
-                if (quantization == Quantization.INT8 && info.rank() == 2 && INT8_WEIGHTS.matcher(name).matches()) {
+                boolean quantized = info.rank() == 2 && INT8_WEIGHTS.matcher(name).matches();
+                if (info.dtype() == io.github.phi3v.core.weights.DType.I8
+                        || info.dtype() == io.github.phi3v.core.weights.DType.U8) {
+                    weightBytes += info.byteLength();                // a pre-quantized folder: as stored
+                } else if (quantization == Quantization.INT8 && quantized) {
                     weightBytes += info.numel() + 4 * info.dim(0);
+                } else if (quantization == Quantization.INT4 && quantized) {
+                    weightBytes += info.numel() / 2 + 4 * (info.numel() / Quantization.INT4_GROUP_SIZE);
                 } else {
                     weightBytes += info.numel() * bytes;
                 }

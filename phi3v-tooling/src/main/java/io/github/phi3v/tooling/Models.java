@@ -124,6 +124,40 @@ public final class Models {
     }
 
     /**
+     * Resolves a model argument to its folder: tiny-random (built on demand, banner printed to
+     * {@code notices}), a folder, or a hub id (downloaded into the hub cache, progress to {@code progress}).
+     *
+     * @param model {@value #TINY_RANDOM}, a folder or a hub id
+     * @param notices where the tiny-random banner goes (e.g. stderr)
+     * @param progress download progress for hub ids
+     * @return the model folder
+     * @throws IllegalArgumentException if {@code model} looks like a path but is not a folder
+     */
+    public static Path directory(String model, PrintWriter notices, ProgressListener progress) {
+        if (TINY_RANDOM.equals(model)) {
+            Path dir = tinyRandom();
+            notices.println(tinyRandomBanner(dir));
+            notices.flush();
+            return dir;
+        }
+        Path p = Path.of(model);
+        if (Files.isDirectory(p)) {
+            return p;
+        }
+        requireHubId(model, p);
+        return new io.github.phi3v.core.hub.HubClient(io.github.phi3v.core.hub.HubConfig.fromEnvironment())
+                .resolveModel(model, "main", progress).directory();
+    }
+
+    private static void requireHubId(String model, Path p) {
+        if (model.startsWith(".") || model.startsWith("/") || model.startsWith("~") || model.contains("\\")
+                || model.endsWith("/") || Files.exists(p)) {
+            throw new IllegalArgumentException("model folder '" + model + "' does not exist (expected a folder with "
+                    + "config.json and the weights, a hub id like " + PHI3_VISION + ", or " + TINY_RANDOM + ")");
+        }
+    }
+
+    /**
      * Loads a model with the defaults: {@value #TINY_RANDOM}, a folder or a hub id.
      *
      * @param model the model argument

@@ -17,7 +17,7 @@ import io.github.phi3v.core.runtime.TorchRuntime;
 /**
  * One bias-free decoder linear layer on the CPU exactly as a decode step runs it: bf16/fp16/fp32 weights
  * through {@code linear} (bf16 on ATen's GEMV, the kernel switch of the decoder layers), int8 weights
- * quantized per output channel and run by fbgemm, on a one-row input. It holds random N(0, 0.02) weights
+ * quantized per output channel and run by fbgemm, int4 weights by ATen's int4 kernel, on a one-row input. It holds random N(0, 0.02) weights
  * of a chosen shape, so that tools (the benchmark's linear probe) can time the decode kernels alone, with
  * the same kernel choice as the model, without a checkpoint.
  *
@@ -55,9 +55,11 @@ public final class DecoderLinear implements AutoCloseable {
      * @param inFeatures input features, at least 1
      * @param precision the dtype of weights and activations (int8: of activations and output)
      * @param quantization {@link Quantization#INT8} for int8 weights, quantized from random float32 ones as
-     *     loading quantizes a checkpoint
+     *     loading quantizes a checkpoint; {@link Quantization#INT4} for random 4-bit values with random
+     *     zeros in groups of 32 ({@code inFeatures} a multiple of 32)
      * @return the layer; close it to free its native memory
-     * @throws IllegalArgumentException if a size is below 1
+     * @throws IllegalArgumentException if a size is below 1, or for int4 if {@code inFeatures} is not a
+     *     multiple of 32
      */
     public static DecoderLinear random(long outFeatures, long inFeatures, Precision precision,
             Quantization quantization) {
@@ -67,6 +69,10 @@ public final class DecoderLinear implements AutoCloseable {
         }
         Objects.requireNonNull(precision, "precision");
         Objects.requireNonNull(quantization, "quantization");
+        if (quantization == Quantization.INT4 && inFeatures % Int4Linear.GROUP_SIZE != 0) {
+            throw new IllegalArgumentException("int4 needs inFeatures a multiple of " + Int4Linear.GROUP_SIZE + ", got "
+                    + inFeatures);
+        }
         TorchRuntime.ensureInitialized();
         ScalarType dtype = precision.scalarType();
         List<Pointer> owned = new ArrayList<>();
@@ -79,6 +85,20 @@ public final class DecoderLinear implements AutoCloseable {
             long bytes;
             if (quantization == Quantization.INT8) {
                 Int8Linear q = Int8Linear.quantize(f, "random", dtype);
+                owned.addAll(q.resources());
+                linear = q;
+                bytes = q.streamedBytes();
+            } else if (quantization == Quantization.INT4) {
+                // Random 4-bit values, scales and zeros rather than quantized random weights: the kernel's speed
+                // does not depend on the values, and quantizing a decoder's worth of weights takes minutes.
+                Tensor nibbles = torch.randint(0, 256, new long[] {outFeatures, inFeatures / 2},
+                        new TensorOptions(ScalarType.Byte));                                    // [out, in/2]
+                long groups = inFeatures / Int4Linear.GROUP_SIZE;
+                Tensor scale = torch.full(new long[] {outFeatures, groups}, new Scalar(0.005),
+                        new TensorOptions(ScalarType.BFloat16));                               // [out, groups]
+                Tensor zero = torch.randn(new long[] {outFeatures, groups}, f32).mul_(new Scalar(0.001))
+                        .to(ScalarType.BFloat16);                                              // [out, groups]
+                Int4Linear q = Int4Linear.fromStored(new Int4Linear.Stored(nibbles, scale, zero), dtype);
                 owned.addAll(q.resources());
                 linear = q;
                 bytes = q.streamedBytes();

@@ -28,7 +28,7 @@ import io.github.phi3v.core.runtime.Tensors;
  * activation quantization adds ~1.5 % relative error per layer; see the int8 tests for the effect on
  * greedy tokens.
  */
-final class Int8Linear extends Modules.Linear {
+final class Int8Linear extends Modules.Linear implements QuantizedLinear {
 
     private final Tensor packed;
     private final Tensor colOffsets;
@@ -51,6 +51,23 @@ final class Int8Linear extends Modules.Linear {
     }
 
     /**
+     * The stored form of one int8 linear (the checkpoint layout of a pre-quantized folder). A carrier: the
+     * tensors belong to whoever made them; {@link #toStored} hands them to its caller, who closes them.
+     *
+     * @param q {@code [out, in]} int8 in -127..127
+     * @param scale {@code [out]} float32, positive: {@code w[o, k] = q[o, k] * scale[o]}
+     */
+    record Stored(Tensor q, Tensor scale) implements AutoCloseable {
+
+        /** Releases the caller's reference to both tensors (what {@link #toStored} handed over). */
+        @Override
+        public void close() {
+            q.close();
+            scale.close();
+        }
+    }
+
+    /**
      * Reads a {@code [out, in]} weight from the checkpoint and quantizes it; the full-precision copy is
      * freed before returning, so loading needs only one matrix in float32 at a time.
      *
@@ -66,6 +83,17 @@ final class Int8Linear extends Modules.Linear {
         }
     }
 
+    /** Reads the stored form of a pre-quantized checkpoint (validated by {@link QuantizedCheckpoint}). */
+    static Int8Linear loadStored(WeightLoader w, String name) {
+        try (InferenceScope scope = InferenceScope.open()) {
+            Stored s = new Stored(w.loadTemporary(name, ScalarType.Char),
+                    w.loadTemporary(name + QuantizedCheckpoint.SCALE_SUFFIX, ScalarType.Float));
+            Int8Linear layer = fromStored(s, w.dtype());
+            layer.resources().forEach(w::own);
+            return layer;
+        }
+    }
+
     /**
      * Quantizes a float32 {@code [out, in]} weight, overwriting it. The layer's tensors are not owned by any
      * scope: the caller owns {@link #resources()} and closes them after the last {@link #apply}.
@@ -76,8 +104,23 @@ final class Int8Linear extends Modules.Linear {
      * @return the quantized layer
      */
     static Int8Linear quantize(Tensor f, String name, ScalarType outType) {
+        // The stored form is only a step here: freed once the packed layer exists, also when packing fails.
+        try (Stored s = toStored(f, name)) {
+            return fromStored(s, outType);
+        }
+    }
+
+    /**
+     * Quantizes a float32 {@code [out, in]} weight into the stored form, overwriting it. The two tensors
+     * outlive every scope (they may be made inside the caller's): the caller closes them
+     * ({@link Stored#close}).
+     *
+     * @param f the float32 weight (a temporary: divided, rounded and clamped in place)
+     * @param name what the weight is, for error messages
+     * @return the int8 matrix and its scales, owned by the caller
+     */
+    static Stored toStored(Tensor f, String name) {
         try (InferenceScope scope = InferenceScope.open();
-             ScalarTypeOptional keepType = new ScalarTypeOptional();
              Scalar s127 = new Scalar(127.0);
              Scalar tiny = new Scalar(1e-12);
              ScalarOptional lo = new ScalarOptional(new Scalar(-127.0));
@@ -92,11 +135,28 @@ final class Int8Linear extends Modules.Linear {
             // In place on the float32 copy: each full-size temporary costs ~0.2 s of page faults here.
             f.div_(scale).round_().clamp_(lo, hi);                                // receiver returned, not closed
             Tensor q = f.to(ScalarType.Char).contiguous();                       // [out, in]
+            Tensor scaleRow = scale.view(-1).contiguous();                       // [out]
+            return new Stored(scope.keep(q), scope.keep(scaleRow));
+        }
+    }
+
+    /**
+     * The layer from its stored form (quantized at load or read from a pre-quantized checkpoint, already
+     * validated). The layer's tensors are not owned by any scope: the caller owns {@link #resources()}.
+     *
+     * @param s the int8 matrix and its float32 scales (not modified)
+     * @param outType the dtype {@link #apply} returns (the model dtype)
+     * @return the layer
+     */
+    static Int8Linear fromStored(Stored s, ScalarType outType) {
+        try (InferenceScope scope = InferenceScope.open();
+             ScalarTypeOptional keepType = new ScalarTypeOptional()) {
+            Tensor q = s.q();
             // fbgemm's column offsets: per output channel, sum_k q[o, k] - zero_point · in (zero_point 0).
             Tensor offsets = torch.sum(q.to(ScalarType.Int), new long[] {1}, false, keepType)
                     .to(ScalarType.Int).contiguous();                          // [out]
-            Tensor packedQ = torch.fbgemm_pack_quantized_matrix(q);
-            Tensor scaleRow = scale.view(-1).contiguous();                       // [out]
+            Tensor packedQ = torch.fbgemm_pack_quantized_matrix(q.contiguous());
+            Tensor scaleRow = s.scale().to(ScalarType.Float).contiguous();       // [out]
             Tensor bias;
             Tensor shapeOnly;
             try (TensorOptions f32 = new TensorOptions(ScalarType.Float);
@@ -115,19 +175,20 @@ final class Int8Linear extends Modules.Linear {
         }
     }
 
-    /** The native objects this layer holds; whoever created the layer closes them. */
-    List<Pointer> resources() {
+    @Override
+    public List<Pointer> resources() {
         return List.of(weight, packed, colOffsets, scales, zeroBias, one, zero);
     }
 
     /** Bytes one {@link #apply} of a single row streams: the int8 weights and the float32 scales. */
-    long streamedBytes() {
+    @Override
+    public long streamedBytes() {
         return weight.size(0) * weight.size(1) + 4 * weight.size(0);
     }
 
     /** {@code [n, in] -> [n, out]} in the model dtype. */
     @Override
-    Tensor apply(Tensor x) {
+    public Tensor apply(Tensor x) {
         Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
         Tensor y = torch.fbgemm_linear_int8_weight_fp32_activation(xf.contiguous(), weight, packed, colOffsets, one,
                 zero, zeroBias);                                                  // [n, out] float32, unscaled

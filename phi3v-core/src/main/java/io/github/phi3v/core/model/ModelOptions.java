@@ -25,16 +25,17 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @param precision dtype of weights and activations; not null
      * @param device where tensors live; not null
      * @param threads libtorch intra-op threads (≥ 0; 0 keeps the current setting)
-     * @param quantization weight quantization; not null, {@link Quantization#INT8} only on {@link Device#CPU}
+     * @param quantization weight quantization; not null, {@link Quantization#INT8} and {@link Quantization#INT4} only on
+     *     {@link Device#CPU}
      * @throws IllegalArgumentException if a rule is broken
      */
     public ModelOptions {
         if (precision == null || device == null || quantization == null) {
             throw new IllegalArgumentException("precision, device and quantization must not be null");
         }
-        if (quantization == Quantization.INT8 && device != Device.CPU) {
-            throw new IllegalArgumentException("int8 quantization runs on the CPU only (fbgemm kernels), but device "
-                    + device + " was requested");
+        if (quantization != Quantization.NONE && device != Device.CPU) {
+            throw new IllegalArgumentException(quantization.name().toLowerCase(java.util.Locale.ROOT)
+                    + " quantization runs on the CPU only (CPU kernels), but device " + device + " was requested");
         }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = keep the default), got " + threads);
@@ -94,7 +95,7 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
     /**
      * A copy with another weight quantization.
      *
-     * @param q {@link Quantization#INT8} for int8 decoder linears (CPU only)
+     * @param q {@link Quantization#INT8} or {@link Quantization#INT4} for quantized decoder linears (CPU only)
      * @return the copy
      */
     public ModelOptions withQuantization(Quantization q) {

@@ -99,16 +99,20 @@ final class Phi3DecoderLayer {
     }
 
     /**
-     * Whether a CPU decode step runs its linears on ATen's GEMV: bf16 weights do; int8 layers (fbgemm) and
-     * other dtypes stay in libtorch's default oneDNN mode.
+     * Whether a CPU decode step runs its linears on ATen's GEMV: bf16 weights do; quantized layers (their
+     * own kernels) and other dtypes stay in libtorch's default oneDNN mode.
      */
     static boolean decodeOnAtenGemv(ScalarType dtype, Quantization quantization) {
-        return dtype == ScalarType.BFloat16 && quantization != Quantization.INT8;
+        return dtype == ScalarType.BFloat16 && quantization == Quantization.NONE;
     }
 
-    /** A bias-free decoder linear in the loader's dtype, or {@link Int8Linear} under {@link Quantization#INT8}. */
+    /** A bias-free decoder linear: in the loader's dtype, or quantized as the loader says. */
     private static Linear linear(WeightLoader w, String name) {
-        return w.quantization() == Quantization.INT8 ? Int8Linear.load(w, name) : new Linear(w.load(name), null);
+        return switch (w.quantization()) {
+            case INT8 -> w.preQuantized() ? Int8Linear.loadStored(w, name) : Int8Linear.load(w, name);
+            case INT4 -> w.preQuantized() ? Int4Linear.loadStored(w, name) : Int4Linear.load(w, name);
+            case NONE -> new Linear(w.load(name), null);
+        };
     }
 
     /**

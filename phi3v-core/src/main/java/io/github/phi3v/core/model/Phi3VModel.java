@@ -105,14 +105,18 @@ public final class Phi3VModel implements AutoCloseable {
 
     /**
      * Loads an HF model folder ({@code config.json} + {@code model.safetensors} or an index with shards).
+     * A pre-quantized folder ({@link QuantizedCheckpoint}) loads with its stored quantization, without
+     * quantizing again; {@link #options()} then reports that quantization.
      *
      * @param modelDir the folder
      * @param options precision, device, threads
      * @return the model; close it to free the weights
      * @throws WeightMismatchException if the checkpoint's tensors do not fit config.json (all problems listed)
      * @throws io.github.phi3v.core.config.InvalidConfigException for a bad config.json
-     * @throws io.github.phi3v.core.weights.InvalidCheckpointException for a malformed checkpoint
+     * @throws io.github.phi3v.core.weights.InvalidCheckpointException for a malformed checkpoint (also a
+     *     malformed quantized tensor of a pre-quantized folder, see {@link QuantizedCheckpoint})
      * @throws IllegalStateException if CUDA is requested but not available
+     * @throws IllegalArgumentException if a pre-quantized folder is loaded with another quantization
      */
     public static Phi3VModel load(Path modelDir, ModelOptions options) {
         TorchRuntime.ensureInitialized();
@@ -125,15 +129,24 @@ public final class Phi3VModel implements AutoCloseable {
                     + "with -Pgpu for the CUDA natives and check the driver), or use device CPU");
         }
         Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
+        Quantization stored = QuantizedCheckpoint.of(modelDir);
+        ModelOptions effective = options;
+        if (stored != Quantization.NONE) {
+            if (options.quantization() != Quantization.NONE && options.quantization() != stored) {
+                throw new IllegalArgumentException(modelDir + " is pre-quantized " + stored.name().toLowerCase(
+                        java.util.Locale.ROOT) + ": load it with quantization none or " + stored.name().toLowerCase(
+                        java.util.Locale.ROOT) + ", not " + options.quantization().name().toLowerCase(java.util.Locale.ROOT));
+            }
+            effective = options.withQuantization(stored);     // also refuses CUDA, like quantizing at load
+        }
         try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
-            WeightNames.validate(config, checkpoint.names(), n -> checkpoint.info(n).shape(),
-                    checkpoint.source().toString());
+            QuantizedCheckpoint.validate(config, checkpoint, stored);
             // The loader makes the model's first native object (the device) and owns every one after it:
             // whatever fails from here on (a read error, an allocation), closing it frees all of them.
             WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(),
-                    cuda ? DeviceType.CUDA : DeviceType.CPU, options.quantization());
+                    cuda ? DeviceType.CUDA : DeviceType.CPU, effective.quantization(), stored != Quantization.NONE);
             try {
-                return new Phi3VModel(config, options, loader);
+                return new Phi3VModel(config, effective, loader);
             } catch (RuntimeException | Error e) {
                 loader.close();
                 throw e;

@@ -12,10 +12,19 @@ public enum Quantization {
      * image projection, the embeddings and {@code lm_head} keep the model precision. Decode reads about
      * half the bytes of bf16; CPU only (fbgemm kernels).
      */
-    INT8;
+    INT8,
+    /**
+     * Weight-only int4 for the same decoder linears: groups of 32 input columns share a bf16 scale and zero
+     * (asymmetric), activations stay in the model precision, ATen's {@code _weight_int4pack_mm_for_cpu}
+     * kernel. Decode reads about a quarter of the bytes of bf16; CPU only.
+     */
+    INT4;
+
+    /** Input columns per scale/zero group of {@link #INT4} weights (the kernel's smallest group, lowest error). */
+    public static final int INT4_GROUP_SIZE = 32;
 
     /**
-     * Parses {@code none} or {@code int8} (case-insensitive).
+     * Parses {@code none}, {@code int8} or {@code int4} (case-insensitive).
      *
      * @param name the name
      * @return the quantization
@@ -25,7 +34,9 @@ public enum Quantization {
         return switch (name.trim().toLowerCase(Locale.ROOT)) {
             case "none", "off", "no" -> NONE;
             case "int8", "q8", "i8" -> INT8;
-            default -> throw new IllegalArgumentException("unknown quantization '" + name + "': expected none or int8");
+            case "int4", "q4", "i4" -> INT4;
+            default -> throw new IllegalArgumentException("unknown quantization '" + name
+                    + "': expected none, int8 or int4");
         };
     }
 }

@@ -29,10 +29,11 @@ final class WeightLoader implements AutoCloseable {
     private final ScalarType dtype;
     private final Device device;
     private final Quantization quantization;
+    private final boolean preQuantized;
     private final List<Pointer> owned = new ArrayList<>();
 
     WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType) {
-        this(checkpoint, dtype, deviceType, Quantization.NONE);
+        this(checkpoint, dtype, deviceType, Quantization.NONE, false);
     }
 
     /**
@@ -40,11 +41,13 @@ final class WeightLoader implements AutoCloseable {
      * object of the model from the first one on (a device made earlier by the caller leaked whenever the
      * config or the checkpoint was refused before the loader existed).
      */
-    WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType, Quantization quantization) {
+    WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType, Quantization quantization,
+            boolean preQuantized) {
         this.checkpoint = checkpoint;
         this.dtype = dtype;
         this.device = own(deviceType == DeviceType.CUDA ? new Device(deviceType, (byte) 0) : new Device(deviceType));
         this.quantization = quantization;
+        this.preQuantized = preQuantized;
     }
 
     /** The named checkpoint tensor as a fresh contiguous tensor of the compute dtype and device. */
@@ -79,6 +82,14 @@ final class WeightLoader implements AutoCloseable {
     Tensor loadTemporary(String name, ScalarType type) {
         Tensor stored = read(name);
         return Tensors.dtype(stored) == type ? stored : stored.to(type);
+    }
+
+    /**
+     * Whether the checkpoint stores the decoder linears already quantized ({@link QuantizedCheckpoint}),
+     * rather than in full precision to be quantized at load.
+     */
+    boolean preQuantized() {
+        return preQuantized;
     }
 
     /** The quantization the decoder's linear layers are loaded with. */

@@ -22,7 +22,11 @@ public enum DType {
     /** Signed 64-bit integer, safetensors {@code I64} (e.g. {@code input_ids}). Not loaded as weights. */
     I64("I64", 8, false, false, ScalarType.Long),
     /** Signed 32-bit integer, safetensors {@code I32}. Not loaded as weights. */
-    I32("I32", 4, false, false, ScalarType.Int);
+    I32("I32", 4, false, false, ScalarType.Int),
+    /** Signed 8-bit integer, safetensors {@code I8}: int8 weights of a pre-quantized checkpoint. */
+    I8("I8", 1, false, true, ScalarType.Char),
+    /** Unsigned 8-bit integer, safetensors {@code U8}: packed int4 weights (two per byte) of a pre-quantized checkpoint. */
+    U8("U8", 1, false, true, ScalarType.Byte);
 
     private final String safetensorsName;
     private final int byteSize;
@@ -41,7 +45,7 @@ public enum DType {
     /**
      * Bytes per element.
      *
-     * @return 8 for F64 and I64, 4 for F32 and I32, 2 for BF16 and F16
+     * @return 8 for F64 and I64, 4 for F32 and I32, 2 for BF16 and F16, 1 for I8 and U8
      */
     public int byteSize() {
         return byteSize;
@@ -68,7 +72,7 @@ public enum DType {
     /**
      * Whether elements are floating-point numbers (written with {@link SafetensorsWriter.Sink#put(float)}).
      *
-     * @return false for I64 and I32, true otherwise
+     * @return false for I64, I32, I8 and U8, true otherwise
      */
     public boolean isFloating() {
         return floating;
@@ -76,9 +80,11 @@ public enum DType {
 
     /**
      * Whether model weights may be stored in this type: the checkpoint reader accepts exactly these
-     * (F32, BF16, F16) and reports any other dtype in a header as an invalid checkpoint.
+     * (F32, BF16, F16, and I8/U8 for the quantized weights of a pre-quantized checkpoint) and reports any
+     * other dtype in a header as an invalid checkpoint. The model loader accepts I8/U8 tensors only where a
+     * pre-quantized checkpoint's {@code quantization_config} puts them.
      *
-     * @return true for F32, BF16 and F16
+     * @return true for F32, BF16, F16, I8 and U8
      */
     public boolean isWeightType() {
         return weightType;
@@ -116,8 +122,10 @@ public enum DType {
             case "f16", "float16", "fp16", "half" -> F16;
             case "i64", "int64", "long" -> I64;
             case "i32", "int32", "int" -> I32;
+            case "i8", "int8" -> I8;
+            case "u8", "uint8" -> U8;
             default -> throw new IllegalArgumentException("unknown dtype '" + name
-                    + "': expected one of F32, BF16, F16, F64, I64, I32 (or float32, bfloat16, float16, ...)");
+                    + "': expected one of F32, BF16, F16, F64, I64, I32, I8, U8 (or float32, bfloat16, float16, ...)");
         };
     }
 }

@@ -164,7 +164,7 @@ final class SafetensorsFile {
             }
             String dtypeName = dtypeNode.textValue();
             DType dtype = DType.fromSafetensorsName(dtypeName).filter(DType::isWeightType).orElseThrow(() -> new InvalidCheckpointException(
-                    file, name, "dtype " + dtypeName + " is not supported; expected F32, BF16 or F16"));
+                    file, name, "dtype " + dtypeName + " is not supported; expected F32, BF16, F16, I8 or U8"));
             long[] shape = shape(file, name, n.get("shape"));
             long[] offsets = offsets(file, name, n.get("data_offsets"));
             long begin = offsets[0];

@@ -126,8 +126,10 @@ class SafetensorsWriterTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DType.parse("int4"));
         assertTrue(e.getMessage().startsWith("unknown dtype 'int4': expected one of F32, BF16, F16"), e.getMessage());
         for (DType d : DType.values()) {
-            assertEquals(d == DType.F32 || d == DType.BF16 || d == DType.F16, d.isWeightType(), d.name());
-            assertEquals(d != DType.I64 && d != DType.I32, d.isFloating(), d.name());
+            // I8/U8: the quantized weights of pre-quantized checkpoints.
+            assertEquals(d == DType.F32 || d == DType.BF16 || d == DType.F16 || d == DType.I8 || d == DType.U8,
+                    d.isWeightType(), d.name());
+            assertEquals(d != DType.I64 && d != DType.I32 && d != DType.I8 && d != DType.U8, d.isFloating(), d.name());
             assertEquals(d, DType.fromSafetensorsName(d.safetensorsName()).orElseThrow());
         }
     }

@@ -75,7 +75,9 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * The figures of one model variant.
      *
      * @param name e.g. {@code bfloat16} or {@code bfloat16+int8}
-     * @param loadSeconds {@code Phi3VModel.load} time (reading, converting and, for int8, quantizing)
+     * @param loadSeconds {@code Phi3VModel.load} time: for bf16 reading and converting; for a quantized
+     *     variant loading its pre-quantized folder ({@code QuantizedCheckpoint}, no quantizing at load)
+     * @param quantizeSeconds writing that pre-quantized folder (0 if reused from an earlier run or unquantized)
      * @param weightBytesPerToken bytes of weights one decode step reads: decoder linears, norms, lm_head
      *     and one embedding row (CLIP is not used in decode)
      * @param decodeLinearBytesPerSecond what this variant's one-row decoder linears stream on their own,
@@ -85,7 +87,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param peakRssBytes peak resident memory (VmHWM) of this variant, reset before it loaded
      * @param scenarios the timed workloads
      */
-    public record VariantResult(String name, double loadSeconds, long weightBytesPerToken,
+    public record VariantResult(String name, double loadSeconds, double quantizeSeconds, long weightBytesPerToken,
             double decodeLinearBytesPerSecond, long kvCacheBytes, long rssAfterLoadBytes, long peakRssBytes,
             List<ScenarioResult> scenarios) {
 
@@ -93,7 +95,8 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
          * Copies the list.
          *
          * @param name e.g. {@code bfloat16} or {@code bfloat16+int8}
-         * @param loadSeconds {@code Phi3VModel.load} time in seconds (including int8 quantization)
+         * @param loadSeconds {@code Phi3VModel.load} time in seconds (quantized variants: of the pre-quantized folder)
+         * @param quantizeSeconds seconds writing the pre-quantized folder (0: reused or unquantized)
          * @param weightBytesPerToken bytes of weights one decode step reads
          * @param decodeLinearBytesPerSecond bytes per second this variant's one-row decoder linears stream alone
          * @param kvCacheBytes bytes of the preallocated KV cache (max context)
@@ -168,9 +171,12 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
         b.append(String.format(Locale.ROOT, "model: %s (checkpoint %.2f GB, %s)%n", modelDir, checkpointBytes / 1e9,
                 buildSeconds > 0 ? String.format(Locale.ROOT, "written in %.1f s", buildSeconds) : "reused"));
         for (VariantResult v : variants) {
-            b.append(String.format(Locale.ROOT, "%n%s: load %.1f s, weights read per decode token %.2f GB, decoder "
+            b.append(String.format(Locale.ROOT, "%n%s: load %.1f s%s, weights read per decode token %.2f GB, decoder "
                     + "linears alone stream %.1f GB/s, KV cache %.2f GB, RSS after load %.2f GB, peak RSS %.2f GB%n",
-                    v.name(), v.loadSeconds(), v.weightBytesPerToken() / 1e9, v.decodeLinearBytesPerSecond() / 1e9,
+                    v.name(), v.loadSeconds(), v.name().contains("+") ? String.format(Locale.ROOT,
+                            " (pre-quantized folder%s)", v.quantizeSeconds() > 0 ? String.format(Locale.ROOT,
+                            ", written in %.1f s", v.quantizeSeconds()) : ", reused") : "",
+                    v.weightBytesPerToken() / 1e9, v.decodeLinearBytesPerSecond() / 1e9,
                     v.kvCacheBytes() / 1e9, v.rssAfterLoadBytes() / 1e9, v.peakRssBytes() / 1e9));
             b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %7s %8s %7s%n",
                     "scenario", "prompt", "preproc", "vision", "prefill", "prefill", "TTFT", "decode", "decode",

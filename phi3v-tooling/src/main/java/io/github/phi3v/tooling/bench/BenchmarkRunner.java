@@ -1,6 +1,7 @@
 package io.github.phi3v.tooling.bench;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -156,12 +157,30 @@ public final class BenchmarkRunner {
         log.accept(String.format(Locale.ROOT, "[%s] decoder linears stream %.1f GB/s", name, linearProbe / 1e9));
         System.gc();
         ProcessMemory.resetPeak();
-        log.accept("[" + name + "] loading ...");
+        // A quantized variant loads a pre-quantized folder (written once, next to the random model), the way
+        // a user runs it after `phi3v quantize`: no quantizing at load. Its values are random quantized ones
+        // (RandomQuantizedFolder): quantizing 3.8 B random weights would take many minutes for nothing.
+        Path loadDir = dir;
+        double quantizeSeconds = 0;
+        if (q != Quantization.NONE) {
+            loadDir = dir.resolveSibling(dir.getFileName() + "-" + q.name().toLowerCase(Locale.ROOT));
+            if (!Files.isRegularFile(loadDir.resolve("config.json"))) {
+                log.accept("[" + name + "] writing the pre-quantized folder " + loadDir + " ...");
+                long tq = System.nanoTime();
+                try {
+                    RandomQuantizedFolder.write(dir, loadDir, q, options.seed());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                quantizeSeconds = seconds(tq);
+            }
+        }
+        log.accept("[" + name + "] loading " + loadDir + " ...");
         long t0 = System.nanoTime();
         ModelOptions mo = new ModelOptions(options.precision(), ModelOptions.Device.CPU, options.threads())
                 .withQuantization(q);
         List<BenchmarkReport.ScenarioResult> results = new ArrayList<>();
-        try (Phi3VModel model = Phi3VModel.load(dir, mo)) {
+        try (Phi3VModel model = Phi3VModel.load(loadDir, mo)) {
             double loadSeconds = seconds(t0);
             long rssAfterLoad = ProcessMemory.rssBytes();
             long weightBytes = weightBytesPerToken(config, options.precision(), q);
@@ -180,7 +199,7 @@ public final class BenchmarkRunner {
                     results.add(r);
                 }
             }
-            return new BenchmarkReport.VariantResult(name, loadSeconds, weightBytes, linearProbe, kvBytes,
+            return new BenchmarkReport.VariantResult(name, loadSeconds, quantizeSeconds, weightBytes, linearProbe, kvBytes,
                     rssAfterLoad, ProcessMemory.peakRssBytes(), results);
         }
     }
@@ -258,7 +277,8 @@ public final class BenchmarkRunner {
 
     /**
      * Bytes of weights one decode step reads, as {@code Phi3VModel} holds them: the decoder layers' linear
-     * weights (1 byte + a float32 scale per output channel under int8), their norms, the final norm, one
+     * weights (1 byte + a float32 scale per output channel under int8; half a byte + a bf16 scale and zero per
+     * 32 weights under int4), their norms, the final norm, one
      * embedding row, and {@code lm_head} (float32 for 16-bit models on CPU, where logits are computed in
      * float32).
      *
@@ -276,7 +296,11 @@ public final class BenchmarkRunner {
         long params = qkvOut * h + h * oIn + 2 * inter * h + h * inter;
         long outputs = qkvOut + h + 2 * inter + h;
         long elem = p == Precision.FLOAT32 ? 4 : 2;
-        long perLayer = q == Quantization.INT8 ? params + 4 * outputs : params * elem;
+        long perLayer = switch (q) {
+            case INT8 -> params + 4 * outputs;                                // int8 + a float32 scale per row
+            case INT4 -> params / 2 + 4 * (params / Quantization.INT4_GROUP_SIZE); // nibbles + bf16 scale and zero
+            case NONE -> params * elem;
+        };
         perLayer += 2 * h * elem;                                            // two RMSNorm weights
         long lmHead = 4L * c.vocabSize() * h;     // float32 on CPU whatever the precision (float32 logits)
         return c.numHiddenLayers() * perLayer + h * elem + h * elem + lmHead;

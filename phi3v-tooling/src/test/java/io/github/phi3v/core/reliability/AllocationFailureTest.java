@@ -28,6 +28,7 @@ import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.model.QuantizedCheckpoint;
 import io.github.phi3v.core.model.WeightMismatchException;
 import io.github.phi3v.core.runtime.AllocationFaults;
 import io.github.phi3v.core.runtime.TorchRuntime;
@@ -41,7 +42,8 @@ import io.github.phi3v.tooling.random.RandomModel;
  * fixture {@code AllocationFaults} from the phi3v-core test jar.)
  *
  * <p>Native memory on failure paths: for each operation that allocates several native objects (KV cache,
- * model load in float32 / bf16 / int8, image encode), every single one of its allocations is made to fail
+ * model load in float32 / bf16 / int8 / int4 and of pre-quantized folders, image encode), every single one
+ * of its allocations is made to fail
  * in turn ({@link AllocationFaults}); each time the operation must throw that fault (or wrap it), JavaCPP's
  * counters ({@link Pointer#totalCount()}, {@link Pointer#totalBytes()}) must be exactly back at their
  * baseline, and whatever survived (the model) must still give the same results as before.
@@ -61,6 +63,8 @@ class AllocationFailureTest {
     static Path tmp;
     private static Path randomF32;
     private static Path randomBf16;
+    private static Path preQuantizedInt8;
+    private static Path preQuantizedInt4;
 
     /**
      * One libtorch thread while this class runs (restored after): the operations here are tiny, and on a
@@ -88,6 +92,10 @@ class AllocationFailureTest {
                 t.tieWordEmbeddings(), t.torchDtype(), t.imageEmbedding());
         randomF32 = RandomModel.builder(small).build(tmp.resolve("f32"));
         randomBf16 = RandomModel.builder(small).dtype(DType.BF16).build(tmp.resolve("bf16"));
+        preQuantizedInt8 = tmp.resolve("bf16-int8");
+        QuantizedCheckpoint.write(randomBf16, preQuantizedInt8, Quantization.INT8);
+        preQuantizedInt4 = tmp.resolve("bf16-int4");
+        QuantizedCheckpoint.write(randomBf16, preQuantizedInt4, Quantization.INT4);
     }
 
     @AfterAll
@@ -201,6 +209,43 @@ class AllocationFailureTest {
     void loadFreesWhatItMadeWhenAnAllocationFailsInt8() {
         loadFailures("load int8", randomBf16, ModelOptions.defaults().withPrecision(Precision.BFLOAT16)
                 .withQuantization(Quantization.INT8));
+    }
+
+    @Test
+    void loadFreesWhatItMadeWhenAnAllocationFailsInt4() {
+        loadFailures("load int4", randomBf16, ModelOptions.defaults().withPrecision(Precision.BFLOAT16)
+                .withQuantization(Quantization.INT4));
+    }
+
+    /** A pre-quantized folder: its stored int8 / int4 tensors are read and packed, not quantized. */
+    @ParameterizedTest
+    @EnumSource(value = Quantization.class, names = {"INT8", "INT4"})
+    void loadFreesWhatItMadeWhenAnAllocationFailsPreQuantized(Quantization q) {
+        loadFailures("load pre-quantized " + q, q == Quantization.INT8 ? preQuantizedInt8 : preQuantizedInt4,
+                ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
+    }
+
+    /**
+     * {@code phi3v quantize}'s writer holds one linear's quantized tensors at a time, outside any scope:
+     * int8 with each allocation failing in turn, int4 (the same writer, its quantizer covered by the int4
+     * load above) once, successfully.
+     */
+    @Test
+    void writingAPreQuantizedFolderFreesWhatItMade() {
+        int[] folders = {0};
+        failEveryAllocation("write pre-quantized int8", () -> write(Quantization.INT8, "w-int8-" + folders[0]++), 100,
+                () -> { });
+        Counters base = Counters.now();
+        write(Quantization.INT4, "w-int4");
+        assertEquals(base, Counters.now(), "after writing a pre-quantized int4 folder");
+    }
+
+    private static void write(Quantization q, String folder) {
+        try {
+            QuantizedCheckpoint.write(randomBf16, tmp.resolve(folder), q);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /**

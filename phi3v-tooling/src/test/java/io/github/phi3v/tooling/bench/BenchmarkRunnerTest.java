@@ -34,13 +34,17 @@ class BenchmarkRunnerTest {
         Path cache = tmp.resolve("cache");
         BenchmarkOptions o = BenchmarkOptions.defaults(tinyDir.resolve("config.json")).withCacheDir(cache)
                 .withScenarios(List.of(Scenario.image(4), Scenario.textPrefill(40))).withDecodeTokens(3)
-                .withMaxContext(1024);
+                .withMaxContext(1024).withVariants(List.of(Quantization.NONE, Quantization.INT8, Quantization.INT4));
         List<String> log = new ArrayList<>();
         BenchmarkReport r = new BenchmarkRunner(o, log::add, true).run();
         assertTrue(r.buildSeconds() > 0, "first run writes the folder");
-        assertEquals(2, r.variants().size());
+        assertEquals(3, r.variants().size());
         assertEquals("bfloat16", r.variants().get(0).name());
         assertEquals("bfloat16+int8", r.variants().get(1).name());
+        assertEquals("bfloat16+int4", r.variants().get(2).name());
+        assertEquals(0.0, r.variants().get(0).quantizeSeconds());
+        assertTrue(r.variants().get(1).quantizeSeconds() > 0, "int8 writes its pre-quantized folder");
+        assertTrue(r.variants().get(2).quantizeSeconds() > 0, "int4 writes its pre-quantized folder");
         for (BenchmarkReport.VariantResult v : r.variants()) {
             assertEquals(2, v.scenarios().size());
             BenchmarkReport.ScenarioResult img = v.scenarios().get(0);
@@ -59,6 +63,7 @@ class BenchmarkRunnerTest {
             assertTrue(v.peakRssBytes() > 0 || v.peakRssBytes() == -1);
         }
         assertTrue(r.variants().get(1).weightBytesPerToken() < r.variants().get(0).weightBytesPerToken());
+        assertTrue(r.variants().get(2).weightBytesPerToken() < r.variants().get(1).weightBytesPerToken());
         String table = r.toTable();
         assertTrue(table.contains("nc4") && table.contains("prefill40") && table.contains("bfloat16+int8"), table);
         String json = r.toJson();
@@ -68,6 +73,10 @@ class BenchmarkRunnerTest {
         BenchmarkReport again = new BenchmarkRunner(o.withVariants(List.of(Quantization.NONE))
                 .withScenarios(List.of(Scenario.textPrefill(8))).withDecodeTokens(0), log::add, true).run();
         assertEquals(0.0, again.buildSeconds(), "second run reuses the cached folder");
+        BenchmarkReport int4Again = new BenchmarkRunner(o.withVariants(List.of(Quantization.INT4))
+                .withScenarios(List.of(Scenario.textPrefill(8))).withDecodeTokens(0), log::add, true).run();
+        assertEquals(0.0, int4Again.variants().get(0).quantizeSeconds(), "the pre-quantized folder is reused");
+        assertTrue(int4Again.toTable().contains("(pre-quantized folder, reused)"), int4Again.toTable());
         assertTrue(Double.isNaN(again.variants().get(0).scenarios().get(0).decodeTokensPerSecond()));
         assertFalse(log.isEmpty());
     }
