@@ -17,9 +17,10 @@ import io.github.phi3v.core.runtime.TorchRuntime;
 /**
  * One bias-free decoder linear layer on the CPU exactly as a decode step runs it: bf16/fp16/fp32 weights
  * through {@code linear} (bf16 on ATen's GEMV, the kernel switch of the decoder layers), int8 weights
- * quantized per output channel and run by fbgemm, int4 weights by ATen's int4 kernel, on a one-row input. It holds random N(0, 0.02) weights
- * of a chosen shape, so that tools (the benchmark's linear probe) can time the decode kernels alone, with
- * the same kernel choice as the model, without a checkpoint.
+ * quantized per output channel and run by fbgemm, int4 weights by ATen's int4 kernel, on a one-row input
+ * ({@link #applyRows} also on a prompt's rows). It holds random N(0, 0.02) weights of a chosen shape, so
+ * that tools (the benchmark's linear probe) can time the decode kernels alone, with the same kernel choice
+ * as the model, without a checkpoint.
  *
  * <pre>{@code
  * try (DecoderLinear l = DecoderLinear.random(9216, 3072, Precision.BFLOAT16, Quantization.NONE)) {
@@ -145,6 +146,28 @@ public final class DecoderLinear implements AutoCloseable {
         try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(mode);
              InferenceScope step = InferenceScope.open()) {
             linear.apply(input);
+        }
+    }
+
+    /**
+     * Computes the layer once for {@code rows} copies of its input row as a prompt's rows run (oneDNN, and
+     * for int4 above {@link Int4Linear#KERNEL_MAX_ROWS} rows the dequantized weight); the input copy and
+     * the result are freed before returning.
+     *
+     * @param rows input rows, at least 1
+     * @throws IllegalArgumentException if {@code rows < 1}
+     * @throws IllegalStateException if the layer is closed
+     */
+    public void applyRows(int rows) {
+        if (rows < 1) {
+            throw new IllegalArgumentException("rows must be >= 1, got " + rows);
+        }
+        if (closed) {
+            throw new IllegalStateException("DecoderLinear is closed");
+        }
+        try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN);
+             InferenceScope step = InferenceScope.open()) {
+            linear.apply(input.expand(rows, input.size(1)).contiguous());                 // [rows, in]
         }
     }
 

@@ -3,6 +3,7 @@ package io.github.phi3v.core.model;
 import java.util.List;
 
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -23,6 +24,14 @@ import io.github.phi3v.core.runtime.Tensors;
  * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with ATen's CPU
  * kernel {@code _weight_int4pack_mm_for_cpu} (through {@link AtenOps}), activations and output in the model
  * dtype. Decode reads half a byte per weight plus 4 bytes of bf16 scale and zero per 32 weights.
+ *
+ * <p>Prefill: that kernel is built for a few rows (it dequantizes each weight tile again for every block of
+ * 4 input rows), so more than {@value #KERNEL_MAX_ROWS} rows go another way: the weight is dequantized once
+ * per call into the model dtype, exactly {@code (q - 8) * scale + zero} in float32 from the same scale and
+ * zero the kernel reads, rounded once, and applied by the same {@code linear} as a bf16 model's. The two
+ * paths differ only by that rounding of the weight (bf16: at most 2<sup>-9</sup> of each weight) and the
+ * summation order. For this the layer keeps the nibbles next to the kernel's packed copy (whose layout is
+ * the kernel's own, depends on the instruction set and is not read back): half a byte more per weight.
  *
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
  * centre (clipping the outermost weights can lower the group's error), each start refined by
@@ -48,15 +57,27 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     static final int REFINE_STEPS = 3;
     /** Rows quantized at a time: bounds the float32 temporaries to a few MB (cache-resident). */
     private static final long ROW_CHUNK = 256;
+    /**
+     * Input rows up to which {@link #apply} runs the int4 kernel; above, the dequantized weight. The
+     * kernel's time grows with the rows (2.5-2.8x bf16's GEMM from 128 rows on), the dequantization costs a
+     * fixed 6-42 ms per full-size linear: on Phi-3's four linear shapes the two paths cost the same at 128
+     * rows and the dequantized one wins from 256 on ({@code Int4PrefillProbe}, docs/benchmarks.md). A
+     * decode step (one row per stream) and short prompts stay on the kernel.
+     */
+    static final long KERNEL_MAX_ROWS = 128;
+    /** Weights dequantized at a time: bounds the float32 temporaries to a few MB. */
+    private static final long DEQUANTIZE_CHUNK = 1L << 20;
 
     private final Tensor packed;
     private final Tensor scaleAndZeros;
+    private final Tensor nibbles;
     private final ScalarType outType;
 
-    private Int4Linear(Tensor shape, Tensor packed, Tensor scaleAndZeros, ScalarType outType) {
+    private Int4Linear(Tensor shape, Tensor packed, Tensor scaleAndZeros, Tensor nibbles, ScalarType outType) {
         super(shape, null);
         this.packed = packed;
         this.scaleAndZeros = scaleAndZeros;
+        this.nibbles = nibbles;
         this.outType = outType;
     }
 
@@ -237,13 +258,69 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
             // Only the shape of the base class's weight is read (e.g. by streamed-bytes accounting): a
             // zero-stride view of one byte stands in for the [out, in] matrix.
             Tensor shape = torch.zeros(new long[] {1, 1}, i8).expand(out, in);
-            return new Int4Linear(scope.keep(shape), scope.keep(packed), scope.keep(sz), outType);
+            // A reference of the layer's own to the stored nibbles (for prefill's dequantization): the
+            // caller's Stored may be freed right after.
+            Tensor ownNibbles = s.nibbles().contiguous();                                  // [out, in/2]
+            return new Int4Linear(scope.keep(shape), scope.keep(packed), scope.keep(sz), scope.keep(ownNibbles),
+                    outType);
         }
     }
 
     @Override
     public List<Pointer> resources() {
-        return List.of(weight, packed, scaleAndZeros);
+        return List.of(weight, packed, scaleAndZeros, nibbles);
+    }
+
+    /**
+     * Whether {@link #apply} on {@code rows} input rows runs the int4 kernel (otherwise the dequantized
+     * weight through {@code linear}).
+     *
+     * @param rows input rows of one call
+     * @return true up to {@link #KERNEL_MAX_ROWS}
+     */
+    static boolean runsKernel(long rows) {
+        return rows <= KERNEL_MAX_ROWS;
+    }
+
+    /**
+     * The weight the kernel computes with, {@code (q - 8) * scale + zero} in float32 from the kernel's own
+     * scale and zero, rounded once to the model dtype. The product of a level (-8..7) and a bf16 scale is
+     * exact in float32 and the sum is rounded once, as the kernel's fused multiply-add does.
+     *
+     * @return {@code [out, in]} in the model dtype, in the caller's scope
+     */
+    Tensor dequantized() {
+        long out = nibbles.size(0);
+        long half = nibbles.size(1);
+        long in = half * 2;
+        long groups = in / GROUP_SIZE;
+        // Rows per chunk: a few MB of float32 temporaries, in the cache.
+        long chunk = Math.max(1, Math.min(out, DEQUANTIZE_CHUNK / in));
+        Tensor w;
+        try (TensorOptions opts = new TensorOptions(outType);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            w = torch.empty(new long[] {out, in}, opts, fmt);                                // [out, in]
+        }
+        // [groups, out, 2] -> [out, groups, 2]: a view; (scale, zero) of output row o and group g.
+        Tensor sz = scaleAndZeros.to(ScalarType.Float).permute(1, 0, 2);
+        Scalar fifteen = new Scalar(15L);
+        Scalar four = new Scalar(4L);
+        Scalar eight = new Scalar(8L);
+        for (long r = 0; r < out; r += chunk) {
+            long len = Math.min(chunk, out - r);
+            Tensor b = nibbles.narrow(0, r, len);                                            // [len, in/2] uint8
+            // Byte j holds column 2j (low nibble) and 2j+1 (high): stacked on a last axis they interleave.
+            Tensor levels = torch.stack(new TensorVector(torch.bitwise_and(b, fifteen),
+                    torch.bitwise_right_shift(b, four)), 2)                                  // [len, in/2, 2] 0..15
+                    .to(ScalarType.Char).sub_(eight)                                         // q - 8, exact in int8
+                    .to(ScalarType.Float).view(len, groups, GROUP_SIZE);                    // [len, groups, 32]
+            Tensor rows = sz.narrow(0, r, len);                                              // [len, groups, 2]
+            // In place: (q - 8) * scale is exact in float32 (4-bit level times 8-bit bf16 mantissa), + zero
+            // rounds once, as the kernel's fused multiply-add; the copy rounds once more to the model dtype.
+            levels.mul_(rows.select(2, 0).unsqueeze(2)).add_(rows.select(2, 1).unsqueeze(2));
+            w.narrow(0, r, len).view(len, groups, GROUP_SIZE).copy_(levels);
+        }
+        return w;
     }
 
     /** Bytes one {@link #apply} of a single row streams: the packed weights plus the scale/zero pairs. */
@@ -252,10 +329,22 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         return packed.numel() + scaleAndZeros.numel() * scaleAndZeros.element_size();
     }
 
-    /** {@code [n, in] -> [n, out]} in the model dtype. */
+    /** Above {@link #KERNEL_MAX_ROWS} rows: a plain layer of {@link #dequantized}, in the caller's scope. */
+    @Override
+    Modules.Linear forRows(long rows) {
+        return runsKernel(rows) ? this : new Modules.Linear(dequantized(), null);
+    }
+
+    /**
+     * {@code [n, in] -> [n, out]} in the model dtype: the int4 kernel for a few rows, else the product with
+     * {@link #dequantized} (made for this call; {@link #forRows} shares one between calls).
+     */
     @Override
     public Tensor apply(Tensor x) {
         Tensor xt = Tensors.dtype(x) == outType ? x : x.to(outType);
+        if (!runsKernel(x.size(0))) {
+            return Modules.Linear.product(xt, dequantized(), null);
+        }
         return AtenOps.weightInt4PackMm(xt.contiguous(), packed, GROUP_SIZE, scaleAndZeros);
     }
 }

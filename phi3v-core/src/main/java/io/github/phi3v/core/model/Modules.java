@@ -22,7 +22,7 @@ final class Modules {
 
     /**
      * {@code nn.Linear}: weight kept in its {@code [out, in]} layout and applied with {@code linear}.
-     * Not final: {@link Int8Linear} replaces {@link #apply} for int8 weights.
+     * Not final: {@link Int8Linear} and {@link Int4Linear} replace {@link #apply} for quantized weights.
      */
     static class Linear {
         /** Rows per GEMM of a large {@link #apply}. */
@@ -43,6 +43,31 @@ final class Modules {
 
         /** {@code [..., in] -> [..., out]}. */
         Tensor apply(Tensor x) {
+            return product(x, weight, bias);
+        }
+
+        /**
+         * The layer to use for calls on {@code rows} input rows: this one, or for a quantized layer whose
+         * kernel is slow on many rows a plain layer of its dequantized weight, made once so that several
+         * calls (the row blocks of one prefill) share it.
+         *
+         * @param rows input rows per call
+         * @return this, or a layer whose tensors belong to the caller's scope
+         */
+        Linear forRows(long rows) {
+            return this;
+        }
+
+        /**
+         * {@code x weight^T (+ bias)} as this class computes it for any weight, with the kernel choices below;
+         * also the prefill path of {@link Int4Linear} on its dequantized weight.
+         *
+         * @param x {@code [..., in]}
+         * @param weight {@code [out, in]}
+         * @param bias {@code [out]} or null
+         * @return {@code [..., out]} in the caller's scope
+         */
+        static Tensor product(Tensor x, Tensor weight, TensorOptional bias) {
             if (bias == null && x.dim() == 2 && x.size(0) == 1 && Tensors.dtype(x) == ScalarType.Float
                     && Tensors.dtype(weight) == ScalarType.Float && !x.is_cuda()) {
                 // One float32 row (decode): libtorch's linear goes through a single-threaded sgemm here
@@ -50,7 +75,7 @@ final class Modules {
                 return torch.mv(weight, x.view(x.size(1))).view(1, weight.size(0));
             }
             if (x.dim() == 2 && x.size(0) > ROW_BLOCK && !x.is_cuda()) {
-                return rowBlocks(x);
+                return rowBlocks(x, weight, bias);
             }
             return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, bias);
         }
@@ -60,7 +85,7 @@ final class Modules {
          * GEMM here runs ~800 GFLOP/s for 512-row blocks but 510-650 for 779 or 1943 rows at once (same
          * run). Each output row is the same dot products either way.
          */
-        private Tensor rowBlocks(Tensor x) {
+        private static Tensor rowBlocks(Tensor x, Tensor weight, TensorOptional bias) {
             long n = x.size(0);
             Tensor out;
             try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));

@@ -63,10 +63,7 @@ final class Phi3DecoderLayer {
 
     private final RmsNorm inputLayernorm;
     private final RmsNorm postAttentionLayernorm;
-    private final Linear qkvProj;
-    private final Linear oProj;
-    private final Linear gateUpProj;
-    private final Linear downProj;
+    private final Projections projections;
     private final long heads;
     private final long kvHeads;
     private final long headDim;
@@ -83,10 +80,10 @@ final class Phi3DecoderLayer {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
         postAttentionLayernorm = new RmsNorm(w,
                 WeightNames.decoderLayer(index, WeightNames.POST_ATTENTION_LAYERNORM), cfg.rmsNormEps());
-        qkvProj = linear(w, WeightNames.decoderLayer(index, WeightNames.QKV_PROJ));
-        oProj = linear(w, WeightNames.decoderLayer(index, WeightNames.O_PROJ));
-        gateUpProj = linear(w, WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ));
-        downProj = linear(w, WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ));
+        projections = new Projections(linear(w, WeightNames.decoderLayer(index, WeightNames.QKV_PROJ)),
+                linear(w, WeightNames.decoderLayer(index, WeightNames.O_PROJ)),
+                linear(w, WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ)),
+                linear(w, WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ)));
         heads = cfg.numAttentionHeads();
         kvHeads = cfg.numKeyValueHeads();
         headDim = cfg.headDim();
@@ -104,6 +101,26 @@ final class Phi3DecoderLayer {
      */
     static boolean decodeOnAtenGemv(ScalarType dtype, Quantization quantization) {
         return dtype == ScalarType.BFloat16 && quantization == Quantization.NONE;
+    }
+
+    /**
+     * The layer's four bias-free linears.
+     *
+     * @param qkv {@code [(H+2K)*d, hidden]}
+     * @param o {@code [hidden, H*d]}
+     * @param gateUp {@code [2I, hidden]}
+     * @param down {@code [hidden, I]}
+     */
+    private record Projections(Linear qkv, Linear o, Linear gateUp, Linear down) {
+
+        /** The linears for calls on {@code rows} rows ({@link Linear#forRows}); new ones in the caller's scope. */
+        Projections forRows(long rows) {
+            Linear q = qkv.forRows(rows);
+            Linear oo = o.forRows(rows);
+            Linear gu = gateUp.forRows(rows);
+            Linear dn = down.forRows(rows);
+            return q == qkv && oo == o && gu == gateUp && dn == down ? this : new Projections(q, oo, gu, dn);
+        }
     }
 
     /** A bias-free decoder linear: in the loader's dtype, or quantized as the loader says. */
@@ -125,14 +142,16 @@ final class Phi3DecoderLayer {
     Tensor apply(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
         long n = step.count();
         if (n == 1 && atenGemv) {
-            return applyRows(x, step, cacheKeys, cacheValues, true);           // leases per product
+            return applyRows(x, projections, step, cacheKeys, cacheValues, true);   // leases per product
         }
+        // Made once for all row blocks of this call (int4 above a few rows: its weights dequantized).
+        Projections p = projections.forRows(n);
         try (CpuMatmulBackend.Lease lease = cpu ? CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)
                 : CpuMatmulBackend.none()) {
             if (n > ROW_BLOCK && step.upcastPrefill() && heads == kvHeads) {
-                return applyBlocks(x, step, cacheKeys, cacheValues);
+                return applyBlocks(x, p, step, cacheKeys, cacheValues);
             }
-            return applyRows(x, step, cacheKeys, cacheValues, false);
+            return applyRows(x, p, step, cacheKeys, cacheValues, false);
         }
     }
 
@@ -141,7 +160,7 @@ final class Phi3DecoderLayer {
      * row's result depends only on its own input and the keys before it, so this is the same computation
      * as one pass, with small temporaries.
      */
-    private Tensor applyBlocks(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues) {
+    private Tensor applyBlocks(Tensor x, Projections p, Step step, Tensor cacheKeys, Tensor cacheValues) {
         long n = step.count();
         Tensor out;                                                                    // [n, hidden]
         try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
@@ -151,7 +170,7 @@ final class Phi3DecoderLayer {
         for (long r = 0; r < n; r += ROW_BLOCK) {
             long len = Math.min(ROW_BLOCK, n - r);
             try (InferenceScope block = InferenceScope.open()) {
-                out.narrow(0, r, len).copy_(applyRows(x.narrow(0, r, len), step.rows(r, len), cacheKeys,
+                out.narrow(0, r, len).copy_(applyRows(x.narrow(0, r, len), p, step.rows(r, len), cacheKeys,
                         cacheValues, false));
             }
         }
@@ -165,13 +184,14 @@ final class Phi3DecoderLayer {
      *     step on CPU in bf16: its linears on ATen's GEMV, its attention on oneDNN); otherwise the caller
      *     holds the lease
      */
-    private Tensor applyRows(Tensor x, Step step, Tensor cacheKeys, Tensor cacheValues, boolean gemvLeases) {
+    private Tensor applyRows(Tensor x, Projections p, Step step, Tensor cacheKeys, Tensor cacheValues,
+            boolean gemvLeases) {
         long n = step.count();
         long d = headDim;
         Tensor h = inputLayernorm.apply(x);
         Tensor qkv;                                                                     // [n, (H+2K)*d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
-            qkv = qkvProj.apply(h);
+            qkv = p.qkv().apply(h);
         }
         Tensor q = qkv.narrow(1, 0, heads * d).view(n, heads, d).transpose(0, 1);       // [H, n, d]
         Tensor k = qkv.narrow(1, heads * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1);  // [K, n, d]
@@ -186,17 +206,17 @@ final class Phi3DecoderLayer {
         }
         Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
-            return outputAndMlp(x, merged);
+            return outputAndMlp(x, p, merged);
         }
     }
 
     /** o_proj and residual, then the MLP and residual: {@code [n, H*d]} attention output to {@code [n, hidden]}. */
-    private Tensor outputAndMlp(Tensor x, Tensor merged) {
-        Tensor x1 = torch.add(x, oProj.apply(merged));
-        Tensor gateUp = gateUpProj.apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
+    private Tensor outputAndMlp(Tensor x, Projections p, Tensor merged) {
+        Tensor x1 = torch.add(x, p.o().apply(merged));
+        Tensor gateUp = p.gateUp().apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
         Tensor gate = gateUp.narrow(1, 0, intermediate);                                // first half: gate
         Tensor up = gateUp.narrow(1, intermediate, intermediate);
-        return torch.add(x1, downProj.apply(torch.mul(up, torch.silu(gate))));
+        return torch.add(x1, p.down().apply(torch.mul(up, torch.silu(gate))));
     }
 
     /**
@@ -217,10 +237,11 @@ final class Phi3DecoderLayer {
         long b = steps.length;
         long d = headDim;
         CpuMatmulBackend.Mode linears = batchLinearMode(b);
+        Projections p = projections.forRows(b);
         Tensor h = inputLayernorm.apply(x);
         Tensor qkv;                                                                     // [B, (H+2K)*d]
         try (CpuMatmulBackend.Lease lease = lease(cpu, linears)) {
-            qkv = qkvProj.apply(h);
+            qkv = p.qkv().apply(h);
         }
         Tensor q = qkv.narrow(1, 0, heads * d).view(b, heads, d).transpose(0, 1);       // [H, B, d]
         Tensor k = qkv.narrow(1, heads * d, kvHeads * d).view(b, kvHeads, d).transpose(0, 1);  // [K, B, d]
@@ -239,7 +260,7 @@ final class Phi3DecoderLayer {
         Tensor attn = torch.cat(outs, 1);                                               // [H, B, d]
         Tensor merged = attn.transpose(0, 1).reshape(b, heads * d);                     // [B, H*d]
         try (CpuMatmulBackend.Lease lease = lease(cpu, linears)) {
-            return outputAndMlp(x, merged);
+            return outputAndMlp(x, p, merged);
         }
     }
 

@@ -1,6 +1,8 @@
 package io.github.phi3v.core.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -116,9 +118,68 @@ class Int4QuantizationTest {
             } finally {
                 layer.resources().forEach(org.bytedeco.javacpp.Pointer::close);
             }
+            // The prefill path's weight (float32 layer: not rounded) is that same dequantization.
+            Int4Linear f32Layer = Int4Linear.fromStored(s, ScalarType.Float);
+            try {
+                float[] mine = Tensors.toFloats(f32Layer.dequantized());
+                float[] ref = Tensors.toFloats(deq);
+                for (int i = 0; i < ref.length; i++) {
+                    // one float32 rounding apart at most: the kernel's fused multiply-add against mul + add
+                    assertEquals(ref[i], mine[i], 2 * Math.ulp(ref[i]), "dequantized weight element " + i);
+                }
+            } finally {
+                f32Layer.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+            }
             s.close();
             double relWeightError = torch.norm(deq.sub(w)).item_double() / torch.norm(w).item_double();
             assertTrue(relWeightError < MIN_MAX_ROUNDING_ERROR, "weight error " + relWeightError);
+        }
+    }
+
+    /**
+     * A prompt's rows (more than {@link Int4Linear#KERNEL_MAX_ROWS}) run on the dequantized bf16 weight, a
+     * decode step on the int4 kernel: the same linear, apart from rounding. Bound per output element, from
+     * the two roundings the paths do not share: the prefill path's weight rounded to bf16 (at most 2^-9 of
+     * each weight, so at most 2^-9 sum_k |x_k w_k| on the product) and each path's output rounded to bf16
+     * (at most 2^-9 of each result); 1 % on top for float32 summation order over 128 terms (~1e-5 relative).
+     */
+    @Test
+    void prefillOnTheDequantizedWeightEqualsTheKernelWithinBf16Rounding() {
+        long rows = Int4Linear.KERNEL_MAX_ROWS + 8;
+        assertTrue(Int4Linear.runsKernel(1) && Int4Linear.runsKernel(Int4Linear.KERNEL_MAX_ROWS));
+        assertFalse(Int4Linear.runsKernel(rows));
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            Tensor w = torch.randn(new long[] {96, 128}, f32);                             // [out, in]
+            Int4Linear bf16;
+            Int4Linear exact;
+            try (Int4Linear.Stored s = Int4Linear.quantize(w, "w")) {
+                bf16 = Int4Linear.fromStored(s, ScalarType.BFloat16);
+                exact = Int4Linear.fromStored(s, ScalarType.Float);
+            }
+            try {
+                Tensor x = torch.randn(new long[] {rows, 128}, f32).to(ScalarType.BFloat16);  // [rows, in]
+                float[] prefill = Tensors.toFloats(bf16.apply(x).to(ScalarType.Float));
+                float[] shared = Tensors.toFloats(bf16.forRows(rows).apply(x).to(ScalarType.Float));
+                assertArrayEquals(prefill, shared, "forRows' layer computes what apply does");
+                float[] bound = Tensors.toFloats(torch.matmul(torch.abs(x.to(ScalarType.Float)),
+                        torch.abs(exact.dequantized()).t()));                                // [rows, out]
+                int differing = 0;
+                for (int r = 0; r < rows; r++) {
+                    float[] kernel = Tensors.toFloats(bf16.apply(x.narrow(0, r, 1)).to(ScalarType.Float));
+                    for (int o = 0; o < kernel.length; o++) {
+                        int i = r * kernel.length + o;
+                        double tol = 1.01 * Math.scalb(bound[i] + Math.abs(prefill[i]) + Math.abs(kernel[o]), -9);
+                        assertEquals(kernel[o], prefill[i], tol, "row " + r + ", output " + o);
+                        differing += kernel[o] != prefill[i] ? 1 : 0;
+                    }
+                }
+                // The two paths did run: rounding the weights to bf16 moves some of the 2304 outputs.
+                assertTrue(differing > 0, "prefill and kernel outputs identical: was the dequantized path taken?");
+            } finally {
+                bf16.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+                exact.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+            }
         }
     }
 
