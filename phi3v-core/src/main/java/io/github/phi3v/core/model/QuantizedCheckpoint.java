@@ -224,55 +224,110 @@ public final class QuantizedCheckpoint {
         }
         Phi3VConfig cfg = Phi3VConfig.fromDirectory(source);
         TorchRuntime.ensureInitialized();
-        Files.createDirectories(target);
-        try (Checkpoint ckpt = Checkpoint.open(source)) {
+        try (Checkpoint ckpt = Checkpoint.open(source); PendingLayer pending = new PendingLayer()) {
             validate(cfg, ckpt, Quantization.NONE);
-            Set<String> quantized = new HashSet<>(quantizedWeights(cfg));
-            List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
-            PendingLayer pending = new PendingLayer();
-            for (String name : ckpt.names()) {
-                TensorInfo info = ckpt.info(name);
-                if (!quantized.contains(name)) {
-                    tensors.add(SafetensorsWriter.Tensor.ofBytes(name, info.dtype(), info.shape(), ckpt.bytes(name)));
-                    continue;
+            // The writer asks for a linear's weight first, then its scale (and zero): quantize on the weight.
+            writeLayout(source, cfg, ckpt, target, to, (name, part, sink) -> {
+                if (part == Part.WEIGHT) {
+                    pending.quantize(ckpt, name, to);
                 }
-                long out = info.dim(0);
-                long in = info.dim(1);
-                if (to == Quantization.INT8) {
-                    tensors.add(new SafetensorsWriter.Tensor(name, DType.I8, new long[] {out, in},
-                            sink -> sink.putBytes(pending.quantize(ckpt, name, to).get(0))));
-                    tensors.add(new SafetensorsWriter.Tensor(name + SCALE_SUFFIX, DType.F32, new long[] {out},
-                            sink -> sink.putBytes(pending.get(1))));
-                } else {
-                    long groups = in / Quantization.INT4_GROUP_SIZE;
-                    tensors.add(new SafetensorsWriter.Tensor(name, DType.U8, new long[] {out, in / 2},
-                            sink -> sink.putBytes(pending.quantize(ckpt, name, to).get(0))));
-                    tensors.add(new SafetensorsWriter.Tensor(name + SCALE_SUFFIX, DType.BF16, new long[] {out, groups},
-                            sink -> sink.putBytes(pending.get(1))));
-                    tensors.add(new SafetensorsWriter.Tensor(name + ZERO_SUFFIX, DType.BF16, new long[] {out, groups},
-                            sink -> sink.putBytes(pending.get(2))));
-                }
+                sink.putBytes(pending.get(part.ordinal()));
+            });
+        }
+    }
+
+    /** The stored tensors of one quantized linear, in the order they are written. */
+    public enum Part {
+        /** {@code <linear>.weight}: int8 {@code [out, in]} or packed int4 {@code [out, in / 2]} (U8). */
+        WEIGHT,
+        /** {@code <linear>.weight_scale}: F32 {@code [out]} (int8) or BF16 {@code [out, in / 32]} (int4). */
+        SCALE,
+        /** {@code <linear>.weight_zero}: BF16 {@code [out, in / 32]} (int4 only). */
+        ZERO
+    }
+
+    /** The elements of a pre-quantized folder's quantized tensors, for {@link #write(Path, Path, Quantization, Values)}. */
+    @FunctionalInterface
+    public interface Values {
+
+        /**
+         * Writes all elements of one stored tensor, in the dtype and shape of {@link Part}'s layout. Called
+         * for each linear in checkpoint order, its parts in {@link Part} order.
+         *
+         * @param weight the checkpoint name of the linear's weight (e.g. {@code model.layers.0.mlp.down_proj.weight})
+         * @param part which of its stored tensors
+         * @param sink receives the elements
+         * @throws IOException if writing fails
+         */
+        void write(String weight, Part part, SafetensorsWriter.Sink sink) throws IOException;
+    }
+
+    /**
+     * Writes a folder in the pre-quantized layout with given quantized values instead of quantizing the
+     * source's weights: every other tensor and file as {@link #write(Path, Path, Quantization)} writes them.
+     * For tools whose weights are meaningless anyway (e.g. random benchmark models, where quantizing
+     * billions of random weights would take minutes).
+     *
+     * @param source an unquantized model folder
+     * @param target the folder to write (created)
+     * @param to {@link Quantization#INT8} or {@link Quantization#INT4}
+     * @param values the quantized tensors' elements
+     * @throws IOException if reading or writing fails
+     * @throws IllegalArgumentException for {@link Quantization#NONE}
+     */
+    public static void write(Path source, Path target, Quantization to, Values values) throws IOException {
+        Objects.requireNonNull(values, "values");
+        if (to == Quantization.NONE) {
+            throw new IllegalArgumentException("quantize to int8 or int4, not none");
+        }
+        Phi3VConfig cfg = Phi3VConfig.fromDirectory(source);
+        try (Checkpoint ckpt = Checkpoint.open(source)) {
+            writeLayout(source, cfg, ckpt, target, to, values);
+        }
+    }
+
+    /** The one walk over a checkpoint that writes the pre-quantized layout: tensors, config, other files. */
+    private static void writeLayout(Path source, Phi3VConfig cfg, Checkpoint ckpt, Path target, Quantization to,
+            Values values) throws IOException {
+        Files.createDirectories(target);
+        Set<String> quantized = new HashSet<>(quantizedWeights(cfg));
+        List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
+        for (String name : ckpt.names()) {
+            TensorInfo info = ckpt.info(name);
+            if (!quantized.contains(name)) {
+                tensors.add(SafetensorsWriter.Tensor.ofBytes(name, info.dtype(), info.shape(), ckpt.bytes(name)));
+                continue;
             }
-            try {
-                SafetensorsWriter.write(target.resolve(Checkpoint.SINGLE_FILE), Map.of("format", "pt"), tensors);
-            } finally {
-                pending.close();
+            long out = info.dim(0);
+            long in = info.dim(1);
+            if (to == Quantization.INT8) {
+                tensors.add(part(name, Part.WEIGHT, DType.I8, new long[] {out, in}, values));
+                tensors.add(part(name, Part.SCALE, DType.F32, new long[] {out}, values));
+            } else {
+                long[] groups = {out, in / Quantization.INT4_GROUP_SIZE};
+                tensors.add(part(name, Part.WEIGHT, DType.U8, new long[] {out, in / 2}, values));
+                tensors.add(part(name, Part.SCALE, DType.BF16, groups, values));
+                tensors.add(part(name, Part.ZERO, DType.BF16, groups, values));
             }
         }
+        SafetensorsWriter.write(target.resolve(Checkpoint.SINGLE_FILE), Map.of("format", "pt"), tensors);
         writeFolderFiles(source, target, to);
+    }
+
+    private static SafetensorsWriter.Tensor part(String weight, Part part, DType type, long[] shape, Values values) {
+        String name = switch (part) {
+            case WEIGHT -> weight;
+            case SCALE -> weight + SCALE_SUFFIX;
+            case ZERO -> weight + ZERO_SUFFIX;
+        };
+        return new SafetensorsWriter.Tensor(name, type, shape, sink -> values.write(weight, part, sink));
     }
 
     /**
      * Writes everything of a pre-quantized folder but its weights: the source's other files (tokenizer,
-     * processor config, ...) copied, and its {@code config.json} with {@value #CONFIG_KEY} added. For
-     * tools that write the weights themselves (e.g. random pre-quantized models for benchmarks).
-     *
-     * @param source the unquantized model folder
-     * @param target the pre-quantized folder (exists)
-     * @param to {@link Quantization#INT8} or {@link Quantization#INT4}
-     * @throws IOException if reading or writing fails
+     * processor config, ...) copied, and its {@code config.json} with {@value #CONFIG_KEY} added.
      */
-    public static void writeFolderFiles(Path source, Path target, Quantization to) throws IOException {
+    private static void writeFolderFiles(Path source, Path target, Quantization to) throws IOException {
         copyOtherFiles(source, target);
         ObjectNode config = (ObjectNode) JSON.readTree(source.resolve(Phi3VConfig.FILE_NAME).toFile());
         ObjectNode q = config.putObject(CONFIG_KEY);
