@@ -21,7 +21,7 @@ final class ModelArgs {
             description = "Compute precision: float32, bfloat16 or float16 (default: bfloat16 where the CPU has bf16 instructions, else float32; inspect and generate: float32).")
     String dtype;
 
-    @Option(names = "--quantize", paramLabel = "none|int8",
+    @Option(names = "--quantize", paramLabel = "none|int8|int4",
             description = "Weight quantization of the decoder's linear layers (CPU only; default none).")
     String quantize;
 

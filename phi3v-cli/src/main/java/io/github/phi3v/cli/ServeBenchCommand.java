@@ -50,7 +50,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve-bench", mixinStandardHelpOptions = true,
         description = "Aggregate decode tokens/s of phi3v serve (continuous batching) at several concurrent streams, "
                 + "in one run, on a full-size random-weight Phi-3-V (no download).",
-        footer = {"", "Example:", "  phi3v serve-bench --cache-dir /tmp/phi3v-batch-bench --streams 1,2,4,8 --kernel"})
+        footer = {"", "Example:", "  phi3v serve-bench --cache-dir /tmp/phi3v-batch-bench --streams 1,2,4,8 --kernel"
+                + " --packed-decode-weights"})
 final class ServeBenchCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -90,6 +91,10 @@ final class ServeBenchCommand implements Callable<Integer> {
             description = "Random words per prompt (default: ${DEFAULT-VALUE}).")
     int promptWords;
 
+    @Option(names = "--packed-decode-weights",
+            description = "Load with packed decode weights (Phi3VisionBuilder.packedDecodeWeights; bfloat16 only).")
+    boolean packedDecodeWeights;
+
     @Option(names = "--kernel", description = "Also time the model's batched decodeStep without the server.")
     boolean kernel;
 
@@ -101,9 +106,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         int max = streams.stream().mapToInt(Integer::intValue).max().orElse(1);
         long t0 = System.nanoTime();
         try (Phi3Vision phi = Phi3Vision.builder().modelDir(dir).dtype(precision).maxContext(1024)
-                .maxBatchSize(max).maxConcurrentRequests(max).imageLoader(ImageLoader.forUntrustedInput()).build()) {
-            out.printf(Locale.ROOT, "loaded %s (%s) in %.1f s; load average %s%n", dir.getFileName(),
-                    precision.label(), (System.nanoTime() - t0) / 1e9, loadAverage());
+                .maxBatchSize(max).maxConcurrentRequests(max).packedDecodeWeights(packedDecodeWeights)
+                .imageLoader(ImageLoader.forUntrustedInput()).build()) {
+            out.printf(Locale.ROOT, "loaded %s (%s%s) in %.1f s; load average %s%n", dir.getFileName(),
+                    precision.label(), packedDecodeWeights ? ", packed decode weights" : "",
+                    (System.nanoTime() - t0) / 1e9, loadAverage());
             out.flush();
             try (Phi3vServer server = Phi3vServer.builder(phi).port(0).modelName("bench").maxRunning(max).build()
                     .start()) {

@@ -12,6 +12,7 @@ import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.model.WeightNames;
 import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.Checkpoint;
 import io.github.phi3v.image.Phi3ImageProcessor;
@@ -61,17 +62,18 @@ final class ModelLoader {
             }
             processor = pb.build();
         }
-        MemoryEstimate estimate = estimateMemory(dir, b.precision, b.quantization, b.maxContext,
-                processor.numCrops());
+        // Built (and so validated) before anything is estimated or loaded.
+        ModelOptions options = ModelOptions.defaults().withPrecision(b.precision).withDevice(b.device)
+                .withThreads(b.threads).withQuantization(b.quantization).withPackedDecodeWeights(b.packedDecodeWeights);
+        MemoryEstimate estimate = estimateMemory(dir, b.precision, b.quantization, b.packedDecodeWeights,
+                b.maxContext, processor.numCrops());
         long available = b.availableMemory != null ? b.availableMemory : MemoryEstimate.physicalMemoryBytes();
         estimate.requireFits(available);
         if (b.precision == Precision.FLOAT32 && b.device == ModelOptions.Device.CPU && !Precision.cpuHasBf16()) {
             LOG.log(System.Logger.Level.INFO, "this CPU has no bf16 instructions (no avx512_bf16/amx_bf16 in"
                     + " /proc/cpuinfo): computing in float32, which needs twice the weight memory of bf16");
         }
-        Phi3VModel model = Phi3VModel.load(dir,
-                ModelOptions.defaults().withPrecision(b.precision).withDevice(b.device).withThreads(b.threads)
-                        .withQuantization(b.quantization));
+        Phi3VModel model = Phi3VModel.load(dir, options);
         try {
             long kvBudget = b.kvCacheBytes != null ? b.kvCacheBytes
                     : model.kvCacheBytes(b.maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
@@ -79,7 +81,8 @@ final class ModelLoader {
                     kvBudget, b.kvCacheWait, b.embeddingCacheBytes, b.maxBatchSize);
             Phi3Vision phi = new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
             LOG.log(System.Logger.Level.INFO, () -> "loaded " + dir + " in " + (System.nanoTime() - t0) / 1_000_000
-                    + " ms: " + b.precision.label() + ", quantization " + b.quantization + ", " + b.device + ", "
+                    + " ms: " + b.precision.label() + ", quantization " + b.quantization
+                    + (b.packedDecodeWeights ? ", packed decode weights" : "") + ", " + b.device + ", "
                     + TorchRuntime.threads() + " threads, maxContext " + b.maxContext + ", KV budget "
                     + kvBudget / (1 << 20) + " MiB");
             return phi;
@@ -97,9 +100,12 @@ final class ModelLoader {
         return b.location.resolve(b.hubConfig, b.revision, b.progress);
     }
 
-    /** See {@link Phi3Vision#estimateMemory(Path, Precision, Quantization, int, int)}. */
-    static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization, int maxContext,
-            int numCrops) {
+    /**
+     * See {@link Phi3Vision#estimateMemory(Path, Precision, Quantization, int, int)}; {@code packed} counts the
+     * decoder linears and lm_head twice ({@link ModelOptions#packedDecodeWeights()}).
+     */
+    static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization, boolean packed,
+            int maxContext, int numCrops) {
         Objects.requireNonNull(quantization, "quantization");
         Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
         int bytes = precision == Precision.FLOAT32 ? 4 : 2;
@@ -116,7 +122,8 @@ final class ModelLoader {
                 } else if (quantization == Quantization.INT4 && quantized) {
                     weightBytes += info.numel() / 2 + 4 * (info.numel() / Quantization.INT4_GROUP_SIZE);
                 } else {
-                    weightBytes += info.numel() * bytes;
+                    boolean twice = packed && (quantized || name.equals(WeightNames.LM_HEAD));   // dense + packed
+                    weightBytes += info.numel() * bytes * (twice ? 2 : 1);
                 }
             }
         }

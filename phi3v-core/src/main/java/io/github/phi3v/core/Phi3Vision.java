@@ -393,6 +393,6 @@ public final class Phi3Vision implements AutoCloseable {
      */
     public static MemoryEstimate estimateMemory(Path modelDir, Precision precision, Quantization quantization,
             int maxContext, int numCrops) {
-        return ModelLoader.estimateMemory(modelDir, precision, quantization, maxContext, numCrops);
+        return ModelLoader.estimateMemory(modelDir, precision, quantization, false, maxContext, numCrops);
     }
 }

@@ -41,6 +41,7 @@ public final class Phi3VisionBuilder {
     Long kvCacheBytes;
     Duration kvCacheWait = Phi3Vision.DEFAULT_KV_CACHE_WAIT;
     int maxBatchSize = Phi3Vision.DEFAULT_MAX_BATCH_SIZE;
+    boolean packedDecodeWeights;
     long embeddingCacheBytes = Phi3Vision.DEFAULT_EMBEDDING_CACHE_BYTES;
     ImageLoader imageLoader;
     Integer numCrops;
@@ -155,7 +156,7 @@ public final class Phi3VisionBuilder {
     /**
      * The quantization by name.
      *
-     * @param name "none" or "int8"
+     * @param name "none", "int8" or "int4"
      * @return this builder
      * @throws IllegalArgumentException for another name
      */
@@ -332,6 +333,22 @@ public final class Phi3VisionBuilder {
             throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + n);
         }
         this.maxBatchSize = n;
+        return this;
+    }
+
+    /**
+     * Whether decode steps run on a second copy of the decoder's and lm_head's weights in oneDNN's own layout,
+     * made at load (default off; see {@link ModelOptions#packedDecodeWeights()}). For a server that decodes
+     * several requests together: a batched step of 2-8 requests then costs about what one costs; one request
+     * alone gains little. The price is the memory of those weights twice (about 7.6 GB more for the real
+     * model, counted by the memory check). bf16 on the CPU without quantization only: {@link #build()} refuses
+     * other combinations.
+     *
+     * @param packed true for packed decode weights
+     * @return this builder
+     */
+    public Phi3VisionBuilder packedDecodeWeights(boolean packed) {
+        this.packedDecodeWeights = packed;
         return this;
     }
 

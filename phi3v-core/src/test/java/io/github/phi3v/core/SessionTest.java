@@ -466,6 +466,18 @@ class SessionTest {
             assertEquals(3, q.rawPrompts().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(3))
                     .tokenIds().length);
         }
+
+        // packed decode weights: the decoder linears and lm_head (32064 x 64) are held twice
+        var bf16 = Phi3Vision.estimateMemory(TinyModel.dir(), Precision.BFLOAT16, Quantization.NONE, 8192, 16);
+        try (Phi3Vision p = TinyModel.builder().dtype(Precision.BFLOAT16).packedDecodeWeights(true).build()) {
+            assertEquals(bf16.weightBytes() + 2 * (linear + 32064L * 64), p.memoryEstimate().weightBytes());
+            assertEquals(3, p.rawPrompts().generate(goldenPrompt("d_text_short"), List.of(), RUN_ON.withMaxNewTokens(3))
+                    .tokenIds().length);
+        }
+        // refused before anything is loaded (float32 here)
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> TinyModel.builder().packedDecodeWeights(true).build());
+        assertTrue(refused.getMessage().contains("packed decode weights need bf16"), refused.getMessage());
     }
 
     @Test

@@ -8,8 +8,13 @@ package io.github.phi3v.core.model;
  * @param threads libtorch intra-op threads (process-wide); 0 keeps the current setting, which
  *     {@code TorchRuntime} initialises to the number of cores
  * @param quantization weight quantization applied at load ({@link Quantization#NONE} by default)
+ * @param packedDecodeWeights keep each decoder linear's and lm_head's weight a second time in oneDNN's own
+ *     layout, made at load, for decode steps: a batched step of 2-8 sequences then costs about what one
+ *     costs (docs/benchmarks.md, "Packed decode weights"), for the memory of those weights twice
+ *     (about 7.6 GB more for the real model). bf16 on the CPU without quantization only; off by default
  */
-public record ModelOptions(Precision precision, Device device, int threads, Quantization quantization) {
+public record ModelOptions(Precision precision, Device device, int threads, Quantization quantization,
+        boolean packedDecodeWeights) {
 
     /** The devices a model can run on. */
     public enum Device {
@@ -27,6 +32,8 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @param threads libtorch intra-op threads (≥ 0; 0 keeps the current setting)
      * @param quantization weight quantization; not null, {@link Quantization#INT8} and {@link Quantization#INT4} only on
      *     {@link Device#CPU}
+     * @param packedDecodeWeights packed decode weights; only with {@link Precision#BFLOAT16}, {@link Device#CPU}
+     *     and {@link Quantization#NONE}
      * @throws IllegalArgumentException if a rule is broken
      */
     public ModelOptions {
@@ -40,6 +47,25 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = keep the default), got " + threads);
         }
+        if (packedDecodeWeights && (precision != Precision.BFLOAT16 || device != Device.CPU
+                || quantization != Quantization.NONE)) {
+            throw new IllegalArgumentException("packed decode weights need bf16 weights on the CPU without"
+                    + " quantization (oneDNN's bf16 kernels), but " + precision.label() + ", " + device + ", quantization "
+                    + quantization.name().toLowerCase(java.util.Locale.ROOT) + " was requested: drop the packed"
+                    + " decode weights or use bf16, cpu and no quantization");
+        }
+    }
+
+    /**
+     * Options without packed decode weights.
+     *
+     * @param precision dtype of weights and activations
+     * @param device where tensors live
+     * @param threads libtorch intra-op threads (0 = keep)
+     * @param quantization weight quantization
+     */
+    public ModelOptions(Precision precision, Device device, int threads, Quantization quantization) {
+        this(precision, device, threads, quantization, false);
     }
 
     /**
@@ -50,7 +76,7 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @param threads libtorch intra-op threads (0 = keep)
      */
     public ModelOptions(Precision precision, Device device, int threads) {
-        this(precision, device, threads, Quantization.NONE);
+        this(precision, device, threads, Quantization.NONE, false);
     }
 
     /**
@@ -69,7 +95,7 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @return the copy
      */
     public ModelOptions withPrecision(Precision p) {
-        return new ModelOptions(p, device, threads, quantization);
+        return new ModelOptions(p, device, threads, quantization, packedDecodeWeights);
     }
 
     /**
@@ -79,7 +105,7 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @return the copy
      */
     public ModelOptions withDevice(Device d) {
-        return new ModelOptions(precision, d, threads, quantization);
+        return new ModelOptions(precision, d, threads, quantization, packedDecodeWeights);
     }
 
     /**
@@ -89,7 +115,7 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @return the copy
      */
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(precision, device, n, quantization);
+        return new ModelOptions(precision, device, n, quantization, packedDecodeWeights);
     }
 
     /**
@@ -99,6 +125,16 @@ public record ModelOptions(Precision precision, Device device, int threads, Quan
      * @return the copy
      */
     public ModelOptions withQuantization(Quantization q) {
-        return new ModelOptions(precision, device, threads, q);
+        return new ModelOptions(precision, device, threads, q, packedDecodeWeights);
+    }
+
+    /**
+     * A copy with or without packed decode weights.
+     *
+     * @param packed whether decode steps run on packed weights (bf16, CPU, no quantization)
+     * @return the copy
+     */
+    public ModelOptions withPackedDecodeWeights(boolean packed) {
+        return new ModelOptions(precision, device, threads, quantization, packed);
     }
 }

@@ -73,7 +73,10 @@ final class Phi3DecoderLayer {
     private final Scalar minusInf;
     /** CPU: every matrix product runs under a {@link CpuMatmulBackend} lease. */
     private final boolean cpu;
-    /** CPU with bf16 linears: one-row linears run on ATen's GEMV ({@link CpuMatmulBackend.Mode#ATEN_GEMV}). */
+    /**
+     * CPU with bf16 linears that are not packed: one-row linears run on ATen's GEMV ({@link
+     * CpuMatmulBackend.Mode#ATEN_GEMV}); packed ones run every decode step on oneDNN ({@link PackedLinear}).
+     */
     private final boolean atenGemv;
 
     Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
@@ -92,7 +95,7 @@ final class Phi3DecoderLayer {
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         cpu = w.device().is_cpu();
-        atenGemv = cpu && decodeOnAtenGemv(w.dtype(), w.quantization());
+        atenGemv = cpu && !w.packedDecode() && decodeOnAtenGemv(w.dtype(), w.quantization());
     }
 
     /**
@@ -123,12 +126,12 @@ final class Phi3DecoderLayer {
         }
     }
 
-    /** A bias-free decoder linear: in the loader's dtype, or quantized as the loader says. */
+    /** A bias-free decoder linear: in the loader's dtype (packed if the loader says so), or quantized. */
     private static Linear linear(WeightLoader w, String name) {
         return switch (w.quantization()) {
             case INT8 -> w.preQuantized() ? Int8Linear.loadStored(w, name) : Int8Linear.load(w, name);
             case INT4 -> w.preQuantized() ? Int4Linear.loadStored(w, name) : Int4Linear.load(w, name);
-            case NONE -> new Linear(w.load(name), null);
+            case NONE -> w.packedDecode() ? PackedLinear.load(w, name, w.dtype()) : new Linear(w.load(name), null);
         };
     }
 

@@ -78,7 +78,9 @@ public final class Phi3VModel implements AutoCloseable {
         // the top-2 gap is that small. A float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, so the
         // decode step costs about the same; the price is lm_head's memory (x2).
         this.float32Logits = onCpu && dtype != ScalarType.Float;
-        this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, float32Logits ? ScalarType.Float : dtype), null);
+        ScalarType lmHeadType = float32Logits ? ScalarType.Float : dtype;
+        this.lmHead = w.packedDecode() ? PackedLinear.load(w, WeightNames.LM_HEAD, lmHeadType)
+                : new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
         this.rope = new LongRopeEmbedding(w, config);
         if (config.hasVision()) {
             ImageEmbeddingConfig img = config.imageEmbedding();
@@ -144,7 +146,8 @@ public final class Phi3VModel implements AutoCloseable {
             // The loader makes the model's first native object (the device) and owns every one after it:
             // whatever fails from here on (a read error, an allocation), closing it frees all of them.
             WeightLoader loader = new WeightLoader(checkpoint, options.precision().scalarType(),
-                    cuda ? DeviceType.CUDA : DeviceType.CPU, effective.quantization(), stored != Quantization.NONE);
+                    cuda ? DeviceType.CUDA : DeviceType.CPU, effective.quantization(), stored != Quantization.NONE,
+                    effective.packedDecodeWeights());
             try {
                 return new Phi3VModel(config, effective, loader);
             } catch (RuntimeException | Error e) {
@@ -487,10 +490,12 @@ public final class Phi3VModel implements AutoCloseable {
      * one single-row product per row up to {@link #LM_HEAD_ROWS_PER_GEMV} rows: libtorch's float32 GEMM runs
      * single-threaded here and costs as much as four multi-threaded GEMVs (measured with
      * {@code BatchLinearProbe}, docs/benchmarks.md); each row is then exactly its single-sequence product.
+     * A {@link PackedLinear} lm_head takes the batch as it is.
      */
     private Tensor batchLogits(Tensor normed) {
         long b = normed.size(0);
-        boolean rows = !device.is_cuda() && b <= LM_HEAD_ROWS_PER_GEMV && Tensors.dtype(lmHead.weight) == ScalarType.Float;
+        boolean rows = !device.is_cuda() && b <= LM_HEAD_ROWS_PER_GEMV && Tensors.dtype(lmHead.weight) == ScalarType.Float
+                && !(lmHead instanceof PackedLinear);     // packed: one call, each row on the one-row kernel
         if (!rows) {
             return toCpuFloat(lmHead.apply(normed));
         }

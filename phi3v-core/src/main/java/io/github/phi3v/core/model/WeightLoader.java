@@ -30,10 +30,11 @@ final class WeightLoader implements AutoCloseable {
     private final Device device;
     private final Quantization quantization;
     private final boolean preQuantized;
+    private final boolean packedDecode;
     private final List<Pointer> owned = new ArrayList<>();
 
     WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType) {
-        this(checkpoint, dtype, deviceType, Quantization.NONE, false);
+        this(checkpoint, dtype, deviceType, Quantization.NONE, false, false);
     }
 
     /**
@@ -42,12 +43,13 @@ final class WeightLoader implements AutoCloseable {
      * config or the checkpoint was refused before the loader existed).
      */
     WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType, Quantization quantization,
-            boolean preQuantized) {
+            boolean preQuantized, boolean packedDecode) {
         this.checkpoint = checkpoint;
         this.dtype = dtype;
         this.device = own(deviceType == DeviceType.CUDA ? new Device(deviceType, (byte) 0) : new Device(deviceType));
         this.quantization = quantization;
         this.preQuantized = preQuantized;
+        this.packedDecode = packedDecode;
     }
 
     /** The named checkpoint tensor as a fresh contiguous tensor of the compute dtype and device. */
@@ -90,6 +92,14 @@ final class WeightLoader implements AutoCloseable {
      */
     boolean preQuantized() {
         return preQuantized;
+    }
+
+    /**
+     * Whether the decoder linears and lm_head also keep a packed copy of their weight for decode steps
+     * ({@link PackedLinear}, {@link ModelOptions#packedDecodeWeights()}).
+     */
+    boolean packedDecode() {
+        return packedDecode;
     }
 
     /** The quantization the decoder's linear layers are loaded with. */

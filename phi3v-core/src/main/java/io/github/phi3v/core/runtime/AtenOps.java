@@ -9,12 +9,12 @@ import org.bytedeco.pytorch.Tensor;
 
 /**
  * ATen operators that libtorch registers but the JavaCPP presets expose no Java function for (the
- * underscore ops of weight-only quantization), called by name through the c10 dispatcher's boxed calling
+ * underscore ops of weight-only quantization and oneDNN weight packing), called by name through the c10 dispatcher's boxed calling
  * convention: the arguments go on a stack of {@code IValue}s, the operator replaces them with its result.
  * The same kernels PyTorch's {@code torch.ops.aten.*} reach; the dispatcher checks the argument types
  * against the registered schema and throws a {@code RuntimeException} naming the operator on a mismatch.
  *
- * <p>Used by the int4 decoder linears and by the tooling's kernel probes. Thread-safe: the operator handles
+ * <p>Used by the int4 decoder linears, the packed decode weights and by the tooling's kernel probes. Thread-safe: the operator handles
  * are looked up once and are immutable; each call has its own stack.
  * Results are new tensors registered in the caller's {@code PointerScope} like any other op's.
  */
@@ -28,33 +28,33 @@ public final class AtenOps {
     private static volatile Handles handles;
 
     /**
-     * The three handles. Each holds one reference of its own that nothing releases (the operators are
+     * The operator handles. Each holds one reference of its own that nothing releases (the operators are
      * registered for the life of the process): the scope the first caller happens to have open releases only
      * the reference it took, so closing that scope (a finished or a failed model load) never frees them.
      */
-    private record Handles(OperatorHandle int4Pack, OperatorHandle int4Mm, OperatorHandle int8Mm) {
+    private record Handles(OperatorHandle int4Pack, OperatorHandle int4Mm, OperatorHandle int8Mm,
+            OperatorHandle reorderLinear) {
+
+        private static final String[] NAMES = {"aten::_convert_weight_to_int4pack_for_cpu",
+            "aten::_weight_int4pack_mm_for_cpu", "aten::_weight_int8pack_mm", "mkldnn::_reorder_linear_weight"};
 
         static Handles lookUp() {
             Dispatcher d = Dispatcher.singleton();
-            OperatorHandle pack = find(d, "aten::_convert_weight_to_int4pack_for_cpu");
+            OperatorHandle[] found = new OperatorHandle[NAMES.length];
+            int n = 0;
             try {
-                OperatorHandle mm4 = find(d, "aten::_weight_int4pack_mm_for_cpu");
-                try {
-                    return new Handles(pack, mm4, find(d, "aten::_weight_int8pack_mm"));
-                } catch (RuntimeException | Error e) {
-                    mm4.releaseReference();
-                    throw e;
+                for (; n < NAMES.length; n++) {
+                    OperatorHandle h = d.findSchemaOrThrow(NAMES[n], "");
+                    h.retainReference();
+                    found[n] = h;
                 }
+                return new Handles(found[0], found[1], found[2], found[3]);
             } catch (RuntimeException | Error e) {
-                pack.releaseReference();   // a failed lookup leaves nothing behind; the next call tries again
+                for (int i = 0; i < n; i++) {
+                    found[i].releaseReference();   // a failed lookup leaves nothing behind; the next call tries again
+                }
                 throw e;
             }
-        }
-
-        private static OperatorHandle find(Dispatcher d, String name) {
-            OperatorHandle h = d.findSchemaOrThrow(name, "");
-            h.retainReference();
-            return h;
         }
     }
 
@@ -114,6 +114,19 @@ public final class AtenOps {
      */
     public static Tensor weightInt8PackMm(Tensor x, Tensor q, Tensor scales) {
         return call(handles().int8Mm(), new IValue(x), new IValue(q), new IValue(scales));
+    }
+
+    /**
+     * {@code mkldnn::_reorder_linear_weight(Tensor self, int? batch_size=None) -> Tensor}: the weight of a
+     * linear layer in oneDNN's own blocked layout, for {@code torch.mkldnn_linear} on oneDNN ({@code
+     * to_mkldnn}) inputs. The layout is chosen for the CPU libtorch runs on, so it is made at load and never
+     * stored; no batch-size hint, so one packed weight serves every row count.
+     *
+     * @param weight {@code [out, in]} float32 or bf16, dense and contiguous
+     * @return the same weight as an opaque oneDNN tensor
+     */
+    public static Tensor reorderLinearWeight(Tensor weight) {
+        return call(handles().reorderLinear(), new IValue(weight), new IValue());
     }
 
     private static Tensor call(OperatorHandle op, IValue... args) {

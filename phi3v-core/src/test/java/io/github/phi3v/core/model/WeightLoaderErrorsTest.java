@@ -77,7 +77,7 @@ class WeightLoaderErrorsTest {
         long count = Pointer.totalCount();
         for (ScalarType dtype : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
             try (Checkpoint c = Checkpoint.open(f);
-                 WeightLoader w = new WeightLoader(c, dtype, DeviceType.CPU, Quantization.INT8, false)) {
+                 WeightLoader w = new WeightLoader(c, dtype, DeviceType.CPU, Quantization.INT8, false, false)) {
                 long owned = Pointer.totalCount();
                 for (Executable path : loadPaths(w, "huge")) {
                     InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, path);
@@ -152,7 +152,7 @@ class WeightLoaderErrorsTest {
         TorchRuntime.ensureInitialized();
         long count = Pointer.totalCount();
         try (Checkpoint c = Checkpoint.open(f);
-             WeightLoader w = new WeightLoader(c, ScalarType.BFloat16, DeviceType.CPU, Quantization.INT8, false)) {
+             WeightLoader w = new WeightLoader(c, ScalarType.BFloat16, DeviceType.CPU, Quantization.INT8, false, false)) {
             w.load("a");
             try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
                 raf.setLength(Files.size(f) - 20);   // 12 of b's 32 bytes are left
