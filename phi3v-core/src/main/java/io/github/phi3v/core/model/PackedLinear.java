@@ -20,10 +20,10 @@ import io.github.phi3v.core.runtime.Tensors;
  * (measured in docs/benchmarks.md, "Packed decode weights"). The price is memory: each packed layer holds
  * its weight twice (dense for prefill, packed for decode).
  *
- * <p>Each row's result does not depend on the other rows of the call: oneDNN's kernel for a given row
- * count computes each output row from its input row alone, and float32 calls are cut into calls of at most
- * {@link #FLOAT32_ROWS_PER_CALL} rows, all on one kernel (see there). The packed results differ from the
- * dense weight's only in summation order (tests: {@code PackedDecodeWeightsTest}).
+ * <p>Each row's result does not depend on the other rows of the call, and float32 calls are cut into calls of
+ * at most {@link #FLOAT32_ROWS_PER_CALL} rows, all on the kernel one row takes (see there). A bf16 row decoded
+ * in a batch (packed) and alone (ATen's GEMV) differs only in summation order, as without packing (tests:
+ * {@code PackedDecodeWeightsTest}).
  */
 final class PackedLinear extends Modules.Linear {
 
@@ -82,10 +82,13 @@ final class PackedLinear extends Modules.Linear {
         return onPacked(x);
     }
 
-    /** {@code [rows, in] -> [rows, out]}; other shapes and calls of more than {@link #MAX_ROWS} rows run dense. */
+    /**
+     * {@code [rows, in] -> [rows, out]}; other shapes, calls of more than {@link #MAX_ROWS} rows, and one bf16 row
+     * (ATen's GEMV on the dense weight is faster there: 26.9 against 29.7 ms in {@code PackedLinearProbe}) run dense.
+     */
     @Override
     Tensor apply(Tensor x) {
-        if (x.dim() != 2 || x.size(0) > MAX_ROWS) {
+        if (x.dim() != 2 || x.size(0) > MAX_ROWS || (x.size(0) == 1 && Tensors.dtype(packed) != ScalarType.Float)) {
             return super.apply(x);
         }
         long rows = x.size(0);

@@ -74,8 +74,8 @@ final class Phi3DecoderLayer {
     /** CPU: every matrix product runs under a {@link CpuMatmulBackend} lease. */
     private final boolean cpu;
     /**
-     * CPU with bf16 linears that are not packed: one-row linears run on ATen's GEMV ({@link
-     * CpuMatmulBackend.Mode#ATEN_GEMV}); packed ones run every decode step on oneDNN ({@link PackedLinear}).
+     * CPU with bf16 linears: one-row linears run on ATen's GEMV ({@link CpuMatmulBackend.Mode#ATEN_GEMV}), also
+     * when they are {@link PackedLinear}s (which then use their dense weight: ATen's GEMV is the faster one-row kernel).
      */
     private final boolean atenGemv;
 
@@ -95,7 +95,7 @@ final class Phi3DecoderLayer {
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         cpu = w.device().is_cpu();
-        atenGemv = cpu && !w.packedDecode() && decodeOnAtenGemv(w.dtype(), w.quantization());
+        atenGemv = cpu && decodeOnAtenGemv(w.dtype(), w.quantization());
     }
 
     /**

@@ -206,6 +206,12 @@ class AllocationFailureTest {
     }
 
     @Test
+    void loadFreesWhatItMadeWhenAnAllocationFailsWithPackedDecodeWeights() {
+        loadFailures("load bf16 packed", randomBf16, ModelOptions.defaults().withPrecision(Precision.BFLOAT16)
+                .withPackedDecodeWeights(true));
+    }
+
+    @Test
     void loadFreesWhatItMadeWhenAnAllocationFailsInt8() {
         loadFailures("load int8", randomBf16, ModelOptions.defaults().withPrecision(Precision.BFLOAT16)
                 .withQuantization(Quantization.INT8));
