@@ -132,27 +132,10 @@ class PackedDecodeWeightsTest {
         assertTrue(worst <= GenerationTest.BF16_CACHED_TOL, "packed batched logits differ from alone by " + worst);
     }
 
-    /** Single-sequence cached steps (the packed one-row path) against full recomputations (the dense prefill). */
+    /** Single-sequence cached steps (packed lm_head) against full recomputations (the dense prefill). */
     @Test
     void cachedPackedStepsStayCloseToFullRecomputation() {
-        GoldenTensors g = GoldenCases.generation("d_text_short");
-        int[] prompt = g.ints("prompt_input_ids");
-        int[] gen = g.ints("nocache_pristine_new_ids");
-        int[] all = Arrays.copyOf(prompt, prompt.length + gen.length);
-        System.arraycopy(gen, 0, all, prompt.length, gen.length);
-        Phi3VModel m = PACKED.get();
-        double worst = 0;
-        try (KvCache cache = m.newKvCache(all.length)) {
-            float[] cached = m.forward(prompt, List.of(), cache, 0);
-            for (int step = 0; step < gen.length; step++) {
-                int len = prompt.length + step;
-                try (KvCache fresh = m.newKvCache(len)) {
-                    worst = Math.max(worst, GoldenCases.maxAbsDiff(cached,
-                            m.forward(Arrays.copyOf(all, len), List.of(), fresh, 0)));
-                }
-                cached = m.forward(new int[] {all[len]}, List.of(), cache, len);
-            }
-        }
+        double worst = GenerationTest.cachedVsRecomputed(PACKED.get());
         System.out.printf("[PackedDecodeWeightsTest] packed cached vs full recompute: max abs diff %.2e%n", worst);
         assertTrue(worst <= GenerationTest.BF16_CACHED_TOL, "packed cached decode drifts by " + worst);
     }
