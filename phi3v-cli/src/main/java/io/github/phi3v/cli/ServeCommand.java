@@ -57,7 +57,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--packed-decode-weights",
             description = "Keep the decoder's weights a second time in oneDNN's layout for decode steps: a batched"
-                    + " step of 2-8 requests then costs about what one costs (bf16 on the CPU without --quantize;"
+                    + " step of 4 requests then took 1.2x one request's step (bf16 on the CPU without --quantize;"
                     + " about 7.6 GB more memory for the real model).")
     boolean packedDecodeWeights;
 

@@ -339,8 +339,8 @@ public final class Phi3VisionBuilder {
     /**
      * Whether decode steps run on a second copy of the decoder's and lm_head's weights in oneDNN's own layout,
      * made at load (default off; see {@link ModelOptions#packedDecodeWeights()}). For a server that decodes
-     * several requests together: a batched step of 2-8 requests then costs about what one costs; one request
-     * alone gains little. The price is the memory of those weights twice (about 7.6 GB more for the real
+     * several requests together: a full-size step of 4 requests then took 1.2x a single request's step and one
+     * of 8 requests 1.7x, against 1.8x and 2.5x without (docs/benchmarks.md); one request alone gains nothing. The price is the memory of those weights twice (about 7.6 GB more for the real
      * model, counted by the memory check). bf16 on the CPU without quantization only: {@link #build()} refuses
      * other combinations.
      *

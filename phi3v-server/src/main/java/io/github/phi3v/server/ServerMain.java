@@ -27,7 +27,7 @@ public final class ServerMain {
             "  --max-batch N             requests decoded together in one batched step (default 8)",
             "  --max-running N           requests generating at once (default: --max-batch)",
             "  --packed-decode-weights   decoder weights a second time in oneDNN's layout: batched decode steps"
-                    + " cost about one's (bf16, CPU; ~7.6 GB more)",
+                    + " of 4 took 1.2x one's (bf16, CPU; ~7.6 GB more)",
             "  --max-queue N             requests waiting; more get 429 (default 32)",
             "  --max-body-bytes N        largest request body (default 33554432)",
             "  --max-images N            images per request (default 8)",

@@ -9,8 +9,8 @@ package io.github.phi3v.core.model;
  *     {@code TorchRuntime} initialises to the number of cores
  * @param quantization weight quantization applied at load ({@link Quantization#NONE} by default)
  * @param packedDecodeWeights keep each decoder linear's and lm_head's weight a second time in oneDNN's own
- *     layout, made at load, for decode steps: a batched step of 2-8 sequences then costs about what one
- *     costs (docs/benchmarks.md, "Packed decode weights"), for the memory of those weights twice
+ *     layout, made at load, for decode steps: a batched step of 4 sequences then took 1.2x a one-sequence
+ *     step, of 8 sequences 1.7x (docs/benchmarks.md, "Packed decode weights"), for the memory of those weights twice
  *     (about 7.6 GB more for the real model). bf16 on the CPU without quantization only; off by default
  */
 public record ModelOptions(Precision precision, Device device, int threads, Quantization quantization,
