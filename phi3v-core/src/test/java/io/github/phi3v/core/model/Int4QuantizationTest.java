@@ -40,6 +40,10 @@ class Int4QuantizationTest {
     /** Largest share of the issue's decided positions (gap > 0.5) where int4 may differ (measured 33/719). */
     static final double MAX_MISMATCH_SHARE = 0.05;
 
+    /** Scales and offsets tried per group by the dense search of the 6 % test. */
+    private static final int SEARCH_SCALES = 121;
+    private static final int SEARCH_OFFSETS = 41;
+
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> BF16 = GoldenCases.model(GoldenCases.modelBf16(),
             ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
@@ -87,6 +91,79 @@ class Int4QuantizationTest {
         List<QuantizationCriteria.LinearError> over = errors.stream()
                 .filter(e -> e.error() > MIN_MAX_ROUNDING_ERROR).toList();
         assertEquals(List.of(), over, "int4 linears over plain min/max rounding's " + MIN_MAX_ROUNDING_ERROR);
+    }
+
+    /**
+     * Why issue #20's 6 % median is out of reach for any group-wise 4-bit rounding with one scale and one
+     * offset per {@value Int4Linear#GROUP_SIZE} weights (the smallest group ATen's int4 CPU kernel takes):
+     * a dense search over each group's scale and offset ({@value #SEARCH_SCALES} scales from half to 1.1
+     * times its min/max step, {@value #SEARCH_OFFSETS} offsets within one step) finds nothing below ~6.9 %
+     * relative error on Gaussian weights, which is what the random golden weights are. Asserted: the best
+     * grid found stays above 6.5 %, and {@link Int4Linear}'s rounding, scale and zero rounded to bf16 as
+     * stored, comes within 5 % of it (so the quantizer is not what keeps the error above 6 %).
+     */
+    @Test
+    void noSixteenLevelGridPerGroupOfThirtyTwoGaussianWeightsComesNearSixPercent() {
+        int groups = 2000;
+        int g = Int4Linear.GROUP_SIZE;
+        float[] w = new float[groups * g];
+        java.util.Random random = new java.util.Random(20);
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) random.nextGaussian();
+        }
+        double energy = 0;
+        double bestFound = 0;
+        for (int k = 0; k < groups; k++) {
+            float min = Float.MAX_VALUE;
+            float max = -Float.MAX_VALUE;
+            for (int j = 0; j < g; j++) {
+                min = Math.min(min, w[k * g + j]);
+                max = Math.max(max, w[k * g + j]);
+                energy += (double) w[k * g + j] * w[k * g + j];
+            }
+            double step = (max - min) / 15.0;
+            double centre = (max + min) / 2.0;
+            double best = Double.MAX_VALUE;
+            for (int a = 0; a < SEARCH_SCALES; a++) {
+                double scale = step * (0.5 + 0.6 * a / (SEARCH_SCALES - 1));
+                for (int b = 0; b < SEARCH_OFFSETS; b++) {
+                    double offset = centre - 7.5 * scale + scale * (-0.5 + (double) b / (SEARCH_OFFSETS - 1));
+                    best = Math.min(best, groupError(w, k * g, g, scale, offset));
+                }
+            }
+            bestFound += best;
+        }
+        double bound = Math.sqrt(bestFound / energy);
+        double ours;
+        try (InferenceScope scope = InferenceScope.open();
+             Int4Linear.Stored s = Int4Linear.quantize(Tensors.fromFloats(w, (long) groups, (long) g), "gaussian")) {
+            float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                 // [groups]
+            float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
+            long[] packed = Tensors.toLongs(s.nibbles().to(ScalarType.Long));                  // [groups * g / 2]
+            double err = 0;
+            for (int i = 0; i < w.length; i++) {
+                long q = (packed[i / 2] >> (4 * (i % 2))) & 15;                               // even column: low nibble
+                double d = (q - 8) * (double) scale[i / g] + zero[i / g] - w[i];
+                err += d * d;
+            }
+            ours = Math.sqrt(err / energy);
+        }
+        System.out.printf("[Int4QuantizationTest] %d groups of %d Gaussian weights: best grid of a %dx%d search %.4f, "
+                + "Int4Linear %.4f relative error (issue #20's target 0.06)%n", groups, g, SEARCH_SCALES, SEARCH_OFFSETS,
+                bound, ours);
+        assertTrue(bound > 0.065, "a 4-bit grid per group came near 6 %: " + bound);
+        assertTrue(ours <= 1.05 * bound, "Int4Linear's rounding " + ours + " is more than 5 % above the best grid " + bound);
+    }
+
+    /** Squared error of {@code w[from, from + n)} rounded to the 16 levels {@code offset + q * scale}. */
+    private static double groupError(float[] w, int from, int n, double scale, double offset) {
+        double e = 0;
+        for (int j = from; j < from + n; j++) {
+            double q = Math.max(0, Math.min(15, Math.rint((w[j] - offset) / scale)));
+            double d = q * scale + offset - w[j];
+            e += d * d;
+        }
+        return e;
     }
 
     /** The kernel's dequantization is exactly {@code (q - 8) * scale + zero} in float32 activations. */
