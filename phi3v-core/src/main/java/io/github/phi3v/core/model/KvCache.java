@@ -2,10 +2,21 @@ package io.github.phi3v.core.model;
 
 import org.bytedeco.pytorch.Tensor;
 
+import io.github.phi3v.core.runtime.InferenceScope;
+
 /**
  * The keys and values of one sequence for every decoder layer, preallocated for {@code capacity}
- * tokens (no per-token concatenation): per layer {@code [kvHeads, capacity, headDim]} in the model's
- * dtype on its device. Created by {@link Phi3VModel#newKvCache(int)}; free it with {@link #close()}.
+ * tokens (no per-token concatenation): per layer one buffer of {@code kvHeads * capacity * headDim}
+ * elements in the model's dtype on its device. Created by {@link Phi3VModel#newKvCache(int)}; free it
+ * with {@link #close()}.
+ *
+ * <p>Layout: each buffer's start holds a contiguous {@code [kvHeads, span, headDim]} tensor
+ * ({@link #keys}, {@link #values}), where {@code span} is the positions in use rounded up to
+ * {@value #SPAN_STEP} (at most the capacity); {@link #layOut} moves the heads apart or together when a
+ * call needs another span. A {@code [kvHeads, capacity, headDim]} layout would make the attention's
+ * {@code [kvHeads, length, headDim]} slice a strided view, and libtorch's bf16 batched matmul copies
+ * such a view into a contiguous tensor on every decode step (17 % of an int8 decode step at 2000
+ * positions); moving the heads costs one copy of the cache per {@value #SPAN_STEP} tokens instead.
  *
  * <p>The cache holds exactly what a full recomputation of the current sequence would produce: when
  * the sequence crosses {@code original_max_position_embeddings} (LongRoPE switches from the short to
@@ -18,9 +29,22 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class KvCache implements AutoCloseable {
 
+    /**
+     * Positions per head are laid out in multiples of this (the decode attention's key-count bucket, so
+     * that a decode step's padded slice is the whole contiguous span).
+     */
+    static final int SPAN_STEP = 64;
+
     final Phi3VModel owner;
+    /** Per layer: {@code [kvHeads, span, headDim]}, a contiguous view of the start of {@link #keyBuffers}. */
     final Tensor[] keys;
+    /** Per layer: {@code [kvHeads, span, headDim]}, a contiguous view of the start of {@link #valueBuffers}. */
     final Tensor[] values;
+    /** Per layer: the allocated {@code [kvHeads, capacity, headDim]} tensors, only ever used flat. */
+    private final Tensor[] keyBuffers;
+    private final Tensor[] valueBuffers;
+    /** Positions per head in the current layout of {@link #keys} and {@link #values}. */
+    private long span;
     /** Input embeddings of positions {@code 0 .. min(capacity, original_max)-1}, to recompute a crossed prefix. */
     final Tensor inputEmbeddings;
     /** Rotary cos/sin with the short factors, {@code [positions, headDim]}. */
@@ -35,8 +59,11 @@ public final class KvCache implements AutoCloseable {
     KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
             LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity) {
         this.owner = owner;
-        this.keys = keys;
-        this.values = values;
+        this.keyBuffers = keys;
+        this.valueBuffers = values;
+        this.keys = keys.clone();           // the full-capacity layout until the first layOut
+        this.values = values.clone();
+        this.span = capacity;
         this.inputEmbeddings = inputEmbeddings;
         this.shortTable = shortTable;
         this.longTable = longTable;
@@ -104,8 +131,8 @@ public final class KvCache implements AutoCloseable {
      */
     public long sizeInBytes() {
         long total = 0;
-        for (int i = 0; i < keys.length; i++) {
-            total += keys[i].nbytes() + values[i].nbytes();
+        for (int i = 0; i < keyBuffers.length; i++) {
+            total += keyBuffers[i].nbytes() + valueBuffers[i].nbytes();
         }
         return total + (inputEmbeddings == null ? 0 : inputEmbeddings.nbytes())
                 + 2 * shortTable.cos().nbytes() + (longTable == null ? 0 : 2 * longTable.cos().nbytes());
@@ -135,19 +162,85 @@ public final class KvCache implements AutoCloseable {
                     + capacity);
         }
         if (len > 0) {
-            for (int i = 0; i < keys.length; i++) {
-                keys[i].narrow(1, 0, len).copy_(src.keys[i].narrow(1, 0, len));        // [kvHeads, len, headDim]
-                values[i].narrow(1, 0, len).copy_(src.values[i].narrow(1, 0, len));
-            }
-            if (inputEmbeddings != null && src.inputEmbeddings != null) {
-                long rows = Math.min(len, Math.min(inputEmbeddings.size(0), src.inputEmbeddings.size(0)));
-                if (rows > 0) {
-                    inputEmbeddings.narrow(0, 0, rows).copy_(src.inputEmbeddings.narrow(0, 0, rows)); // [rows, hidden]
+            length = 0;                     // what this cache held is overwritten: nothing to keep while laying out
+            layOut(len);
+            // The buffers are inference tensors: written in place only in inference mode.
+            try (InferenceScope scope = InferenceScope.open()) {
+                for (int i = 0; i < keys.length; i++) {
+                    keys[i].narrow(1, 0, len).copy_(src.keys[i].narrow(1, 0, len));    // [kvHeads, len, headDim]
+                    values[i].narrow(1, 0, len).copy_(src.values[i].narrow(1, 0, len));
+                }
+                if (inputEmbeddings != null && src.inputEmbeddings != null) {
+                    long rows = Math.min(len, Math.min(inputEmbeddings.size(0), src.inputEmbeddings.size(0)));
+                    if (rows > 0) {
+                        inputEmbeddings.narrow(0, 0, rows).copy_(src.inputEmbeddings.narrow(0, 0, rows)); // [rows, hidden]
+                    }
                 }
             }
         }
         longRope = src.longRope;
         length = len;
+    }
+
+    /**
+     * Lays the heads out so that {@link #keys} and {@link #values} span {@code end} positions rounded up to
+     * {@value #SPAN_STEP} (at most the capacity), keeping the {@link #length()} cached positions of every
+     * head. Call before writing or attending to positions below {@code end}.
+     *
+     * @param end the positions the next call writes or reads, {@code 1..capacity}
+     */
+    void layOut(long end) {
+        checkOpen();
+        long target = Math.min(capacity, (end + SPAN_STEP - 1) / SPAN_STEP * SPAN_STEP);
+        if (target == span) {
+            return;
+        }
+        long heads = keyBuffers[0].size(0);
+        long headDim = keyBuffers[0].size(2);
+        // Only the cached positions carry data: the caller writes everything from length() on.
+        long kept = Math.min(length, Math.min(span, target)) * headDim;  // elements kept per head
+        try (InferenceScope scope = InferenceScope.open()) {
+            for (int i = 0; i < keys.length; i++) {
+                Tensor[] moved = {move(keyBuffers[i], heads, headDim, target, kept),
+                        move(valueBuffers[i], heads, headDim, target, kept)};
+                // The new views outlive this scope; the old ones (not the buffers) are released.
+                releaseView(keys[i], keyBuffers[i]);
+                releaseView(values[i], valueBuffers[i]);
+                keys[i] = scope.keep(moved[0]);
+                values[i] = scope.keep(moved[1]);
+            }
+        }
+        span = target;
+    }
+
+    /**
+     * Moves each head's first {@code kept} elements from offset {@code h * span * headDim} to
+     * {@code h * target * headDim} of {@code buffer} and returns its {@code [heads, target, headDim]} view.
+     * Growing moves the last head first, shrinking the first: no head is overwritten before it has moved.
+     */
+    private Tensor move(Tensor buffer, long heads, long headDim, long target, long kept) {
+        Tensor flat = buffer.view(-1);                                   // [heads * capacity * headDim]
+        boolean grow = target > span;
+        for (long k = 0; k < heads; k++) {
+            long h = grow ? heads - 1 - k : k;
+            long from = h * span * headDim;
+            long to = h * target * headDim;
+            if (from == to || kept == 0) {
+                continue;
+            }
+            Tensor src = flat.narrow(0, from, kept);
+            Tensor dst = flat.narrow(0, to, kept);
+            // copy_ refuses overlapping source and destination: a head that moves by less than its length
+            // goes through a temporary.
+            dst.copy_(Math.abs(to - from) < kept ? src.clone() : src);      // in place
+        }
+        return flat.narrow(0, 0, heads * target * headDim).view(heads, target, headDim);
+    }
+
+    private static void releaseView(Tensor view, Tensor buffer) {
+        if (view != buffer) {
+            view.close();
+        }
     }
 
     void setLength(int newLength) {
@@ -168,8 +261,10 @@ public final class KvCache implements AutoCloseable {
         }
         closed = true;
         for (int i = 0; i < keys.length; i++) {
-            keys[i].close();
-            values[i].close();
+            releaseView(keys[i], keyBuffers[i]);
+            releaseView(values[i], valueBuffers[i]);
+            keyBuffers[i].close();
+            valueBuffers[i].close();
         }
         if (inputEmbeddings != null) {
             inputEmbeddings.close();

@@ -517,6 +517,7 @@ public final class Phi3VModel implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 KvCache c = caches[i];
                 int at = c.length();
+                c.layOut(at + 1L);
                 boolean longFactors = rope.isLong(at + 1L);
                 steps[i] = step(c, at, 1, longFactors);
                 cos.push_back(steps[i].rope().cos());                           // [1, d]
@@ -639,6 +640,7 @@ public final class Phi3VModel implements AutoCloseable {
         }
         cache.truncate(start);
         int end = start + n;
+        cache.layOut(end);
         try (InferenceScope scope = InferenceScope.open()) {
             // The residual stream is kept in float32 whatever the model dtype: with 16-bit weights only
             // the inputs and outputs of the linear layers are rounded, not the 2 x layers additions.
