@@ -185,7 +185,8 @@ public final class KvCache implements AutoCloseable {
     /**
      * Lays the heads out so that {@link #keys} and {@link #values} span {@code end} positions rounded up to
      * {@value #SPAN_STEP} (at most the capacity), keeping the {@link #length()} cached positions of every
-     * head. Call before writing or attending to positions below {@code end}.
+     * head. Call before writing or attending to positions below {@code end}. If it fails (a native
+     * allocation), the cache is left empty ({@code length() == 0}) and usable.
      *
      * @param end the positions the next call writes or reads, {@code 1..capacity}
      */
@@ -198,7 +199,7 @@ public final class KvCache implements AutoCloseable {
         long heads = keyBuffers[0].size(0);
         long headDim = keyBuffers[0].size(2);
         // Only the cached positions carry data: the caller writes everything from length() on.
-        long kept = Math.min(length, Math.min(span, target)) * headDim;  // elements kept per head
+        long kept = Math.max(0, Math.min(length, Math.min(span, target))) * headDim;  // elements kept per head
         try (InferenceScope scope = InferenceScope.open()) {
             for (int i = 0; i < keys.length; i++) {
                 Tensor[] moved = {move(keyBuffers[i], heads, headDim, target, kept),
@@ -209,6 +210,12 @@ public final class KvCache implements AutoCloseable {
                 keys[i] = scope.keep(moved[0]);
                 values[i] = scope.keep(moved[1]);
             }
+        } catch (RuntimeException | Error e) {
+            // Some heads may have moved and others not: the cached positions can no longer be trusted.
+            // Forget them (length 0) and force the next call to rebuild every view (it then moves nothing).
+            length = 0;
+            span = -1;
+            throw e;
         }
         span = target;
     }

@@ -162,6 +162,62 @@ class AllocationFailureTest {
         }
     }
 
+    /**
+     * A forward that crosses a span of the cache's layout moves the heads ({@code KvCache} lays each layer out
+     * in spans of 64 positions): failing each of its allocations leaves nothing behind, and the cache still
+     * answers correctly afterwards, with its 60 cached positions intact (70 when only the logits failed) or
+     * emptied (the layout's documented reaction to a failed move), never with half-moved heads.
+     */
+    @Test
+    void aForwardThatMovesTheCachesHeadsFailsCleanlyAndTheCacheStillAnswers() {
+        int[] ids = new int[70];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = 1 + (i * 37) % 1000;
+        }
+        int[] prompt = java.util.Arrays.copyOf(ids, 60);
+        int[] next = java.util.Arrays.copyOfRange(ids, 60, 70);
+        try (Phi3VModel model = golden(Precision.FLOAT32)) {
+            float[] incremental;
+            float[] full;
+            try (KvCache cache = model.newKvCache(CAPACITY)) {
+                model.forward(prompt, List.of(), cache, 0);
+                incremental = model.forward(next, List.of(), cache, 60);
+            }
+            try (KvCache cache = model.newKvCache(CAPACITY)) {
+                full = model.forward(ids, List.of(), cache, 0);
+            }
+            Counters base = Counters.now();
+            int n;
+            try (KvCache cache = model.newKvCache(CAPACITY)) {
+                model.forward(prompt, List.of(), cache, 0);
+                n = AllocationFaults.count(() -> model.forward(next, List.of(), cache, 60));
+            }
+            assertTrue(n >= 10, "allocations of a forward that moves the heads: " + n);
+            int emptied = 0;
+            for (int k = 1; k <= n; k++) {
+                try (KvCache cache = model.newKvCache(CAPACITY)) {
+                    model.forward(prompt, List.of(), cache, 0);
+                    AllocationFaults.Run run = AllocationFaults.failAt(k, () -> model.forward(next, List.of(), cache, 60));
+                    assertTrue(run.failedWithInjectedFault(), "allocation " + k + " of " + n + ": " + run.thrown());
+                    if (cache.length() == 0) {
+                        emptied++;
+                        assertArrayEquals(full, model.forward(ids, List.of(), cache, 0), "emptied cache, allocation " + k);
+                    } else {
+                        if (cache.length() == 70) {
+                            cache.truncate(60);     // failed after every layer had written: the prefix is checked
+                        }
+                        assertEquals(60, cache.length(), "allocation " + k);
+                        assertArrayEquals(incremental, model.forward(next, List.of(), cache, 60), "allocation " + k);
+                    }
+                }
+            }
+            assertEquals(base, Counters.now());
+            System.out.printf("[reliability] forward moving the KV heads: %d native allocations, each failed once; "
+                    + "%d failures emptied the cache, %d kept its 60 positions%n", n, emptied, n - emptied);
+            assertTrue(emptied > 0 && emptied < n, "the failures hit both the move and the layers");
+        }
+    }
+
     /** bf16 also covers CLIP's float32 attention on 16-bit weights (the casts around it allocate too). */
     @ParameterizedTest
     @EnumSource(value = Precision.class, names = {"FLOAT32", "BFLOAT16"})
