@@ -42,9 +42,9 @@ import io.github.phi3v.core.runtime.Tensors;
  * at a quarter of the quantizing time, but 39 instead of 33 flipped decided tokens on the golden model);
  * symmetric groups (zero fixed at the range's centre) give 9.1 %. Group-wise 4-bit rounding of Gaussian
  * weights cannot get much below 7 %: a dense search over each group's scale and offset finds nothing below
- * 6.9 % (this rounding: 7.2 %, {@code Int4QuantizationTest}), so issue #20's 6 % target is not met. Quantizing is ~25 float32 passes
- * per start over each weight: load a pre-quantized folder ({@link QuantizedCheckpoint}) rather than
- * quantizing at every load.
+ * 6.9 % (this rounding: 7.2 %, {@code Int4QuantizationTest}), so issue #20's 6 % target is not met.
+ * Quantizing is ~25 float32 passes per start over each weight: load a pre-quantized folder
+ * ({@link QuantizedCheckpoint}) rather than quantizing at every load.
  *
  * <p>Checkpoint layout (see {@code docs/model-loading.md}): {@link Stored}.
  */

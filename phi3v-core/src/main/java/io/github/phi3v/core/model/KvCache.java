@@ -35,6 +35,11 @@ public final class KvCache implements AutoCloseable {
      */
     static final int SPAN_STEP = 64;
 
+    /** {@code positions} rounded up to a multiple of {@value #SPAN_STEP} (before the capacity limit). */
+    static long spanFor(long positions) {
+        return (positions + SPAN_STEP - 1) / SPAN_STEP * SPAN_STEP;
+    }
+
     final Phi3VModel owner;
     /** Per layer: {@code [kvHeads, span, headDim]}, a contiguous view of the start of {@link #keyBuffers}. */
     final Tensor[] keys;
@@ -192,7 +197,7 @@ public final class KvCache implements AutoCloseable {
      */
     void layOut(long end) {
         checkOpen();
-        long target = Math.min(capacity, (end + SPAN_STEP - 1) / SPAN_STEP * SPAN_STEP);
+        long target = Math.min(capacity, spanFor(end));
         if (target == span) {
             return;
         }

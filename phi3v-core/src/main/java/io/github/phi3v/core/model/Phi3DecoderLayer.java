@@ -31,9 +31,6 @@ final class Phi3DecoderLayer {
      */
     static final long ROW_BLOCK = 512;
 
-    /** Decode attention lengths are padded to a multiple of this (see {@link #attention}). */
-    private static final long DECODE_BUCKET = KvCache.SPAN_STEP;
-
     /** Most rows of a batched bf16 decode step whose linears still run on ATen's kernels (measured). */
     static final long BATCH_GEMV_MAX_ROWS = 1;
 
@@ -299,13 +296,13 @@ final class Phi3DecoderLayer {
             // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
             // keys·qᵀ walks the cache rows contiguously: 10.9 GB/s vs 2.5 GB/s for q·keysᵀ in bf16 here
             // ([32, 1000, 96]); the dot products are the same.
-            // The key count is rounded up to a multiple of DECODE_BUCKET (the padding masked to -inf, its
-            // values zeroed): libtorch's oneDNN creates a new primitive for every new shape, and a new
+            // The key count is rounded up to a multiple of KvCache.SPAN_STEP (the padding masked to -inf,
+            // its values zeroed): libtorch's oneDNN creates a new primitive for every new shape, and a new
             // length per token made each decode step build fresh kernels and touch fresh memory. KvCache lays
-            // its heads out in spans of the same bucket, so the padded slice is its whole contiguous tensor:
-            // the bf16 batched matmul would copy a strided slice on every step.
+            // its heads out in the same spans, so the padded slice is its whole contiguous tensor: the bf16
+            // batched matmul would copy a strided slice on every step.
             long len = step.end();
-            long padded = Math.min(cacheKeys.size(1), (len + DECODE_BUCKET - 1) / DECODE_BUCKET * DECODE_BUCKET);
+            long padded = Math.min(cacheKeys.size(1), KvCache.spanFor(len));
             if (padded > len) {
                 keys = cacheKeys.narrow(1, 0, padded);                               // [K, P, d]
                 values = cacheValues.narrow(1, 0, padded);

@@ -40,9 +40,9 @@ class KvCacheLayoutTest {
     }
 
     private static void assertContiguousSpan(KvCache cache) {
-        long expected = (cache.length() + KvCache.SPAN_STEP - 1) / KvCache.SPAN_STEP * KvCache.SPAN_STEP;
         for (int l = 0; l < cache.keys.length; l++) {
-            assertEquals(Math.min(expected, cache.capacity()), cache.keys[l].size(1), "span of layer " + l);
+            assertEquals(Math.min(KvCache.spanFor(cache.length()), cache.capacity()), cache.keys[l].size(1),
+                    "span of layer " + l);
             assertTrue(cache.keys[l].is_contiguous() && cache.values[l].is_contiguous(), "layer " + l);
         }
     }
@@ -69,7 +69,7 @@ class KvCacheLayoutTest {
             assertEquals(200, cache.length());
             assertEquals(bytes, cache.sizeInBytes(), "the buffers are allocated once");
 
-            // Back to 70 positions (span 128 -> 128 for 71) and on to 129 (span 192); then back to 30 (span 64).
+            // Truncated to 70 and one token on (span 256 -> 128), then on to 129 (-> 192), then back to 30 (-> 64).
             logits = model.forward(Arrays.copyOfRange(ids, 70, 71), List.of(), cache, 70);
             worst = Math.max(worst, GoldenCases.maxAbsDiff(logits, recomputed(ids, 71)));
             logits = model.forward(Arrays.copyOfRange(ids, 71, 129), List.of(), cache, 71);

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
@@ -174,8 +175,8 @@ class AllocationFailureTest {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = 1 + (i * 37) % 1000;
         }
-        int[] prompt = java.util.Arrays.copyOf(ids, 60);
-        int[] next = java.util.Arrays.copyOfRange(ids, 60, 70);
+        int[] prompt = Arrays.copyOf(ids, 60);
+        int[] next = Arrays.copyOfRange(ids, 60, 70);
         try (Phi3VModel model = golden(Precision.FLOAT32)) {
             float[] incremental;
             float[] full;
