@@ -77,7 +77,11 @@ final class LongRopeEmbedding {
         return switches && length > originalMax;
     }
 
-    /** The cos and sin tables of some positions, each {@code [n, d]}. */
+    /**
+     * The rotary tables of some positions, each {@code [n, d]}: {@code cos}, and {@code sin} with the sign of
+     * {@code rotate_half} folded into its first half ({@code [-sin, sin]}, the two halves of the official
+     * {@code sin} being equal), so that {@link #apply} needs a roll instead of a negation and a concatenation.
+     */
     record CosSin(Tensor cos, Tensor sin) {
     }
 
@@ -91,23 +95,26 @@ final class LongRopeEmbedding {
         }
     }
 
-    /** cos/sin for positions {@code start .. start+n-1} with the given factor set, in {@code dtype} on {@code device}. */
+    /**
+     * cos and signed sin ({@link CosSin}) for positions {@code start .. start+n-1} with the given factor set, in
+     * {@code dtype} on {@code device}.
+     */
     CosSin cosSin(long start, long n, boolean longFactors, ScalarType dtype, Device device) {
-        Tensor freqs = angles(start, n, longFactors);
+        Tensor freqs = angles(start, n, longFactors);                            // [n, d/2]
         Tensor emb = torch.cat(new TensorVector(freqs, freqs), 1);               // [n, d]
         Tensor cos = torch.mul(torch.cos(emb), scaling);
-        Tensor sin = torch.mul(torch.sin(emb), scaling);
-        return new CosSin(cos.to(device, dtype), sin.to(device, dtype));
+        Tensor half = torch.mul(torch.sin(freqs), scaling);                      // [n, d/2]: each half of sin(emb)
+        Tensor signedSin = torch.cat(new TensorVector(torch.neg(half), half), 1);  // [n, d]; negation is exact
+        return new CosSin(cos.to(device, dtype), signedSin.to(device, dtype));
     }
 
-    /** {@code x·cos + rotate_half(x)·sin} over the last dimension; {@code x} is {@code [..., n, d]}, cos/sin {@code [n, d]}. */
+    /**
+     * {@code x·cos + rotate_half(x)·sin} over the last dimension, bit for bit: {@code rotate_half(x)·sin =
+     * [-x2, x1]·[s, s] = [x2, x1]·[-s, s]}, and IEEE rounding is symmetric in the sign, so rolling {@code x} by
+     * half and multiplying by the signed sin rounds to the same values. {@code x} is {@code [..., n, d]}, the
+     * tables {@code [n, d]}; the queries and keys of a layer go through in one call.
+     */
     static Tensor apply(Tensor x, CosSin cs) {
-        return torch.add(torch.mul(x, cs.cos()), torch.mul(rotateHalf(x), cs.sin()));
-    }
-
-    /** {@code [x1, x2] -> [-x2, x1]} over the last dimension. */
-    static Tensor rotateHalf(Tensor x) {
-        long half = x.size(-1) / 2;
-        return torch.cat(new TensorVector(torch.neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)), -1);
+        return torch.add(torch.mul(x, cs.cos()), torch.mul(torch.roll(x, new long[] {x.size(-1) / 2}, -1), cs.sin()));
     }
 }

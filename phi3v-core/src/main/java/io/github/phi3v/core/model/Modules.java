@@ -1,8 +1,7 @@
 package io.github.phi3v.core.model;
 
+import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
@@ -130,14 +129,15 @@ final class Modules {
      */
     static final class RmsNorm {
         private final Tensor weight;
-        private final Scalar eps;
-        private final Scalar two;
-        private final long[] lastDim = {-1};
+        private final long[] lastDim;                 // {hidden}: rms_norm's normalized_shape
+        private final TensorOptional noWeight;
+        private final DoubleOptional eps;
 
         RmsNorm(WeightLoader w, String name, double eps) {
             this.weight = w.load(name);
-            this.eps = w.own(new Scalar(eps));
-            this.two = w.own(new Scalar(2L));
+            this.lastDim = new long[] {weight.size(0)};
+            this.noWeight = w.own(new TensorOptional());
+            this.eps = w.own(new DoubleOptional(eps));
         }
 
         /**
@@ -156,10 +156,14 @@ final class Modules {
             return torch.mul(weight.to(ScalarType.Float), normalized(x));
         }
 
+        /**
+         * {@code x * rsqrt(mean(x²) + eps)} in float32 through libtorch's {@code rms_norm} without a weight:
+         * on a float32 input it is that formula with the same kernels (pow, mean, add, rsqrt, mul), so the same
+         * bits, in one call instead of five (each call costs ~10 µs here, 64 norms per decode step).
+         */
         private Tensor normalized(Tensor x) {
             Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
-            Tensor variance = torch.mean(torch.pow(xf, two), lastDim, true, new ScalarTypeOptional());
-            return torch.mul(xf, torch.rsqrt(torch.add(variance, eps)));
+            return torch.rms_norm(xf, lastDim, noWeight, eps);
         }
     }
 }

@@ -1,0 +1,122 @@
+package io.github.phi3v.core.model;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.TorchRuntime;
+
+/**
+ * The measurements behind the decode step's attention orientation and its one-call rotary and RMSNorm: for a
+ * full-size layer's bf16 cache ({@code [32, P, 96]}, contiguous as {@link KvCache} lays it out) the two
+ * orientations of the score product ({@code keys·qᵀ}, {@code q·keysᵀ}) and the probability product under
+ * oneDNN; then per layer the rotary of the queries and keys as two official-formula calls against one
+ * {@link LongRopeEmbedding#apply} on both, and the RMSNorm as five calls against one {@code rms_norm}. Not a
+ * test: run by hand (docs/benchmarks.md, "Decode step: attention orientation and fewer calls").
+ */
+public final class DecodeOpsProbe {
+
+    private static final int REPEATS = 5;
+    private static final long HEADS = 32;
+    private static final long HEAD_DIM = 96;
+    private static final long HIDDEN = 3072;
+
+    private DecodeOpsProbe() {
+    }
+
+    /**
+     * Prints the best of {@value #REPEATS} passes (the first dropped) per product and cache length.
+     *
+     * @param args optional: comma-separated cache lengths (default 64,512,1024,2048,4096)
+     */
+    public static void main(String[] args) {
+        long[] lengths = args.length > 0 ? Arrays.stream(args[0].split(",")).mapToLong(Long::parseLong).toArray()
+                : new long[] {64, 512, 1024, 2048, 4096};
+        TorchRuntime.ensureInitialized();
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            for (long p : lengths) {
+                Tensor keys = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                Tensor values = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                Tensor q = torch.randn(new long[] {HEADS, 1, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                Tensor probs = torch.softmax(torch.randn(new long[] {HEADS, 1, p}, f32), -1).to(ScalarType.BFloat16);
+                double mb = HEADS * p * HEAD_DIM * 2 / 1e6;
+                double kq = time(50, () -> torch.matmul(keys, q.transpose(1, 2)));
+                double qk = time(50, () -> torch.matmul(q, keys.transpose(1, 2)));
+                double pv = time(50, () -> torch.matmul(probs, values));
+                System.out.printf(Locale.ROOT, "P=%d (%.1f MB per operand): keys.q^T %.3f ms (%.1f GB/s), q.keys^T %.3f ms"
+                        + " (%.1f GB/s), probs.values %.3f ms (%.1f GB/s)%n", p, mb, kq, mb / kq, qk, mb / qk, pv, mb / pv);
+            }
+            smallOps(f32);
+        }
+    }
+
+    /** One layer's rotary and one RMSNorm of a decode step, both ways, per call in microseconds. */
+    private static void smallOps(TensorOptions f32) {
+        long kvHeads = HEADS;
+        Tensor qkv = torch.randn(new long[] {1, (HEADS + 2 * kvHeads) * HEAD_DIM}, f32).to(ScalarType.BFloat16);
+        Tensor angles = torch.randn(new long[] {1, HEAD_DIM / 2}, f32);
+        Tensor cos = torch.cos(torch.cat(new TensorVector(angles, angles), 1)).to(ScalarType.BFloat16);
+        Tensor sin = torch.sin(torch.cat(new TensorVector(angles, angles), 1)).to(ScalarType.BFloat16);
+        Tensor s = torch.sin(angles);
+        LongRopeEmbedding.CosSin signed = new LongRopeEmbedding.CosSin(cos,
+                torch.cat(new TensorVector(torch.neg(s), s), 1).to(ScalarType.BFloat16));
+        Tensor q = qkv.narrow(1, 0, HEADS * HEAD_DIM).view(1, HEADS, HEAD_DIM).transpose(0, 1);
+        Tensor k = qkv.narrow(1, HEADS * HEAD_DIM, kvHeads * HEAD_DIM).view(1, kvHeads, HEAD_DIM).transpose(0, 1);
+        Tensor qk = qkv.narrow(1, 0, (HEADS + kvHeads) * HEAD_DIM).view(1, HEADS + kvHeads, HEAD_DIM).transpose(0, 1);
+        double two = time(2000, () -> {
+            official(q, cos, sin);
+            official(k, cos, sin);
+        }) * 1000;
+        double one = time(2000, () -> LongRopeEmbedding.apply(qk, signed)) * 1000;
+        Tensor x = torch.randn(new long[] {1, HIDDEN}, f32);
+        long[] shape = {HIDDEN};
+        long[] lastDim = {-1};
+        try (Scalar square = new Scalar(2L);
+             Scalar eps = new Scalar(1e-5);
+             TensorOptional noWeight = new TensorOptional();
+             DoubleOptional epsOpt = new DoubleOptional(1e-5);
+             ScalarTypeOptional sameType = new ScalarTypeOptional()) {
+            double five = time(2000, () -> torch.mul(x, torch.rsqrt(torch.add(
+                    torch.mean(torch.pow(x, square), lastDim, true, sameType), eps)))) * 1000;
+            double fused = time(2000, () -> torch.rms_norm(x, shape, noWeight, epsOpt)) * 1000;
+            System.out.printf(Locale.ROOT, "rotary of one layer's queries and keys: two official calls %.1f us, one"
+                    + " call on both %.1f us; RMSNorm of one row: five calls %.1f us, rms_norm %.1f us%n",
+                    two, one, five, fused);
+        }
+    }
+
+    /** The official {@code x·cos + rotate_half(x)·sin}. */
+    private static Tensor official(Tensor x, Tensor cos, Tensor sin) {
+        long half = x.size(-1) / 2;
+        Tensor rotated = torch.cat(new TensorVector(torch.neg(x.narrow(-1, half, half)), x.narrow(-1, 0, half)), -1);
+        return torch.add(torch.mul(x, cos), torch.mul(rotated, sin));
+    }
+
+    /** Best of {@value #REPEATS} passes of {@code calls} runs under oneDNN, in milliseconds per run. */
+    private static double time(int calls, Runnable call) {
+        double best = Double.MAX_VALUE;
+        for (int r = 0; r < REPEATS; r++) {
+            long t0 = System.nanoTime();
+            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)) {
+                for (int i = 0; i < calls; i++) {
+                    try (InferenceScope step = InferenceScope.open()) {
+                        call.run();
+                    }
+                }
+            }
+            best = r == 0 ? best : Math.min(best, (System.nanoTime() - t0) / 1e6 / calls);
+        }
+        return best;
+    }
+}
