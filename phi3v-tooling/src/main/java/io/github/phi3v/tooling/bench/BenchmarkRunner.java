@@ -267,6 +267,8 @@ public final class BenchmarkRunner {
                     prefillFlops / machine.bf16GemmFlops(), ttft, n, decodeTps,
                     n > 0 ? weightBytes * decodeTps / machine.readBandwidthBytesPerSecond() : Double.NaN,
                     n > 0 ? weightBytes * decodeTps / linearProbe : Double.NaN, kvPerToken,
+                    BenchmarkReport.kernelEfficiencyCeiling(weightBytes, linearProbe, kvPerToken,
+                            machine.readBandwidthBytesPerSecond()),
                     ProcessMemory.peakRssBytes());
         } finally {
             for (ImageEmbeddings e : images) {

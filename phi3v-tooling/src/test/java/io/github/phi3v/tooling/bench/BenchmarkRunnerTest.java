@@ -57,6 +57,8 @@ class BenchmarkRunnerTest {
             assertTrue(img.decodeTokensPerSecond() > 0);
             assertTrue(v.decodeLinearBytesPerSecond() > 0, "linear probe of " + v.name());
             assertTrue(img.decodeKernelEfficiency() > 0, "kernel efficiency of " + v.name());
+            assertTrue(img.decodeKernelEfficiencyCeiling() > 0 && img.decodeKernelEfficiencyCeiling() < 1,
+                    "ceiling of " + v.name() + ": " + img.decodeKernelEfficiencyCeiling());
             BenchmarkReport.ScenarioResult text = v.scenarios().get(1);
             assertEquals(40, text.promptTokens());
             assertTrue(Double.isNaN(text.visionMs()));
@@ -67,7 +69,9 @@ class BenchmarkRunnerTest {
         String table = r.toTable();
         assertTrue(table.contains("nc4") && table.contains("prefill40") && table.contains("bfloat16+int8"), table);
         String json = r.toJson();
+        assertTrue(table.contains("ceiling"), table);
         assertTrue(json.contains("\"decodeEfficiency\"") && json.contains("\"decodeKernelEfficiency\"")
+                && json.contains("\"decodeKernelEfficiencyCeiling\"")
                 && json.contains("\"ompWaitPolicy\""), json);
 
         BenchmarkReport again = new BenchmarkRunner(o.withVariants(List.of(Quantization.NONE))
@@ -93,6 +97,18 @@ class BenchmarkRunnerTest {
         assertEquals(params + 4L * 2 * (192 + 64 + 256 + 64) + rest, int8);
         double flops = BenchmarkRunner.prefillFlopCount(c, 10);
         assertEquals(2.0 * params * 10 + 2.0 * 4 * 16 * 10 * 11 * 2 + 2.0 * 32064 * 64, flops, 1e-6);
+    }
+
+    @Test
+    void theKvCachesShareOfAStepBoundsTheKernelEfficiency() {
+        // Issue #20's quiet run, int8 after a 2000-token prompt: 4.02 GB of weights at 32.7 GB/s and
+        // 32 layers x 2 x 3072 bf16 x 2016 positions of KV cache at the 33.3 GB/s read bandwidth.
+        long kv = 32L * 2 * 3072 * 2 * 2016;
+        assertEquals(0.838, BenchmarkReport.kernelEfficiencyCeiling(4.02e9, 32.7e9, kv, 33.3e9), 0.001);
+        // The same step without a cache to read runs entirely at the kernels' speed.
+        assertEquals(1.0, BenchmarkReport.kernelEfficiencyCeiling(4.02e9, 32.7e9, 0, 33.3e9));
+        // Cache read as fast as the weights and as large: half the step.
+        assertEquals(0.5, BenchmarkReport.kernelEfficiencyCeiling(1e9, 20e9, 1e9, 20e9), 1e-12);
     }
 
     @Test
