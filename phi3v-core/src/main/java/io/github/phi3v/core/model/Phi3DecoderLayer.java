@@ -305,9 +305,9 @@ final class Phi3DecoderLayer {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
             // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
             // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
-            // q·keysᵀ on the contiguous span: oneDNN reads [32, 2048, 96] bf16 keys at 28 GB/s this way and at
-            // 13.5 GB/s as keys·qᵀ (16.7 vs 10.2 GB/s at 4096, 23.5 vs 14.7 at 1024; same run); the dot
-            // products are the same, and the prefill's chunkedCausal multiplies in this orientation too.
+            // q·keysᵀ on the contiguous span: 32 layers' [32, 2048, 96] bf16 keys read from memory take 18.3 ms
+            // this way and 24.7 ms as keys·qᵀ (22.0 vs 16.3 GB/s; 34.8 vs 46.7 ms at 4096; DecodeOpsProbe),
+            // with bit-identical scores; the prefill's chunkedCausal multiplies in this orientation too.
             // The key count is rounded up to a multiple of KvCache.SPAN_STEP (the padding masked to -inf,
             // its values zeroed): libtorch's oneDNN creates a new primitive for every new shape, and a new
             // length per token made each decode step build fresh kernels and touch fresh memory. KvCache lays

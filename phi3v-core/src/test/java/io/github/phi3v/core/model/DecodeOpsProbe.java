@@ -17,10 +17,10 @@ import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * The measurements behind the decode step's attention orientation and its one-call rotary and RMSNorm: for a
- * full-size layer's bf16 cache ({@code [32, P, 96]}, contiguous as {@link KvCache} lays it out) the two
- * orientations of the score product ({@code keys·qᵀ}, {@code q·keysᵀ}) and the probability product under
- * oneDNN; then per layer the rotary of the queries and keys as two official-formula calls against one
+ * The measurements behind the decode step's attention orientation and its one-call rotary and RMSNorm: for 32
+ * full-size layers' bf16 caches ({@code [32, P, 96]} each, contiguous as {@link KvCache} lays them out, read
+ * from memory once per pass like a decode step) the two orientations of the score product ({@code keys·qᵀ},
+ * {@code q·keysᵀ}) and the probability product under oneDNN; then per layer the rotary of the queries and keys as two official-formula calls against one
  * {@link LongRopeEmbedding#apply} on both, and the RMSNorm as five calls against one {@code rms_norm}. Not a
  * test: run by hand (docs/benchmarks.md, "Decode step: attention orientation and fewer calls").
  */
@@ -30,12 +30,14 @@ public final class DecodeOpsProbe {
     private static final long HEADS = 32;
     private static final long HEAD_DIM = 96;
     private static final long HIDDEN = 3072;
+    private static final int LAYERS = 32;
 
     private DecodeOpsProbe() {
     }
 
     /**
-     * Prints the best of {@value #REPEATS} passes (the first dropped) per product and cache length.
+     * Prints the best of {@value #REPEATS} passes (the first dropped) per product and cache length (all layers
+     * per pass), then the small ops per call.
      *
      * @param args optional: comma-separated cache lengths (default 64,512,1024,2048,4096)
      */
@@ -46,16 +48,29 @@ public final class DecodeOpsProbe {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             for (long p : lengths) {
-                Tensor keys = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
-                Tensor values = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                // 32 layers' caches, each read once per pass as in a decode step: a single layer's 12.6 MB
+                // (2048 positions) would stay in the last-level cache and flatter every kernel.
+                Tensor[] keys = new Tensor[LAYERS];
+                Tensor[] values = new Tensor[LAYERS];
+                for (int l = 0; l < LAYERS; l++) {
+                    keys[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                    values[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
+                }
                 Tensor q = torch.randn(new long[] {HEADS, 1, HEAD_DIM}, f32).to(ScalarType.BFloat16);
                 Tensor probs = torch.softmax(torch.randn(new long[] {HEADS, 1, p}, f32), -1).to(ScalarType.BFloat16);
-                double mb = HEADS * p * HEAD_DIM * 2 / 1e6;
-                double kq = time(50, () -> torch.matmul(keys, q.transpose(1, 2)));
-                double qk = time(50, () -> torch.matmul(q, keys.transpose(1, 2)));
-                double pv = time(50, () -> torch.matmul(probs, values));
-                System.out.printf(Locale.ROOT, "P=%d (%.1f MB per operand): keys.q^T %.3f ms (%.1f GB/s), q.keys^T %.3f ms"
-                        + " (%.1f GB/s), probs.values %.3f ms (%.1f GB/s)%n", p, mb, kq, mb / kq, qk, mb / qk, pv, mb / pv);
+                boolean same = torch.equal(torch.matmul(keys[0], q.transpose(1, 2)).transpose(1, 2),
+                        torch.matmul(q, keys[0].transpose(1, 2)));
+                double mb = LAYERS * HEADS * p * HEAD_DIM * 2 / 1e6;
+                double kq = time(1, () -> eachLayer(l -> torch.matmul(keys[l], q.transpose(1, 2))));
+                double qk = time(1, () -> eachLayer(l -> torch.matmul(q, keys[l].transpose(1, 2))));
+                double pv = time(1, () -> eachLayer(l -> torch.matmul(probs, values[l])));
+                System.out.printf(Locale.ROOT, "P=%d, %d layers (%.0f MB of keys): keys.q^T %.1f ms (%.1f GB/s),"
+                        + " q.keys^T %.1f ms (%.1f GB/s), same scores: %s; probs.values %.1f ms (%.1f GB/s)%n", p, LAYERS,
+                        mb, kq, mb / kq, qk, mb / qk, same, pv, mb / pv);
+                for (int l = 0; l < LAYERS; l++) {
+                    keys[l].close();
+                    values[l].close();
+                }
             }
             smallOps(f32);
         }
@@ -93,6 +108,15 @@ public final class DecodeOpsProbe {
             System.out.printf(Locale.ROOT, "rotary of one layer's queries and keys: two official calls %.1f us, one"
                     + " call on both %.1f us; RMSNorm of one row: five calls %.1f us, rms_norm %.1f us%n",
                     two, one, five, fused);
+        }
+    }
+
+    /** One product per layer, each in its own scope. */
+    private static void eachLayer(java.util.function.IntConsumer product) {
+        for (int l = 0; l < LAYERS; l++) {
+            try (InferenceScope layer = InferenceScope.open()) {
+                product.accept(l);
+            }
         }
     }
 
