@@ -1,7 +1,13 @@
 package io.github.phi3v.core.model;
 
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.runtime.InferenceScope;
 
 /**
@@ -20,7 +26,7 @@ import io.github.phi3v.core.runtime.InferenceScope;
  *
  * <p>The cache holds exactly what a full recomputation of the current sequence would produce: when
  * the sequence crosses {@code original_max_position_embeddings} (LongRoPE switches from the short to
- * the long factors, or back after {@link #truncate}), {@link Phi3VModel} recomputes the cached prefix
+ * the long factors, or back after {@link #truncate}), {@link Phi3Decoder} recomputes the cached prefix
  * once from the input embeddings this cache keeps for the first
  * {@code min(capacity, original_max_position_embeddings)} positions.
  *
@@ -61,7 +67,74 @@ public final class KvCache implements AutoCloseable {
     boolean longRope;
     private boolean closed;
 
-    KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
+    /**
+     * Allocates a cache for {@code capacity} positions of {@code owner}'s sequences: the key and value buffers,
+     * the rotary tables of every position it can hold (built once here rather than per step: the short
+     * factors serve sequences of at most {@code original_max_position_embeddings} tokens, the long ones,
+     * when rope_scaling switches, longer sequences) and the input embeddings a LongRoPE crossing recomputes
+     * from. Everything is allocated in ONE scope and kept only once all of it exists: when any allocation
+     * fails (out of memory for a large capacity is the likely one), the scope frees the tensors already
+     * made, and nothing is half-owned by a cache that was never returned.
+     *
+     * @param layers decoder layers (one key and one value buffer each)
+     * @param capacity positions, already checked against {@code max_position_embeddings}
+     */
+    static KvCache allocate(Phi3VModel owner, Phi3VConfig config, int layers, LongRopeEmbedding rope,
+            ScalarType dtype, Device device, int capacity) {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions opts = new TensorOptions(dtype);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            Tensor[] keys = new Tensor[layers];
+            Tensor[] values = new Tensor[layers];
+            long[] shape = {config.numKeyValueHeads(), capacity, config.headDim()};
+            for (int i = 0; i < layers; i++) {
+                keys[i] = onDevice(torch.empty(shape, opts, fmt), dtype, device);
+                values[i] = onDevice(torch.empty(shape, opts, fmt), dtype, device);
+            }
+            int original = config.originalMaxPositionEmbeddings();
+            LongRopeEmbedding.CosSin shortTable = rope.cosSin(0,
+                    rope.switchesFactors() ? Math.min(capacity, original) : capacity, false, dtype, device);
+            LongRopeEmbedding.CosSin longTable = rope.switchesFactors() && capacity > original
+                    ? rope.cosSin(0, capacity, true, dtype, device) : null;
+            int saved = rope.switchesFactors() ? Math.min(capacity, original) : 0;
+            Tensor inputEmbeddings = saved > 0
+                    ? onDevice(torch.empty(new long[] {saved, config.hiddenSize()}, opts, fmt), dtype, device) : null;
+            // From here on nothing allocates: keep() only adds a reference.
+            for (int i = 0; i < layers; i++) {
+                scope.keep(keys[i]);
+                scope.keep(values[i]);
+            }
+            return new KvCache(owner, keys, values, inputEmbeddings == null ? null : scope.keep(inputEmbeddings),
+                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity);
+        }
+    }
+
+    /**
+     * The native bytes {@link #allocate} takes for {@code capacity} positions (keys and values, the saved
+     * input embeddings, the rotary tables): {@link #sizeInBytes()} of such a cache, before allocating it.
+     *
+     * @param switchesFactors whether LongRoPE switches factor sets (a {@code rope_scaling} is configured)
+     * @param elementBytes bytes per element of the model dtype
+     */
+    static long bytesFor(Phi3VConfig config, int layers, boolean switchesFactors, long elementBytes, int capacity) {
+        long kv = (long) layers * 2 * config.numKeyValueHeads() * config.headDim() * capacity;
+        int original = config.originalMaxPositionEmbeddings();
+        long saved = switchesFactors ? (long) Math.min(capacity, original) * config.hiddenSize() : 0;
+        long shortRows = switchesFactors ? Math.min(capacity, original) : capacity;
+        long longRows = switchesFactors && capacity > original ? capacity : 0;
+        long rotary = 2 * (shortRows + longRows) * config.headDim();      // cos and sin, [rows, headDim]
+        return (kv + saved + rotary) * elementBytes;
+    }
+
+    private static Tensor onDevice(Tensor cpu, ScalarType dtype, Device device) {
+        return device.is_cuda() ? cpu.to(device, dtype) : cpu;
+    }
+
+    private static LongRopeEmbedding.CosSin keep(InferenceScope scope, LongRopeEmbedding.CosSin cs) {
+        return new LongRopeEmbedding.CosSin(scope.keep(cs.cos()), scope.keep(cs.sin()));
+    }
+
+    private KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
             LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity) {
         this.owner = owner;
         this.keyBuffers = keys;

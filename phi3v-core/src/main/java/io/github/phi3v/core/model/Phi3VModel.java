@@ -2,24 +2,21 @@ package io.github.phi3v.core.model;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.LongOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
-import io.github.phi3v.core.model.Modules.Linear;
-import io.github.phi3v.core.model.Modules.RmsNorm;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.runtime.TorchRuntime;
@@ -40,24 +37,13 @@ import io.github.phi3v.core.weights.Checkpoint;
  */
 public final class Phi3VModel implements AutoCloseable {
 
-    private static final int STATS_CHUNK = 256;
-    /** Most rows of a batched step whose float32 lm_head runs as single-row products (see batchLogits). */
-    private static final long LM_HEAD_ROWS_PER_GEMV = 4;
-
     private final Phi3VConfig config;
     private final ModelOptions options;
     private final ScalarType dtype;
     private final Device device;
-    private final boolean onCpu;
-    private final boolean float32Logits;
-    private final Tensor embedTokens;
-    private final List<Phi3DecoderLayer> layers = new ArrayList<>();
-    private final RmsNorm norm;
-    private final Linear lmHead;
-    private final LongRopeEmbedding rope;
-    private final ClipVisionTower clip;
-    private final HdFeatureTransform hdTransform;
-    private final ImageProjection projection;
+    private final Phi3Decoder decoder;
+    /** Null for a text-only config. */
+    private final Phi3ImageEmbedding vision;
     private final List<Pointer> owned;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed;
@@ -67,31 +53,10 @@ public final class Phi3VModel implements AutoCloseable {
         this.options = options;
         this.dtype = w.dtype();
         this.device = w.device();
-        this.onCpu = options.device() == ModelOptions.Device.CPU;
-        this.embedTokens = w.load(WeightNames.EMBED_TOKENS);
-        for (int i = 0; i < config.numHiddenLayers(); i++) {
-            layers.add(new Phi3DecoderLayer(w, config, i));
-        }
-        this.norm = new RmsNorm(w, WeightNames.FINAL_NORM, config.rmsNormEps());
-        // On CPU with 16-bit weights, the logits are computed in float32 from a float32 copy of lm_head:
-        // bf16 logits are quantised to 1/64..1/32 at typical magnitudes, which flips the argmax wherever
-        // the top-2 gap is that small. A float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, so the
-        // decode step costs about the same; the price is lm_head's memory (x2).
-        this.float32Logits = onCpu && dtype != ScalarType.Float;
-        ScalarType lmHeadType = float32Logits ? ScalarType.Float : dtype;
-        this.lmHead = w.packedDecode() ? PackedLinear.load(w, WeightNames.LM_HEAD, lmHeadType)
-                : new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
-        this.rope = new LongRopeEmbedding(w, config);
-        if (config.hasVision()) {
-            ImageEmbeddingConfig img = config.imageEmbedding();
-            this.clip = new ClipVisionTower(w, img, onCpu && dtype != ScalarType.Float);
-            this.hdTransform = new HdFeatureTransform(w, img);
-            this.projection = new ImageProjection(w);
-        } else {
-            this.clip = null;
-            this.hdTransform = null;
-            this.projection = null;
-        }
+        boolean onCpu = options.device() == ModelOptions.Device.CPU;
+        this.decoder = new Phi3Decoder(config, w, onCpu);
+        this.vision = config.hasVision()
+                ? new Phi3ImageEmbedding(w, config.imageEmbedding(), onCpu && dtype != ScalarType.Float) : null;
         this.owned = w.release();
     }
 
@@ -136,8 +101,8 @@ public final class Phi3VModel implements AutoCloseable {
         if (stored != Quantization.NONE) {
             if (options.quantization() != Quantization.NONE && options.quantization() != stored) {
                 throw new IllegalArgumentException(modelDir + " is pre-quantized " + stored.name().toLowerCase(
-                        java.util.Locale.ROOT) + ": load it with quantization none or " + stored.name().toLowerCase(
-                        java.util.Locale.ROOT) + ", not " + options.quantization().name().toLowerCase(java.util.Locale.ROOT));
+                        Locale.ROOT) + ": load it with quantization none or " + stored.name().toLowerCase(
+                        Locale.ROOT) + ", not " + options.quantization().name().toLowerCase(Locale.ROOT));
             }
             effective = options.withQuantization(stored);     // also refuses CUDA, like quantizing at load
         }
@@ -184,10 +149,7 @@ public final class Phi3VModel implements AutoCloseable {
      * @throws IllegalArgumentException if the size is not a valid HD grid
      */
     public int imageTokenCount(int hdHeight, int hdWidth) {
-        ImageEmbeddingConfig img = requireVision();
-        int s = img.clip().imageSize();
-        checkHdSize(hdHeight, hdWidth, s);
-        return Math.toIntExact(HdFeatureTransform.tokenCount(hdHeight / s, hdWidth / s, img.tokensPerSide()));
+        return requireVision().tokenCount(hdHeight, hdWidth);
     }
 
     /**
@@ -204,39 +166,9 @@ public final class Phi3VModel implements AutoCloseable {
                     + " (max_position_embeddings), got " + capacity);
         }
         lock.readLock().lock();
-        // Everything is allocated in ONE scope and kept only once all of it exists: when any allocation
-        // fails (out of memory for a large capacity is the likely one), the scope frees the tensors
-        // already made, and nothing is half-owned by a cache that was never returned.
-        try (InferenceScope scope = InferenceScope.open();
-             TensorOptions opts = new TensorOptions(dtype);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+        try {
             checkOpen();
-            int n = layers.size();
-            Tensor[] keys = new Tensor[n];
-            Tensor[] values = new Tensor[n];
-            long[] shape = {config.numKeyValueHeads(), capacity, config.headDim()};
-            for (int i = 0; i < n; i++) {
-                keys[i] = onDevice(torch.empty(shape, opts, fmt));
-                values[i] = onDevice(torch.empty(shape, opts, fmt));
-            }
-            // The rotary tables of every position the cache can hold, built once here rather than per step:
-            // the short factors serve sequences of at most original_max_position_embeddings tokens, the
-            // long ones (when rope_scaling switches) longer sequences.
-            int original = config.originalMaxPositionEmbeddings();
-            LongRopeEmbedding.CosSin shortTable = rope.cosSin(0,
-                    rope.switchesFactors() ? Math.min(capacity, original) : capacity, false, dtype, device);
-            LongRopeEmbedding.CosSin longTable = rope.switchesFactors() && capacity > original
-                    ? rope.cosSin(0, capacity, true, dtype, device) : null;
-            int saved = rope.switchesFactors() ? Math.min(capacity, original) : 0;
-            Tensor inputEmbeddings = saved > 0
-                    ? onDevice(torch.empty(new long[] {saved, config.hiddenSize()}, opts, fmt)) : null;
-            // From here on nothing allocates: keep() only adds a reference.
-            for (int i = 0; i < n; i++) {
-                scope.keep(keys[i]);
-                scope.keep(values[i]);
-            }
-            return new KvCache(this, keys, values, inputEmbeddings == null ? null : scope.keep(inputEmbeddings),
-                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity);
+            return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity);
         } finally {
             lock.readLock().unlock();
         }
@@ -273,19 +205,8 @@ public final class Phi3VModel implements AutoCloseable {
      * @return bytes, equal to {@link KvCache#sizeInBytes()} of such a cache
      */
     public long kvCacheBytes(int capacity) {
-        long element = options.precision() == Precision.FLOAT32 ? 4 : 2;
-        long kv = (long) layers.size() * 2 * config.numKeyValueHeads() * config.headDim() * capacity;
-        int original = config.originalMaxPositionEmbeddings();
-        boolean switches = rope.switchesFactors();
-        long saved = switches ? (long) Math.min(capacity, original) * config.hiddenSize() : 0;
-        long shortRows = switches ? Math.min(capacity, original) : capacity;
-        long longRows = switches && capacity > original ? capacity : 0;
-        long rotary = 2 * (shortRows + longRows) * config.headDim();      // cos and sin, [rows, headDim]
-        return (kv + saved + rotary) * element;
-    }
-
-    private static LongRopeEmbedding.CosSin keep(InferenceScope scope, LongRopeEmbedding.CosSin cs) {
-        return new LongRopeEmbedding.CosSin(scope.keep(cs.cos()), scope.keep(cs.sin()));
+        return KvCache.bytesFor(config, decoder.layerCount(), decoder.rope().switchesFactors(),
+                options.precision() == Precision.FLOAT32 ? 4 : 2, capacity);
     }
 
     /**
@@ -314,36 +235,17 @@ public final class Phi3VModel implements AutoCloseable {
     }
 
     private ImageEmbeddings encode(float[] px, int numCrops, int hdHeight, int hdWidth, Trace trace, String prefix) {
-        ImageEmbeddingConfig img = requireVision();
-        int s = img.clip().imageSize();
-        int channels = img.clip().numChannels();
-        checkHdSize(hdHeight, hdWidth, s);
-        int hc = hdHeight / s;
-        int wc = hdWidth / s;
-        if (numCrops < 1 || hc * wc > numCrops) {
-            throw new IllegalArgumentException("HD image " + hdHeight + "x" + hdWidth + " has " + hc + "x" + wc + " = "
-                    + hc * wc + " crops, but num_crops is " + numCrops + " (expected at most num_crops crops)");
-        }
-        long perCrop = (long) channels * s * s;
-        long expected = (numCrops + 1L) * perCrop;
-        if (px.length != expected) {
-            throw new IllegalArgumentException("pixelValues: expected (num_crops + 1) x " + channels + " x " + s + " x "
-                    + s + " = " + expected + " floats for num_crops " + numCrops + ", found " + px.length);
-        }
-        int used = 1 + hc * wc;
+        Phi3ImageEmbedding img = requireVision();
+        int used = img.cropsUsed(px.length, numCrops, hdHeight, hdWidth);
+        int s = img.cropSize();
         lock.readLock().lock();
         try (InferenceScope scope = InferenceScope.open();
              CpuMatmulBackend.Lease kernels = device.is_cpu() ? CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)
                      : CpuMatmulBackend.none()) {
             checkOpen();
-            Tensor pixels = Tensors.fromFloats(px, 0, Math.toIntExact(used * perCrop), used, channels, s, s)
-                    .to(device, dtype);                                         // [1+hc*wc, 3, S, S]
-            Tensor features = clip.features(pixels);                            // [1+hc*wc, P, C]
-            record(trace, prefix + "clip_features", features);
-            Tensor merged = hdTransform.apply(features, hc, wc);                // [tokens, 4C]
-            record(trace, prefix + "hd_merged", merged);
-            Tensor embeds = projection.apply(merged).contiguous();              // [tokens, hidden]
-            record(trace, prefix + "image_embeds", embeds);
+            Tensor pixels = Tensors.fromFloats(px, 0, Math.toIntExact(used * img.floatsPerCrop()), used,
+                    config.imageEmbedding().clip().numChannels(), s, s).to(device, dtype);   // [1+hc*wc, 3, S, S]
+            Tensor embeds = img.embed(pixels, hdHeight / s, hdWidth / s, trace, prefix);    // [tokens, hidden]
             return new ImageEmbeddings(this, scope.keep(embeds), hdHeight, hdWidth);
         } finally {
             lock.readLock().unlock();
@@ -388,12 +290,7 @@ public final class Phi3VModel implements AutoCloseable {
                 if (lastPositions == 1) {
                     return new float[][] {flat};                                // the per-token case: no second copy
                 }
-                int v = config.vocabSize();
-                float[][] out = new float[lastPositions][];
-                for (int i = 0; i < lastPositions; i++) {
-                    out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
-                }
-                return out;
+                return Phi3Decoder.splitRows(flat, lastPositions, config.vocabSize());
             } finally {
                 logits.close();
             }
@@ -428,7 +325,7 @@ public final class Phi3VModel implements AutoCloseable {
             throw new IllegalArgumentException("decodeStep needs one token per cache and at least one of each, got "
                     + b + " tokens and " + caches.size() + " caches");
         }
-        java.util.Set<KvCache> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Set<KvCache> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (int i = 0; i < b; i++) {
             KvCache c = caches.get(i);
             if (c.owner != this) {
@@ -458,7 +355,7 @@ public final class Phi3VModel implements AutoCloseable {
             }
             for (int i = 0; i < b; i++) {
                 KvCache c = caches.get(i);
-                if (c.length() > 0 && c.longRope != rope.isLong(c.length() + 1L)) {
+                if (c.length() > 0 && c.longRope != decoder.rope().isLong(c.length() + 1L)) {
                     try (Tensor logits = run(new int[] {tokens[i]}, List.of(), c, c.length(), 1, null)) {
                         out[i] = Tensors.toFloats(logits);                      // crossing: prefix recomputed
                     }
@@ -473,7 +370,7 @@ public final class Phi3VModel implements AutoCloseable {
                     out[i] = Tensors.toFloats(logits);
                 }
             } else if (!batched.isEmpty()) {
-                float[][] rows = runBatch(batched.stream().mapToInt(i -> tokens[i]).toArray(),
+                float[][] rows = decoder.decodeBatch(batched.stream().mapToInt(i -> tokens[i]).toArray(),
                         batched.stream().map(caches::get).toArray(KvCache[]::new));
                 for (int j = 0; j < rows.length; j++) {
                     out[batched.get(j)] = rows[j];
@@ -482,88 +379,6 @@ public final class Phi3VModel implements AutoCloseable {
             return out;
         } finally {
             lock.readLock().unlock();
-        }
-    }
-
-    /**
-     * lm_head of a B-row decode step as float32 CPU logits {@code [B, vocab]}. A float32 lm_head on CPU takes
-     * one single-row product per row up to {@link #LM_HEAD_ROWS_PER_GEMV} rows: libtorch's float32 GEMM runs
-     * single-threaded here and costs as much as four multi-threaded GEMVs (measured with
-     * {@code BatchLinearProbe}, docs/benchmarks.md); each row is then exactly its single-sequence product.
-     * A {@link PackedLinear} lm_head takes the batch as it is.
-     */
-    private Tensor batchLogits(Tensor normed) {
-        long b = normed.size(0);
-        boolean rows = !device.is_cuda() && b <= LM_HEAD_ROWS_PER_GEMV && Tensors.dtype(lmHead.weight) == ScalarType.Float
-                && !(lmHead instanceof PackedLinear);     // packed: one call, each row on the one-row kernel
-        if (!rows) {
-            return toCpuFloat(lmHead.apply(normed));
-        }
-        org.bytedeco.pytorch.TensorVector out = new org.bytedeco.pytorch.TensorVector();
-        for (long i = 0; i < b; i++) {
-            out.push_back(lmHead.apply(normed.narrow(0, i, 1)));                 // [1, vocab]
-        }
-        return toCpuFloat(torch.cat(out, 0));
-    }
-
-    /** {@link #decodeStep} of sequences that all stay on their factor set; every tensor in one scope. */
-    private float[][] runBatch(int[] tokens, KvCache[] caches) {
-        int b = tokens.length;
-        try (InferenceScope scope = InferenceScope.open()) {
-            Tensor x = embed(tokens, List.of()).to(ScalarType.Float);           // [B, hidden]
-            Phi3DecoderLayer.Step[] steps = new Phi3DecoderLayer.Step[b];
-            org.bytedeco.pytorch.TensorVector cos = new org.bytedeco.pytorch.TensorVector();
-            org.bytedeco.pytorch.TensorVector sin = new org.bytedeco.pytorch.TensorVector();
-            for (int i = 0; i < b; i++) {
-                KvCache c = caches[i];
-                int at = c.length();
-                c.layOut(at + 1L);
-                boolean longFactors = rope.isLong(at + 1L);
-                steps[i] = step(c, at, 1, longFactors);
-                cos.push_back(steps[i].rope().cos());                           // [1, d]
-                sin.push_back(steps[i].rope().sin());
-            }
-            LongRopeEmbedding.CosSin rows = new LongRopeEmbedding.CosSin(torch.cat(cos, 0), torch.cat(sin, 0)); // [B, d]
-            Tensor hidden = x;
-            boolean ownsHidden = false;   // each layer's output outlives its scope: closed here, also on failure
-            try {
-                for (int l = 0; l < layers.size(); l++) {
-                    Tensor[] keys = new Tensor[b];
-                    Tensor[] values = new Tensor[b];
-                    for (int i = 0; i < b; i++) {
-                        keys[i] = caches[i].keys[l];
-                        values[i] = caches[i].values[l];
-                    }
-                    // One scope per layer, as in decodeLayers: peak memory is one layer's intermediates.
-                    Tensor next;
-                    try (InferenceScope layerScope = InferenceScope.open()) {
-                        next = layerScope.keep(layers.get(l).applyBatch(hidden, steps, rows, keys, values));
-                    }
-                    if (ownsHidden) {
-                        hidden.close();
-                    }
-                    hidden = next;
-                    ownsHidden = true;
-                }
-                float[] flat = Tensors.toFloats(batchLogits(finalNorm(hidden)));  // [B, vocab]
-                // Only now, with every layer written, do the caches grow (a failure above leaves them as they were).
-                for (int i = 0; i < b; i++) {
-                    KvCache c = caches[i];
-                    c.longRope = rope.isLong(c.length() + 1L);
-                    c.saveInputEmbeddings(x.narrow(0, i, 1), c.length());
-                    c.setLength(c.length() + 1);
-                }
-                int v = config.vocabSize();
-                float[][] out = new float[b][];
-                for (int i = 0; i < b; i++) {
-                    out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
-                }
-                return out;
-            } finally {
-                if (ownsHidden) {
-                    hidden.close();
-                }
-            }
         }
     }
 
@@ -639,75 +454,13 @@ public final class Phi3VModel implements AutoCloseable {
             throw new IllegalArgumentException("lastPositions must be 1.." + n + " (the number of ids fed), got " + lastN);
         }
         cache.truncate(start);
-        int end = start + n;
-        cache.layOut(end);
+        cache.layOut(start + n);
         try (InferenceScope scope = InferenceScope.open()) {
             // The residual stream is kept in float32 whatever the model dtype: with 16-bit weights only
             // the inputs and outputs of the linear layers are rounded, not the 2 x layers additions.
             Tensor x = embed(ids, images).to(ScalarType.Float);             // [n, hidden]
-            record(trace, "inputs_embeds", x);
-            boolean longFactors = rope.isLong(end);
-            if (start > 0 && cache.longRope != longFactors) {
-                // The sequence crosses original_max_position_embeddings (or, after a truncate, goes back
-                // below it). A full recomputation would rotate EVERY position with the other factor set,
-                // which changes every layer's output at the cached positions, so re-rotating the cached
-                // keys is not enough beyond layer 0: recompute the cached prefix (at most
-                // original_max_position_embeddings positions, once per crossing) from its saved input
-                // embeddings. See docs/longrope.md.
-                Tensor prefix = cache.inputEmbeddings.narrow(0, 0, start).to(ScalarType.Float); // [start, hidden]
-                decodeLayers(prefix, step(cache, 0, start, longFactors), cache, null).close();
-            }
-            cache.longRope = longFactors;
-            cache.saveInputEmbeddings(x, start);
-            Tensor hidden = decodeLayers(x, step(cache, start, n, longFactors), cache, trace);
-            try {
-                cache.setLength(end);
-                Tensor normed = finalNorm(hidden.narrow(0, n - lastN, lastN));  // [lastN, hidden]
-                record(trace, "final_norm_last" + lastN, normed);
-                Tensor logits = toCpuFloat(lmHead.apply(normed));               // [lastN, vocab]
-                record(trace, "logits_last" + lastN, logits);
-                if (trace != null) {
-                    positionStatistics(hidden, trace);
-                }
-                return scope.keep(logits);
-            } finally {
-                hidden.close();
-            }
-        }
-    }
-
-    private Phi3DecoderLayer.Step step(KvCache cache, long start, long n, boolean longFactors) {
-        return new Phi3DecoderLayer.Step(start, n, cache.rotary(longFactors, start, n),
-                mask(start, n), onCpu);
-    }
-
-    /**
-     * Runs every decoder layer over {@code x} (positions of {@code step}), writing keys and values into the
-     * cache. Returns the last layer's output as an owned tensor (caller closes); {@code x} is not closed.
-     */
-    private Tensor decodeLayers(Tensor x, Phi3DecoderLayer.Step step, KvCache cache, Trace trace) {
-        Tensor hidden = x;
-        boolean ownsHidden = false;
-        try {
-            for (int i = 0; i < layers.size(); i++) {
-                Tensor next;
-                // One scope per layer: peak memory is one layer's intermediates, not all of them.
-                try (InferenceScope layerScope = InferenceScope.open()) {
-                    next = layerScope.keep(layers.get(i).apply(hidden, step, cache.keys[i], cache.values[i]));
-                }
-                if (ownsHidden) {
-                    hidden.close();
-                }
-                hidden = next;
-                ownsHidden = true;
-                record(trace, "layer_" + i + "_output", hidden);
-            }
-            ownsHidden = false;
-            return hidden;
-        } finally {
-            if (ownsHidden) {
-                hidden.close();
-            }
+            Trace.record(trace, "inputs_embeds", x);
+            return scope.keep(decoder.forward(x, cache, start, lastN, trace));
         }
     }
 
@@ -736,103 +489,18 @@ public final class Phi3VModel implements AutoCloseable {
                         + "); a placeholder block must be fed whole and match the image's token count");
             }
         }
-        Tensor idsTensor = Tensors.fromLongs(text, n);
-        if (device.is_cuda()) {
-            idsTensor = idsTensor.to(device, ScalarType.Long);
-        }
-        Tensor x = torch.embedding(embedTokens, idsTensor);                  // [n, hidden]
+        Tensor x = decoder.tokenEmbeddings(text);                            // [n, hidden]
         for (PlaceholderRuns.Run r : runs.runs()) {
             x.narrow(0, r.start(), r.length()).copy_(images.get(r.image()).tensor());   // in place
         }
         return x;
     }
 
-    /**
-     * The attention mask for queries {@code start .. start+n-1} over keys {@code 0 .. start+n-1}, or null
-     * when none is needed: a single query sees every key, a prefill from 0 uses {@code is_causal}, and
-     * the CPU layers' blocked attention applies the causal offset itself.
-     * True = attend. Includes the sliding window ({@code kv >= q - window}) when it can matter.
-     */
-    private Tensor mask(long start, long n) {
-        long end = start + n;
-        Integer window = config.slidingWindow();
-        boolean windowed = window != null && end > window;
-        // On CPU without GQA the layers' blocked causal attention takes the query offset itself.
-        boolean offsetCausal = onCpu && config.numAttentionHeads() == config.numKeyValueHeads();
-        if (!windowed && (n == 1 || start == 0 || offsetCausal)) {
-            return null;
-        }
-        try (Scalar s = new Scalar(start);
-             Scalar e = new Scalar(end);
-             Scalar zero = new Scalar(0L);
-             TensorOptions longs = new TensorOptions(ScalarType.Long)) {
-            Tensor q = torch.arange(s, e, longs).view(n, 1);                  // [n, 1]
-            Tensor k = torch.arange(zero, e, longs).view(1, end);             // [1, L]
-            Tensor allowed = torch.le(k, q);                                  // [n, L]
-            if (windowed) {
-                try (Scalar w = new Scalar((long) window)) {
-                    allowed = torch.logical_and(allowed, torch.ge(k, torch.sub(q, w)));
-                }
-            }
-            return device.is_cuda() ? allowed.to(device, ScalarType.Bool) : allowed;
-        }
-    }
-
-    /** argmax / max / logsumexp / top-2 gap of the logits of every position, in chunks (inspect only). */
-    private void positionStatistics(Tensor hidden, Trace trace) {
-        int n = Math.toIntExact(hidden.size(0));
-        trace.argmax = new long[n];
-        trace.max = new float[n];
-        trace.logsumexp = new float[n];
-        trace.top2Gap = new float[n];
-        for (int from = 0; from < n; from += STATS_CHUNK) {
-            int len = Math.min(STATS_CHUNK, n - from);
-            try (InferenceScope ignored = InferenceScope.open();
-                 LongOptional dim = new LongOptional(1)) {
-                Tensor logits = toCpuFloat(lmHead.apply(finalNorm(hidden.narrow(0, from, len))));  // [len, vocab]
-                System.arraycopy(Tensors.toLongs(torch.argmax(logits, dim, false)), 0, trace.argmax, from, len);
-                System.arraycopy(Tensors.toFloats(torch.amax(logits, new long[] {1}, false)), 0, trace.max, from, len);
-                System.arraycopy(Tensors.toFloats(torch.logsumexp(logits, new long[] {1}, false)), 0,
-                        trace.logsumexp, from, len);
-                Tensor top2 = torch.topk(logits, 2).get0();                                     // [len, 2]
-                System.arraycopy(Tensors.toFloats(torch.sub(top2.select(1, 0), top2.select(1, 1))), 0,
-                        trace.top2Gap, from, len);
-            }
-        }
-    }
-
-    /** model.norm, in float32 when the logits are computed in float32. */
-    private Tensor finalNorm(Tensor hidden) {
-        return float32Logits ? norm.applyFloat32(hidden) : norm.apply(hidden);
-    }
-
-    private Tensor toCpuFloat(Tensor t) {
-        Tensor f = t.to(ScalarType.Float);
-        return (f.is_cuda() ? f.cpu() : f).contiguous();
-    }
-
-    private Tensor onDevice(Tensor cpu) {
-        return device.is_cuda() ? cpu.to(device, dtype) : cpu;
-    }
-
-    private static void record(Trace trace, String name, Tensor t) {
-        if (trace != null) {
-            trace.record(name, t);
-        }
-    }
-
-    private ImageEmbeddingConfig requireVision() {
-        if (!config.hasVision()) {
+    private Phi3ImageEmbedding requireVision() {
+        if (vision == null) {
             throw new IllegalStateException("this model has no vision part (config.json has no img_processor)");
         }
-        return config.imageEmbedding();
-    }
-
-    private static void checkHdSize(int hdHeight, int hdWidth, int s) {
-        if (hdHeight < s || hdWidth < s || hdHeight % s != 0 || hdWidth % s != 0) {
-            throw new IllegalArgumentException("HD image size " + hdHeight + "x" + hdWidth + " is not a valid HD grid: "
-                    + "expected positive multiples of " + s + " (image_sizes of the processor)");
-        }
+        return vision;
     }
 
     private void checkOpen() {

@@ -20,6 +20,13 @@ final class Trace {
         tensors.put(name, new Inspection.TracedTensor(name, Tensors.shape(t), Tensors.toFloats(t)));
     }
 
+    /** {@code trace.record(name, t)} when there is a trace (the inspected call), nothing otherwise. */
+    static void record(Trace trace, String name, Tensor t) {
+        if (trace != null) {
+            trace.record(name, t);
+        }
+    }
+
     Inspection toInspection() {
         return new Inspection(tensors, argmax, max, logsumexp, top2Gap);
     }
