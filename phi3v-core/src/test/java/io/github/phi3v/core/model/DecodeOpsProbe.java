@@ -67,8 +67,22 @@ public final class DecodeOpsProbe {
                 System.out.printf(Locale.ROOT, "P=%d, %d layers (%.0f MB of keys): keys.q^T %.1f ms (%.1f GB/s),"
                         + " q.keys^T %.1f ms (%.1f GB/s), same scores: %s; probs.values %.1f ms (%.1f GB/s)%n", p, LAYERS,
                         mb, kq, mb / kq, qk, mb / qk, same, pv, mb / pv);
+                // Two other ways to the same scores: one ATen GEMV per head (the fast one-row kernel of the
+                // decode linears), and a cache stored transposed, [heads, headDim, P], multiplied as q·keys.
+                double perHead = time(1, () -> eachLayer(l -> {
+                    for (long h = 0; h < HEADS; h++) {
+                        torch.mv(keys[l].select(0, h), q.select(0, h).view(HEAD_DIM));
+                    }
+                }), CpuMatmulBackend.Mode.ATEN_GEMV);
                 for (int l = 0; l < LAYERS; l++) {
+                    values[l].close();
+                    values[l] = keys[l].transpose(1, 2).contiguous();                   // [H, d, P]
                     keys[l].close();
+                }
+                double transposed = time(1, () -> eachLayer(l -> torch.matmul(q, values[l])));
+                System.out.printf(Locale.ROOT, "P=%d: scores as %d ATen mv calls per layer %.1f ms, on a cache stored"
+                        + " [heads, headDim, P] %.1f ms%n", p, HEADS, perHead, transposed);
+                for (int l = 0; l < LAYERS; l++) {
                     values[l].close();
                 }
             }
@@ -129,10 +143,15 @@ public final class DecodeOpsProbe {
 
     /** Best of {@value #REPEATS} passes of {@code calls} runs under oneDNN, in milliseconds per run. */
     private static double time(int calls, Runnable call) {
+        return time(calls, call, CpuMatmulBackend.Mode.ONEDNN);
+    }
+
+    /** Best of {@value #REPEATS} passes of {@code calls} runs under {@code mode}, in milliseconds per run. */
+    private static double time(int calls, Runnable call, CpuMatmulBackend.Mode mode) {
         double best = Double.MAX_VALUE;
         for (int r = 0; r < REPEATS; r++) {
             long t0 = System.nanoTime();
-            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)) {
+            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(mode)) {
                 for (int i = 0; i < calls; i++) {
                     try (InferenceScope step = InferenceScope.open()) {
                         call.run();
