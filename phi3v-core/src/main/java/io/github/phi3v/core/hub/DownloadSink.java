@@ -87,7 +87,7 @@ final class DownloadSink implements Flow.Subscriber<List<ByteBuffer>> {
             long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
             if (length >= 0 && start + length > maxBytes) {
                 synchronized (this) {
-                    refusal = HubClient.tooLarge(what, "the download's Content-Length gives " + (start + length)
+                    refusal = BlobDownloader.tooLarge(what, "the download's Content-Length gives " + (start + length)
                             + " bytes", maxBytes);
                 }
                 return HttpResponse.BodySubscribers.discarding();
@@ -141,7 +141,7 @@ final class DownloadSink implements Flow.Subscriber<List<ByteBuffer>> {
             }
             if (done + incoming > maxBytes) {
                 // The hub announced no size (or a wrong one): stop at the cap instead of filling the disk.
-                refusal = HubClient.tooLarge(what, "at least " + (done + incoming) + " bytes arrived", maxBytes);
+                refusal = BlobDownloader.tooLarge(what, "at least " + (done + incoming) + " bytes arrived", maxBytes);
                 subscription.cancel();
                 return;
             }

@@ -61,15 +61,6 @@ public final class ClipInt8Probe {
     }
 
     private static double time(Runnable call) {
-        double best = Double.MAX_VALUE;
-        for (int r = 0; r < REPEATS; r++) {
-            long t0 = System.nanoTime();
-            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN);
-                 InferenceScope call0 = InferenceScope.open()) {
-                call.run();
-            }
-            best = r == 0 ? best : Math.min(best, (System.nanoTime() - t0) / 1e6);
-        }
-        return best;
+        return ProbeTimer.bestPassMillis(REPEATS, 1, CpuMatmulBackend.Mode.ONEDNN, i -> call.run());
     }
 }

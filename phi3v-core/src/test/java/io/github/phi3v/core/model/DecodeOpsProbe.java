@@ -2,6 +2,7 @@ package io.github.phi3v.core.model;
 
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.function.IntConsumer;
 
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -126,7 +127,7 @@ public final class DecodeOpsProbe {
     }
 
     /** One product per layer, each in its own scope. */
-    private static void eachLayer(java.util.function.IntConsumer product) {
+    private static void eachLayer(IntConsumer product) {
         for (int l = 0; l < LAYERS; l++) {
             try (InferenceScope layer = InferenceScope.open()) {
                 product.accept(l);
@@ -148,18 +149,6 @@ public final class DecodeOpsProbe {
 
     /** Best of {@value #REPEATS} passes of {@code calls} runs under {@code mode}, in milliseconds per run. */
     private static double time(int calls, Runnable call, CpuMatmulBackend.Mode mode) {
-        double best = Double.MAX_VALUE;
-        for (int r = 0; r < REPEATS; r++) {
-            long t0 = System.nanoTime();
-            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(mode)) {
-                for (int i = 0; i < calls; i++) {
-                    try (InferenceScope step = InferenceScope.open()) {
-                        call.run();
-                    }
-                }
-            }
-            best = r == 0 ? best : Math.min(best, (System.nanoTime() - t0) / 1e6 / calls);
-        }
-        return best;
+        return ProbeTimer.bestPassMillis(REPEATS, calls, mode, i -> call.run()) / calls;
     }
 }

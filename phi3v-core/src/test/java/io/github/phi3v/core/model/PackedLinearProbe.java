@@ -87,18 +87,7 @@ public final class PackedLinearProbe {
     /** Runs {@code calls} products per pass under {@code mode}, {@value #REPEATS} passes, prints the best. */
     private static void time(String what, int b, String way, CpuMatmulBackend.Mode mode, Consumer<Integer> call,
             int calls) {
-        double best = Double.MAX_VALUE;
-        for (int r = 0; r < REPEATS; r++) {
-            long t0 = System.nanoTime();
-            try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(mode)) {
-                for (int i = 0; i < calls; i++) {
-                    try (InferenceScope step = InferenceScope.open()) {
-                        call.accept(i);
-                    }
-                }
-            }
-            best = r == 0 ? best : Math.min(best, (System.nanoTime() - t0) / 1e6);
-        }
+        double best = ProbeTimer.bestPassMillis(REPEATS, calls, mode, call::accept);
         System.out.printf(Locale.ROOT, "%s, B=%d, %s: %.1f ms%n", what, b, way, best);
     }
 }
