@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -261,8 +262,15 @@ class BatchSchedulerTest {
             try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(budget).kvCacheWait(java.time.Duration.ofMillis(50))
                     .build()) {
                 // The first decodes slowly (its onText runs on the scheduler thread), so it surely still holds
-                // its memory when the second's wait runs out.
-                CompletableFuture<Answer> first = phi.submit(longOne, piece -> sleep(5), CancellationToken.none());
+                // its memory when the second's wait runs out. The second is submitted only once the first is
+                // decoding: requests are planned on intake threads, so two submitted together may queue in
+                // either order (the second first, and then it is the first that is refused).
+                CountDownLatch decoding = new CountDownLatch(1);
+                CompletableFuture<Answer> first = phi.submit(longOne, piece -> {
+                    decoding.countDown();
+                    sleep(5);
+                }, CancellationToken.none());
+                assertTrue(decoding.await(2, TimeUnit.MINUTES), "the first request produced no text");
                 CompletableFuture<Answer> second = phi.submit(other);
                 ExecutionException e = assertThrows(ExecutionException.class, () -> second.get(2, TimeUnit.MINUTES));
                 LimitExceededException limit = assertInstanceOf(LimitExceededException.class, e.getCause());
