@@ -92,6 +92,7 @@ class StatelessChatTest {
         try (Phi3Vision probe = TinyModel.load()) {
             // The capacity a two-turn conversation's cache gets (prompt + 10 new tokens, rounded up to 256).
             long oneCache = probe.model().kvCacheBytes(256);
+            settleGarbage();
             long baseTotal = Pointer.totalBytes();
             long baseCount = Pointer.totalCount();
             try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(2 * oneCache).build()) {
@@ -161,6 +162,7 @@ class StatelessChatTest {
     @Test
     void aRequestLargerThanTheKvBudgetIsRefusedNamingTheOption() {
         try (Phi3Vision phi = TinyModel.builder().kvCacheBytes(1000).build()) {
+            settleGarbage();
             long baseTotal = Pointer.totalBytes();
             long baseCount = Pointer.totalCount();
             LimitExceededException e = assertThrows(LimitExceededException.class,
@@ -238,5 +240,20 @@ class StatelessChatTest {
             n += x == id ? 1 : 0;
         }
         return n;
+    }
+
+    /**
+     * Lets the garbage collector and JavaCPP's deallocator free what earlier code left to them before a
+     * baseline is taken: in a full module run such objects were collected in the middle of the measured
+     * section once and took the counters below the baseline (3556 against 3844 bytes). What the measured
+     * section itself leaves is still caught: the end is compared without settling.
+     */
+    private static void settleGarbage() {
+        System.gc();
+        try {
+            Thread.sleep(200);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
