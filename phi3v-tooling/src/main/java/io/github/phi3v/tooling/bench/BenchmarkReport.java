@@ -118,6 +118,9 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param promptTokens prompt length
      * @param preprocessMs image processor (pure Java), warm JVM
      * @param visionMs CLIP on the real crops + HD transform + projection
+     * @param visionFlops achieved FLOP/s of the vision tower ({@code BenchmarkRunner.visionFlopCount} over
+     *     visionMs); NaN without an image
+     * @param visionEfficiency visionFlops / measured bf16 GEMM FLOP/s, next to prefillEfficiency
      * @param prefillMs decoder over the whole prompt, logits of the last position
      * @param prefillTokensPerSecond prompt tokens / prefill time
      * @param prefillFlops achieved FLOP/s (useful operations: 2·params·tokens for the linears plus causal
@@ -138,7 +141,8 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param peakRssBytes peak RSS after this scenario
      */
     public record ScenarioResult(String name, int numCrops, int imageTokens, int promptTokens, double preprocessMs,
-            double visionMs, double prefillMs, double prefillTokensPerSecond, double prefillFlops,
+            double visionMs, double visionFlops, double visionEfficiency, double prefillMs,
+            double prefillTokensPerSecond, double prefillFlops,
             double prefillEfficiency, double timeToFirstTokenMs, int decodeTokens, double decodeTokensPerSecond,
             double decodeEfficiency, double decodeKernelEfficiency, long kvBytesPerToken,
             double decodeKernelEfficiencyCeiling, long peakRssBytes) {
@@ -201,16 +205,18 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
                             ", written in %.1f s", v.quantizeSeconds()) : ", reused") : "",
                     v.weightBytesPerToken() / 1e9, v.decodeLinearBytesPerSecond() / 1e9,
                     v.kvCacheBytes() / 1e9, v.rssAfterLoadBytes() / 1e9, v.peakRssBytes() / 1e9));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n",
-                    "scenario", "prompt", "preproc", "vision", "prefill", "prefill", "TTFT", "decode", "decode",
-                    "decode", "kernel", "ceiling", "prefill", "peak"));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n", "",
-                    "tokens", "ms", "ms", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "eff", "w/ KV", "eff",
-                    "RSS GB"));
+            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n",
+                    "scenario", "prompt", "preproc", "vision", "vision", "prefill", "prefill", "TTFT", "decode",
+                    "decode", "decode", "kernel", "ceiling", "prefill", "peak"));
+            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n",
+                    "", "tokens", "ms", "ms", "eff", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "eff", "w/ KV",
+                    "eff", "RSS GB"));
             for (ScenarioResult s : v.scenarios()) {
                 b.append(String.format(Locale.ROOT,
-                        "%-12s %7d %9s %9s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %7.2f %7.2f %8.2f %7.2f%n",
-                        s.name(), s.promptTokens(), fmt(s.preprocessMs()), fmt(s.visionMs()), s.prefillMs(),
+                        "%-12s %7d %9s %9s %7s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %7.2f %7.2f %8.2f %7.2f%n",
+                        s.name(), s.promptTokens(), fmt(s.preprocessMs()), fmt(s.visionMs()),
+                        Double.isNaN(s.visionEfficiency()) ? "-" : String.format(Locale.ROOT, "%.2f",
+                                s.visionEfficiency()), s.prefillMs(),
                         s.prefillTokensPerSecond(), s.timeToFirstTokenMs() / 1000, s.decodeTokensPerSecond(),
                         s.decodeTokens() > 0 ? fmt(1000 / s.decodeTokensPerSecond()) : "-", s.decodeEfficiency(),
                         s.decodeKernelEfficiency(), s.decodeKernelEfficiencyCeiling(), s.prefillEfficiency(),

@@ -18,6 +18,8 @@ import java.util.zip.CRC32;
 
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import io.github.phi3v.core.config.ClipVisionConfig;
+import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.core.model.ImageEmbeddings;
@@ -26,6 +28,7 @@ import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.model.WeightNames;
 import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.DType;
 import io.github.phi3v.image.Phi3ImageProcessor;
@@ -209,6 +212,7 @@ public final class BenchmarkRunner {
             double linearProbe) {
         double preprocessMs = Double.NaN;
         double visionMs = Double.NaN;
+        double visionFlops = Double.NaN;
         int imageTokens = 0;
         int[] ids;
         List<ImageEmbeddings> images = new ArrayList<>();
@@ -224,6 +228,9 @@ public final class BenchmarkRunner {
                 images.add(model.encodeImage(p.pixelValues(), p.numCrops(), p.hdHeight(), p.hdWidth()));
                 visionMs = millis(t1);
                 imageTokens = images.get(0).tokenCount();
+                int side = config.imageEmbedding().clip().imageSize();
+                long crops = 1L + (long) (p.hdHeight() / side) * (p.hdWidth() / side);
+                visionFlops = visionFlopCount(config, crops, imageTokens) / (visionMs / 1000);
                 String prompt = "<|user|>\n<|image_1|>\n" + options.question() + "<|end|>\n<|assistant|>\n";
                 ids = tokenizer.encodeMultimodal(prompt, new int[] {imageTokens});
             } else {
@@ -263,7 +270,8 @@ public final class BenchmarkRunner {
             long kvPerToken = (long) config.numHiddenLayers() * 2 * config.numKeyValueHeads() * config.headDim()
                     * elem * (ids.length + n / 2);
             return new BenchmarkReport.ScenarioResult(s.name(), s.numCrops(), imageTokens, ids.length, preprocessMs,
-                    visionMs, prefillMs, ids.length / (prefillMs / 1000), prefillFlops,
+                    visionMs, visionFlops, visionFlops / machine.bf16GemmFlops(), prefillMs,
+                    ids.length / (prefillMs / 1000), prefillFlops,
                     prefillFlops / machine.bf16GemmFlops(), ttft, n, decodeTps,
                     n > 0 ? weightBytes * decodeTps / machine.readBandwidthBytesPerSecond() : Double.NaN,
                     n > 0 ? weightBytes * decodeTps / linearProbe : Double.NaN, kvPerToken,
@@ -306,6 +314,33 @@ public final class BenchmarkRunner {
         perLayer += 2 * h * elem;                                            // two RMSNorm weights
         long lmHead = 4L * c.vocabSize() * h;     // float32 on CPU whatever the precision (float32 logits)
         return c.numHiddenLayers() * perLayer + h * elem + h * elem + lmHead;
+    }
+
+    /**
+     * Useful floating-point operations of {@code Phi3VModel.encodeImage} for {@code crops} crops (the global
+     * one and the real sub-crops) yielding {@code imageTokens} embeddings: the patch convolution, every
+     * computed CLIP encoder layer (q, k, v, out, fc1, fc2 and the two attention products over all
+     * {@code patches + 1} positions of a crop) and {@code img_projection}'s two linears. Norms, activations
+     * and the HD re-layout are left out (a few percent).
+     *
+     * @param c the model configuration (with vision)
+     * @param crops crops through CLIP
+     * @param imageTokens rows through the projection
+     * @return FLOPs
+     */
+    public static double visionFlopCount(Phi3VConfig c, long crops, long imageTokens) {
+        ImageEmbeddingConfig img = c.imageEmbedding();
+        ClipVisionConfig clip = img.clip();
+        long width = clip.hiddenSize();
+        long patches = (long) clip.patchesPerSide() * clip.patchesPerSide();
+        long positions = patches + 1;                                          // the class token too
+        double conv = 2.0 * patches * clip.numChannels() * clip.patchSize() * clip.patchSize() * width;
+        double linears = 2.0 * positions * (4L * width * width + 2L * width * clip.intermediateSize());
+        double attention = 2.0 * 2.0 * positions * positions * width;           // q·kᵀ and p·v
+        double clipFlops = crops * (conv + WeightNames.computedClipLayers(img) * (linears + attention));
+        double projection = 2.0 * imageTokens * ((long) img.mergedDim() * c.hiddenSize()
+                + (long) c.hiddenSize() * c.hiddenSize());
+        return clipFlops + projection;
     }
 
     /**

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tooling.random.RandomModel;
 
 /**
@@ -59,9 +60,12 @@ class BenchmarkRunnerTest {
             assertTrue(img.decodeKernelEfficiency() > 0, "kernel efficiency of " + v.name());
             assertTrue(img.decodeKernelEfficiencyCeiling() > 0 && img.decodeKernelEfficiencyCeiling() < 1,
                     "ceiling of " + v.name() + ": " + img.decodeKernelEfficiencyCeiling());
+            assertTrue(img.visionEfficiency() > 0 && Double.isFinite(img.visionEfficiency()),
+                    "vision efficiency of " + v.name() + ": " + img.visionEfficiency());
             BenchmarkReport.ScenarioResult text = v.scenarios().get(1);
             assertEquals(40, text.promptTokens());
             assertTrue(Double.isNaN(text.visionMs()));
+            assertTrue(Double.isNaN(text.visionEfficiency()), "no image, no vision efficiency");
             assertTrue(v.peakRssBytes() > 0 || v.peakRssBytes() == -1);
         }
         assertTrue(r.variants().get(1).weightBytesPerToken() < r.variants().get(0).weightBytesPerToken());
@@ -97,6 +101,20 @@ class BenchmarkRunnerTest {
         assertEquals(params + 4L * 2 * (192 + 64 + 256 + 64) + rest, int8);
         double flops = BenchmarkRunner.prefillFlopCount(c, 10);
         assertEquals(2.0 * params * 10 + 2.0 * 4 * 16 * 10 * 11 * 2 + 2.0 * 32064 * 64, flops, 1e-6);
+    }
+
+    @Test
+    void visionFlopsOfTheRealModelAtNumCropsFour() throws IOException {
+        Phi3VConfig real = Phi3VConfig.fromFile(SharedData.golden().resolve("phi3v-128k-config/config.json"));
+        // CLIP ViT-L/14 at 336 px, layer_idx -2: 23 of 24 layers on 5 crops of 576 patches + the class token,
+        // then img_projection (4096 -> 3072 -> 3072) on the 757 image tokens of a 1344x1008 picture.
+        double conv = 2.0 * 576 * 3 * 14 * 14 * 1024;
+        double linears = 2.0 * 577 * (4.0 * 1024 * 1024 + 2.0 * 1024 * 4096);
+        double attention = 4.0 * 577 * 577 * 1024;
+        double projection = 2.0 * 757 * (4096.0 * 3072 + 3072.0 * 3072);
+        double expected = 5 * (conv + 23 * (linears + attention)) + projection;
+        assertEquals(1.8635e12, expected, 0.0001e12);              // the hand count above, as a number
+        assertEquals(expected, BenchmarkRunner.visionFlopCount(real, 5, 757), 1.0);
     }
 
     @Test
