@@ -3,6 +3,7 @@ package io.github.phi3v.core.model;
 import org.bytedeco.pytorch.Tensor;
 
 import io.github.phi3v.core.config.ImageEmbeddingConfig;
+import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * The image side of Phi-3-V (HF's {@code Phi3ImageEmbedding}): the CLIP vision tower on the global crop and
@@ -62,9 +63,20 @@ final class Phi3ImageEmbedding {
     }
 
     /** Channels x side x side of one crop. */
-    long floatsPerCrop() {
+    private long floatsPerCrop() {
         int s = config.clip().imageSize();
         return (long) config.clip().numChannels() * s * s;
+    }
+
+    /**
+     * The first {@code crops} crops of {@code pixelValues} as a float32 CPU tensor.
+     *
+     * @return {@code [crops, 3, S, S]} in the caller's scope
+     */
+    Tensor pixels(float[] pixelValues, int crops) {
+        int s = cropSize();
+        return Tensors.fromFloats(pixelValues, 0, Math.toIntExact(crops * floatsPerCrop()), crops,
+                config.clip().numChannels(), s, s);
     }
 
     /** Side of a crop in pixels (336). */

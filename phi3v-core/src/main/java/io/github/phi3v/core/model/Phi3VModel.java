@@ -243,8 +243,7 @@ public final class Phi3VModel implements AutoCloseable {
              CpuMatmulBackend.Lease kernels = device.is_cpu() ? CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN)
                      : CpuMatmulBackend.none()) {
             checkOpen();
-            Tensor pixels = Tensors.fromFloats(px, 0, Math.toIntExact(used * img.floatsPerCrop()), used,
-                    config.imageEmbedding().clip().numChannels(), s, s).to(device, dtype);   // [1+hc*wc, 3, S, S]
+            Tensor pixels = img.pixels(px, used).to(device, dtype);                         // [1+hc*wc, 3, S, S]
             Tensor embeds = img.embed(pixels, hdHeight / s, hdWidth / s, trace, prefix);    // [tokens, hidden]
             return new ImageEmbeddings(this, scope.keep(embeds), hdHeight, hdWidth);
         } finally {

@@ -228,9 +228,7 @@ public final class BenchmarkRunner {
                 images.add(model.encodeImage(p.pixelValues(), p.numCrops(), p.hdHeight(), p.hdWidth()));
                 visionMs = millis(t1);
                 imageTokens = images.get(0).tokenCount();
-                int side = config.imageEmbedding().clip().imageSize();
-                long crops = 1L + (long) (p.hdHeight() / side) * (p.hdWidth() / side);
-                visionFlops = visionFlopCount(config, crops, imageTokens) / (visionMs / 1000);
+                visionFlops = visionFlopCount(config, p.realCrops(), imageTokens) / (visionMs / 1000);
                 String prompt = "<|user|>\n<|image_1|>\n" + options.question() + "<|end|>\n<|assistant|>\n";
                 ids = tokenizer.encodeMultimodal(prompt, new int[] {imageTokens});
             } else {
