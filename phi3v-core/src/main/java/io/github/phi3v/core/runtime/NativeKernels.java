@@ -1,0 +1,203 @@
+package io.github.phi3v.core.runtime;
+
+import java.io.File;
+import java.util.Locale;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The project's own native kernel library ({@code libphi3v_kernels.so}, built from
+ * {@code phi3v-core/src/main/c} by the Maven build on Linux x86-64 and shipped inside the jar): the int4
+ * weight-only linear for a few input rows: activations rounded to 16-bit fixed point per group of 32
+ * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products. It streams int4 weights
+ * about twice as fast as ATen's {@code _weight_int4pack_mm_for_cpu}, which is limited by its float
+ * arithmetic (docs/architecture.md, "Native kernels"; docs/benchmarks.md).
+ *
+ * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
+ * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
+ * {@code phi3v.nativeKernels} is {@code false} (read once, at the first call). The library is loaded after
+ * libtorch so that its OpenMP dependency resolves to libtorch's own {@code libgomp.so.1}: one thread pool.
+ *
+ * <p>Thread-safe: the kernel keeps no state between calls; each call allocates its own scratch.
+ */
+public final class NativeKernels {
+
+    /** System property that turns the native kernels off ({@code false}); on by default. */
+    public static final String ENABLED_PROPERTY = "phi3v.nativeKernels";
+    private static final String LIBRARY = "libphi3v_kernels.so";
+
+    private static volatile Boolean available;
+    private static volatile String unavailableReason;
+
+    private NativeKernels() {
+    }
+
+    /**
+     * Whether the native kernels run on this machine (loads the library at the first call).
+     *
+     * @return true when {@link #int4Mm} may be called
+     */
+    public static boolean available() {
+        Boolean a = available;
+        if (a == null) {
+            synchronized (NativeKernels.class) {
+                a = available;
+                if (a == null) {
+                    a = load();
+                    available = a;
+                }
+            }
+        }
+        return a;
+    }
+
+    /**
+     * Why {@link #available()} is false, for logs and benchmark reports.
+     *
+     * @return the reason, or {@code null} when the kernels are available (or not yet probed)
+     */
+    public static String unavailableReason() {
+        return unavailableReason;
+    }
+
+    private static boolean load() {
+        if ("false".equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY, "true").trim())) {
+            unavailableReason = "turned off by -D" + ENABLED_PROPERTY + "=false";
+            return false;
+        }
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            unavailableReason = "no native kernels are built for " + os + "/" + arch;
+            return false;
+        }
+        TorchRuntime.ensureInitialized();   // libtorch's libgomp.so.1 first: ours then resolves to it
+        String resource = "linux-x86_64/" + LIBRARY;
+        try {
+            if (NativeKernels.class.getResource(resource) == null) {
+                unavailableReason = "the jar carries no " + resource + " (built without a C compiler?)";
+                return false;
+            }
+            File file = org.bytedeco.javacpp.Loader.cacheResource(NativeKernels.class, resource);
+            System.load(file.getAbsolutePath());
+            if (cpuSupported() == 0) {
+                unavailableReason = "this CPU lacks AVX-512 (F, BW, VL) with VNNI";
+                return false;
+            }
+            return true;
+        } catch (Exception | UnsatisfiedLinkError e) {
+            unavailableReason = "cannot load " + resource + ": " + e;
+            return false;
+        }
+    }
+
+    /**
+     * An int4 weight in the native kernel's layout: output rows in blocks of 16 (the 16 lanes of one AVX-512
+     * accumulator), per block and group of 32 columns the 16 rows' 16 nibble bytes interleaved by 4-byte
+     * word, so one {@code vpdpbusd} multiplies 8 columns of 16 rows by one broadcast word of activations;
+     * the scales and zeros likewise 16 rows per group. {@code out} is rounded up to 16 with zero rows.
+     *
+     * @param weights {@code [out16 / 16, in / 32, 4, 16, 4]} uint8
+     * @param scales {@code [out16 / 16, in / 32, 16]} bf16
+     * @param zeros {@code [out16 / 16, in / 32, 16]} bf16
+     * @param outFeatures output rows before rounding
+     * @param inFeatures input columns
+     */
+    public record Int4Weight(Tensor weights, Tensor scales, Tensor zeros, long outFeatures, long inFeatures) {
+
+        /** The weight's tensors, for whoever owns them. */
+        public java.util.List<org.bytedeco.javacpp.Pointer> resources() {
+            return java.util.List.of(weights, scales, zeros);
+        }
+
+        /** Bytes one single-row product streams: the packed nibbles, scales and zeros. */
+        public long streamedBytes() {
+            return weights.numel() + 2 * (scales.numel() + zeros.numel());
+        }
+    }
+
+    /**
+     * Rearranges an int4 weight from {@code Int4Linear}'s stored layout into {@link Int4Weight}'s. Pure
+     * libtorch (works without the native library); the results are registered in the caller's scope.
+     *
+     * @param nibbles {@code [out, in / 2]} uint8: column {@code 2j} in the low nibble of byte {@code j}
+     * @param scale {@code [out, in / 32]} bf16
+     * @param zero {@code [out, in / 32]} bf16; {@code w = (q - 8) * scale + zero}
+     * @return the packed weight
+     */
+    public static Int4Weight packInt4(Tensor nibbles, Tensor scale, Tensor zero) {
+        long out = nibbles.size(0);
+        long in = nibbles.size(1) * 2;
+        long groups = in / 32;
+        long pad = (16 - out % 16) % 16;
+        long blocks = (out + pad) / 16;
+        Tensor w = padRows(nibbles, pad)                                     // [out16, in/2]
+                .view(blocks, 16, groups, 4, 4)                               // [nb, lane, g, word, byte]
+                .permute(0, 2, 3, 1, 4).contiguous();                         // [nb, g, word, lane, byte]
+        Tensor s = padRows(scale, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous(); // [nb, g, lane]
+        Tensor z = padRows(zero, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous();  // [nb, g, lane]
+        return new Int4Weight(w, s, z, out, in);
+    }
+
+    /** {@code t [rows, cols]} followed by {@code pad} zero rows. */
+    private static Tensor padRows(Tensor t, long pad) {
+        if (pad == 0) {
+            return t.contiguous();
+        }
+        try (org.bytedeco.pytorch.TensorOptions opts = new org.bytedeco.pytorch.TensorOptions(Tensors.dtype(t))) {
+            Tensor zeros = org.bytedeco.pytorch.global.torch.zeros(new long[] {pad, t.size(1)}, opts);
+            return org.bytedeco.pytorch.global.torch.cat(new org.bytedeco.pytorch.TensorVector(t, zeros), 0);
+        }
+    }
+
+    /**
+     * {@code out = x · wᵀ} for a {@link #packInt4 packed} int4 weight. The activations are quantized to int8
+     * per group of 32 columns (scale {@code max |x| / 127}), the products summed exactly in int32 and scaled
+     * per group in float32; the zeros multiply the float32 sum of each group's activations.
+     *
+     * @param x {@code [m, in]} bf16 or float32, contiguous
+     * @param w the weight
+     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the kernels are not {@link #available()}
+     */
+    public static void int4Mm(Tensor x, Int4Weight w, Tensor out) {
+        if (!available()) {
+            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
+        }
+        ScalarType xt = Tensors.dtype(x);
+        long k = w.inFeatures();
+        long n = w.outFeatures();
+        require(xt == ScalarType.BFloat16 || xt == ScalarType.Float, "x must be bf16 or float32, found " + xt);
+        require(x.dim() == 2 && x.size(1) == k, "x must be [rows, " + k + "], found "
+                + java.util.Arrays.toString(Tensors.shape(x)));
+        require(x.is_contiguous(), "x must be contiguous");
+        long m = x.size(0);
+        require(out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt,
+                "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
+                + java.util.Arrays.toString(Tensors.shape(out)));
+        require(out.is_contiguous(), "out must be contiguous");
+        if (m == 0) {
+            return;
+        }
+        int rc = int4Mm(x.data_ptr().address(), w.weights().data_ptr().address(), w.scales().data_ptr().address(),
+                w.zeros().data_ptr().address(), out.data_ptr().address(), m, n, k, xt == ScalarType.BFloat16,
+                TorchRuntime.threads());
+        if (rc != 0) {
+            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
+        }
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException("native int4 kernel: " + message);
+        }
+    }
+
+    private static native int cpuSupported();
+
+    private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
+            boolean bf16, int threads);
+}
