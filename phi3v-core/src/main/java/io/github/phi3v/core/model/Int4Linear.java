@@ -13,7 +13,6 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-import io.github.phi3v.core.runtime.AtenOps;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 
@@ -21,17 +20,16 @@ import io.github.phi3v.core.runtime.Tensors;
  * A weight-only int4 {@code nn.Linear} (no bias) for {@link Quantization#INT4}: groups of
  * {@value #GROUP_SIZE} consecutive input columns of each output row share a scale and a zero,
  * {@code w[o, k] ≈ (q[o, k] - 8) * scale[o, g] + zero[o, g]} with {@code q} in 0..15 and {@code g = k / 32}
- * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with ATen's CPU
- * kernel {@code _weight_int4pack_mm_for_cpu} (through {@link AtenOps}), activations and output in the model
+ * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with an
+ * {@link Int4Kernel}: the project's native AVX-512 VNNI kernel for bf16 models where it runs
+ * ({@link NativeInt4Kernel}), else ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model
  * dtype. Decode reads half a byte per weight plus 4 bytes of bf16 scale and zero per 32 weights.
  *
- * <p>Prefill: that kernel is built for a few rows (it dequantizes each weight tile again for every block of
- * 4 input rows), so more than {@value #KERNEL_MAX_ROWS} rows go another way: the weight is dequantized once
- * per call into the model dtype, exactly {@code (q - 8) * scale + zero} in float32 from the same scale and
- * zero the kernel reads, rounded once, and applied by the same {@code linear} as a bf16 model's. The two
- * paths differ only by that rounding of the weight (bf16: at most 2<sup>-9</sup> of each weight) and the
- * summation order. For this the layer keeps the nibbles next to the kernel's packed copy (whose layout is
- * the kernel's own, depends on the instruction set and is not read back): half a byte more per weight.
+ * <p>Prefill: both kernels are built for a few rows, so more than {@value #KERNEL_MAX_ROWS} rows go another
+ * way: the weight is dequantized once per call into the model dtype, exactly {@code (q - 8) * scale + zero}
+ * in float32 from the same scale and zero the kernel reads, rounded once, and applied by the same
+ * {@code linear} as a bf16 model's. The two paths differ by that rounding of the weight (bf16: at most
+ * 2<sup>-9</sup> of each weight), the kernel's handling of the activations and the summation order.
  *
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
  * centre (clipping the outermost weights can lower the group's error), each start refined by
@@ -69,16 +67,12 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     /** Weights dequantized at a time: bounds the float32 temporaries to a few MB. */
     private static final long DEQUANTIZE_CHUNK = 1L << 20;
 
-    private final Tensor packed;
-    private final Tensor scaleAndZeros;
-    private final Tensor nibbles;
+    private final Int4Kernel kernel;
     private final ScalarType outType;
 
-    private Int4Linear(Tensor shape, Tensor packed, Tensor scaleAndZeros, Tensor nibbles, ScalarType outType) {
+    private Int4Linear(Tensor shape, Int4Kernel kernel, ScalarType outType) {
         super(shape, null);
-        this.packed = packed;
-        this.scaleAndZeros = scaleAndZeros;
-        this.nibbles = nibbles;
+        this.kernel = kernel;
         this.outType = outType;
     }
 
@@ -238,38 +232,49 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
 
     /**
      * The layer from its stored form (quantized at load or read from a pre-quantized checkpoint, already
-     * validated): unpacks the nibbles and packs them for the CPU kernel. The layer's tensors are not owned
-     * by any scope: the caller owns {@link #resources()}.
+     * validated), for the preferred kernel ({@link Int4Kernel.Choice#preferred}).
      *
      * @param s the stored tensors (not modified)
      * @param outType the model dtype: activations, scales and output
-     * @return the layer
+     * @return the layer; its tensors belong to no scope: the caller owns {@link #resources()}
      */
     static Int4Linear fromStored(Stored s, ScalarType outType) {
+        return fromStored(s, outType, Int4Kernel.Choice.preferred(outType));
+    }
+
+    /**
+     * {@link #fromStored(Stored, ScalarType)} for a given kernel.
+     *
+     * @param s the stored tensors (not modified)
+     * @param outType the model dtype
+     * @param choice the kernel; {@link Int4Kernel.Choice#NATIVE} only for bf16 where
+     *     {@code NativeKernels.available()}
+     * @return the layer, owned by the caller
+     */
+    static Int4Linear fromStored(Stored s, ScalarType outType, Int4Kernel.Choice choice) {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
             long out = s.nibbles().size(0);
             long in = s.nibbles().size(1) * 2;
-            Tensor bytes = s.nibbles().to(ScalarType.Int);                                  // [out, in/2]
-            Tensor q = torch.stack(new TensorVector(torch.bitwise_and(bytes, new Scalar(15L)),
-                    torch.bitwise_right_shift(bytes, new Scalar(4L))), 2).reshape(out, in).contiguous(); // [out, in]
-            Tensor packed = AtenOps.convertWeightToInt4Pack(q);
-            // The kernel's [groups, out, 2] layout of (scale, zero) pairs, in the activations' dtype.
-            Tensor sz = torch.stack(new TensorVector(s.scale().t(), s.zero().t()), 2).to(outType).contiguous();
+            Int4Kernel kernel = Int4Kernel.of(s, outType, choice);
+            kernel.resources().forEach(scope::keep);
             // Only the shape of the base class's weight is read (e.g. by streamed-bytes accounting): a
             // zero-stride view of one byte stands in for the [out, in] matrix.
             Tensor shape = torch.zeros(new long[] {1, 1}, i8).expand(out, in);
-            // A reference of the layer's own to the stored nibbles (for prefill's dequantization): the
-            // caller's Stored may be freed right after.
-            Tensor ownNibbles = s.nibbles().contiguous();                                  // [out, in/2]
-            return new Int4Linear(scope.keep(shape), scope.keep(packed), scope.keep(sz), scope.keep(ownNibbles),
-                    outType);
+            return new Int4Linear(scope.keep(shape), kernel, outType);
         }
     }
 
     @Override
     public List<Pointer> resources() {
-        return List.of(weight, packed, scaleAndZeros, nibbles);
+        List<Pointer> all = new java.util.ArrayList<>(kernel.resources());
+        all.add(0, weight);
+        return all;
+    }
+
+    /** Which kernel this layer runs on few rows. */
+    Int4Kernel.Choice kernelChoice() {
+        return kernel instanceof NativeInt4Kernel ? Int4Kernel.Choice.NATIVE : Int4Kernel.Choice.ATEN;
     }
 
     /**
@@ -291,34 +296,32 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      * @return {@code [out, in]} in the model dtype, in the caller's scope
      */
     Tensor dequantized() {
-        long out = nibbles.size(0);
-        long half = nibbles.size(1);
-        long in = half * 2;
+        long out = weight.size(0);
+        long in = weight.size(1);
         long groups = in / GROUP_SIZE;
-        // Rows per chunk: a few MB of float32 temporaries, in the cache.
-        long chunk = Math.max(1, Math.min(out, DEQUANTIZE_CHUNK / in));
+        // Rows per chunk: a few MB of float32 temporaries, in the cache; a multiple of the kernel's alignment.
+        long align = kernel.rowAlignment();
+        long chunk = Math.max(align, Math.min(out, DEQUANTIZE_CHUNK / in) / align * align);
         Tensor w;
         try (TensorOptions opts = new TensorOptions(outType);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
             w = torch.empty(new long[] {out, in}, opts, fmt);                                // [out, in]
         }
-        // [groups, out, 2] -> [out, groups, 2]: a view; (scale, zero) of output row o and group g.
-        Tensor sz = scaleAndZeros.to(ScalarType.Float).permute(1, 0, 2);
         Scalar fifteen = new Scalar(15L);
         Scalar four = new Scalar(4L);
         Scalar eight = new Scalar(8L);
         for (long r = 0; r < out; r += chunk) {
             long len = Math.min(chunk, out - r);
-            Tensor b = nibbles.narrow(0, r, len);                                            // [len, in/2] uint8
+            Tensor[] stored = kernel.storedRows(r, len);                                     // nibbles, scale, zero
+            Tensor b = stored[0];                                                            // [len, in/2] uint8
             // Byte j holds column 2j (low nibble) and 2j+1 (high): stacked on a last axis they interleave.
             Tensor levels = torch.stack(new TensorVector(torch.bitwise_and(b, fifteen),
                     torch.bitwise_right_shift(b, four)), 2)                                  // [len, in/2, 2] 0..15
                     .to(ScalarType.Char).sub_(eight)                                         // q - 8, exact in int8
                     .to(ScalarType.Float).view(len, groups, GROUP_SIZE);                    // [len, groups, 32]
-            Tensor rows = sz.narrow(0, r, len);                                              // [len, groups, 2]
             // In place: (q - 8) * scale is exact in float32 (4-bit level times 8-bit bf16 mantissa), + zero
-            // rounds once, as the kernel's fused multiply-add; the copy rounds once more to the model dtype.
-            levels.mul_(rows.select(2, 0).unsqueeze(2)).add_(rows.select(2, 1).unsqueeze(2));
+            // rounds once, as a fused multiply-add; the copy rounds once more to the model dtype.
+            levels.mul_(stored[1].unsqueeze(2)).add_(stored[2].unsqueeze(2));              // [len, groups, 32]
             w.narrow(0, r, len).view(len, groups, GROUP_SIZE).copy_(levels);
         }
         return w;
@@ -327,9 +330,8 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     /** Bytes one {@link #apply} of a single row streams: the packed weights plus the scale/zero pairs. */
     @Override
     public long streamedBytes() {
-        return packed.numel() + scaleAndZeros.numel() * scaleAndZeros.element_size();
+        return kernel.streamedBytes();
     }
-
     /** Above {@link #KERNEL_MAX_ROWS} rows: a plain layer of {@link #dequantized}, in the caller's scope. */
     @Override
     Modules.Linear forRows(long rows) {
@@ -346,6 +348,6 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         if (!runsKernel(x.size(0))) {
             return Modules.Linear.product(xt, dequantized(), null);
         }
-        return AtenOps.weightInt4PackMm(xt.contiguous(), packed, GROUP_SIZE, scaleAndZeros);
+        return kernel.mm(xt.contiguous());
     }
 }

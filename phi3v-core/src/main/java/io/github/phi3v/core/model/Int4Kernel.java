@@ -1,0 +1,73 @@
+package io.github.phi3v.core.model;
+
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.NativeKernels;
+
+/**
+ * One int4 weight in the layout of the kernel that multiplies it, for {@link Int4Linear}: the project's
+ * native VNNI kernel ({@link NativeInt4Kernel}) where {@link NativeKernels#available() it runs}, else ATen's
+ * ({@link AtenInt4Kernel}). Both compute {@code x · ((q - 8) * scale + zero)ᵀ} from the same stored levels,
+ * scales and zeros; they differ in how the activations enter the products (see each class).
+ */
+sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
+
+    /** Which kernel an {@link Int4Linear} is built for. */
+    enum Choice {
+        /** ATen's {@code _weight_int4pack_mm_for_cpu}. */
+        ATEN,
+        /** {@link NativeKernels#int4Mm}. */
+        NATIVE;
+
+        /**
+         * The native kernel for bf16 activations where it runs, else ATen's. A float32 model keeps ATen's
+         * kernel: its float products are exact, where the native kernel's 16-bit rounding of the activations
+         * (below a bf16 ulp, far above a float32 one) would be the largest error after the weights' own.
+         *
+         * @param outType the model dtype
+         */
+        static Choice preferred(ScalarType outType) {
+            return outType == ScalarType.BFloat16 && NativeKernels.available() ? NATIVE : ATEN;
+        }
+    }
+
+    /**
+     * @param x {@code [n, in]} contiguous, in the layer's output dtype
+     * @return {@code [n, out]} in that dtype, in the caller's scope
+     */
+    Tensor mm(Tensor x);
+
+    /**
+     * Rows {@code [r, r + len)} of the stored form, for dequantizing: {@code {nibbles [len, in / 2] uint8,
+     * scale [len, in / 32] float32, zero [len, in / 32] float32}} in the caller's scope.
+     *
+     * @param r first row, a multiple of {@link #rowAlignment()}
+     * @param len rows
+     */
+    Tensor[] storedRows(long r, long len);
+
+    /** The row granularity {@link #storedRows} reads at. */
+    long rowAlignment();
+
+    /** The weight's own tensors, for the layer's owner. */
+    List<Pointer> resources();
+
+    /** Bytes one single-row {@link #mm} streams. */
+    long streamedBytes();
+
+    /**
+     * Builds the kernel's weight from the stored form (not modified; the caller keeps ownership).
+     *
+     * @param s nibbles, scales and zeros
+     * @param outType the model dtype: activations and output
+     * @param choice which kernel
+     * @return the weight, its tensors in the caller's scope
+     */
+    static Int4Kernel of(Int4Linear.Stored s, ScalarType outType, Choice choice) {
+        return choice == Choice.NATIVE ? NativeInt4Kernel.of(s) : AtenInt4Kernel.of(s, outType);
+    }
+}

@@ -1,0 +1,176 @@
+package io.github.phi3v.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeKernels;
+import io.github.phi3v.core.runtime.Tensors;
+import io.github.phi3v.core.runtime.TorchRuntime;
+
+/**
+ * The project's native int4 kernel ({@link NativeKernels#int4Mm}, {@link NativeInt4Kernel}) against the
+ * float32 product with the dequantized weight, within the bound of what it rounds; its layout read back;
+ * its argument checks.
+ */
+class NativeInt4KernelTest {
+
+    /** Largest 16-bit fixed-point activation magnitude of the kernel ({@code XI_MAX} in phi3v_kernels.c). */
+    private static final double XI_MAX = 32639;
+
+    @BeforeAll
+    static void theLibraryIsBuiltAndLoadsHere() {
+        TorchRuntime.ensureInitialized();
+        // The build compiles it into the jar on Linux x86-64 (the CI platform); only a CPU without VNNI may
+        // refuse it, and then every other test here would fail on the call (not pass vacuously).
+        assertTrue(NativeKernels.available(), "native kernels unavailable: " + NativeKernels.unavailableReason());
+        assertEquals(Int4Kernel.Choice.NATIVE, Int4Kernel.Choice.preferred(ScalarType.BFloat16));
+        assertEquals(Int4Kernel.Choice.ATEN, Int4Kernel.Choice.preferred(ScalarType.Float));
+    }
+
+    /**
+     * Per output element, {@code |native - ref| <= 2^-8 |ref| + sum_g (a_g / 2) sum_(k in g) |w_k| + 1e-6
+     * sum_k |x_k w_k|}: the bf16 rounding of the output (unit roundoff 2^-8), the activations' rounding to
+     * 16-bit fixed point ({@code a_g = max_(k in g) |x_k| / 32639}, at most {@code a_g / 2} each) and float32
+     * summation. Output rows not a multiple of 16 (padding), in-features not a multiple of 128, input rows
+     * beyond one tile of 4 and a single row (decode), and a zero input row.
+     */
+    @Test
+    void matchesTheDequantizedProductWithinWhatItRounds() {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            long out = 40;
+            long in = 96;
+            Tensor w = torch.randn(new long[] {out, in}, f32);                                  // [out, in]
+            try (Int4Linear.Stored s = Int4Linear.quantize(w, "w")) {
+                Int4Linear layer = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
+                assertEquals(Int4Kernel.Choice.NATIVE, layer.kernelChoice());
+                try {
+                    float[] deq = Tensors.toFloats(dequantize(s));                              // [out, in]
+                    for (int rows : new int[] {1, 5, 9}) {
+                        Tensor x = torch.randn(new long[] {rows, in}, f32).mul_(new org.bytedeco.pytorch.Scalar(3.0));
+                        boolean zeroRow = rows > 1;                                            // the last row all zero
+                        if (zeroRow) {
+                            x.narrow(0, rows - 1, 1).zero_();
+                        }
+                        Tensor xb = x.to(ScalarType.BFloat16);                                 // [rows, in]
+                        float[] xs = Tensors.toFloats(xb.to(ScalarType.Float));
+                        float[] got = Tensors.toFloats(layer.apply(xb).to(ScalarType.Float));
+                        assertEquals(rows * out, got.length);
+                        int differing = 0;
+                        for (int r = 0; r < rows; r++) {
+                            for (int o = 0; o < out; o++) {
+                                double ref = 0;
+                                double abs = 0;
+                                double activation = 0;
+                                for (int g = 0; g < in / 32; g++) {
+                                    double amax = 0;
+                                    double wsum = 0;
+                                    for (int k = g * 32; k < g * 32 + 32; k++) {
+                                        double xv = xs[(int) (r * in + k)];
+                                        double wv = deq[(int) (o * in + k)];
+                                        ref += xv * wv;
+                                        abs += Math.abs(xv * wv);
+                                        amax = Math.max(amax, Math.abs(xv));
+                                        wsum += Math.abs(wv);
+                                    }
+                                    activation += amax / XI_MAX / 2 * wsum;
+                                }
+                                double bound = Math.scalb(Math.abs(ref), -8) + activation + 1e-6 * abs;
+                                double v = got[(int) (r * out + o)];
+                                assertTrue(Math.abs(v - ref) <= bound, "rows " + rows + ", row " + r + ", output " + o
+                                        + ": " + v + " vs " + ref + ", bound " + bound);
+                                differing += v != (float) ref ? 1 : 0;
+                                if (zeroRow && r == rows - 1) {
+                                    assertEquals(0.0, v, "a zero input row gives zero outputs");
+                                }
+                            }
+                        }
+                        assertTrue(differing > 0, "bf16 outputs all equal the float32 reference: was bf16 computed?");
+                    }
+                } finally {
+                    layer.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+                }
+            }
+        }
+    }
+
+    /**
+     * The native layout keeps nothing but its packing: the prefill path dequantizes from it exactly what the
+     * stored form gives ({@code (q - 8) * scale + zero} in float32, rounded once to bf16), across several
+     * row chunks and a padded block.
+     */
+    @Test
+    void dequantizesFromItsOwnLayoutAsFromTheStoredForm() {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            long out = 40;
+            long in = 32768;                                  // chunks of 32 rows: 32 + 8 (half a padded block)
+            Tensor w = torch.randn(new long[] {out, in}, f32);
+            try (Int4Linear.Stored s = Int4Linear.quantize(w, "w")) {
+                Int4Linear own = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
+                try {
+                    // bf16 -> float32 is exact: equal floats are equal bf16 bits.
+                    float[] expected = Tensors.toFloats(dequantize(s).to(ScalarType.BFloat16).to(ScalarType.Float));
+                    float[] got = Tensors.toFloats(own.dequantized().to(ScalarType.Float));
+                    assertEquals(out * in, got.length);
+                    assertArrayEquals(expected, got);
+                } finally {
+                    own.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+                }
+            }
+        }
+    }
+
+    /** {@code (q - 8) * scale + zero} in float32 from the stored form: {@code [out, in]}. */
+    private static Tensor dequantize(Int4Linear.Stored s) {
+        long out = s.nibbles().size(0);
+        long in = s.nibbles().size(1) * 2;
+        Tensor bytes = s.nibbles().to(ScalarType.Int);
+        Tensor q = torch.stack(new org.bytedeco.pytorch.TensorVector(torch.bitwise_and(bytes,
+                new org.bytedeco.pytorch.Scalar(15L)), torch.bitwise_right_shift(bytes,
+                new org.bytedeco.pytorch.Scalar(4L))), 2).reshape(out, in).to(ScalarType.Float);   // [out, in]
+        Tensor scale = s.scale().to(ScalarType.Float).repeat_interleave(32, new org.bytedeco.pytorch.LongOptional(1),
+                new org.bytedeco.pytorch.LongOptional());                                           // [out, in]
+        Tensor zero = s.zero().to(ScalarType.Float).repeat_interleave(32, new org.bytedeco.pytorch.LongOptional(1),
+                new org.bytedeco.pytorch.LongOptional());
+        // (q - 8) * scale is exact in float32, + zero rounds once (as the dequantizing path's multiply-add).
+        return q.sub(new org.bytedeco.pytorch.Scalar(8.0)).mul(scale).add(zero);
+    }
+
+    @Test
+    void refusesMismatchedArguments() {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16);
+             TensorOptions f32 = new TensorOptions(ScalarType.Float);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {16, 64}, f32), "w")) {
+                NativeKernels.Int4Weight weight = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                Tensor out = torch.empty(new long[] {2, 16}, bf16, fmt);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 32}, bf16), weight, out));
+                assertTrue(e.getMessage().contains("x must be [rows, 64], found [2, 32]"), e.getMessage());
+                e = assertThrows(IllegalArgumentException.class,
+                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 64}, f32), weight, out));
+                assertTrue(e.getMessage().contains("out must be [2, 16] of x's dtype Float"), e.getMessage());
+                e = assertThrows(IllegalArgumentException.class,
+                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 64}, bf16).t().contiguous().t(), weight,
+                                out));
+                assertTrue(e.getMessage().endsWith("x must be contiguous"), e.getMessage());
+                // No rows: nothing to compute, nothing refused.
+                NativeKernels.int4Mm(torch.zeros(new long[] {0, 64}, bf16), weight, torch.empty(new long[] {0, 16}, bf16,
+                        fmt));
+            }
+        }
+    }
+}
