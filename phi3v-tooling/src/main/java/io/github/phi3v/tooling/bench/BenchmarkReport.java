@@ -56,10 +56,12 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param loadAverageStart /proc/loadavg at the start (other work on the machine)
      * @param loadAverageEnd /proc/loadavg at the end
      * @param startedAt ISO-8601 start time
+     * @param nativeKernels {@code "on"} when the project's native kernels ran (int4 decode linears), else
+     *     {@code "off: "} and the reason
      */
     public record Environment(String ompWaitPolicy, String gompSpinCount, String glibcTunables, int threads, int cpus, String cpuModel,
             boolean cpuBf16, long memTotalBytes, String javaVersion, String os, String loadAverageStart,
-            String loadAverageEnd, String startedAt) {
+            String loadAverageEnd, String startedAt, String nativeKernels) {
     }
 
     /**
@@ -191,8 +193,8 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
         b.append(String.format(Locale.ROOT, "environment: %d threads of %d cpus (%s%s), OMP_WAIT_POLICY=%s, "
                 + "GOMP_SPINCOUNT=%s, GLIBC_TUNABLES=%s, %s, %s%n", e.threads(), e.cpus(), e.cpuModel(),
                 e.cpuBf16() ? ", bf16" : "", e.ompWaitPolicy(), e.gompSpinCount(), e.glibcTunables(), e.javaVersion(), e.os()));
-        b.append(String.format(Locale.ROOT, "load average: start %s, end %s%n", e.loadAverageStart(),
-                e.loadAverageEnd()));
+        b.append(String.format(Locale.ROOT, "load average: start %s, end %s; native kernels %s%n",
+                e.loadAverageStart(), e.loadAverageEnd(), e.nativeKernels()));
         b.append(String.format(Locale.ROOT, "machine: read bandwidth %.1f GB/s, bf16 GEMM %.1f GFLOP/s%n",
                 machine.readBandwidthBytesPerSecond() / 1e9, machine.bf16GemmFlops() / 1e9));
         b.append(String.format(Locale.ROOT, "model: %s (checkpoint %.2f GB, %s)%n", modelDir, checkpointBytes / 1e9,

@@ -29,6 +29,7 @@ import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.core.model.WeightNames;
+import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.DType;
 import io.github.phi3v.image.Phi3ImageProcessor;
@@ -139,7 +140,8 @@ public final class BenchmarkRunner {
                     System.getenv("GLIBC_TUNABLES"), TorchRuntime.threads(), Runtime.getRuntime().availableProcessors(),
                     cpuModel(), Precision.cpuHasBf16(), memTotal(), System.getProperty("java.vm.name") + " "
                     + System.getProperty("java.version"), System.getProperty("os.name") + " "
-                    + System.getProperty("os.arch"), loadStart, loadAverage(), started);
+                    + System.getProperty("os.arch"), loadStart, loadAverage(), started,
+                    NativeKernels.available() ? "on" : "off: " + NativeKernels.unavailableReason());
             return new BenchmarkReport(env, machine, options.config().toAbsolutePath().normalize().toString(),
                     dir.toString(), buildSeconds, checkpointBytes, variants);
         } finally {
