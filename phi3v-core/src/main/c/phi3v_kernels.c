@@ -1,5 +1,7 @@
 /*
- * phi3v native kernels: the int4 weight-only linear of the decoder (Int4Linear) for a few input rows.
+ * phi3v native kernels: the int4 weight-only linear of the decoder (Int4Linear) for a few input rows, and
+ * the dequantization of its packed weight for prompts of more rows (which multiply the dequantized weight
+ * with a bf16 GEMM).
  *
  * Why native: ATen's CPU int4 kernel (_weight_int4pack_mm_for_cpu) converts every weight to float and
  * multiplies in float, so it is limited by its arithmetic (31-38 GB/s of int4 weights on this project's
@@ -230,4 +232,75 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4Mm(JN
     free(rows);
     free(scratch);
     return 0;
+}
+
+/* float_to_bf16 on 16 lanes. */
+KERNEL_TARGET
+static inline __m256i to_bf16(__m512 v) {
+    __m512i bits = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40)));
+    return _mm512_cvtepi32_epi16(rounded);
+}
+
+/*
+ * Rows 16 nb .. 16 nb + lanes - 1 of the dequantized weight, (q - 8) * scale + zero: the product is exact in
+ * float32 (a 4-bit level times an 8-bit bf16 mantissa), so the fused multiply-add rounds once, as float32
+ * multiply-then-add would; bf16 output then rounds to nearest even (float_to_bf16), as libtorch's copy.
+ */
+KERNEL_TARGET
+static void dequantize_block(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros, int64_t groups,
+                             int64_t nb, int64_t lanes, int64_t k, int bf16, void *out, int64_t first_row) {
+    /* Output column 2i takes the low nibble of byte i, 2i + 1 the high one. */
+    const __m512i first = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i second = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512 eight = _mm512_set1_ps(8.0f);
+    for (int64_t l = 0; l < lanes; l++) {
+        const int64_t row = nb * 16 + l;
+        for (int64_t g = 0; g < groups; g++) {
+            const uint8_t *wp = packed + (nb * groups + g) * 256 + 4 * l;
+            /* Bytes 16 g .. 16 g + 15 of the row: dword j of the group at wp + 64 j. */
+            __m128i bytes = _mm_set_epi32(dword_at((const int8_t *) (wp + 192)), dword_at((const int8_t *) (wp + 128)),
+                                          dword_at((const int8_t *) (wp + 64)), dword_at((const int8_t *) wp));
+            __m512i b = _mm512_cvtepu8_epi32(bytes);
+            __m512 lo = _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15))), eight);
+            __m512 hi = _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4)), eight);
+            const int64_t at = (nb * groups + g) * 16 + l;
+            __m512 sc = _mm512_set1_ps(bf16_to_float(scales[at]));
+            __m512 ze = _mm512_set1_ps(bf16_to_float(zeros[at]));
+            __m512 w0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, first, hi), sc, ze);    /* columns 0..15 */
+            __m512 w1 = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, second, hi), sc, ze);   /* columns 16..31 */
+            const size_t col = (size_t) ((row - first_row) * k + g * GROUP);
+            if (bf16) {
+                _mm256_storeu_si256((__m256i *) ((uint16_t *) out + col), to_bf16(w0));
+                _mm256_storeu_si256((__m256i *) ((uint16_t *) out + col + 16), to_bf16(w1));
+            } else {
+                _mm512_storeu_ps((float *) out + col, w0);
+                _mm512_storeu_ps((float *) out + col + 16, w1);
+            }
+        }
+    }
+}
+
+/*
+ * out[rows, K] = rows first_row .. first_row + rows - 1 of the dequantized weight of the packed layout of
+ * int4_block (first_row a multiple of 16), bf16 or float32, contiguous.
+ */
+JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4Dequantize(JNIEnv *env, jclass cls,
+        jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong first_row, jlong rows,
+        jlong k, jboolean bf16, jint threads) {
+    (void) env;
+    (void) cls;
+    const int64_t groups = k / GROUP;
+    const int64_t end = first_row + rows;
+    const uint8_t *packed = (const uint8_t *) (intptr_t) packed_addr;
+    const uint16_t *scales = (const uint16_t *) (intptr_t) scales_addr;
+    const uint16_t *zeros = (const uint16_t *) (intptr_t) zeros_addr;
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+    for (int64_t nb = first_row / 16; nb < (end + 15) / 16; nb++) {
+        int64_t lanes = end - nb * 16 < 16 ? end - nb * 16 : 16;
+        dequantize_block(packed, scales, zeros, groups, nb, lanes, k, bf16, (void *) (intptr_t) out_addr, first_row);
+    }
 }

@@ -15,7 +15,7 @@ import io.github.phi3v.core.runtime.AtenOps;
  * An int4 weight for ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} (through {@link AtenOps}): the
  * activations enter in the model dtype, each weight is converted to float and multiplied in float. The
  * packed layout is the kernel's own (it depends on the instruction set and is not read back), so the stored
- * nibbles are kept next to it for {@link #storedRows}: half a byte more per weight. Used where the native
+ * nibbles are kept next to it for {@link #dequantize}: half a byte more per weight. Used where the native
  * kernel does not run.
  *
  * @param packed the kernel's packing of the levels
@@ -23,6 +23,9 @@ import io.github.phi3v.core.runtime.AtenOps;
  * @param nibbles {@code [out, in / 2]} the stored levels
  */
 record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) implements Int4Kernel {
+
+    /** Weights dequantized at a time: bounds the float32 temporaries to a few MB. */
+    private static final long DEQUANTIZE_CHUNK = 1L << 20;
 
     static AtenInt4Kernel of(Int4Linear.Stored s, ScalarType outType) {
         long out = s.nibbles().size(0);
@@ -42,14 +45,39 @@ record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) imple
     }
 
     @Override
-    public Tensor[] storedRows(long r, long len) {
-        Tensor sz = scaleAndZeros.narrow(1, r, len).to(ScalarType.Float);                   // [g, len, 2]
-        return new Tensor[] {nibbles.narrow(0, r, len), sz.select(2, 0).t(), sz.select(2, 1).t()};
+    public void dequantize(long firstRow, Tensor out) {
+        long rows = out.size(0);
+        long in = nibbles.size(1) * 2;
+        long groups = in / Int4Linear.GROUP_SIZE;
+        long chunk = Math.max(1, Math.min(rows, DEQUANTIZE_CHUNK / in));   // a few MB of float32 temporaries
+        try (Scalar fifteen = new Scalar(15L);
+             Scalar four = new Scalar(4L);
+             Scalar eight = new Scalar(8L)) {
+            for (long r = 0; r < rows; r += chunk) {
+                long len = Math.min(chunk, rows - r);
+                Tensor b = nibbles.narrow(0, firstRow + r, len);                             // [len, in/2] uint8
+                Tensor sz = scaleAndZeros.narrow(1, firstRow + r, len).to(ScalarType.Float); // [g, len, 2]
+                // Byte j holds column 2j (low nibble) and 2j+1 (high): stacked on a last axis they interleave.
+                Tensor levels = torch.stack(new TensorVector(torch.bitwise_and(b, fifteen),
+                        torch.bitwise_right_shift(b, four)), 2)                              // [len, in/2, 2] 0..15
+                        .to(ScalarType.Char).sub_(eight)                                     // q - 8, exact in int8
+                        .to(ScalarType.Float).view(len, groups, Int4Linear.GROUP_SIZE);     // [len, g, 32]
+                // In place: (q - 8) * scale is exact in float32 (4-bit level times 8-bit bf16 mantissa), + zero
+                // rounds once, as a fused multiply-add; the copy rounds once more to out's dtype.
+                levels.mul_(sz.select(2, 0).t().unsqueeze(2)).add_(sz.select(2, 1).t().unsqueeze(2)); // [len, g, 32]
+                out.narrow(0, r, len).view(len, groups, Int4Linear.GROUP_SIZE).copy_(levels);
+            }
+        }
     }
 
     @Override
     public long rowAlignment() {
         return 1;
+    }
+
+    @Override
+    public boolean fastDequantize() {
+        return false;   // ~10 libtorch operations over float32 temporaries: 0.8-0.9 GB/s of bf16 weight
     }
 
     @Override

@@ -42,16 +42,23 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
     Tensor mm(Tensor x);
 
     /**
-     * Rows {@code [r, r + len)} of the stored form, for dequantizing: {@code {nibbles [len, in / 2] uint8,
-     * scale [len, in / 32] float32, zero [len, in / 32] float32}} in the caller's scope.
+     * Writes rows {@code [firstRow, firstRow + out.size(0))} of the dequantized weight {@code (q - 8) * scale
+     * + zero}, computed in float32 and rounded once to {@code out}'s dtype: the same values whichever kernel
+     * holds the weight.
      *
-     * @param r first row, a multiple of {@link #rowAlignment()}
-     * @param len rows
+     * @param firstRow a multiple of {@link #rowAlignment()}
+     * @param out {@code [rows, in]} bf16 or float32, contiguous; overwritten
      */
-    Tensor[] storedRows(long r, long len);
+    void dequantize(long firstRow, Tensor out);
 
-    /** The row granularity {@link #storedRows} reads at. */
+    /** The row granularity {@link #dequantize} starts at. */
     long rowAlignment();
+
+    /**
+     * Whether {@link #dequantize} runs at about memory speed: then a prompt's product dequantizes cache-sized
+     * chunks at every call rather than holding the whole dequantized weight.
+     */
+    boolean fastDequantize();
 
     /** The weight's own tensors, for the layer's owner. */
     List<Pointer> resources();

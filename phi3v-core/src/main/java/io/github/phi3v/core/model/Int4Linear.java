@@ -64,8 +64,8 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      * decode step (one row per stream) and short prompts stay on the kernel.
      */
     static final long KERNEL_MAX_ROWS = 128;
-    /** Weights dequantized at a time: bounds the float32 temporaries to a few MB. */
-    private static final long DEQUANTIZE_CHUNK = 1L << 20;
+    /** Bytes of dequantized weight per chunk of a prompt's product (see {@link #chunkedProduct}). */
+    static final long DEQUANTIZED_CHUNK_BYTES = 4L << 20;
 
     private final Int4Kernel kernel;
     private final ScalarType outType;
@@ -296,34 +296,12 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      * @return {@code [out, in]} in the model dtype, in the caller's scope
      */
     Tensor dequantized() {
-        long out = weight.size(0);
-        long in = weight.size(1);
-        long groups = in / GROUP_SIZE;
-        // Rows per chunk: a few MB of float32 temporaries, in the cache; a multiple of the kernel's alignment.
-        long align = kernel.rowAlignment();
-        long chunk = Math.max(align, Math.min(out, DEQUANTIZE_CHUNK / in) / align * align);
         Tensor w;
         try (TensorOptions opts = new TensorOptions(outType);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            w = torch.empty(new long[] {out, in}, opts, fmt);                                // [out, in]
+            w = torch.empty(new long[] {weight.size(0), weight.size(1)}, opts, fmt);         // [out, in]
         }
-        Scalar fifteen = new Scalar(15L);
-        Scalar four = new Scalar(4L);
-        Scalar eight = new Scalar(8L);
-        for (long r = 0; r < out; r += chunk) {
-            long len = Math.min(chunk, out - r);
-            Tensor[] stored = kernel.storedRows(r, len);                                     // nibbles, scale, zero
-            Tensor b = stored[0];                                                            // [len, in/2] uint8
-            // Byte j holds column 2j (low nibble) and 2j+1 (high): stacked on a last axis they interleave.
-            Tensor levels = torch.stack(new TensorVector(torch.bitwise_and(b, fifteen),
-                    torch.bitwise_right_shift(b, four)), 2)                                  // [len, in/2, 2] 0..15
-                    .to(ScalarType.Char).sub_(eight)                                         // q - 8, exact in int8
-                    .to(ScalarType.Float).view(len, groups, GROUP_SIZE);                    // [len, groups, 32]
-            // In place: (q - 8) * scale is exact in float32 (4-bit level times 8-bit bf16 mantissa), + zero
-            // rounds once, as a fused multiply-add; the copy rounds once more to the model dtype.
-            levels.mul_(stored[1].unsqueeze(2)).add_(stored[2].unsqueeze(2));              // [len, groups, 32]
-            w.narrow(0, r, len).view(len, groups, GROUP_SIZE).copy_(levels);
-        }
+        kernel.dequantize(0, w);
         return w;
     }
 
@@ -332,22 +310,56 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     public long streamedBytes() {
         return kernel.streamedBytes();
     }
-    /** Above {@link #KERNEL_MAX_ROWS} rows: a plain layer of {@link #dequantized}, in the caller's scope. */
+    /**
+     * Above {@link #KERNEL_MAX_ROWS} rows, when the kernel's dequantization is slow: a plain layer of
+     * {@link #dequantized}, in the caller's scope, shared by the call's row blocks. Otherwise this layer.
+     */
     @Override
     Modules.Linear forRows(long rows) {
-        return runsKernel(rows) ? this : new Modules.Linear(dequantized(), null);
+        return runsKernel(rows) || kernel.fastDequantize() ? this : new Modules.Linear(dequantized(), null);
     }
 
     /**
-     * {@code [n, in] -> [n, out]} in the model dtype: the int4 kernel for a few rows, else the product with
-     * {@link #dequantized} (made for this call; {@link #forRows} shares one between calls).
+     * {@code [n, in] -> [n, out]} in the model dtype: the int4 kernel for a few rows, else a bf16 (model
+     * dtype) GEMM with the dequantized weight: chunk by chunk of output rows where the kernel dequantizes
+     * fast, else whole ({@link #forRows} shares one between calls).
      */
     @Override
     public Tensor apply(Tensor x) {
         Tensor xt = Tensors.dtype(x) == outType ? x : x.to(outType);
-        if (!runsKernel(x.size(0))) {
-            return Modules.Linear.product(xt, dequantized(), null);
+        if (runsKernel(x.size(0))) {
+            return kernel.mm(xt.contiguous());
         }
-        return kernel.mm(xt.contiguous());
+        return kernel.fastDequantize() ? chunkedProduct(xt) : Modules.Linear.product(xt, dequantized(), null);
+    }
+
+    /**
+     * The product with the dequantized weight, {@value #DEQUANTIZED_CHUNK_BYTES} bytes of it at a time in one
+     * buffer: the chunk is still in the cache when the GEMM reads it, and no whole dequantized weight (up to
+     * 100 MB, freshly mapped pages at every call: the page faults cost more than the dequantization itself)
+     * is allocated.
+     */
+    private Tensor chunkedProduct(Tensor x) {
+        long n = x.size(0);
+        long out = weight.size(0);
+        long in = weight.size(1);
+        long align = kernel.rowAlignment();
+        long chunk = Math.min(out, Math.max(align, DEQUANTIZED_CHUNK_BYTES / (2 * in) / align * align));
+        Tensor y;
+        Tensor w;
+        try (TensorOptions opts = new TensorOptions(outType);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            y = torch.empty(new long[] {n, out}, opts, fmt);                                 // [n, out]
+            w = torch.empty(new long[] {chunk, in}, opts, fmt);                              // [chunk, in]
+        }
+        for (long r = 0; r < out; r += chunk) {
+            long len = Math.min(chunk, out - r);
+            try (InferenceScope scope = InferenceScope.open()) {
+                Tensor wc = w.narrow(0, 0, len);                                             // [len, in]
+                kernel.dequantize(r, wc);
+                y.narrow(1, r, len).copy_(Modules.Linear.product(x, wc, null));             // [n, len]
+            }
+        }
+        return y;
     }
 }

@@ -17,8 +17,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * activations rounded to 16-bit fixed point per group of 32 columns, exactly in int32, then scale and zero
  * in float32. That rounding moves each activation by at most {@code max|x| / 65278} of its group, under
  * 1/256 of a bf16 ulp of the group's largest activation (docs/architecture.md, "Native kernels").
- * The weight is kept only in the kernel's layout ({@link NativeKernels.Int4Weight}); {@link #storedRows}
- * reads the stored form back from it.
+ * The weight is kept only in the kernel's layout ({@link NativeKernels.Int4Weight}); prompts of many rows
+ * dequantize from it natively ({@link NativeKernels#int4Dequantize}).
  */
 record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
 
@@ -38,25 +38,18 @@ record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
     }
 
     @Override
-    public Tensor[] storedRows(long r, long len) {
-        long blocks = (len + 15) / 16;
-        long groups = weight.inFeatures() / Int4Linear.GROUP_SIZE;
-        Tensor nibbles = weight.weights().narrow(0, r / 16, blocks)                          // [nb, g, word, lane, byte]
-                .permute(0, 3, 1, 2, 4).reshape(blocks * 16, weight.inFeatures() / 2)        // [nb*16, in/2]
-                .narrow(0, 0, len);
-        return new Tensor[] {nibbles, rows(weight.scales(), r, blocks, groups, len),
-            rows(weight.zeros(), r, blocks, groups, len)};
-    }
-
-    /** {@code [nb, g, lane]} bf16 -> rows {@code [len, g]} float32 from row {@code r}. */
-    private static Tensor rows(Tensor t, long r, long blocks, long groups, long len) {
-        return t.narrow(0, r / 16, blocks).permute(0, 2, 1).reshape(blocks * 16, groups)   // [nb*16, g]
-                .narrow(0, 0, len).to(ScalarType.Float);
+    public void dequantize(long firstRow, Tensor out) {
+        NativeKernels.int4Dequantize(weight, firstRow, out);
     }
 
     @Override
     public long rowAlignment() {
         return 16;
+    }
+
+    @Override
+    public boolean fastDequantize() {
+        return true;
     }
 
     @Override

@@ -152,9 +152,9 @@ public final class NativeKernels {
     }
 
     /**
-     * {@code out = x · wᵀ} for a {@link #packInt4 packed} int4 weight. The activations are quantized to int8
-     * per group of 32 columns (scale {@code max |x| / 127}), the products summed exactly in int32 and scaled
-     * per group in float32; the zeros multiply the float32 sum of each group's activations.
+     * {@code out = x · wᵀ} for a {@link #packInt4 packed} int4 weight. The activations are rounded to 16-bit
+     * fixed point per group of 32 columns (scale {@code max |x| / 32639}), the products summed exactly in
+     * int32 and scaled per group in float32; the zeros multiply the float32 sum of each group's activations.
      *
      * @param x {@code [m, in]} bf16 or float32, contiguous
      * @param w the weight
@@ -190,6 +190,36 @@ public final class NativeKernels {
         }
     }
 
+    /**
+     * Writes rows {@code [firstRow, firstRow + out.size(0))} of the dequantized weight {@code (q - 8) * scale +
+     * zero} of a {@link #packInt4 packed} int4 weight: exactly what dequantizing the stored form with libtorch's
+     * float32 operations and copying to {@code out}'s dtype gives (the product is exact in float32, the sum
+     * rounds once, the copy to bf16 to nearest even). For prompts of many rows, which multiply the dequantized
+     * weight with a GEMM.
+     *
+     * @param w the weight
+     * @param firstRow the first output row, a multiple of 16 (the layout's blocks)
+     * @param out {@code [rows, in]} bf16 or float32, contiguous, {@code firstRow + rows <= out features};
+     *     overwritten
+     * @throws IllegalArgumentException if {@code firstRow} or {@code out}'s shape, dtype or layout does not match
+     * @throws IllegalStateException if the kernels are not {@link #available()}
+     */
+    public static void int4Dequantize(Int4Weight w, long firstRow, Tensor out) {
+        if (!available()) {
+            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
+        }
+        ScalarType ot = Tensors.dtype(out);
+        require(ot == ScalarType.BFloat16 || ot == ScalarType.Float, "out must be bf16 or float32, found " + ot);
+        require(firstRow >= 0 && firstRow % 16 == 0, "firstRow must be a non-negative multiple of 16, got " + firstRow);
+        require(out.dim() == 2 && out.size(1) == w.inFeatures() && firstRow + out.size(0) <= w.outFeatures(),
+                "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
+                + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
+        require(out.is_contiguous(), "out must be contiguous");
+        int4Dequantize(w.weights().data_ptr().address(), w.scales().data_ptr().address(),
+                w.zeros().data_ptr().address(), out.data_ptr().address(), firstRow, out.size(0), w.inFeatures(),
+                ot == ScalarType.BFloat16, TorchRuntime.threads());
+    }
+
     private static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException("native int4 kernel: " + message);
@@ -197,6 +227,9 @@ public final class NativeKernels {
     }
 
     private static native int cpuSupported();
+
+    private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
+            long rows, long k, boolean bf16, int threads);
 
     private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
             boolean bf16, int threads);

@@ -1,11 +1,13 @@
 package io.github.phi3v.core.model;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -14,11 +16,16 @@ import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * Hand-run: ATen's int4 kernel against the native one on Phi-3's four decoder linear shapes, for 1 to 128
- * input rows ({@link ProbeTimer}'s best pass), and each one's relative error against the float32 product
- * with the dequantized weight. {@code java -cp "$CP" io.github.phi3v.core.model.Int4NativeProbe}
+ * Hand-run: ATen's int4 kernel against the native one on four layers' worth of Phi-3's decoder linears
+ * (qkv, o, gate_up, down; 0.24 GB of int4 weights, far beyond any cache, as in a decode step), for the
+ * given input row counts: per pass all sixteen linears on one kernel, then on the other, interleaved, best of
+ * {@code PASSES} passes each; and each kernel's relative error against the float32 product with the
+ * dequantized weight (first linear). {@code java -cp "$CP" io.github.phi3v.core.model.Int4NativeProbe 1 4 16}
  */
 final class Int4NativeProbe {
+
+    private static final int LAYERS = 4;
+    private static final int PASSES = 7;
 
     private Int4NativeProbe() {
     }
@@ -26,37 +33,63 @@ final class Int4NativeProbe {
     public static void main(String[] args) {
         TorchRuntime.ensureInitialized();
         System.out.println("native available: " + NativeKernels.available() + " " + NativeKernels.unavailableReason());
-        long[][] shapes = {{9216, 3072}, {3072, 3072}, {16384, 3072}, {3072, 8192}};
+        long[][] shapes = {{9216, 3072}, {3072, 3072}, {16384, 3072}, {3072, 8192}};                 // [out, in]
         int[] rowsList = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
-                : new int[] {1, 2, 4, 8, 16, 32, 64, 128};
-        for (long[] shape : shapes) {
-            long n = shape[0];
-            long k = shape[1];
-            try (InferenceScope scope = InferenceScope.open();
-                 TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
-                Tensor f = torch.randn(new long[] {n, k}, f32).mul_(new Scalar(0.02));
-                Int4Linear.Stored s = Int4Linear.quantize(f, "probe");
-                AtenInt4Kernel aten = AtenInt4Kernel.of(s, ScalarType.BFloat16);
-                Int4Linear dequant = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.ATEN);
-                NativeKernels.Int4Weight nw = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
-                Tensor wq = dequant.dequantized().to(ScalarType.Float);                              // [n, k]
-                double bytes = nw.streamedBytes();
-                for (int rows : rowsList) {
-                    Tensor x = torch.randn(new long[] {rows, k}, f32).to(ScalarType.BFloat16);
-                    Tensor ref = x.to(ScalarType.Float).matmul(wq.t());
-                    Tensor outA = aten.mm(x);
-                    Tensor outN = torch.empty(new long[] {rows, n}, new TensorOptions(ScalarType.BFloat16), new org.bytedeco.pytorch.MemoryFormatOptional());
-                    NativeKernels.int4Mm(x, nw, outN);
-                    double eA = relErr(outA, ref);
-                    double eN = relErr(outN, ref);
-                    double tA = ProbeTimer.bestPassMillis(6, 20, CpuMatmulBackend.Mode.ONEDNN,
-                            i -> aten.mm(x)) / 20;
-                    double tN = ProbeTimer.bestPassMillis(6, 20, CpuMatmulBackend.Mode.ONEDNN,
-                            i -> NativeKernels.int4Mm(x, nw, outN)) / 20;
-                    System.out.printf(Locale.ROOT, "%dx%d rows %3d: aten %.3f ms (%.1f GB/s, err %.4f) native %.3f ms "
-                            + "(%.1f GB/s, err %.4f) aten/native %.2fx%n", n, k, rows, tA, bytes / tA / 1e6, eA, tN,
-                            bytes / tN / 1e6, eN, tA / tN);
+                : new int[] {1, 4, 16, 128};
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float);
+             TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16)) {
+            List<AtenInt4Kernel> aten = new ArrayList<>();
+            List<NativeKernels.Int4Weight> own = new ArrayList<>();
+            double bytes = 0;
+            Tensor firstDequantized = null;
+            for (int l = 0; l < LAYERS; l++) {
+                for (long[] shape : shapes) {
+                    Tensor f = torch.randn(new long[] {shape[0], shape[1]}, f32).mul_(new Scalar(0.02));
+                    Int4Linear.Stored s = Int4Linear.quantize(f, "probe");
+                    aten.add(AtenInt4Kernel.of(s, ScalarType.BFloat16));
+                    NativeKernels.Int4Weight nw = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                    own.add(nw);
+                    bytes += nw.streamedBytes();
+                    if (firstDequantized == null) {
+                        firstDequantized = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.ATEN)
+                                .dequantized().to(ScalarType.Float);                                 // [9216, 3072]
+                    }
                 }
+            }
+            System.out.printf(Locale.ROOT, "%d linears, %.3f GB of int4 weights with scales and zeros%n",
+                    own.size(), bytes / 1e9);
+            for (int rows : rowsList) {
+                List<Tensor> xs = new ArrayList<>();
+                List<Tensor> outs = new ArrayList<>();
+                for (NativeKernels.Int4Weight w : own) {
+                    xs.add(torch.randn(new long[] {rows, w.inFeatures()}, f32).to(ScalarType.BFloat16));
+                    outs.add(torch.empty(new long[] {rows, w.outFeatures()}, bf16, new MemoryFormatOptional()));
+                }
+                Tensor ref = xs.get(0).to(ScalarType.Float).matmul(firstDequantized.t());
+                double eA = relErr(aten.get(0).mm(xs.get(0)), ref);
+                NativeKernels.int4Mm(xs.get(0), own.get(0), outs.get(0));
+                double eN = relErr(outs.get(0), ref);
+                double bestA = Double.MAX_VALUE;
+                double bestN = Double.MAX_VALUE;
+                for (int p = 0; p <= PASSES; p++) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < own.size(); i++) {
+                        aten.get(i).mm(xs.get(i)).close();
+                    }
+                    long t1 = System.nanoTime();
+                    for (int i = 0; i < own.size(); i++) {
+                        NativeKernels.int4Mm(xs.get(i), own.get(i), outs.get(i));
+                    }
+                    long t2 = System.nanoTime();
+                    if (p > 0) {                                                     // pass 0 warms up
+                        bestA = Math.min(bestA, (t1 - t0) / 1e6);
+                        bestN = Math.min(bestN, (t2 - t1) / 1e6);
+                    }
+                }
+                System.out.printf(Locale.ROOT, "rows %3d: aten %.1f ms (%.1f GB/s, err %.4f)  native %.1f ms (%.1f GB/s, "
+                        + "err %.4f)  aten/native %.2fx%n", rows, bestA, bytes / bestA / 1e6, eA, bestN,
+                        bytes / bestN / 1e6, eN, bestA / bestN);
             }
         }
     }

@@ -106,28 +106,76 @@ class NativeInt4KernelTest {
     }
 
     /**
-     * The native layout keeps nothing but its packing: the prefill path dequantizes from it exactly what the
-     * stored form gives ({@code (q - 8) * scale + zero} in float32, rounded once to bf16), across several
-     * row chunks and a padded block.
+     * The native layout keeps nothing but its packing: dequantizing from it gives exactly what the stored form
+     * gives ({@code (q - 8) * scale + zero} in float32, rounded once to bf16; or kept in float32), for the
+     * whole weight and for a row range that starts at a block and ends in the padded one.
      */
     @Test
     void dequantizesFromItsOwnLayoutAsFromTheStoredForm() {
         try (InferenceScope scope = InferenceScope.open();
-             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
-            long out = 40;
-            long in = 32768;                                  // chunks of 32 rows: 32 + 8 (half a padded block)
+             TensorOptions f32 = new TensorOptions(ScalarType.Float);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            long out = 40;                                    // two full blocks of 16 and half a padded one
+            long in = 32768;
             Tensor w = torch.randn(new long[] {out, in}, f32);
             try (Int4Linear.Stored s = Int4Linear.quantize(w, "w")) {
                 Int4Linear own = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
+                NativeKernels.Int4Weight packed = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
                 try {
+                    Tensor exact = dequantize(s);                                            // [out, in] float32
                     // bf16 -> float32 is exact: equal floats are equal bf16 bits.
-                    float[] expected = Tensors.toFloats(dequantize(s).to(ScalarType.BFloat16).to(ScalarType.Float));
+                    float[] expected = Tensors.toFloats(exact.to(ScalarType.BFloat16).to(ScalarType.Float));
                     float[] got = Tensors.toFloats(own.dequantized().to(ScalarType.Float));
                     assertEquals(out * in, got.length);
                     assertArrayEquals(expected, got);
+
+                    Tensor rows = torch.empty(new long[] {24, in}, f32, fmt);                // rows 16 .. 39
+                    NativeKernels.int4Dequantize(packed, 16, rows);
+                    assertArrayEquals(Tensors.toFloats(exact.narrow(0, 16, 24).contiguous()), Tensors.toFloats(rows));
                 } finally {
                     own.resources().forEach(org.bytedeco.javacpp.Pointer::close);
+                    packed.resources().forEach(org.bytedeco.javacpp.Pointer::close);
                 }
+            }
+        }
+    }
+
+    /**
+     * A prompt's product dequantizes the weight chunk by chunk into one buffer ({@code chunkedProduct}): the
+     * same as the product with the whole dequantized weight, here over three chunks of 256 rows of 8192
+     * columns (the last one partial, ending in a padded block). The two GEMMs may sum in different orders:
+     * per element within one bf16 rounding of the result plus 2^-16 of {@code sum |x w|}.
+     */
+    @Test
+    void aPromptsProductInChunksEqualsTheWholeDequantizedProduct() {
+        long in = 8192;
+        long out = 600;
+        long chunk = Int4Linear.DEQUANTIZED_CHUNK_BYTES / (2 * in);
+        assertEquals(256, chunk);
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            Int4Linear layer;
+            try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {out, in}, f32), "w")) {
+                layer = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
+            }
+            try {
+                long rows = Int4Linear.KERNEL_MAX_ROWS + 3;
+                Tensor x = torch.randn(new long[] {rows, in}, f32).to(ScalarType.BFloat16);       // [rows, in]
+                Tensor wd = layer.dequantized();                                                // [out, in]
+                float[] got = Tensors.toFloats(layer.apply(x).to(ScalarType.Float));
+                float[] whole = Tensors.toFloats(Modules.Linear.product(x, wd, null).to(ScalarType.Float));
+                float[] bound = Tensors.toFloats(torch.matmul(torch.abs(x.to(ScalarType.Float)),
+                        torch.abs(wd.to(ScalarType.Float)).t()));                               // [rows, out]
+                assertEquals(rows * out, got.length);
+                int equal = 0;
+                for (int i = 0; i < got.length; i++) {
+                    double tol = Math.scalb(Math.abs(whole[i]), -8) + Math.scalb(bound[i], -16);
+                    assertEquals(whole[i], got[i], tol, "element " + i);
+                    equal += got[i] == whole[i] ? 1 : 0;
+                }
+                assertTrue(equal > got.length / 2, equal + " of " + got.length + " equal");
+            } finally {
+                layer.resources().forEach(org.bytedeco.javacpp.Pointer::close);
             }
         }
     }
@@ -167,6 +215,14 @@ class NativeInt4KernelTest {
                         () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 64}, bf16).t().contiguous().t(), weight,
                                 out));
                 assertTrue(e.getMessage().endsWith("x must be contiguous"), e.getMessage());
+                Tensor rows = torch.empty(new long[] {8, 64}, bf16, fmt);
+                e = assertThrows(IllegalArgumentException.class, () -> NativeKernels.int4Dequantize(weight, 8, rows));
+                assertTrue(e.getMessage().contains("firstRow must be a non-negative multiple of 16, got 8"),
+                        e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> NativeKernels.int4Dequantize(weight, 0,
+                        torch.empty(new long[] {17, 64}, bf16, fmt)));
+                assertTrue(e.getMessage().contains("out must be [rows, 64] with 0 + rows <= 16, found [17, 64]"),
+                        e.getMessage());
                 // No rows: nothing to compute, nothing refused.
                 NativeKernels.int4Mm(torch.zeros(new long[] {0, 64}, bf16), weight, torch.empty(new long[] {0, 16}, bf16,
                         fmt));
