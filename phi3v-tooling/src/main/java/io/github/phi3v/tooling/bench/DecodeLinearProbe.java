@@ -17,13 +17,19 @@ import io.github.phi3v.core.model.Quantization;
  */
 final class DecodeLinearProbe {
 
+    /** Timed passes continue (beyond {@code repetitions}) until they add up to this. */
+    static final long MIN_TIMED_NANOS = 1_000_000_000L;
+    /** At most this many timed passes. */
+    static final int MAX_PASSES = 400;
+
     private DecodeLinearProbe() {
     }
 
     /**
      * Times one-row {@code qkv_proj, o_proj, gate_up_proj, down_proj} over {@code layers} sets of decoder-shaped
-     * random weights (use enough layers that they dwarf the last-level cache), best of {@code repetitions}
-     * passes after one warm-up pass.
+     * random weights (use enough layers that they dwarf the last-level cache), best of at least
+     * {@code repetitions} passes after one warm-up pass, and of as many more (up to {@value #MAX_PASSES}) as fit
+     * in {@value #MIN_TIMED_NANOS} ns of timed passes.
      *
      * @param config the decoder shapes (hidden size, heads, head size, intermediate size)
      * @param precision the dtype of weights and activations
@@ -54,14 +60,18 @@ final class DecodeLinearProbe {
                 }
             }
             double best = Double.MAX_VALUE;
-            for (int r = 0; r <= repetitions; r++) {
+            long timedNanos = 0;
+            // Pass 0 warms up. A pass of int4 weights takes ~10 ms, short enough for one stall (a thread
+            // waking, a collector pause) to spoil three in a row: keep timing until MIN_TIMED_NANOS have passed.
+            for (int r = 0; r <= repetitions || (timedNanos < MIN_TIMED_NANOS && r <= MAX_PASSES); r++) {
                 long t0 = System.nanoTime();
                 for (DecoderLinear linear : linears) {
                     linear.applyOneRow();
                 }
-                double s = (System.nanoTime() - t0) / 1e9;
+                long t = System.nanoTime() - t0;
                 if (r > 0) {
-                    best = Math.min(best, s);
+                    best = Math.min(best, t / 1e9);
+                    timedNanos += t;
                 }
             }
             return bytes / best;
