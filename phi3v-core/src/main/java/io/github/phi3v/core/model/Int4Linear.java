@@ -22,13 +22,15 @@ import io.github.phi3v.core.runtime.Tensors;
  * {@code w[o, k] ≈ (q[o, k] - 8) * scale[o, g] + zero[o, g]} with {@code q} in 0..15 and {@code g = k / 32}
  * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with an
  * {@link Int4Kernel}: the project's native AVX-512 VNNI kernel for bf16 models where it runs
- * ({@link NativeInt4Kernel}), else ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model
- * dtype. Decode reads half a byte per weight plus 4 bytes of bf16 scale and zero per 32 weights.
+ * ({@link NativeInt4Kernel}), else ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu}
+ * ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
+ * bf16 scale and zero per 32 weights.
  *
  * <p>Prefill: both kernels are built for a few rows, so more than {@value #KERNEL_MAX_ROWS} rows go another
- * way: the weight is dequantized once per call into the model dtype, exactly {@code (q - 8) * scale + zero}
- * in float32 from the same scale and zero the kernel reads, rounded once, and applied by the same
- * {@code linear} as a bf16 model's. The two paths differ by that rounding of the weight (bf16: at most
+ * way: the weight is dequantized into the model dtype, exactly {@code (q - 8) * scale + zero} in float32
+ * from the same scale and zero the kernel reads, rounded once, and multiplied by the same GEMM as a bf16
+ * model's: in cache-sized chunks at every call with the native kernel ({@link #chunkedProduct}), whole and
+ * once per decoder-layer call with ATen's ({@link #forRows}). The two paths differ by that rounding of the weight (bf16: at most
  * 2<sup>-9</sup> of each weight), the kernel's handling of the activations and the summation order.
  *
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
@@ -57,11 +59,12 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     /** Rows quantized at a time: bounds the float32 temporaries to a few MB (cache-resident). */
     private static final long ROW_CHUNK = 256;
     /**
-     * Input rows up to which {@link #apply} runs the int4 kernel; above, the dequantized weight. The
-     * kernel's time grows with the rows (2.5-2.8x bf16's GEMM from 128 rows on), the dequantization costs a
-     * fixed 6-42 ms per full-size linear: on Phi-3's four linear shapes the two paths cost the same at 128
-     * rows and the dequantized one wins from 256 on ({@code Int4PrefillProbe}, docs/benchmarks.md). A
-     * decode step (one row per stream) and short prompts stay on the kernel.
+     * Input rows up to which {@link #apply} runs the int4 kernel; above, the dequantized weight. Chosen for
+     * ATen's kernel, whose time grows with the rows (2.5-2.8x bf16's GEMM from 128 rows on) while its
+     * dequantization cost a fixed 6-42 ms per full-size linear: the two paths cost the same at 128 rows
+     * ({@code Int4PrefillProbe}, docs/benchmarks.md). With the native kernel (1.6-1.9x bf16's GEMM at 128
+     * rows, the chunked dequantized product 1.1-1.4x at 256) the crossover is likely lower; not yet measured
+     * below 256 rows. A decode step (one row per stream) and short prompts stay on the kernel.
      */
     static final long KERNEL_MAX_ROWS = 128;
     /** Bytes of dequantized weight per chunk of a prompt's product (see {@link #chunkedProduct}). */

@@ -9,10 +9,11 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 /**
  * The project's own native kernel library ({@code libphi3v_kernels.so}, built from
  * {@code phi3v-core/src/main/c} by the Maven build on Linux x86-64 and shipped inside the jar): the int4
- * weight-only linear for a few input rows: activations rounded to 16-bit fixed point per group of 32
- * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products. It streams int4 weights
- * about twice as fast as ATen's {@code _weight_int4pack_mm_for_cpu}, which is limited by its float
- * arithmetic (docs/architecture.md, "Native kernels"; docs/benchmarks.md).
+ * weight-only linear for a few input rows (activations rounded to 16-bit fixed point per group of 32
+ * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products; 1.1-1.3x the speed of
+ * ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float), and the
+ * dequantization of the same weight for prompts of many rows (docs/architecture.md, "Native kernels";
+ * docs/benchmarks.md).
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
  * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
