@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
@@ -83,7 +84,7 @@ final class BlobDownloader {
             if (lock != null) {
                 return lock;
             }
-            long size = Files.exists(part) ? Files.size(part) : -1;
+            long size = sizeWhileUnlocked(part);
             if (size != lastSize) {
                 lastSize = size;
                 lastChange = System.nanoTime();
@@ -99,6 +100,19 @@ final class BlobDownloader {
                 throw new HubException(Reason.NETWORK, "interrupted while waiting for another download of "
                         + s.describe(file), e);
             }
+        }
+    }
+
+    /**
+     * The size of the partial file another downloader is writing, or -1 if there is none. Read without
+     * the lock, so the holder may move the file into place between any two calls: a vanished file is
+     * "none", not an error.
+     */
+    private static long sizeWhileUnlocked(Path part) throws IOException {
+        try {
+            return Files.size(part);
+        } catch (NoSuchFileException finishedOrNotStarted) {
+            return -1;
         }
     }
 
