@@ -260,10 +260,11 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
             long out = s.nibbles().size(0);
             long in = s.nibbles().size(1) * 2;
             Int4Kernel kernel = Int4Kernel.of(s, outType, choice);
-            kernel.resources().forEach(scope::keep);
             // Only the shape of the base class's weight is read (e.g. by streamed-bytes accounting): a
             // zero-stride view of one byte stands in for the [out, in] matrix.
             Tensor shape = torch.zeros(new long[] {1, 1}, i8).expand(out, in);
+            // Kept only once nothing can fail: until here the scope frees the kernel's tensors on a fault.
+            kernel.resources().forEach(scope::keep);
             return new Int4Linear(scope.keep(shape), kernel, outType);
         }
     }
