@@ -70,6 +70,16 @@ record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) imple
         }
     }
 
+    /**
+     * 128: the kernel's time grows with the rows (2.5-2.8x bf16's GEMM from 128 rows on) while the whole
+     * dequantization costs a fixed 6-42 ms per full-size linear; the two paths cost the same at 128 rows
+     * ({@code Int4PrefillProbe}, docs/benchmarks.md).
+     */
+    @Override
+    public long maxKernelRows() {
+        return 128;
+    }
+
     @Override
     public long rowAlignment() {
         return 1;

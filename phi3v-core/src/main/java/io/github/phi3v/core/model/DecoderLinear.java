@@ -151,14 +151,51 @@ public final class DecoderLinear implements AutoCloseable {
 
     /**
      * Computes the layer once for {@code rows} copies of its input row as a prompt's rows run (oneDNN, and
-     * for int4 above {@link Int4Linear#KERNEL_MAX_ROWS} rows the dequantized weight); the input copy and
-     * the result are freed before returning.
+     * for int4 above the kernel's {@code maxKernelRows} the dequantized weight); the input copy and the
+     * result are freed before returning.
      *
      * @param rows input rows, at least 1
      * @throws IllegalArgumentException if {@code rows < 1}
      * @throws IllegalStateException if the layer is closed
      */
     public void applyRows(int rows) {
+        applyRows(rows, linear::apply);
+    }
+
+    /**
+     * {@link #applyRows} for an int4 layer on the dequantized weight whatever the number of rows: with
+     * {@link #applyRowsOnKernel} it times the two paths a prompt can take.
+     *
+     * @param rows input rows, at least 1
+     * @throws IllegalArgumentException if {@code rows < 1}
+     * @throws IllegalStateException if the layer is closed or not int4
+     */
+    public void applyRowsDequantized(int rows) {
+        Int4Linear int4 = int4();
+        applyRows(rows, x -> int4.apply(x, false));
+    }
+
+    /**
+     * {@link #applyRows} for an int4 layer on the int4 kernel whatever the number of rows (one call).
+     *
+     * @param rows input rows, at least 1
+     * @throws IllegalArgumentException if {@code rows < 1}
+     * @throws IllegalStateException if the layer is closed or not int4
+     */
+    public void applyRowsOnKernel(int rows) {
+        Int4Linear int4 = int4();
+        applyRows(rows, x -> int4.apply(x, true));
+    }
+
+    private Int4Linear int4() {
+        if (!(linear instanceof Int4Linear int4)) {
+            throw new IllegalStateException("only an int4 layer has an int4 kernel and a dequantized path; this "
+                    + "one is " + linear.getClass().getSimpleName());
+        }
+        return int4;
+    }
+
+    private void applyRows(int rows, java.util.function.UnaryOperator<Tensor> product) {
         if (rows < 1) {
             throw new IllegalArgumentException("rows must be >= 1, got " + rows);
         }
@@ -167,7 +204,7 @@ public final class DecoderLinear implements AutoCloseable {
         }
         try (CpuMatmulBackend.Lease lease = CpuMatmulBackend.enter(CpuMatmulBackend.Mode.ONEDNN);
              InferenceScope step = InferenceScope.open()) {
-            linear.apply(input.expand(rows, input.size(1)).contiguous());                 // [rows, in]
+            product.apply(input.expand(rows, input.size(1)).contiguous());                 // [rows, in]
         }
     }
 

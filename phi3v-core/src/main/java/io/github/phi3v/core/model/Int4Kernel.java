@@ -51,6 +51,12 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
      */
     void dequantize(long firstRow, Tensor out);
 
+    /**
+     * Input rows up to which {@link #mm} is faster than the product with the dequantized weight (a prompt's
+     * path, {@link Int4Linear}), as measured by {@code Int4PrefillProbe} for this kernel.
+     */
+    long maxKernelRows();
+
     /** The row granularity {@link #dequantize} starts at. */
     long rowAlignment();
 

@@ -26,8 +26,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
  * bf16 scale and zero per 32 weights.
  *
- * <p>Prefill: both kernels are built for a few rows, so more than {@value #KERNEL_MAX_ROWS} rows go another
- * way: the weight is dequantized into the model dtype, exactly {@code (q - 8) * scale + zero} in float32
+ * <p>Prefill: both kernels are built for a few rows, so more than {@link Int4Kernel#maxKernelRows()} rows
+ * (measured per kernel) go another way: the weight is dequantized into the model dtype, exactly {@code (q - 8) * scale + zero} in float32
  * from the same scale and zero the kernel reads, rounded once, and multiplied by the same GEMM as a bf16
  * model's: in cache-sized chunks at every call with the native kernel ({@link #chunkedProduct}), whole and
  * once per decoder-layer call with ATen's ({@link #forRows}). The two paths differ by that rounding of the weight (bf16: at most
@@ -58,15 +58,6 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     static final int REFINE_STEPS = 3;
     /** Rows quantized at a time: bounds the float32 temporaries to a few MB (cache-resident). */
     private static final long ROW_CHUNK = 256;
-    /**
-     * Input rows up to which {@link #apply} runs the int4 kernel; above, the dequantized weight. Chosen for
-     * ATen's kernel, whose time grows with the rows (2.5-2.8x bf16's GEMM from 128 rows on) while its
-     * dequantization cost a fixed 6-42 ms per full-size linear: the two paths cost the same at 128 rows
-     * ({@code Int4PrefillProbe}, docs/benchmarks.md). With the native kernel (1.6-1.9x bf16's GEMM at 128
-     * rows, the chunked dequantized product 1.1-1.4x at 256) the crossover is likely lower; not yet measured
-     * below 256 rows. A decode step (one row per stream) and short prompts stay on the kernel.
-     */
-    static final long KERNEL_MAX_ROWS = 128;
     /** Bytes of dequantized weight per chunk of a prompt's product (see {@link #chunkedProduct}). */
     static final long DEQUANTIZED_CHUNK_BYTES = 4L << 20;
 
@@ -286,10 +277,15 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      * weight through {@code linear}).
      *
      * @param rows input rows of one call
-     * @return true up to {@link #KERNEL_MAX_ROWS}
+     * @return true up to {@link #maxKernelRows()}
      */
-    static boolean runsKernel(long rows) {
-        return rows <= KERNEL_MAX_ROWS;
+    boolean runsKernel(long rows) {
+        return rows <= kernel.maxKernelRows();
+    }
+
+    /** Input rows up to which {@link #apply} runs the int4 kernel: the kernel's own measured crossover. */
+    long maxKernelRows() {
+        return kernel.maxKernelRows();
     }
 
     /**
@@ -315,7 +311,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         return kernel.streamedBytes();
     }
     /**
-     * Above {@link #KERNEL_MAX_ROWS} rows, when the kernel's dequantization is slow: a plain layer of
+     * Above {@link #maxKernelRows()} rows, when the kernel's dequantization is slow: a plain layer of
      * {@link #dequantized}, in the caller's scope, shared by the call's row blocks. Otherwise this layer.
      */
     @Override
@@ -330,8 +326,20 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      */
     @Override
     public Tensor apply(Tensor x) {
+        return apply(x, runsKernel(x.size(0)));
+    }
+
+    /**
+     * {@link #apply} on the path given, whatever the number of rows: the probe that chooses
+     * {@link Int4Kernel#maxKernelRows()} times both.
+     *
+     * @param x {@code [n, in]}
+     * @param onKernel the int4 kernel if true, else the dequantized weight
+     * @return {@code [n, out]} in the model dtype, in the caller's scope
+     */
+    Tensor apply(Tensor x, boolean onKernel) {
         Tensor xt = Tensors.dtype(x) == outType ? x : x.to(outType);
-        if (runsKernel(x.size(0))) {
+        if (onKernel) {
             return kernel.mm(xt.contiguous());
         }
         return kernel.fastDequantize() ? chunkedProduct(xt) : Modules.Linear.product(xt, dequantized(), null);

@@ -42,6 +42,16 @@ record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
         NativeKernels.int4Dequantize(weight, firstRow, out);
     }
 
+    /**
+     * 64: summed over the four linears of a decoder layer the kernel is faster up to 64 rows (51 against
+     * 57 ms) and the chunked dequantized product from 96 (67 against 77 ms; {@code Int4PrefillProbe},
+     * docs/benchmarks.md). The kernel's time grows with the rows, the product's far more slowly.
+     */
+    @Override
+    public long maxKernelRows() {
+        return 64;
+    }
+
     @Override
     public long rowAlignment() {
         return 16;

@@ -215,7 +215,7 @@ class Int4QuantizationTest {
     }
 
     /**
-     * A prompt's rows (more than {@link Int4Linear#KERNEL_MAX_ROWS}) run on the dequantized bf16 weight, a
+     * A prompt's rows (more than {@link Int4Linear#maxKernelRows()}) run on the dequantized bf16 weight, a
      * decode step on the int4 kernel: the same linear, apart from rounding. Bound per output element, from
      * the two roundings the paths do not share: the prefill path's weight rounded to bf16 (at most 2^-9 of
      * each weight, so at most 2^-9 sum_k |x_k w_k| on the product) and each path's output rounded to bf16
@@ -223,9 +223,6 @@ class Int4QuantizationTest {
      */
     @Test
     void prefillOnTheDequantizedWeightEqualsTheKernelWithinBf16Rounding() {
-        long rows = Int4Linear.KERNEL_MAX_ROWS + 8;
-        assertTrue(Int4Linear.runsKernel(1) && Int4Linear.runsKernel(Int4Linear.KERNEL_MAX_ROWS));
-        assertFalse(Int4Linear.runsKernel(rows));
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             Tensor w = torch.randn(new long[] {96, 128}, f32);                             // [out, in]
@@ -236,6 +233,9 @@ class Int4QuantizationTest {
                 exact = Int4Linear.fromStored(s, ScalarType.Float);
             }
             try {
+                long rows = bf16.maxKernelRows() + 8;
+                assertTrue(bf16.runsKernel(1) && bf16.runsKernel(bf16.maxKernelRows()));
+                assertFalse(bf16.runsKernel(rows));
                 Tensor x = torch.randn(new long[] {rows, 128}, f32).to(ScalarType.BFloat16);  // [rows, in]
                 float[] prefill = Tensors.toFloats(bf16.apply(x).to(ScalarType.Float));
                 float[] shared = Tensors.toFloats(bf16.forRows(rows).apply(x).to(ScalarType.Float));

@@ -159,7 +159,7 @@ class NativeInt4KernelTest {
                 layer = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
             }
             try {
-                long rows = Int4Linear.KERNEL_MAX_ROWS + 3;
+                long rows = layer.maxKernelRows() + 3;
                 Tensor x = torch.randn(new long[] {rows, in}, f32).to(ScalarType.BFloat16);       // [rows, in]
                 Tensor wd = layer.dequantized();                                                // [out, in]
                 float[] got = Tensors.toFloats(layer.apply(x).to(ScalarType.Float));

@@ -6,24 +6,27 @@ import java.util.Locale;
 import io.github.phi3v.core.model.DecoderLinear;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * Where int4 linears should leave ATen's int4 kernel for the dequantized bf16 weight: each Phi-3 decoder
- * linear shape, bf16 and int4 ({@link DecoderLinear#applyRows}, so int4 switches paths above
- * {@code Int4Linear.KERNEL_MAX_ROWS} rows as the model does), on 1 to 1024 rows, and the int4 kernel alone
- * on the same rows as calls of {@value #KERNEL_ROWS} rows (the kernel's cost grows with the rows in blocks
- * of 4); median of {@value #REPS} calls, the variants interleaved per row count so all see the same
- * machine. Prints milliseconds per call and the ratios to bf16.
+ * Where int4 linears should leave the int4 kernel for the dequantized bf16 weight (each kernel's
+ * {@code maxKernelRows}): each Phi-3 decoder linear shape on 1 to 1024 rows, bf16 against the int4 kernel
+ * (one call of all the rows, up to {@value #KERNEL_PROBE_MAX_ROWS}) and against the product with the
+ * dequantized weight ({@link DecoderLinear#applyRowsDequantized}); median of {@value #REPS} calls, the
+ * three interleaved per row count so all see the same machine. Prints milliseconds per call, the ratios to
+ * bf16, and per shape the largest row count at which the kernel was still the faster path. The int4 kernel
+ * is the one a bf16 model gets here (the native one where it runs; {@code -Dphi3v.nativeKernels=false} for
+ * ATen's).
  *
  * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.Int4PrefillProbe</pre>
  */
 public final class Int4PrefillProbe {
 
     static final int REPS = 7;
-    static final int[] ROWS = {1, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
-    /** Rows per call of the kernel-only variant (the model's largest kernel call, at most). */
-    static final int KERNEL_ROWS = 16;
+    static final int[] ROWS = {1, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512, 1024};
+    /** Rows above which the kernel is not timed (it is far behind there and slow to time). */
+    static final int KERNEL_PROBE_MAX_ROWS = 256;
 
     private Int4PrefillProbe() {
     }
@@ -35,31 +38,40 @@ public final class Int4PrefillProbe {
      */
     public static void main(String[] args) {
         TorchRuntime.ensureInitialized();
+        System.out.println("int4 kernel: " + (NativeKernels.available() ? "native"
+                : "ATen (" + NativeKernels.unavailableReason() + ")"));
         long[][] shapes = {{9216, 3072}, {3072, 3072}, {16384, 3072}, {3072, 8192}};
         for (long[] shape : shapes) {
             try (DecoderLinear bf16 = DecoderLinear.random(shape[0], shape[1], Precision.BFLOAT16, Quantization.NONE);
                  DecoderLinear int4 = DecoderLinear.random(shape[0], shape[1], Precision.BFLOAT16, Quantization.INT4)) {
+                int kernelFasterUpTo = 0;
+                boolean kernelFaster = true;   // at every row count so far
                 for (int rows : ROWS) {
-                    double tb = median(bf16, rows, rows);
-                    double t4 = median(int4, rows, rows);
-                    double tk = median(int4, rows, Math.min(rows, KERNEL_ROWS));
-                    System.out.printf(Locale.ROOT, "%dx%d rows %d: bf16 %.2f ms, int4 %.2f ms (%.2fx), int4 kernel in "
-                            + "%d-row calls %.2f ms (%.2fx)%n", shape[0], shape[1], rows, tb, t4, t4 / tb, KERNEL_ROWS, tk,
-                            tk / tb);
+                    double tb = median(() -> bf16.applyRows(rows));
+                    double td = median(() -> int4.applyRowsDequantized(rows));
+                    String kernel = "not timed";
+                    if (rows <= KERNEL_PROBE_MAX_ROWS) {
+                        double tk = median(() -> int4.applyRowsOnKernel(rows));
+                        kernel = String.format(Locale.ROOT, "%.2f ms (%.2fx)", tk, tk / tb);
+                        kernelFaster &= tk < td;
+                        kernelFasterUpTo = kernelFaster ? rows : kernelFasterUpTo;
+                    }
+                    System.out.printf(Locale.ROOT, "%dx%d rows %d: bf16 %.2f ms, int4 kernel %s, int4 dequantized "
+                            + "%.2f ms (%.2fx)%n", shape[0], shape[1], rows, tb, kernel, td, td / tb);
                 }
+                System.out.printf(Locale.ROOT, "%dx%d: the int4 kernel is the faster path up to %d rows%n", shape[0],
+                        shape[1], kernelFasterUpTo);
             }
         }
     }
 
-    /** Median time of {@code rows} rows computed as calls of {@code perCall} rows. */
-    private static double median(DecoderLinear l, int rows, int perCall) {
-        l.applyRows(perCall);                                                 // warm
+    /** Median milliseconds of {@value #REPS} runs of {@code op} after one warm-up. */
+    private static double median(Runnable op) {
+        op.run();
         double[] ms = new double[REPS];
         for (int i = 0; i < REPS; i++) {
             long t0 = System.nanoTime();
-            for (int done = 0; done < rows; done += perCall) {
-                l.applyRows(perCall);
-            }
+            op.run();
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(ms);
