@@ -1,6 +1,13 @@
 package io.github.phi3v.core.runtime;
 
-import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.Locale;
 
 import org.bytedeco.pytorch.Tensor;
@@ -80,8 +87,8 @@ public final class NativeKernels {
                 unavailableReason = "the jar carries no " + resource + " (built without a C compiler?)";
                 return false;
             }
-            File file = org.bytedeco.javacpp.Loader.cacheResource(NativeKernels.class, resource);
-            System.load(file.getAbsolutePath());
+            Path cache = org.bytedeco.javacpp.Loader.getCacheDir().toPath();
+            System.load(extract(resource, cache).toAbsolutePath().toString());
             if (cpuSupported() == 0) {
                 unavailableReason = "this CPU lacks AVX-512 (F, BW, VL) with VNNI";
                 return false;
@@ -90,6 +97,52 @@ public final class NativeKernels {
         } catch (Exception | UnsatisfiedLinkError e) {
             unavailableReason = "cannot load " + resource + ": " + e;
             return false;
+        }
+    }
+
+    /**
+     * The library copied out of the jar into JavaCPP's cache folder, under a folder named by a hash of its
+     * bytes, and reused while its bytes match. Not JavaCPP's {@code Loader.cacheResource}: that re-extracts
+     * only when the size or the timestamp differ, and a reproducible build gives every build of the
+     * library the same timestamp, so a changed library of the same size would load stale (the CLI's jar,
+     * {@code phi3v.jar}, keeps one cache folder across versions). Safe between processes: a new copy is
+     * written to a temporary file and moved into place atomically.
+     *
+     * @param resource the library's resource path, relative to this class
+     * @param cacheDir the cache folder (JavaCPP's)
+     * @return the library file
+     * @throws IOException if the resource cannot be read or the cache folder not written
+     */
+    static Path extract(String resource, Path cacheDir) throws IOException {
+        byte[] bytes;
+        try (InputStream in = NativeKernels.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IOException("no resource " + resource);
+            }
+            bytes = in.readAllBytes();
+        }
+        String hash = sha256(bytes);
+        Path dir = cacheDir.resolve("phi3v-kernels").resolve(hash.substring(0, 16));
+        Path lib = dir.resolve(LIBRARY);
+        if (Files.isRegularFile(lib) && hash.equals(sha256(Files.readAllBytes(lib)))) {
+            return lib;
+        }
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, LIBRARY, ".tmp");
+        try {
+            Files.write(tmp, bytes);
+            Files.move(tmp, lib, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return lib;
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
         }
     }
 
