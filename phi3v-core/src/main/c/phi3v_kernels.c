@@ -25,6 +25,8 @@
 #include <string.h>
 #include <omp.h>
 
+#include "phi3v_bf16.h"
+
 #define GROUP 32
 /* Input rows multiplied with one pass over a weight row (accumulators kept in registers). */
 #define ROW_TILE 4
@@ -51,24 +53,6 @@ typedef struct {
 
 /* Largest |xi|: (xi + 128) >> 8 must stay within a signed byte. */
 #define XI_MAX 32639
-
-static inline float bf16_to_float(uint16_t h) {
-    uint32_t bits = (uint32_t) h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Round to nearest even, as libtorch's float -> bfloat16 conversion (NaN stays NaN). */
-static inline uint16_t float_to_bf16(float f) {
-    uint32_t bits;
-    memcpy(&bits, &f, 4);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) {
-        return (uint16_t) ((bits >> 16) | 0x40);
-    }
-    bits += 0x7fffu + ((bits >> 16) & 1u);
-    return (uint16_t) (bits >> 16);
-}
 
 static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
     for (int64_t g = 0; g < k / GROUP; g++) {
@@ -232,17 +216,6 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4Mm(JN
     free(rows);
     free(scratch);
     return 0;
-}
-
-/* float_to_bf16 on 16 lanes. */
-KERNEL_TARGET
-static inline __m256i to_bf16(__m512 v) {
-    __m512i bits = _mm512_castps_si512(v);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
-    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40)));
-    return _mm512_cvtepi32_epi16(rounded);
 }
 
 /*

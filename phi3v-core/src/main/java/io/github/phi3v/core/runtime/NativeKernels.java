@@ -274,6 +274,81 @@ public final class NativeKernels {
                 ot == ScalarType.BFloat16, TorchRuntime.threads());
     }
 
+    /** Largest head dimension {@link #decodeAttention} takes (its query and output stay in registers). */
+    public static final long ATTENTION_MAX_HEAD_DIM = 256;
+
+    /**
+     * Whether {@link #decodeAttention} takes heads of this dimension: a multiple of 16 up to
+     * {@value #ATTENTION_MAX_HEAD_DIM} (Phi-3: 96).
+     *
+     * @param headDim the head dimension
+     * @return true if supported
+     */
+    public static boolean attends(long headDim) {
+        return headDim > 0 && headDim % 16 == 0 && headDim <= ATTENTION_MAX_HEAD_DIM;
+    }
+
+    /**
+     * The attention of one decode step over a bf16 KV cache, per head: {@code out = bf16(softmax(bf16(q ·
+     * kᵀ) * scale) in float32, rounded to bf16) · v}, summed in float32: the formula of a libtorch decode
+     * step with two bf16 batched GEMVs, reading each head's keys and values once. The sums run in another
+     * order than oneDNN's, so a score can round to the neighbouring bf16 value.
+     *
+     * @param q {@code [heads, 1, d]} bf16, contiguous
+     * @param keys {@code [heads, >= length, d]} bf16, each head's rows contiguous ({@code stride(1) == d},
+     *     {@code stride(2) == 1})
+     * @param values like {@code keys}, with the same strides
+     * @param length the cached positions to attend to, at least 1
+     * @param scale the score scale, {@code 1 / sqrt(d)}
+     * @param out {@code [heads, 1, d]} bf16, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the kernels are not {@link #available()}
+     */
+    public static void decodeAttention(Tensor q, Tensor keys, Tensor values, long length, float scale, Tensor out) {
+        if (!available()) {
+            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
+        }
+        long heads = q.size(0);
+        long d = q.dim() == 3 ? q.size(2) : -1;
+        requireAttention(q.dim() == 3 && q.size(1) == 1 && attends(d) && q.is_contiguous()
+                && Tensors.dtype(q) == ScalarType.BFloat16, "q must be [heads, 1, d] bf16 contiguous with d a "
+                + "multiple of 16 up to " + ATTENTION_MAX_HEAD_DIM + ", found " + describe(q));
+        for (Tensor kv : new Tensor[] {keys, values}) {
+            requireAttention(kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= length && kv.size(2) == d
+                    && kv.stride(2) == 1 && kv.stride(1) == d && Tensors.dtype(kv) == ScalarType.BFloat16,
+                    "keys and values must be [" + heads + ", >= " + length + ", " + d + "] bf16 with contiguous "
+                    + "rows, found " + describe(kv));
+        }
+        requireAttention(keys.stride(0) == values.stride(0), "keys and values must have the same head stride, "
+                + "found " + keys.stride(0) + " and " + values.stride(0));
+        requireAttention(length >= 1, "length must be at least 1, got " + length);
+        requireAttention(out.dim() == 3 && out.size(0) == heads && out.size(1) == 1 && out.size(2) == d
+                && out.is_contiguous() && Tensors.dtype(out) == ScalarType.BFloat16,
+                "out must be [" + heads + ", 1, " + d + "] bf16 contiguous, found " + describe(out));
+        int rc = decodeAttention(q.data_ptr().address(), keys.data_ptr().address(), values.data_ptr().address(),
+                out.data_ptr().address(), heads, length, d, keys.stride(0), scale, TorchRuntime.threads());
+        if (rc != 0) {
+            throw new OutOfMemoryError("native decode attention: no scratch memory for " + heads + " heads of "
+                    + length + " positions");
+        }
+    }
+
+    private static String describe(Tensor t) {
+        long[] strides = new long[(int) t.dim()];
+        for (int i = 0; i < strides.length; i++) {
+            strides[i] = t.stride(i);
+        }
+        return Tensors.dtype(t) + " " + java.util.Arrays.toString(Tensors.shape(t)) + " strides "
+                + java.util.Arrays.toString(strides);
+    }
+
+    private static void requireAttention(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException("native decode attention: " + message);
+        }
+    }
+
     private static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException("native int4 kernel: " + message);
@@ -284,6 +359,9 @@ public final class NativeKernels {
 
     private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
             long rows, long k, boolean bf16, int threads);
+
+    private static native int decodeAttention(long q, long keys, long values, long out, long heads, long length,
+            long headDim, long headStride, float scale, int threads);
 
     private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
             boolean bf16, int threads);
