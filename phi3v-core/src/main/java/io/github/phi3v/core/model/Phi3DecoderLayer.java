@@ -1,10 +1,7 @@
 package io.github.phi3v.core.model;
 
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -14,7 +11,6 @@ import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.model.Modules.RmsNorm;
 import io.github.phi3v.core.runtime.InferenceScope;
-import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -34,15 +30,6 @@ final class Phi3DecoderLayer {
 
     /** Most rows of a batched bf16 decode step whose linears still run on ATen's kernels (measured). */
     static final long BATCH_GEMV_MAX_ROWS = 1;
-
-    /** Queries per block of {@link #chunkedCausal}. */
-    private static final long QUERY_CHUNK = 128;
-
-    /**
-     * Heads per group of {@link #chunkedCausal}: with 8 heads, 128 queries and 4096 keys the float32
-     * scores are 16 MiB and the float32 keys 12 MiB (see {@link #ROW_BLOCK} for why that size matters).
-     */
-    private static final long HEAD_GROUP = 8;
 
     /** What every layer of one forward call shares: positions, rotary tables and the mask. */
     record Step(long start, long count, LongRopeEmbedding.CosSin rope, Tensor mask, boolean upcastPrefill) {
@@ -66,9 +53,6 @@ final class Phi3DecoderLayer {
     private final long kvHeads;
     private final long headDim;
     private final long intermediate;
-    private final DoubleOptional defaultScale;
-    private final Scalar invSqrtHeadDim;
-    private final Scalar minusInf;
     /** CPU: every matrix product runs under a {@link CpuMatmulBackend} lease. */
     private final boolean cpu;
     /**
@@ -76,8 +60,7 @@ final class Phi3DecoderLayer {
      * when they are {@link PackedLinear}s (which then use their dense weight: ATen's GEMV is the faster one-row kernel).
      */
     private final boolean atenGemv;
-    /** CPU bf16 decode steps attend with {@link NativeKernels#decodeAttention} (where the library runs). */
-    private final boolean nativeDecodeAttention;
+    private final CausalAttention attention;
 
     Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
@@ -91,13 +74,9 @@ final class Phi3DecoderLayer {
         kvHeads = cfg.numKeyValueHeads();
         headDim = cfg.headDim();
         intermediate = cfg.intermediateSize();
-        defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
-        invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
-        minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         cpu = w.device().is_cpu();
         atenGemv = cpu && decodeOnAtenGemv(w.dtype(), w.quantization());
-        nativeDecodeAttention = cpu && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
-                && NativeKernels.attends(headDim) && NativeKernels.available();
+        attention = new CausalAttention(w, cfg);
     }
 
     /**
@@ -206,7 +185,7 @@ final class Phi3DecoderLayer {
         cacheValues.narrow(1, step.start(), n).copy_(v);
         Tensor attn;                                                                    // [H, n, d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ONEDNN)) {
-            attn = attention(q, cacheKeys, cacheValues, step);
+            attn = attention.apply(q, cacheKeys, cacheValues, step);
         }
         Tensor merged = attn.transpose(0, 1).reshape(n, heads * d);                     // [n, H*d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
@@ -240,7 +219,7 @@ final class Phi3DecoderLayer {
      * One decode token for each of B sequences: the linears run once on the {@code [B, hidden]} batch (on a
      * CPU the step is bound by reading the weights, so B rows cost little more than one), rotary per row at
      * its own position, attention per sequence over its own cache with the single-row decode path of
-     * {@link #attention}. Each row's result depends only on its own inputs.
+     * {@link CausalAttention#apply}. Each row's result depends only on its own inputs.
      *
      * @param x {@code [B, hidden]} residual stream, row i the new token of sequence i
      * @param steps one single-position step per sequence (its position, mask and upcast flag)
@@ -270,7 +249,7 @@ final class Phi3DecoderLayer {
                 Step s = steps[i];
                 cacheKeys[i].narrow(1, s.start(), 1).copy_(k.narrow(1, i, 1));      // in place: [K, 1, d]
                 cacheValues[i].narrow(1, s.start(), 1).copy_(v.narrow(1, i, 1));
-                outs.push_back(attention(q.narrow(1, i, 1), cacheKeys[i], cacheValues[i], s));  // [H, 1, d]
+                outs.push_back(attention.apply(q.narrow(1, i, 1), cacheKeys[i], cacheValues[i], s));  // [H, 1, d]
             }
         }
         Tensor attn = torch.cat(outs, 1);                                               // [H, B, d]
@@ -292,143 +271,5 @@ final class Phi3DecoderLayer {
 
     private static CpuMatmulBackend.Lease lease(boolean take, CpuMatmulBackend.Mode mode) {
         return take ? CpuMatmulBackend.enter(mode) : CpuMatmulBackend.none();
-    }
-
-    /**
-     * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
-     * no GQA, no sliding-window mask) runs in blocks ({@link #chunkedCausal}); a single decode token attends
-     * with two batched GEMVs in the cache dtype and a float32 softmax (no mask needed: it sees every key);
-     * the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to float32 on CPU (libtorch's bf16 SDPA
-     * without AMX is ~20x slower).
-     */
-    private Tensor attention(Tensor q, Tensor cacheKeys, Tensor cacheValues, Step step) {
-        ScalarType dtype = Tensors.dtype(q);
-        boolean gqa = heads != kvHeads;
-        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
-        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
-        if (step.count() == 1 && step.mask() == null && !gqa) {
-            // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
-            // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
-            // ([32, 2500, 96] x 32 layers: 520 ms vs 150 ms).
-            // q·keysᵀ on the contiguous span: 32 layers' [32, 2048, 96] bf16 keys read from memory take 18.3 ms
-            // this way and 24.7 ms as keys·qᵀ (22.0 vs 16.3 GB/s; 34.8 vs 46.7 ms at 4096; DecodeOpsProbe),
-            // with bit-identical scores; the prefill's chunkedCausal multiplies in this orientation too.
-            // The key count is rounded up to a multiple of KvCache.SPAN_STEP (the padding masked to -inf,
-            // its values zeroed): libtorch's oneDNN creates a new primitive for every new shape, and a new
-            // length per token made each decode step build fresh kernels and touch fresh memory. KvCache lays
-            // its heads out in the same spans, so the padded slice is its whole contiguous tensor: the bf16
-            // batched matmul would copy a strided slice on every step.
-            long len = step.end();
-            if (nativeDecodeAttention && dtype == ScalarType.BFloat16) {
-                // The same formula reading each head's cache once: 2-3x faster than the two batched GEMVs
-                // below at 2000 positions (docs/benchmarks.md, "Native decode attention").
-                Tensor out;
-                try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
-                     MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                    out = torch.empty(new long[] {heads, 1, headDim}, opts, fmt);              // [H, 1, d]
-                }
-                NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, len,
-                        (float) (1.0 / Math.sqrt(headDim)), out);
-                return out;
-            }
-            long padded = Math.min(cacheKeys.size(1), KvCache.spanFor(len));
-            if (padded > len) {
-                keys = cacheKeys.narrow(1, 0, padded);                               // [K, P, d]
-                values = cacheValues.narrow(1, 0, padded);
-                values.narrow(1, len, padded - len).zero_();   // in place: unused cache slots, never NaN garbage
-            }
-            Tensor scores = torch.matmul(q, keys.transpose(1, 2));                   // [H, 1, P]
-            Tensor scaled = torch.mul(scores.to(ScalarType.Float), invSqrtHeadDim);
-            if (padded > len) {
-                scaled.narrow(2, len, padded - len).fill_(minusInf);                 // in place
-            }
-            Tensor probs = torch.softmax(scaled, -1);
-            return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
-        }
-        if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa) {
-            return chunkedCausal(q, keys, values, step.start());
-        }
-        boolean upcast = step.upcastPrefill() && step.count() > 1 && dtype != ScalarType.Float;
-        if (upcast) {
-            q = q.to(ScalarType.Float);
-            keys = keys.to(ScalarType.Float);
-            values = values.to(ScalarType.Float);
-        }
-        Tensor out;
-        if (step.mask() != null) {
-            try (TensorOptional mask = new TensorOptional(step.mask())) {
-                out = torch.scaled_dot_product_attention(q, keys, values, mask, 0.0, false, defaultScale, gqa);
-            }
-        } else {
-            // Either one query that sees every key, or a prefill from position 0 where the top-left
-            // aligned is_causal mask of SDPA is the right one.
-            boolean causal = step.count() > 1;
-            try (TensorOptional none = new TensorOptional()) {
-                out = torch.scaled_dot_product_attention(q, keys, values, none, 0.0, causal, defaultScale, gqa);
-            }
-        }
-        return upcast && Tensors.dtype(out) != dtype ? out.to(dtype) : out;
-    }
-
-    /**
-     * Causal attention on CPU of the queries at positions {@code offset .. offset+n-1} over the keys
-     * {@code 0 .. offset+n-1}, in groups of {@link #HEAD_GROUP} heads and blocks of {@link #QUERY_CHUNK}
-     * queries: each block attends only to the keys up to its own last position (the causal half of the
-     * work) with two batched GEMMs and a float32 softmax. With 16-bit caches q·kᵀ is a 16-bit GEMM whose
-     * scores are rounded to that dtype, as in our decode step (so a cached decode step gives the same logits
-     * as recomputing the sequence) and in the official eager attention (which rounds once more after the
-     * division by sqrt(head_dim));
-     * as a float32 GEMM (single-threaded OpenBLAS here) it was 8-10x slower and 80 % of the attention time.
-     * libtorch's CPU SDPA took 0.75-2.1 s per layer at 2000 tokens against 0.23 s for these blocks.
-     *
-     * @param q {@code [H, n, d]} in the model dtype
-     * @param keys {@code [H, offset+n, d]} in the cache dtype
-     * @param values {@code [H, offset+n, d]} in the cache dtype: with 16-bit caches the probabilities are
-     *     rounded to that dtype and multiplied with these, as the official eager attention does
-     *     ({@code softmax(..., dtype=float32).to(query dtype)}); twice as fast as float32 here
-     * @param offset the position of the first query
-     * @return {@code [H, n, d]} in the cache dtype
-     */
-    private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, long offset) {
-        long h = q.size(0);
-        long n = q.size(1);
-        ScalarType pvType = Tensors.dtype(values);
-        Tensor out;                                                                      // [H, n, d]
-        try (TensorOptions opts = new TensorOptions(pvType);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            out = torch.empty(new long[] {h, n, q.size(2)}, opts, fmt);
-        }
-        long c = Math.min(QUERY_CHUNK, n);
-        Tensor future;                                                                   // [c, c]: -inf above the diagonal
-        try (Scalar minusInf = new Scalar(Float.NEGATIVE_INFINITY);
-             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
-            future = torch.triu(torch.full(new long[] {c, c}, minusInf, f32), 1);
-        }
-        for (long g0 = 0; g0 < h; g0 += HEAD_GROUP) {
-            long g = Math.min(HEAD_GROUP, h - g0);
-            try (InferenceScope group = InferenceScope.open()) {
-                Tensor k = keys.narrow(0, g0, g);                                            // [g, L, d]
-                Tensor v = values.narrow(0, g0, g);                                          // [g, L, d]
-                Tensor qg = q.narrow(0, g0, g);                                              // [g, n, d]
-                for (long c0 = 0; c0 < n; c0 += c) {
-                    try (InferenceScope chunk = InferenceScope.open()) {
-                        long len = Math.min(c, n - c0);
-                        long end = offset + c0 + len;
-                        Tensor scores = torch.matmul(qg.narrow(1, c0, len), k.narrow(1, 0, end).transpose(1, 2)); // [g, len, end]
-                        if (pvType != ScalarType.Float) {
-                            scores = scores.to(ScalarType.Float);
-                        }
-                        scores.mul_(invSqrtHeadDim);                                             // in place
-                        scores.narrow(2, offset + c0, len).add_(future.narrow(0, 0, len).narrow(1, 0, len)); // causal block
-                        Tensor probs = torch.softmax(scores, -1);                                // [g, len, end]
-                        if (pvType != ScalarType.Float) {
-                            probs = probs.to(pvType);
-                        }
-                        out.narrow(0, g0, g).narrow(1, c0, len).copy_(torch.matmul(probs, v.narrow(1, 0, end)));
-                    }
-                }
-            }
-        }
-        return out;
     }
 }

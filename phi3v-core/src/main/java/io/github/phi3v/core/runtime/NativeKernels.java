@@ -19,7 +19,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * weight-only linear for a few input rows (activations rounded to 16-bit fixed point per group of 32
  * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products; 1.1-1.3x the speed of
  * ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float), and the
- * dequantization of the same weight for prompts of many rows (docs/architecture.md, "Native kernels";
+ * dequantization of the same weight for prompts of many rows, and the attention of a bf16 decode step over
+ * the KV cache (2-3x libtorch's two batched GEMVs; docs/architecture.md, "Native kernels";
  * docs/benchmarks.md).
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
