@@ -24,9 +24,9 @@ import io.github.phi3v.core.runtime.TorchRuntime;
 public final class DecodeAttentionProbe {
 
     private static final int PASSES = 7;
-    private static final long HEADS = 32;
-    private static final long HEAD_DIM = 96;
-    private static final int LAYERS = 32;
+    private static final long HEADS = ProbeCaches.HEADS;
+    private static final long HEAD_DIM = ProbeCaches.HEAD_DIM;
+    private static final int LAYERS = ProbeCaches.LAYERS;
 
     private DecodeAttentionProbe() {
     }
@@ -35,8 +35,7 @@ public final class DecodeAttentionProbe {
      * @param args optional: comma-separated cache lengths (default 512,1024,2048,4096)
      */
     public static void main(String[] args) {
-        long[] lengths = args.length > 0 ? Arrays.stream(args[0].split(",")).mapToLong(Long::parseLong).toArray()
-                : new long[] {512, 1024, 2048, 4096};
+        long[] lengths = ProbeCaches.lengths(args, 512, 1024, 2048, 4096);
         TorchRuntime.ensureInitialized();
         System.out.println("native kernels: " + NativeKernels.available() + " " + NativeKernels.unavailableReason());
         float scale = (float) (1.0 / Math.sqrt(HEAD_DIM));
@@ -46,12 +45,8 @@ public final class DecodeAttentionProbe {
              MemoryFormatOptional fmt = new MemoryFormatOptional();
              Scalar s = new Scalar(scale)) {
             for (long p : lengths) {
-                Tensor[] keys = new Tensor[LAYERS];
-                Tensor[] values = new Tensor[LAYERS];
-                for (int l = 0; l < LAYERS; l++) {
-                    keys[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
-                    values[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
-                }
+                Tensor[] keys = ProbeCaches.randomLayers(p, f32);
+                Tensor[] values = ProbeCaches.randomLayers(p, f32);
                 Tensor q = torch.randn(new long[] {HEADS, 1, HEAD_DIM}, f32).to(ScalarType.BFloat16);
                 Tensor out = torch.empty(new long[] {HEADS, 1, HEAD_DIM}, bf16, fmt);
                 double[] aten = new double[PASSES];

@@ -1,6 +1,5 @@
 package io.github.phi3v.core.model;
 
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.function.IntConsumer;
 
@@ -28,10 +27,10 @@ import io.github.phi3v.core.runtime.TorchRuntime;
 public final class DecodeOpsProbe {
 
     private static final int REPEATS = 5;
-    private static final long HEADS = 32;
-    private static final long HEAD_DIM = 96;
+    private static final long HEADS = ProbeCaches.HEADS;
+    private static final long HEAD_DIM = ProbeCaches.HEAD_DIM;
     private static final long HIDDEN = 3072;
-    private static final int LAYERS = 32;
+    private static final int LAYERS = ProbeCaches.LAYERS;
 
     private DecodeOpsProbe() {
     }
@@ -43,20 +42,13 @@ public final class DecodeOpsProbe {
      * @param args optional: comma-separated cache lengths (default 64,512,1024,2048,4096)
      */
     public static void main(String[] args) {
-        long[] lengths = args.length > 0 ? Arrays.stream(args[0].split(",")).mapToLong(Long::parseLong).toArray()
-                : new long[] {64, 512, 1024, 2048, 4096};
+        long[] lengths = ProbeCaches.lengths(args, 64, 512, 1024, 2048, 4096);
         TorchRuntime.ensureInitialized();
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             for (long p : lengths) {
-                // 32 layers' caches, each read once per pass as in a decode step: a single layer's 12.6 MB
-                // (2048 positions) would stay in the last-level cache and flatter every kernel.
-                Tensor[] keys = new Tensor[LAYERS];
-                Tensor[] values = new Tensor[LAYERS];
-                for (int l = 0; l < LAYERS; l++) {
-                    keys[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
-                    values[l] = torch.randn(new long[] {HEADS, p, HEAD_DIM}, f32).to(ScalarType.BFloat16);
-                }
+                Tensor[] keys = ProbeCaches.randomLayers(p, f32);
+                Tensor[] values = ProbeCaches.randomLayers(p, f32);
                 Tensor q = torch.randn(new long[] {HEADS, 1, HEAD_DIM}, f32).to(ScalarType.BFloat16);
                 Tensor probs = torch.softmax(torch.randn(new long[] {HEADS, 1, p}, f32), -1).to(ScalarType.BFloat16);
                 boolean same = torch.equal(torch.matmul(keys[0], q.transpose(1, 2)).transpose(1, 2),
