@@ -51,16 +51,23 @@ final class Phi3Decoder {
             layers.add(new Phi3DecoderLayer(w, config, i));
         }
         this.norm = new RmsNorm(w, WeightNames.FINAL_NORM, config.rmsNormEps());
-        // On CPU with 16-bit weights, the logits are computed in float32 from a float32 copy of lm_head:
-        // bf16 logits are quantised to 1/64..1/32 at typical magnitudes, which flips the argmax wherever
-        // the top-2 gap is that small. A float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, so the
-        // decode step costs about the same; the price is lm_head's memory (x2). (libtorch 2.10's mm with an
-        // out_dtype, which would keep a bf16 weight and give float32 logits, has no CPU kernel.)
+        // On CPU with 16-bit weights, the logits are computed in float32: bf16 logits are quantised to
+        // 1/64..1/32 at typical magnitudes, which flips the argmax wherever the top-2 gap is that small.
+        // With the native kernels a bf16 model keeps lm_head in bf16 and multiplies it in float32
+        // (Bf16LmHead: the same products, half the bytes, on every thread). Otherwise it keeps a float32
+        // copy of lm_head (libtorch 2.10's mm with an out_dtype, which would give float32 logits from a bf16
+        // weight, has no CPU kernel): a float32 GEMV runs at ~1.7x the bytes/s of a bf16 one here, at twice
+        // lm_head's memory.
         ScalarType dtype = w.dtype();
         this.float32Logits = onCpu && dtype != ScalarType.Float;
         ScalarType lmHeadType = float32Logits ? ScalarType.Float : dtype;
-        this.lmHead = w.packedDecode() ? PackedLinear.load(w, WeightNames.LM_HEAD, lmHeadType)
-                : new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
+        if (w.packedDecode()) {
+            this.lmHead = PackedLinear.load(w, WeightNames.LM_HEAD, lmHeadType);
+        } else if (float32Logits && dtype == ScalarType.BFloat16 && Bf16LmHead.supports(config.hiddenSize())) {
+            this.lmHead = new Bf16LmHead(w.load(WeightNames.LM_HEAD, ScalarType.BFloat16));
+        } else {
+            this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
+        }
         this.rope = new LongRopeEmbedding(w, config);
     }
 

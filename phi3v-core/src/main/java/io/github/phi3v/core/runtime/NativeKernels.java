@@ -20,8 +20,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products; 1.1-1.3x the speed of
  * ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float), and the
  * dequantization of the same weight for prompts of many rows, and the attention of a bf16 decode step over
- * the KV cache (2-3x libtorch's two batched GEMVs; docs/architecture.md, "Native kernels";
- * docs/benchmarks.md).
+ * the KV cache (2-3x libtorch's two batched GEMVs), and a bf16 lm_head with float32 logits
+ * ({@link #bf16WeightMm}; docs/architecture.md, "Native kernels"; docs/benchmarks.md).
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
  * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
@@ -335,6 +335,45 @@ public final class NativeKernels {
         }
     }
 
+    /**
+     * {@code out = x · wᵀ} for float32 rows and a bf16 weight, with float32 products, sums and output: each
+     * bf16 value is exact in float32, so the products are those of a float32 copy of {@code w}; the order of
+     * the sums differs from libtorch's. For the CPU lm_head of a bf16 model (float32 logits from the bf16
+     * weight, on every thread).
+     *
+     * @param x {@code [m, k]} float32, contiguous, {@code k} a multiple of 16
+     * @param w {@code [n, k]} bf16, contiguous
+     * @param out {@code [m, n]} float32, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws IllegalStateException if the kernels are not {@link #available()}
+     */
+    public static void bf16WeightMm(Tensor x, Tensor w, Tensor out) {
+        if (!available()) {
+            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
+        }
+        requireGemv(w.dim() == 2 && w.size(1) % 16 == 0 && w.is_contiguous() && Tensors.dtype(w) == ScalarType.BFloat16,
+                "w must be [n, k] bf16 contiguous with k a multiple of 16, found " + describe(w));
+        long n = w.size(0);
+        long k = w.size(1);
+        requireGemv(x.dim() == 2 && x.size(1) == k && x.is_contiguous() && Tensors.dtype(x) == ScalarType.Float,
+                "x must be [rows, " + k + "] float32 contiguous, found " + describe(x));
+        long m = x.size(0);
+        requireGemv(out.dim() == 2 && out.size(0) == m && out.size(1) == n && out.is_contiguous()
+                && Tensors.dtype(out) == ScalarType.Float, "out must be [" + m + ", " + n + "] float32 contiguous, "
+                + "found " + describe(out));
+        if (m == 0) {
+            return;
+        }
+        bf16WeightMm(x.data_ptr().address(), w.data_ptr().address(), out.data_ptr().address(), m, n, k,
+                TorchRuntime.threads());
+    }
+
+    private static void requireGemv(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException("native bf16-weight product: " + message);
+        }
+    }
+
     private static String describe(Tensor t) {
         long[] strides = new long[(int) t.dim()];
         for (int i = 0; i < strides.length; i++) {
@@ -360,6 +399,8 @@ public final class NativeKernels {
 
     private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
             long rows, long k, boolean bf16, int threads);
+
+    private static native void bf16WeightMm(long x, long w, long out, long m, long n, long k, int threads);
 
     private static native int decodeAttention(long q, long keys, long values, long out, long heads, long length,
             long headDim, long headStride, float scale, int threads);

@@ -1,0 +1,61 @@
+package io.github.phi3v.core.model;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.TorchRuntime;
+
+/**
+ * The full-size lm_head ({@code [32064, 3072]}) of a bf16 model on 1 and 4 rows: the float32 copy through
+ * {@link Modules.Linear} (what the model ran before {@link Bf16LmHead}) against {@link Bf16LmHead}, alternating
+ * call by call, best of {@value #PASSES} after the first; prints ms per call and the weight read in GB/s.
+ * Not a test: run by hand (docs/benchmarks.md, "Native decode attention").
+ */
+public final class LmHeadProbe {
+
+    private static final int PASSES = 21;
+
+    private LmHeadProbe() {
+    }
+
+    /**
+     * @param args ignored
+     */
+    public static void main(String[] args) {
+        TorchRuntime.ensureInitialized();
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            Tensor w16 = torch.randn(new long[] {32064, 3072}, f32).to(ScalarType.BFloat16);   // [vocab, hidden]
+            Modules.Linear float32 = new Modules.Linear(w16.to(ScalarType.Float), null);
+            Bf16LmHead bf16 = new Bf16LmHead(w16);
+            for (long rows : new long[] {1, 4}) {
+                Tensor x = torch.randn(new long[] {rows, 3072}, f32);                           // [rows, hidden]
+                double[] a = new double[PASSES];
+                double[] b = new double[PASSES];
+                for (int p = 0; p < PASSES; p++) {
+                    a[p] = millis(() -> float32.apply(x));
+                    b[p] = millis(() -> bf16.apply(x));
+                }
+                double ta = Arrays.stream(a, 1, PASSES).min().orElseThrow();
+                double tb = Arrays.stream(b, 1, PASSES).min().orElseThrow();
+                System.out.printf(Locale.ROOT, "lm_head, %d row(s): float32 copy %.2f ms (%.1f GB/s), bf16 native %.2f ms "
+                        + "(%.1f GB/s), %.2fx%n", rows, ta, 32064 * 3072 * 4 / ta / 1e6, tb, 32064 * 3072 * 2 / tb / 1e6,
+                        ta / tb);
+            }
+        }
+    }
+
+    private static double millis(Runnable call) {
+        try (InferenceScope call1 = InferenceScope.open()) {
+            long t0 = System.nanoTime();
+            call.run();
+            return (System.nanoTime() - t0) / 1e6;
+        }
+    }
+}
