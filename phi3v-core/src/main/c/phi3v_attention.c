@@ -11,7 +11,7 @@
  *   p[t] = bf16(exp(s[t] - max s) / sum)   (float32 softmax, probabilities rounded to bf16)
  *   out  = bf16(sum_t p[t] * v[t])         (float32 sums)
  * Products and sums in float32 (fused multiply-add); the order of the sums differs from oneDNN's, so a
- * score can round to the neighbouring bf16 value (NativeKernelsTest bounds the effect).
+ * score can round to the neighbouring bf16 value (NativeDecodeAttentionTest bounds the effect).
  *
  * Layouts: q [H, D] and out [H, D] bf16, contiguous; keys and values [H, *, D] bf16 with rows of D
  * contiguous and head h at h * head_stride elements. D a multiple of 16, at most 256.

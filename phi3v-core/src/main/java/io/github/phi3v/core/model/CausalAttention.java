@@ -37,6 +37,8 @@ final class CausalAttention {
     private final long headDim;
     private final DoubleOptional defaultScale;
     private final Scalar invSqrtHeadDim;
+    /** {@code 1 / sqrt(head_dim)} in float32, as libtorch applies {@link #invSqrtHeadDim} to float32 scores. */
+    private final float scale;
     private final Scalar minusInf;
     /** CPU bf16 decode steps attend with {@link NativeKernels#decodeAttention} (where the library runs). */
     private final boolean nativeDecode;
@@ -47,6 +49,7 @@ final class CausalAttention {
         headDim = cfg.headDim();
         defaultScale = w.own(new DoubleOptional());  // 1/sqrt(head_dim), as the official division
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
+        scale = (float) (1.0 / Math.sqrt(headDim));
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         nativeDecode = w.device().is_cpu() && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
                 && NativeKernels.attends(headDim) && NativeKernels.available();
@@ -55,11 +58,10 @@ final class CausalAttention {
     /**
      * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
      * no GQA, no sliding-window mask) runs in blocks ({@link #chunkedCausal}); a single decode token attends
-     * with two batched GEMVs in the cache dtype and a float32 softmax (no mask needed: it sees every key);
-     * the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to float32 on CPU (libtorch's bf16 SDPA
-     * without AMX is ~20x slower).
-     */
-    /**
+     * with the native kernel (bf16 on CPU) or two batched GEMVs in the cache dtype and a float32 softmax (no
+     * mask needed: it sees every key); the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to
+     * float32 on CPU (libtorch's bf16 SDPA without AMX is ~20x slower).
+     *
      * @param q {@code [H, n, d]} the new queries, rotated
      * @param cacheKeys {@code [K, span, d]} this layer's cached keys, the new ones included
      * @param cacheValues {@code [K, span, d]} likewise
@@ -71,6 +73,17 @@ final class CausalAttention {
         boolean gqa = heads != kvHeads;
         Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
         Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
+        if (step.count() == 1 && step.mask() == null && !gqa && nativeDecode) {
+            // Decode on CPU in bf16: the formula below, reading each head's cache once: 2-3x faster than the
+            // two batched GEMVs at 2000 positions (docs/benchmarks.md, "Native decode attention").
+            Tensor out;
+            try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
+                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                out = torch.empty(new long[] {heads, 1, headDim}, opts, fmt);                  // [H, 1, d]
+            }
+            NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, step.end(), scale, out);
+            return out;
+        }
         if (step.count() == 1 && step.mask() == null && !gqa) {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
             // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here
@@ -84,18 +97,6 @@ final class CausalAttention {
             // its heads out in the same spans, so the padded slice is its whole contiguous tensor: the bf16
             // batched matmul would copy a strided slice on every step.
             long len = step.end();
-            if (nativeDecode && dtype == ScalarType.BFloat16) {
-                // The same formula reading each head's cache once: 2-3x faster than the two batched GEMVs
-                // below at 2000 positions (docs/benchmarks.md, "Native decode attention").
-                Tensor out;
-                try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
-                     MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                    out = torch.empty(new long[] {heads, 1, headDim}, opts, fmt);              // [H, 1, d]
-                }
-                NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, len,
-                        (float) (1.0 / Math.sqrt(headDim)), out);
-                return out;
-            }
             long padded = Math.min(cacheKeys.size(1), KvCache.spanFor(len));
             if (padded > len) {
                 keys = cacheKeys.narrow(1, 0, padded);                               // [K, P, d]

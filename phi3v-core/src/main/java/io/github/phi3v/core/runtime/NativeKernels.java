@@ -35,6 +35,10 @@ public final class NativeKernels {
     /** System property that turns the native kernels off ({@code false}); on by default. */
     public static final String ENABLED_PROPERTY = "phi3v.nativeKernels";
     private static final String LIBRARY = "libphi3v_kernels.so";
+    /** Names of the kernels in the messages of their refusals. */
+    private static final String INT4 = "native int4 kernel";
+    private static final String ATTENTION = "native decode attention";
+    private static final String BF16_WEIGHT_MM = "native bf16-weight product";
 
     private static volatile Boolean available;
     private static volatile String unavailableReason;
@@ -219,21 +223,19 @@ public final class NativeKernels {
      * @throws IllegalStateException if the kernels are not {@link #available()}
      */
     public static void int4Mm(Tensor x, Int4Weight w, Tensor out) {
-        if (!available()) {
-            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
-        }
+        requireAvailable();
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
-        require(xt == ScalarType.BFloat16 || xt == ScalarType.Float, "x must be bf16 or float32, found " + xt);
-        require(x.dim() == 2 && x.size(1) == k, "x must be [rows, " + k + "], found "
+        require(INT4, xt == ScalarType.BFloat16 || xt == ScalarType.Float, "x must be bf16 or float32, found " + xt);
+        require(INT4, x.dim() == 2 && x.size(1) == k, "x must be [rows, " + k + "], found "
                 + java.util.Arrays.toString(Tensors.shape(x)));
-        require(x.is_contiguous(), "x must be contiguous");
+        require(INT4, x.is_contiguous(), "x must be contiguous");
         long m = x.size(0);
-        require(out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt,
+        require(INT4, out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt,
                 "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
                 + java.util.Arrays.toString(Tensors.shape(out)));
-        require(out.is_contiguous(), "out must be contiguous");
+        require(INT4, out.is_contiguous(), "out must be contiguous");
         if (m == 0) {
             return;
         }
@@ -260,16 +262,15 @@ public final class NativeKernels {
      * @throws IllegalStateException if the kernels are not {@link #available()}
      */
     public static void int4Dequantize(Int4Weight w, long firstRow, Tensor out) {
-        if (!available()) {
-            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
-        }
+        requireAvailable();
         ScalarType ot = Tensors.dtype(out);
-        require(ot == ScalarType.BFloat16 || ot == ScalarType.Float, "out must be bf16 or float32, found " + ot);
-        require(firstRow >= 0 && firstRow % 16 == 0, "firstRow must be a non-negative multiple of 16, got " + firstRow);
-        require(out.dim() == 2 && out.size(1) == w.inFeatures() && firstRow + out.size(0) <= w.outFeatures(),
+        require(INT4, ot == ScalarType.BFloat16 || ot == ScalarType.Float, "out must be bf16 or float32, found " + ot);
+        require(INT4, firstRow >= 0 && firstRow % 16 == 0,
+                "firstRow must be a non-negative multiple of 16, got " + firstRow);
+        require(INT4, out.dim() == 2 && out.size(1) == w.inFeatures() && firstRow + out.size(0) <= w.outFeatures(),
                 "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
                 + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
-        require(out.is_contiguous(), "out must be contiguous");
+        require(INT4, out.is_contiguous(), "out must be contiguous");
         int4Dequantize(w.weights().data_ptr().address(), w.scales().data_ptr().address(),
                 w.zeros().data_ptr().address(), out.data_ptr().address(), firstRow, out.size(0), w.inFeatures(),
                 ot == ScalarType.BFloat16, TorchRuntime.threads());
@@ -307,24 +308,22 @@ public final class NativeKernels {
      * @throws IllegalStateException if the kernels are not {@link #available()}
      */
     public static void decodeAttention(Tensor q, Tensor keys, Tensor values, long length, float scale, Tensor out) {
-        if (!available()) {
-            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
-        }
+        requireAvailable();
         long heads = q.size(0);
         long d = q.dim() == 3 ? q.size(2) : -1;
-        requireAttention(q.dim() == 3 && q.size(1) == 1 && attends(d) && q.is_contiguous()
+        require(ATTENTION, q.dim() == 3 && q.size(1) == 1 && attends(d) && q.is_contiguous()
                 && Tensors.dtype(q) == ScalarType.BFloat16, "q must be [heads, 1, d] bf16 contiguous with d a "
                 + "multiple of 16 up to " + ATTENTION_MAX_HEAD_DIM + ", found " + describe(q));
         for (Tensor kv : new Tensor[] {keys, values}) {
-            requireAttention(kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= length && kv.size(2) == d
+            require(ATTENTION, kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= length && kv.size(2) == d
                     && kv.stride(2) == 1 && kv.stride(1) == d && Tensors.dtype(kv) == ScalarType.BFloat16,
                     "keys and values must be [" + heads + ", >= " + length + ", " + d + "] bf16 with contiguous "
                     + "rows, found " + describe(kv));
         }
-        requireAttention(keys.stride(0) == values.stride(0), "keys and values must have the same head stride, "
+        require(ATTENTION, keys.stride(0) == values.stride(0), "keys and values must have the same head stride, "
                 + "found " + keys.stride(0) + " and " + values.stride(0));
-        requireAttention(length >= 1, "length must be at least 1, got " + length);
-        requireAttention(out.dim() == 3 && out.size(0) == heads && out.size(1) == 1 && out.size(2) == d
+        require(ATTENTION, length >= 1, "length must be at least 1, got " + length);
+        require(ATTENTION, out.dim() == 3 && out.size(0) == heads && out.size(1) == 1 && out.size(2) == d
                 && out.is_contiguous() && Tensors.dtype(out) == ScalarType.BFloat16,
                 "out must be [" + heads + ", 1, " + d + "] bf16 contiguous, found " + describe(out));
         int rc = decodeAttention(q.data_ptr().address(), keys.data_ptr().address(), values.data_ptr().address(),
@@ -348,17 +347,17 @@ public final class NativeKernels {
      * @throws IllegalStateException if the kernels are not {@link #available()}
      */
     public static void bf16WeightMm(Tensor x, Tensor w, Tensor out) {
-        if (!available()) {
-            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
-        }
-        requireGemv(w.dim() == 2 && w.size(1) % 16 == 0 && w.is_contiguous() && Tensors.dtype(w) == ScalarType.BFloat16,
+        requireAvailable();
+        require(BF16_WEIGHT_MM, w.dim() == 2 && w.size(1) % 16 == 0 && w.is_contiguous()
+                && Tensors.dtype(w) == ScalarType.BFloat16,
                 "w must be [n, k] bf16 contiguous with k a multiple of 16, found " + describe(w));
         long n = w.size(0);
         long k = w.size(1);
-        requireGemv(x.dim() == 2 && x.size(1) == k && x.is_contiguous() && Tensors.dtype(x) == ScalarType.Float,
+        require(BF16_WEIGHT_MM, x.dim() == 2 && x.size(1) == k && x.is_contiguous()
+                && Tensors.dtype(x) == ScalarType.Float,
                 "x must be [rows, " + k + "] float32 contiguous, found " + describe(x));
         long m = x.size(0);
-        requireGemv(out.dim() == 2 && out.size(0) == m && out.size(1) == n && out.is_contiguous()
+        require(BF16_WEIGHT_MM, out.dim() == 2 && out.size(0) == m && out.size(1) == n && out.is_contiguous()
                 && Tensors.dtype(out) == ScalarType.Float, "out must be [" + m + ", " + n + "] float32 contiguous, "
                 + "found " + describe(out));
         if (m == 0) {
@@ -366,12 +365,6 @@ public final class NativeKernels {
         }
         bf16WeightMm(x.data_ptr().address(), w.data_ptr().address(), out.data_ptr().address(), m, n, k,
                 TorchRuntime.threads());
-    }
-
-    private static void requireGemv(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException("native bf16-weight product: " + message);
-        }
     }
 
     private static String describe(Tensor t) {
@@ -383,15 +376,16 @@ public final class NativeKernels {
                 + java.util.Arrays.toString(strides);
     }
 
-    private static void requireAttention(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException("native decode attention: " + message);
+    private static void requireAvailable() {
+        if (!available()) {
+            throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
         }
     }
 
-    private static void require(boolean ok, String message) {
+    /** Refuses a call whose arguments {@code kernel} cannot read. */
+    private static void require(String kernel, boolean ok, String message) {
         if (!ok) {
-            throw new IllegalArgumentException("native int4 kernel: " + message);
+            throw new IllegalArgumentException(kernel + ": " + message);
         }
     }
 

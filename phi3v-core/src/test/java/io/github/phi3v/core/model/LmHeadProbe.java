@@ -12,14 +12,14 @@ import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * The full-size lm_head ({@code [32064, 3072]}) of a bf16 model on 1 and 4 rows: the float32 copy through
+ * The full-size lm_head ({@code [32064, 3072]}) of a bf16 model on 1 to 256 rows: the float32 copy through
  * {@link Modules.Linear} (what the model ran before {@link Bf16LmHead}) against {@link Bf16LmHead}, alternating
  * call by call, best of {@value #PASSES} after the first; prints ms per call and the weight read in GB/s.
  * Not a test: run by hand (docs/benchmarks.md, "Native decode attention").
  */
 public final class LmHeadProbe {
 
-    private static final int PASSES = 21;
+    private static final int PASSES = 11;
 
     private LmHeadProbe() {
     }
@@ -34,7 +34,7 @@ public final class LmHeadProbe {
             Tensor w16 = torch.randn(new long[] {32064, 3072}, f32).to(ScalarType.BFloat16);   // [vocab, hidden]
             Modules.Linear float32 = new Modules.Linear(w16.to(ScalarType.Float), null);
             Bf16LmHead bf16 = new Bf16LmHead(w16);
-            for (long rows : new long[] {1, 4}) {
+            for (long rows : new long[] {1, 4, 16, 64, 256}) {
                 Tensor x = torch.randn(new long[] {rows, 3072}, f32);                           // [rows, hidden]
                 double[] a = new double[PASSES];
                 double[] b = new double[PASSES];

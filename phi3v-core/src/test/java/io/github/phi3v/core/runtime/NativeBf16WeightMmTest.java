@@ -28,10 +28,10 @@ class NativeBf16WeightMmTest {
     /**
      * The same float32 products summed in another order: each logit within k float32 roundings of the sum
      * of |products| (k = 3072 terms, so 3072 * 2^-24 of sum |x w|), with odd shapes (vocab not a multiple
-     * of the kernel's 4 rows) and 1 to 5 rows.
+     * of the kernel's 4 rows) and 1 to 40 rows.
      */
     @ParameterizedTest
-    @ValueSource(longs = {1, 2, 5})
+    @ValueSource(longs = {1, 2, 5, 40})
     void equalsTheFloat32ProductWithinSummationOrder(long rows) {
         long vocab = 1003;
         long hidden = 3072;
