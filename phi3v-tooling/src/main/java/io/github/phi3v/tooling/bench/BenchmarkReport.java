@@ -83,7 +83,9 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param weightBytesPerToken bytes of weights one decode step reads: decoder linears, norms, lm_head
      *     and one embedding row (CLIP is not used in decode)
      * @param decodeLinearBytesPerSecond what this variant's one-row decoder linears stream on their own,
-     *     measured before loading ({@code DecodeLinearProbe}, through {@link io.github.phi3v.core.model.DecoderLinear})
+     *     measured before loading ({@code DecodeLinearProbe}, through {@link io.github.phi3v.core.model.DecoderLinear});
+     *     the kernel efficiencies use the figure measured between the decode steps instead
+     *     ({@link ScenarioResult#decodeLinearBytesPerSecond})
      * @param kvCacheBytes bytes of the preallocated KV cache (max context)
      * @param rssAfterLoadBytes resident memory after loading
      * @param peakRssBytes peak resident memory (VmHWM) of this variant, reset before it loaded
@@ -132,21 +134,25 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
      * @param decodeTokens greedy tokens timed after the prefill
      * @param decodeTokensPerSecond decode tokens / decode time
      * @param decodeEfficiency weightBytesPerToken · tokens/s / measured read bandwidth
-     * @param decodeKernelEfficiency weightBytesPerToken · tokens/s / what the variant's decoder linears stream
-     *     alone: the share of the step that runs at the kernels' own speed (the rest is attention over the
-     *     KV cache, norms, lm_head and per-operation overheads)
+     * @param decodeWeightBytesPerSecond the decode steps' weight stream: weightBytesPerToken · tokens/s
+     * @param decodeLinearBytesPerSecond what the variant's decoder linears stream alone, measured between the
+     *     decode steps ({@code WindowedDecode}: median of one probe pass after each step)
+     * @param decodeKernelEfficiency decodeWeightBytesPerSecond / decodeLinearBytesPerSecond: the share of the
+     *     step that runs at the kernels' own speed (the rest is attention over the KV cache, norms, lm_head and
+     *     per-operation overheads)
      * @param kvBytesPerToken KV cache bytes one decode step reads at the mean decode position (not in
      *     the efficiency)
      * @param decodeKernelEfficiencyCeiling the highest {@code decodeKernelEfficiency} a step can reach when its
      *     attention reads {@code kvBytesPerToken} at the measured read bandwidth and everything else is free
-     *     ({@link #kernelEfficiencyCeiling})
+     *     ({@link #kernelEfficiencyCeiling}, with decodeLinearBytesPerSecond)
      * @param peakRssBytes peak RSS after this scenario
      */
     public record ScenarioResult(String name, int numCrops, int imageTokens, int promptTokens, double preprocessMs,
             double visionMs, double visionFlops, double visionEfficiency, double prefillMs,
             double prefillTokensPerSecond, double prefillFlops,
             double prefillEfficiency, double timeToFirstTokenMs, int decodeTokens, double decodeTokensPerSecond,
-            double decodeEfficiency, double decodeKernelEfficiency, long kvBytesPerToken,
+            double decodeEfficiency, double decodeWeightBytesPerSecond, double decodeLinearBytesPerSecond,
+            double decodeKernelEfficiency, long kvBytesPerToken,
             double decodeKernelEfficiencyCeiling, long peakRssBytes) {
     }
 
@@ -201,26 +207,29 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
                 buildSeconds > 0 ? String.format(Locale.ROOT, "written in %.1f s", buildSeconds) : "reused"));
         for (VariantResult v : variants) {
             b.append(String.format(Locale.ROOT, "%n%s: load %.1f s%s, weights read per decode token %.2f GB, decoder "
-                    + "linears alone stream %.1f GB/s, KV cache %.2f GB, RSS after load %.2f GB, peak RSS %.2f GB%n",
+                    + "linears alone stream %.1f GB/s (before loading), KV cache %.2f GB, RSS after load %.2f GB, peak RSS %.2f GB%n",
                     v.name(), v.loadSeconds(), v.name().contains("+") ? String.format(Locale.ROOT,
                             " (pre-quantized folder%s)", v.quantizeSeconds() > 0 ? String.format(Locale.ROOT,
                             ", written in %.1f s", v.quantizeSeconds()) : ", reused") : "",
                     v.weightBytesPerToken() / 1e9, v.decodeLinearBytesPerSecond() / 1e9,
                     v.kvCacheBytes() / 1e9, v.rssAfterLoadBytes() / 1e9, v.peakRssBytes() / 1e9));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n",
+            b.append(String.format(Locale.ROOT,
+                    "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %8s %8s %7s %7s %8s %7s%n",
                     "scenario", "prompt", "preproc", "vision", "vision", "prefill", "prefill", "TTFT", "decode",
-                    "decode", "decode", "kernel", "ceiling", "prefill", "peak"));
-            b.append(String.format(Locale.ROOT, "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %7s %7s %8s %7s%n",
-                    "", "tokens", "ms", "ms", "eff", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "eff", "w/ KV",
-                    "eff", "RSS GB"));
+                    "decode", "decode", "weights", "linears", "kernel", "ceiling", "prefill", "peak"));
+            b.append(String.format(Locale.ROOT,
+                    "%-12s %7s %9s %9s %7s %10s %9s %8s %10s %8s %7s %8s %8s %7s %7s %8s %7s%n",
+                    "", "tokens", "ms", "ms", "eff", "ms", "tok/s", "s", "tok/s", "ms/tok", "eff", "GB/s", "GB/s", "eff",
+                    "w/ KV", "eff", "RSS GB"));
             for (ScenarioResult s : v.scenarios()) {
                 b.append(String.format(Locale.ROOT,
-                        "%-12s %7d %9s %9s %7s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %7.2f %7.2f %8.2f %7.2f%n",
+                        "%-12s %7d %9s %9s %7s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %8.1f %8.1f %7.2f %7.2f %8.2f %7.2f%n",
                         s.name(), s.promptTokens(), fmt(s.preprocessMs()), fmt(s.visionMs()),
                         Double.isNaN(s.visionEfficiency()) ? "-" : String.format(Locale.ROOT, "%.2f",
                                 s.visionEfficiency()), s.prefillMs(),
                         s.prefillTokensPerSecond(), s.timeToFirstTokenMs() / 1000, s.decodeTokensPerSecond(),
                         s.decodeTokens() > 0 ? fmt(1000 / s.decodeTokensPerSecond()) : "-", s.decodeEfficiency(),
+                        s.decodeWeightBytesPerSecond() / 1e9, s.decodeLinearBytesPerSecond() / 1e9,
                         s.decodeKernelEfficiency(), s.decodeKernelEfficiencyCeiling(), s.prefillEfficiency(),
                         s.peakRssBytes() / 1e9));
             }

@@ -161,7 +161,17 @@ public final class BenchmarkRunner {
                 quickProbes ? 1 : 3);
         log.accept(String.format(Locale.ROOT, "[%s] decoder linears stream %.1f GB/s", name, linearProbe / 1e9));
         System.gc();
-        ProcessMemory.resetPeak();
+        // The probe whose passes run between decode steps (WindowedDecode): one set of the four linears,
+        // allocated before the peak is reset, so the RSS figures include it (0.07-0.23 GB for Phi-3).
+        try (DecodeLinearProbe window = DecodeLinearProbe.open(config, options.precision(), q, 1)) {
+            ProcessMemory.resetPeak();
+            return loadAndRun(dir, config, q, tokenizer, machine, name, linearProbe, window);
+        }
+    }
+
+    private BenchmarkReport.VariantResult loadAndRun(Path dir, Phi3VConfig config, Quantization q,
+            Phi3Tokenizer tokenizer, BenchmarkReport.MachineLimits machine, String name, double linearProbe,
+            DecodeLinearProbe window) {
         // A quantized variant loads a pre-quantized folder (written once, next to the random model), the way
         // a user runs it after `phi3v quantize`: no quantizing at load. Its values are random quantized ones
         // (RandomQuantizedFolder): quantizing 3.8 B random weights would take many minutes for nothing.
@@ -197,7 +207,7 @@ public final class BenchmarkRunner {
                 for (Scenario s : options.scenarios()) {
                     log.accept("[" + name + "] " + s.name() + " ...");
                     BenchmarkReport.ScenarioResult r = runScenario(model, cache, config, tokenizer, s, machine,
-                            weightBytes, linearProbe);
+                            weightBytes, window);
                     log.accept(String.format(Locale.ROOT, "[%s] %s: %d prompt tokens, TTFT %.2f s, prefill %.1f tok/s, "
                             + "decode %.3f tok/s", name, s.name(), r.promptTokens(), r.timeToFirstTokenMs() / 1000,
                             r.prefillTokensPerSecond(), r.decodeTokensPerSecond()));
@@ -211,7 +221,7 @@ public final class BenchmarkRunner {
 
     private BenchmarkReport.ScenarioResult runScenario(Phi3VModel model, KvCache cache, Phi3VConfig config,
             Phi3Tokenizer tokenizer, Scenario s, BenchmarkReport.MachineLimits machine, long weightBytes,
-            double linearProbe) {
+            DecodeLinearProbe window) {
         double preprocessMs = Double.NaN;
         double visionMs = Double.NaN;
         double visionFlops = Double.NaN;
@@ -254,18 +264,10 @@ public final class BenchmarkRunner {
             images.clear();
 
             int n = options.decodeTokens();
-            double decodeSeconds = 0;
-            if (n > 0) {
-                int[] one = new int[1];
-                long t3 = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    one[0] = token;
-                    token = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
-                }
-                decodeSeconds = seconds(t3);
-            }
+            WindowedDecode.Result decode = n > 0 ? WindowedDecode.run(model, cache, token, n, window) : null;
             double prefillFlops = prefillFlopCount(config, ids.length) / (prefillMs / 1000);
-            double decodeTps = n > 0 ? n / decodeSeconds : Double.NaN;
+            double decodeTps = n > 0 ? n / decode.decodeSeconds() : Double.NaN;
+            double linearRate = n > 0 ? decode.linearBytesPerSecond() : Double.NaN;
             long elem = options.precision() == Precision.FLOAT32 ? 4 : 2;
             long kvPerToken = (long) config.numHiddenLayers() * 2 * config.numKeyValueHeads() * config.headDim()
                     * elem * (ids.length + n / 2);
@@ -274,8 +276,8 @@ public final class BenchmarkRunner {
                     ids.length / (prefillMs / 1000), prefillFlops,
                     prefillFlops / machine.bf16GemmFlops(), ttft, n, decodeTps,
                     n > 0 ? weightBytes * decodeTps / machine.readBandwidthBytesPerSecond() : Double.NaN,
-                    n > 0 ? weightBytes * decodeTps / linearProbe : Double.NaN, kvPerToken,
-                    BenchmarkReport.kernelEfficiencyCeiling(weightBytes, linearProbe, kvPerToken,
+                    weightBytes * decodeTps, linearRate, weightBytes * decodeTps / linearRate, kvPerToken,
+                    BenchmarkReport.kernelEfficiencyCeiling(weightBytes, linearRate, kvPerToken,
                             machine.readBandwidthBytesPerSecond()),
                     ProcessMemory.peakRssBytes());
         } finally {
@@ -289,8 +291,8 @@ public final class BenchmarkRunner {
      * Bytes of weights one decode step reads, as {@code Phi3VModel} holds them: the decoder layers' linear
      * weights (1 byte + a float32 scale per output channel under int8; half a byte + a bf16 scale and zero per
      * 32 weights under int4), their norms, the final norm, one
-     * embedding row, and {@code lm_head} (float32 for 16-bit models on CPU, where logits are computed in
-     * float32).
+     * embedding row, and {@code lm_head}: on CPU a 16-bit model computes float32 logits, from its bf16
+     * {@code lm_head} where the native kernels run ({@code Bf16LmHead}), else from a float32 copy.
      *
      * @param c the architecture
      * @param p the model precision
@@ -312,7 +314,9 @@ public final class BenchmarkRunner {
             case NONE -> params * elem;
         };
         perLayer += 2 * h * elem;                                            // two RMSNorm weights
-        long lmHead = 4L * c.vocabSize() * h;     // float32 on CPU whatever the precision (float32 logits)
+        // Phi3Decoder's choice: bf16 read as it is by the native kernel (hidden a multiple of 16), else float32.
+        long lmElem = p == Precision.BFLOAT16 && NativeKernels.available() && h % 16 == 0 ? 2 : 4;
+        long lmHead = lmElem * c.vocabSize() * h;
         return c.numHiddenLayers() * perLayer + h * elem + h * elem + lmHead;
     }
 

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tooling.random.RandomModel;
 
@@ -57,7 +58,11 @@ class BenchmarkRunnerTest {
             assertEquals(3, img.decodeTokens());
             assertTrue(img.decodeTokensPerSecond() > 0);
             assertTrue(v.decodeLinearBytesPerSecond() > 0, "linear probe of " + v.name());
-            assertTrue(img.decodeKernelEfficiency() > 0, "kernel efficiency of " + v.name());
+            assertTrue(img.decodeLinearBytesPerSecond() > 0, "linears between the steps of " + v.name());
+            assertEquals(v.weightBytesPerToken() * img.decodeTokensPerSecond(), img.decodeWeightBytesPerSecond(),
+                    1e-9 * img.decodeWeightBytesPerSecond(), "weight stream of " + v.name());
+            assertEquals(img.decodeWeightBytesPerSecond() / img.decodeLinearBytesPerSecond(),
+                    img.decodeKernelEfficiency(), 1e-12, "kernel efficiency of " + v.name());
             assertTrue(img.decodeKernelEfficiencyCeiling() > 0 && img.decodeKernelEfficiencyCeiling() < 1,
                     "ceiling of " + v.name() + ": " + img.decodeKernelEfficiencyCeiling());
             assertTrue(img.visionEfficiency() > 0 && Double.isFinite(img.visionEfficiency()),
@@ -73,7 +78,7 @@ class BenchmarkRunnerTest {
         String table = r.toTable();
         assertTrue(table.contains("nc4") && table.contains("prefill40") && table.contains("bfloat16+int8"), table);
         String json = r.toJson();
-        assertTrue(table.contains("ceiling"), table);
+        assertTrue(table.contains("ceiling") && table.contains("linears") && table.contains("(before loading)"), table);
         assertTrue(json.contains("\"decodeEfficiency\"") && json.contains("\"decodeKernelEfficiency\"")
                 && json.contains("\"decodeKernelEfficiencyCeiling\"")
                 && json.contains("\"ompWaitPolicy\""), json);
@@ -94,11 +99,18 @@ class BenchmarkRunnerTest {
         Phi3VConfig c = RandomModel.tinyConfig();
         long bf16 = BenchmarkRunner.weightBytesPerToken(c, Precision.BFLOAT16, Quantization.NONE);
         long int8 = BenchmarkRunner.weightBytesPerToken(c, Precision.BFLOAT16, Quantization.INT8);
-        // tiny: 2 layers of (192*64 + 64*64 + 256*64 + 64*128) params, lm_head 32064*64 float32
+        // tiny: 2 layers of (192*64 + 64*64 + 256*64 + 64*128) params; lm_head 32064*64, read in bf16 by the
+        // native kernel, else a float32 copy
         long params = 2L * (192 * 64 + 64 * 64 + 256 * 64 + 64 * 128);
-        long rest = 2L * 2 * 64 * 2 + 2 * 64 * 2 + 4L * 32064 * 64;
+        long lmHead = (NativeKernels.available() ? 2L : 4L) * 32064 * 64;
+        long rest = 2L * 2 * 64 * 2 + 2 * 64 * 2 + lmHead;
         assertEquals(params * 2 + rest, bf16);
         assertEquals(params + 4L * 2 * (192 + 64 + 256 + 64) + rest, int8);
+        // float16 and float32 models keep a float32 lm_head on CPU
+        assertEquals(params * 2 + 2L * 2 * 64 * 2 + 2 * 64 * 2 + 4L * 32064 * 64,
+                BenchmarkRunner.weightBytesPerToken(c, Precision.FLOAT16, Quantization.NONE));
+        assertEquals(params * 4 + 2L * 2 * 64 * 4 + 2 * 64 * 4 + 4L * 32064 * 64,
+                BenchmarkRunner.weightBytesPerToken(c, Precision.FLOAT32, Quantization.NONE));
         double flops = BenchmarkRunner.prefillFlopCount(c, 10);
         assertEquals(2.0 * params * 10 + 2.0 * 4 * 16 * 10 * 11 * 2 + 2.0 * 32064 * 64, flops, 1e-6);
     }
