@@ -61,35 +61,53 @@ typedef struct {
 /* Largest |xi|: (xi + 128) >> 8 must stay within a signed byte. */
 #define XI_MAX 32639
 
+/*
+ * The preparation above, per group of 32 columns. Vectorised because it runs on the calling thread before the
+ * parallel part, so its time is time the other threads wait: the scalar version it replaced took ~2 % of an
+ * int4 decode step's samples and 11 us per 3072 columns, this one 3-4x less. Bit for bit the same bytes (the
+ * same float products, rounded to the nearest integer with ties to even; s[g] summed in column order).
+ */
+KERNEL_TARGET
 static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i hi_max = _mm512_set1_epi32(XI_MAX), lo_max = _mm512_set1_epi32(-XI_MAX);
+    const __m512i half = _mm512_set1_epi32(128);
     for (int64_t g = 0; g < k / GROUP; g++) {
+        __m512 v0, v1;                                   /* columns 0..15 and 16..31 of the group */
+        if (bf16) {
+            v0 = load_bf16((const uint16_t *) x + g * GROUP);
+            v1 = load_bf16((const uint16_t *) x + g * GROUP + 16);
+        } else {
+            v0 = _mm512_loadu_ps((const float *) x + g * GROUP);
+            v1 = _mm512_loadu_ps((const float *) x + g * GROUP + 16);
+        }
         float v[GROUP];
-        float amax = 0.0f, sum = 0.0f;
+        _mm512_storeu_ps(v, v0);
+        _mm512_storeu_ps(v + 16, v1);
+        float sum = 0.0f;
         for (int j = 0; j < GROUP; j++) {
-            int64_t col = g * GROUP + j;
-            v[j] = bf16 ? bf16_to_float(((const uint16_t *) x)[col]) : ((const float *) x)[col];
-            float m = fabsf(v[j]);
-            amax = m > amax ? m : amax;
             sum += v[j];
         }
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         float a = amax / (float) XI_MAX;
         float inv = a > 0.0f ? 1.0f / a : 0.0f;
-        int32_t isum = 0;
-        for (int j = 0; j < GROUP; j++) {
-            int32_t xi = (int32_t) lrintf(v[j] * inv);
-            xi = xi > XI_MAX ? XI_MAX : (xi < -XI_MAX ? -XI_MAX : xi);
-            isum += xi;
-            int32_t xh = (xi + 128) >> 8;           /* arithmetic shift: floor */
-            int32_t xl = xi - 256 * xh;              /* -128 .. 127 */
-            int64_t col = g * GROUP + j;
-            if (col % 2 == 0) {
-                p->xeh[col / 2] = (int8_t) xh;
-                p->xel[col / 2] = (int8_t) xl;
-            } else {
-                p->xoh[col / 2] = (int8_t) xh;
-                p->xol[col / 2] = (int8_t) xl;
-            }
-        }
+        const __m512 vinv = _mm512_set1_ps(inv);
+        __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vinv));
+        __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vinv));
+        i0 = _mm512_min_epi32(_mm512_max_epi32(i0, lo_max), hi_max);
+        i1 = _mm512_min_epi32(_mm512_max_epi32(i1, lo_max), hi_max);
+        int32_t isum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        __m512i xe = _mm512_permutex2var_epi32(i0, even, i1);     /* xi of columns 0, 2, .., 30 */
+        __m512i xo = _mm512_permutex2var_epi32(i0, odd, i1);      /* 1, 3, .., 31 */
+        __m512i eh = _mm512_srai_epi32(_mm512_add_epi32(xe, half), 8);   /* floor((xi + 128) / 256) */
+        __m512i oh = _mm512_srai_epi32(_mm512_add_epi32(xo, half), 8);
+        __m512i el = _mm512_sub_epi32(xe, _mm512_slli_epi32(eh, 8));     /* -128 .. 127 */
+        __m512i ol = _mm512_sub_epi32(xo, _mm512_slli_epi32(oh, 8));
+        _mm_storeu_si128((__m128i *) (p->xeh + g * 16), _mm512_cvtepi32_epi8(eh));
+        _mm_storeu_si128((__m128i *) (p->xel + g * 16), _mm512_cvtepi32_epi8(el));
+        _mm_storeu_si128((__m128i *) (p->xoh + g * 16), _mm512_cvtepi32_epi8(oh));
+        _mm_storeu_si128((__m128i *) (p->xol + g * 16), _mm512_cvtepi32_epi8(ol));
         p->a[g] = a;
         p->c[g] = -8.0f * a * (float) isum;
         p->s[g] = sum;
