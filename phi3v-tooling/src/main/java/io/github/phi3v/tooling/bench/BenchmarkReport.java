@@ -223,7 +223,7 @@ public record BenchmarkReport(Environment environment, MachineLimits machine, St
                     "w/ KV", "eff", "RSS GB"));
             for (ScenarioResult s : v.scenarios()) {
                 b.append(String.format(Locale.ROOT,
-                        "%-12s %7d %9s %9s %7s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %8.1f %8.1f %7.2f %7.2f %8.2f %7.2f%n",
+                        "%-12s %7d %9s %9s %7s %10.0f %9.1f %8.2f %10.3f %8s %7.2f %8.1f %8.1f %7.3f %7.3f %8.2f %7.2f%n",
                         s.name(), s.promptTokens(), fmt(s.preprocessMs()), fmt(s.visionMs()),
                         Double.isNaN(s.visionEfficiency()) ? "-" : String.format(Locale.ROOT, "%.2f",
                                 s.visionEfficiency()), s.prefillMs(),
