@@ -159,8 +159,10 @@ public final class BenchmarkRunner {
         log.accept(String.format(Locale.ROOT, "[%s] decoder linears stream %.1f GB/s", name, linearProbe / 1e9));
         System.gc();
         // The probe whose passes run between decode steps (WindowedDecode): one set of the four linears,
-        // allocated before the peak is reset, so the RSS figures include it (0.07-0.23 GB for Phi-3).
-        try (DecodeLinearProbe window = DecodeLinearProbe.open(config, options.precision(), q, 1)) {
+        // allocated before the peak is reset, so the RSS figures include it (0.07-0.23 GB for Phi-3). None
+        // without decode steps.
+        try (DecodeLinearProbe window = options.decodeTokens() > 0
+                ? DecodeLinearProbe.open(config, options.precision(), q, 1) : null) {
             ProcessMemory.resetPeak();
             return loadAndRun(dir, config, q, tokenizer, machine, name, linearProbe, window);
         }
