@@ -19,7 +19,6 @@
  */
 #include <jni.h>
 #include <immintrin.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,11 +151,8 @@ static void int4_block(const uint8_t *packed, const uint16_t *scales, const uint
             lo[j] = _mm512_and_si512(w, low4);
             hi[j] = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
         }
-        /* bf16 -> float: the 16 bits in the high half of each 32-bit lane. */
-        __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(
-                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *) sp)), 16));
-        __m512 z = _mm512_castsi512_ps(_mm512_slli_epi32(
-                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *) zp)), 16));
+        __m512 s = load_bf16(sp);
+        __m512 z = load_bf16(zp);
         for (int m = 0; m < mt; m++) {
             const prepared_row *p = rows + m;
             const int64_t o = g * 16;

@@ -34,7 +34,7 @@ final class Bf16LmHead extends Modules.Linear {
      * @return true if {@link Bf16LmHead} may be used
      */
     static boolean supports(long hidden) {
-        return hidden > 0 && hidden % 16 == 0 && NativeKernels.available();
+        return NativeKernels.multipliesBf16Rows(hidden) && NativeKernels.available();
     }
 
     /** {@code [n, hidden] -> [n, vocab]} float32 logits, in the caller's scope. */

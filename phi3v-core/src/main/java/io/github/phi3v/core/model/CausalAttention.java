@@ -69,13 +69,10 @@ final class CausalAttention {
      * @return {@code [H, n, d]} in the queries' dtype, in the caller's scope
      */
     Tensor apply(Tensor q, Tensor cacheKeys, Tensor cacheValues, Phi3DecoderLayer.Step step) {
-        ScalarType dtype = Tensors.dtype(q);
-        boolean gqa = heads != kvHeads;
-        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
-        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
-        if (step.count() == 1 && step.mask() == null && !gqa && nativeDecode) {
-            // Decode on CPU in bf16: the formula below, reading each head's cache once: 2-3x faster than the
-            // two batched GEMVs at 2000 positions (docs/benchmarks.md, "Native decode attention").
+        if (step.count() == 1 && step.mask() == null && nativeDecode) {
+            // Decode on CPU in bf16 (no GQA, see nativeDecode): the formula below, reading each head's cache
+            // once: 2-3x faster than the two batched GEMVs at 2000 positions (docs/benchmarks.md, "Native
+            // decode attention"). It reads the cache's first step.end() positions itself: no slices needed.
             Tensor out;
             try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
                  MemoryFormatOptional fmt = new MemoryFormatOptional()) {
@@ -84,6 +81,10 @@ final class CausalAttention {
             NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, step.end(), scale, out);
             return out;
         }
+        ScalarType dtype = Tensors.dtype(q);
+        boolean gqa = heads != kvHeads;
+        Tensor keys = cacheKeys.narrow(1, 0, step.end());                               // [K, L, d]
+        Tensor values = cacheValues.narrow(1, 0, step.end());                           // [K, L, d]
         if (step.count() == 1 && step.mask() == null && !gqa) {
             // Decode: one query row. Two batched GEMVs in the cache dtype with the softmax in float32 (the
             // official eager formula) read K and V once; libtorch's bf16 SDPA took 3.5x as long here

@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -227,15 +228,16 @@ public final class NativeKernels {
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
-        require(INT4, xt == ScalarType.BFloat16 || xt == ScalarType.Float, "x must be bf16 or float32, found " + xt);
-        require(INT4, x.dim() == 2 && x.size(1) == k, "x must be [rows, " + k + "], found "
+        require(INT4, xt == ScalarType.BFloat16 || xt == ScalarType.Float,
+                () -> "x must be bf16 or float32, found " + xt);
+        require(INT4, x.dim() == 2 && x.size(1) == k, () -> "x must be [rows, " + k + "], found "
                 + java.util.Arrays.toString(Tensors.shape(x)));
-        require(INT4, x.is_contiguous(), "x must be contiguous");
+        require(INT4, x.is_contiguous(), () -> "x must be contiguous");
         long m = x.size(0);
-        require(INT4, out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt,
+        require(INT4, out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt, () ->
                 "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
                 + java.util.Arrays.toString(Tensors.shape(out)));
-        require(INT4, out.is_contiguous(), "out must be contiguous");
+        require(INT4, out.is_contiguous(), () -> "out must be contiguous");
         if (m == 0) {
             return;
         }
@@ -264,13 +266,15 @@ public final class NativeKernels {
     public static void int4Dequantize(Int4Weight w, long firstRow, Tensor out) {
         requireAvailable();
         ScalarType ot = Tensors.dtype(out);
-        require(INT4, ot == ScalarType.BFloat16 || ot == ScalarType.Float, "out must be bf16 or float32, found " + ot);
-        require(INT4, firstRow >= 0 && firstRow % 16 == 0,
+        require(INT4, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
+                () -> "out must be bf16 or float32, found " + ot);
+        require(INT4, firstRow >= 0 && firstRow % 16 == 0, () ->
                 "firstRow must be a non-negative multiple of 16, got " + firstRow);
         require(INT4, out.dim() == 2 && out.size(1) == w.inFeatures() && firstRow + out.size(0) <= w.outFeatures(),
+                () ->
                 "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
                 + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
-        require(INT4, out.is_contiguous(), "out must be contiguous");
+        require(INT4, out.is_contiguous(), () -> "out must be contiguous");
         int4Dequantize(w.weights().data_ptr().address(), w.scales().data_ptr().address(),
                 w.zeros().data_ptr().address(), out.data_ptr().address(), firstRow, out.size(0), w.inFeatures(),
                 ot == ScalarType.BFloat16, TorchRuntime.threads());
@@ -312,19 +316,19 @@ public final class NativeKernels {
         long heads = q.size(0);
         long d = q.dim() == 3 ? q.size(2) : -1;
         require(ATTENTION, q.dim() == 3 && q.size(1) == 1 && attends(d) && q.is_contiguous()
-                && Tensors.dtype(q) == ScalarType.BFloat16, "q must be [heads, 1, d] bf16 contiguous with d a "
+                && Tensors.dtype(q) == ScalarType.BFloat16, () -> "q must be [heads, 1, d] bf16 contiguous with d a "
                 + "multiple of 16 up to " + ATTENTION_MAX_HEAD_DIM + ", found " + describe(q));
         for (Tensor kv : new Tensor[] {keys, values}) {
             require(ATTENTION, kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= length && kv.size(2) == d
-                    && kv.stride(2) == 1 && kv.stride(1) == d && Tensors.dtype(kv) == ScalarType.BFloat16,
+                    && kv.stride(2) == 1 && kv.stride(1) == d && Tensors.dtype(kv) == ScalarType.BFloat16, () ->
                     "keys and values must be [" + heads + ", >= " + length + ", " + d + "] bf16 with contiguous "
                     + "rows, found " + describe(kv));
         }
-        require(ATTENTION, keys.stride(0) == values.stride(0), "keys and values must have the same head stride, "
-                + "found " + keys.stride(0) + " and " + values.stride(0));
-        require(ATTENTION, length >= 1, "length must be at least 1, got " + length);
+        require(ATTENTION, keys.stride(0) == values.stride(0), () -> "keys and values must have the same head "
+                + "stride, found " + keys.stride(0) + " and " + values.stride(0));
+        require(ATTENTION, length >= 1, () -> "length must be at least 1, got " + length);
         require(ATTENTION, out.dim() == 3 && out.size(0) == heads && out.size(1) == 1 && out.size(2) == d
-                && out.is_contiguous() && Tensors.dtype(out) == ScalarType.BFloat16,
+                && out.is_contiguous() && Tensors.dtype(out) == ScalarType.BFloat16, () ->
                 "out must be [" + heads + ", 1, " + d + "] bf16 contiguous, found " + describe(out));
         int rc = decodeAttention(q.data_ptr().address(), keys.data_ptr().address(), values.data_ptr().address(),
                 out.data_ptr().address(), heads, length, d, keys.stride(0), scale, TorchRuntime.threads());
@@ -332,6 +336,16 @@ public final class NativeKernels {
             throw new OutOfMemoryError("native decode attention: no scratch memory for " + heads + " heads of "
                     + length + " positions");
         }
+    }
+
+    /**
+     * Whether {@link #bf16WeightMm} takes rows of this width: a multiple of 16 (one AVX-512 vector of floats).
+     *
+     * @param k the weight's row width (Phi-3's lm_head: 3072)
+     * @return true if supported
+     */
+    public static boolean multipliesBf16Rows(long k) {
+        return k > 0 && k % 16 == 0;
     }
 
     /**
@@ -348,18 +362,18 @@ public final class NativeKernels {
      */
     public static void bf16WeightMm(Tensor x, Tensor w, Tensor out) {
         requireAvailable();
-        require(BF16_WEIGHT_MM, w.dim() == 2 && w.size(1) % 16 == 0 && w.is_contiguous()
-                && Tensors.dtype(w) == ScalarType.BFloat16,
+        require(BF16_WEIGHT_MM, w.dim() == 2 && multipliesBf16Rows(w.size(1)) && w.is_contiguous()
+                && Tensors.dtype(w) == ScalarType.BFloat16, () ->
                 "w must be [n, k] bf16 contiguous with k a multiple of 16, found " + describe(w));
         long n = w.size(0);
         long k = w.size(1);
         require(BF16_WEIGHT_MM, x.dim() == 2 && x.size(1) == k && x.is_contiguous()
-                && Tensors.dtype(x) == ScalarType.Float,
+                && Tensors.dtype(x) == ScalarType.Float, () ->
                 "x must be [rows, " + k + "] float32 contiguous, found " + describe(x));
         long m = x.size(0);
         require(BF16_WEIGHT_MM, out.dim() == 2 && out.size(0) == m && out.size(1) == n && out.is_contiguous()
-                && Tensors.dtype(out) == ScalarType.Float, "out must be [" + m + ", " + n + "] float32 contiguous, "
-                + "found " + describe(out));
+                && Tensors.dtype(out) == ScalarType.Float,
+                () -> "out must be [" + m + ", " + n + "] float32 contiguous, found " + describe(out));
         if (m == 0) {
             return;
         }
@@ -382,10 +396,13 @@ public final class NativeKernels {
         }
     }
 
-    /** Refuses a call whose arguments {@code kernel} cannot read. */
-    private static void require(String kernel, boolean ok, String message) {
+    /**
+     * Refuses a call whose arguments {@code kernel} cannot read. The message is built only then: these checks
+     * run on every decode step, several per layer, and describing a tensor takes several JNI calls.
+     */
+    private static void require(String kernel, boolean ok, Supplier<String> message) {
         if (!ok) {
-            throw new IllegalArgumentException(kernel + ": " + message);
+            throw new IllegalArgumentException(kernel + ": " + message.get());
         }
     }
 

@@ -45,8 +45,9 @@ public final class ModelCosts {
             case NONE -> params * elem;
         };
         perLayer += 2 * h * elem;                                            // two RMSNorm weights
-        // Phi3Decoder's choice: bf16 read as it is by the native kernel (hidden a multiple of 16), else float32.
-        long lmElem = p == Precision.BFLOAT16 && NativeKernels.available() && h % 16 == 0 ? 2 : 4;
+        // Phi3Decoder's choice (Bf16LmHead.supports): bf16 read as it is by the native kernel, else float32.
+        boolean bf16LmHead = p == Precision.BFLOAT16 && NativeKernels.multipliesBf16Rows(h) && NativeKernels.available();
+        long lmElem = bf16LmHead ? 2 : 4;
         long lmHead = lmElem * c.vocabSize() * h;
         return c.numHiddenLayers() * perLayer + h * elem + h * elem + lmHead;
     }
