@@ -7,6 +7,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import io.github.phi3v.core.runtime.NativeDecodeOps;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -132,12 +133,25 @@ final class Modules {
         private final long[] lastDim;                 // {hidden}: rms_norm's normalized_shape
         private final TensorOptional noWeight;
         private final DoubleOptional eps;
+        private final float epsFloat;
+        /**
+         * A bf16 weight on the CPU with {@link NativeDecodeOps} available: float32 rows are normed by the native
+         * op, one call with libtorch's bits instead of four kernels.
+         */
+        private final boolean nativeRows;
 
         RmsNorm(WeightLoader w, String name, double eps) {
             this.weight = w.load(name);
             this.lastDim = new long[] {weight.size(0)};
             this.noWeight = w.own(new TensorOptional());
             this.eps = w.own(new DoubleOptional(eps));
+            this.epsFloat = (float) eps;
+            this.nativeRows = w.device().is_cpu() && Tensors.dtype(weight) == ScalarType.BFloat16
+                    && NativeDecodeOps.available();
+        }
+
+        /** The residual stream after a sublayer ({@code sum}) and its norm ({@code normed}, in the model dtype). */
+        record Residual(Tensor sum, Tensor normed) {
         }
 
         /**
@@ -146,9 +160,44 @@ final class Modules {
          * the model dtype, ready for the next {@code linear}.
          */
         Tensor apply(Tensor x) {
+            if (takesNative(x)) {
+                Tensor out = like(x, ScalarType.BFloat16);
+                NativeDecodeOps.rmsNorm(x, weight, epsFloat, out);
+                return out;
+            }
             ScalarType modelType = Tensors.dtype(weight);
             Tensor normed = normalized(x);
             return torch.mul(weight, modelType == ScalarType.Float ? normed : normed.to(modelType));
+        }
+
+        /**
+         * {@code x + delta} and {@link #apply} of it: the residual add before this norm, fused into one native
+         * call where {@link #apply} is native and {@code delta} is a contiguous bf16 output of a linear.
+         *
+         * @param x {@code [n, hidden]} residual stream
+         * @param delta {@code [n, hidden]} what the sublayer adds
+         */
+        Residual addAndApply(Tensor x, Tensor delta) {
+            if (takesNative(x) && Tensors.dtype(delta) == ScalarType.BFloat16 && delta.is_contiguous()) {
+                Tensor sum = like(x, ScalarType.Float);
+                Tensor out = like(x, ScalarType.BFloat16);
+                NativeDecodeOps.addRmsNorm(x, delta, weight, epsFloat, sum, out);
+                return new Residual(sum, out);
+            }
+            Tensor sum = torch.add(x, delta);
+            return new Residual(sum, apply(sum));
+        }
+
+        private boolean takesNative(Tensor x) {
+            return nativeRows && x.dim() == 2 && Tensors.dtype(x) == ScalarType.Float && x.is_contiguous();
+        }
+
+        /** A new uninitialised tensor of {@code x}'s shape. */
+        private static Tensor like(Tensor x, ScalarType dtype) {
+            try (TensorOptions opts = new TensorOptions(dtype);
+                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                return torch.empty(new long[] {x.size(0), x.size(1)}, opts, fmt);
+            }
         }
 
         /** Like {@link #apply} but never rounds to a 16-bit dtype: the result is float32. */

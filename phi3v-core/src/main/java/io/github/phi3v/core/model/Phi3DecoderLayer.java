@@ -11,6 +11,7 @@ import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.model.Modules.RmsNorm;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeDecodeOps;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -61,6 +62,8 @@ final class Phi3DecoderLayer {
      */
     private final boolean atenGemv;
     private final CausalAttention attention;
+    /** bf16 on the CPU with {@link NativeDecodeOps}: a decode token's rotary and cache write in one native call. */
+    private final boolean nativeGlue;
 
     Phi3DecoderLayer(WeightLoader w, Phi3VConfig cfg, int index) {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
@@ -77,6 +80,7 @@ final class Phi3DecoderLayer {
         cpu = w.device().is_cpu();
         atenGemv = cpu && decodeOnAtenGemv(w.dtype(), w.quantization());
         attention = new CausalAttention(w, cfg);
+        nativeGlue = cpu && w.dtype() == ScalarType.BFloat16 && NativeDecodeOps.available();
     }
 
     /**
@@ -177,12 +181,7 @@ final class Phi3DecoderLayer {
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
             qkv = p.qkv().apply(h);
         }
-        Tensor qk = rotaryQueriesAndKeys(qkv, n, step.rope());                          // [H+K, n, d]
-        Tensor q = qk.narrow(0, 0, heads);                                              // [H, n, d]
-        Tensor k = qk.narrow(0, heads, kvHeads);                                        // [K, n, d]
-        Tensor v = qkv.narrow(1, (heads + kvHeads) * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1); // [K, n, d]
-        cacheKeys.narrow(1, step.start(), n).copy_(k);     // in place: the result is the cache view itself
-        cacheValues.narrow(1, step.start(), n).copy_(v);
+        Tensor q = rotateIntoCache(qkv, step, cacheKeys, cacheValues);                  // [H, n, d]
         Tensor attn;                                                                    // [H, n, d]
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ONEDNN)) {
             attn = attention.apply(q, cacheKeys, cacheValues, step);
@@ -191,6 +190,36 @@ final class Phi3DecoderLayer {
         try (CpuMatmulBackend.Lease lease = lease(gemvLeases, CpuMatmulBackend.Mode.ATEN_GEMV)) {
             return outputAndMlp(x, p, merged);
         }
+    }
+
+    /**
+     * LongRoPE on the queries and keys of {@code qkv}, the keys and values written into the cache at the step's
+     * positions: one native call for a decode token where {@link NativeDecodeOps} runs (the same bits as the
+     * libtorch kernels of the other path), else {@link #rotaryQueriesAndKeys} and two copies.
+     *
+     * @param qkv {@code [n, (H+2K)*d]}
+     * @return {@code [H, n, d]} the rotated queries
+     */
+    private Tensor rotateIntoCache(Tensor qkv, Step step, Tensor cacheKeys, Tensor cacheValues) {
+        long n = step.count();
+        long d = headDim;
+        if (n == 1 && nativeGlue && qkv.is_contiguous()) {
+            Tensor q;
+            try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
+                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+                q = torch.empty(new long[] {heads, 1, d}, opts, fmt);                    // [H, 1, d]
+            }
+            NativeDecodeOps.rotaryToCache(qkv, step.rope().cos(), step.rope().sin(), heads, kvHeads, cacheKeys,
+                    cacheValues, step.start(), q);
+            return q;
+        }
+        Tensor qk = rotaryQueriesAndKeys(qkv, n, step.rope());                          // [H+K, n, d]
+        Tensor q = qk.narrow(0, 0, heads);                                              // [H, n, d]
+        Tensor k = qk.narrow(0, heads, kvHeads);                                        // [K, n, d]
+        Tensor v = qkv.narrow(1, (heads + kvHeads) * d, kvHeads * d).view(n, kvHeads, d).transpose(0, 1); // [K, n, d]
+        cacheKeys.narrow(1, step.start(), n).copy_(k);     // in place: the result is the cache view itself
+        cacheValues.narrow(1, step.start(), n).copy_(v);
+        return q;
     }
 
     /**
@@ -208,11 +237,11 @@ final class Phi3DecoderLayer {
 
     /** o_proj and residual, then the MLP and residual: {@code [n, H*d]} attention output to {@code [n, hidden]}. */
     private Tensor outputAndMlp(Tensor x, Projections p, Tensor merged) {
-        Tensor x1 = torch.add(x, p.o().apply(merged));
-        Tensor gateUp = p.gateUp().apply(postAttentionLayernorm.apply(x1));             // [n, 2I]
+        RmsNorm.Residual x1 = postAttentionLayernorm.addAndApply(x, p.o().apply(merged));
+        Tensor gateUp = p.gateUp().apply(x1.normed());                                  // [n, 2I]
         Tensor gate = gateUp.narrow(1, 0, intermediate);                                // first half: gate
         Tensor up = gateUp.narrow(1, intermediate, intermediate);
-        return torch.add(x1, p.down().apply(torch.mul(up, torch.silu(gate))));
+        return torch.add(x1.sum(), p.down().apply(torch.mul(up, torch.silu(gate))));
     }
 
     /**

@@ -381,7 +381,7 @@ public final class NativeKernels {
                 TorchRuntime.threads());
     }
 
-    private static String describe(Tensor t) {
+    static String describe(Tensor t) {
         long[] strides = new long[(int) t.dim()];
         for (int i = 0; i < strides.length; i++) {
             strides[i] = t.stride(i);
@@ -390,7 +390,7 @@ public final class NativeKernels {
                 + java.util.Arrays.toString(strides);
     }
 
-    private static void requireAvailable() {
+    static void requireAvailable() {
         if (!available()) {
             throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
         }
@@ -400,7 +400,7 @@ public final class NativeKernels {
      * Refuses a call whose arguments {@code kernel} cannot read. The message is built only then: these checks
      * run on every decode step, several per layer, and describing a tensor takes several JNI calls.
      */
-    private static void require(String kernel, boolean ok, Supplier<String> message) {
+    static void require(String kernel, boolean ok, Supplier<String> message) {
         if (!ok) {
             throw new IllegalArgumentException(kernel + ": " + message.get());
         }
