@@ -33,6 +33,12 @@
 
 #define OPS_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw")))
 
+/* float -> bf16 (to nearest even) -> float on 16 lanes: a libtorch bf16 result read back for the next op. */
+OPS_TARGET
+static inline __m512 round_bf16(__m512 v) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(to_bf16(v)), 16));
+}
+
 /* ATen's vector width for float sums (Vectorized<float> of its AVX2 kernels) and its cascade parameters. */
 #define SUM_LANES 8
 #define SUM_ILP 4
@@ -119,10 +125,8 @@ static void scale_row(const float *x, float r, const uint16_t *w, uint16_t *out,
     int64_t c = 0;
     const __m512 vr = _mm512_set1_ps(r);
     for (; c + 16 <= n; c += 16) {
-        __m512 normed = _mm512_mul_ps(_mm512_loadu_ps(x + c), vr);
-        __m256i nb = to_bf16(normed);
-        __m512 nf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(nb), 16));
-        _mm256_storeu_si256((__m256i *) (out + c), to_bf16(_mm512_mul_ps(load_bf16(w + c), nf)));
+        __m512 normed = round_bf16(_mm512_mul_ps(_mm512_loadu_ps(x + c), vr));
+        _mm256_storeu_si256((__m256i *) (out + c), to_bf16(_mm512_mul_ps(load_bf16(w + c), normed)));
     }
     for (; c < n; c++) {
         float nf = bf16_to_float(float_to_bf16(x[c] * r));
@@ -192,10 +196,20 @@ JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeDecodeOps_addRmsN
 /*
  * One head of d values rotated: out[i] = bf16(bf16(x[i] * cos[i]) + bf16(x[(i + d/2) % d] * sin[i])) with
  * the sign of rotate_half in sin's first half (LongRopeEmbedding.CosSin): libtorch's mul, mul and add on
- * bf16 tensors, each computed in float32 and rounded to bf16.
+ * bf16 tensors, each computed in float32 and rounded to bf16. 16 lanes at a time when d/2 is a multiple of 16
+ * (Phi-3: d = 96), so that no vector of the rolled x wraps around; the same operations either way.
  */
+OPS_TARGET
 static void rotate_head(const uint16_t *x, const uint16_t *cos, const uint16_t *sin, uint16_t *out, int64_t d) {
     const int64_t half = d / 2;
+    if (half % 16 == 0) {
+        for (int64_t i = 0; i < d; i += 16) {
+            __m512 a = round_bf16(_mm512_mul_ps(load_bf16(x + i), load_bf16(cos + i)));
+            __m512 b = round_bf16(_mm512_mul_ps(load_bf16(x + (i + half) % d), load_bf16(sin + i)));
+            _mm256_storeu_si256((__m256i *) (out + i), to_bf16(_mm512_add_ps(a, b)));
+        }
+        return;
+    }
     for (int64_t i = 0; i < d; i++) {
         float a = bf16_to_float(float_to_bf16(bf16_to_float(x[i]) * bf16_to_float(cos[i])));
         float b = bf16_to_float(float_to_bf16(bf16_to_float(x[(i + half) % d]) * bf16_to_float(sin[i])));
@@ -208,6 +222,7 @@ static void rotate_head(const uint16_t *x, const uint16_t *cos, const uint16_t *
  * queries to q [H, d], the rotated keys to keys + h * head_stride + position * d for each key head h, the
  * values likewise (rows of d contiguous values).
  */
+OPS_TARGET
 JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeDecodeOps_rotaryToCache(JNIEnv *env, jclass cls,
         jlong qkv_addr, jlong cos_addr, jlong sin_addr, jlong q_addr, jlong keys_addr, jlong values_addr,
         jlong heads, jlong kv_heads, jlong d, jlong head_stride, jlong position) {
