@@ -23,6 +23,10 @@ import io.github.phi3v.core.runtime.InferenceScope;
  * {@code [kvHeads, length, headDim]} slice a strided view, and libtorch's bf16 batched matmul copies
  * such a view into a contiguous tensor on every decode step (17 % of an int8 decode step at 2000
  * positions); moving the heads costs one copy of the cache per {@value #SPAN_STEP} tokens instead.
+ * A model whose decode steps attend with the native kernel (bf16 on the CPU) reads any head stride: its
+ * caches keep the {@code [kvHeads, capacity, headDim]} layout and never move (those copies, and the first
+ * touches of the pages they moved into, took ~2.7 % of an int4 decode step's main thread at 800-1100
+ * positions).
  *
  * <p>The cache holds exactly what a full recomputation of the current sequence would produce: when
  * the sequence crosses {@code original_max_position_embeddings} (LongRoPE switches from the short to
@@ -63,6 +67,8 @@ public final class KvCache implements AutoCloseable {
     /** Rotary cos/sin with the long factors for all {@code capacity} positions, or null if never needed. */
     private final LongRopeEmbedding.CosSin longTable;
     private final int capacity;
+    /** Whether {@link #layOut} moves the heads (else the full-capacity layout stays). */
+    private final boolean movesHeads;
     private int length;
     boolean longRope;
     private boolean closed;
@@ -78,9 +84,10 @@ public final class KvCache implements AutoCloseable {
      *
      * @param layers decoder layers (one key and one value buffer each)
      * @param capacity positions, already checked against {@code max_position_embeddings}
+     * @param movesHeads whether {@link #layOut} keeps each layer's cached span contiguous by moving the heads
      */
     static KvCache allocate(Phi3VModel owner, Phi3VConfig config, int layers, LongRopeEmbedding rope,
-            ScalarType dtype, Device device, int capacity) {
+            ScalarType dtype, Device device, int capacity, boolean movesHeads) {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions opts = new TensorOptions(dtype);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
@@ -105,7 +112,7 @@ public final class KvCache implements AutoCloseable {
                 scope.keep(values[i]);
             }
             return new KvCache(owner, keys, values, inputEmbeddings == null ? null : scope.keep(inputEmbeddings),
-                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity);
+                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity, movesHeads);
         }
     }
 
@@ -135,7 +142,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     private KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
-            LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity) {
+            LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity, boolean movesHeads) {
         this.owner = owner;
         this.keyBuffers = keys;
         this.valueBuffers = values;
@@ -146,6 +153,7 @@ public final class KvCache implements AutoCloseable {
         this.shortTable = shortTable;
         this.longTable = longTable;
         this.capacity = capacity;
+        this.movesHeads = movesHeads;
     }
 
     /** Views of the rotary tables for positions {@code start .. start+n-1} (in the caller's scope). */
@@ -262,7 +270,8 @@ public final class KvCache implements AutoCloseable {
 
     /**
      * Lays the heads out so that {@link #keys} and {@link #values} span {@code end} positions rounded up to
-     * {@value #SPAN_STEP} (at most the capacity), keeping the {@link #length()} cached positions of every
+     * {@value #SPAN_STEP} (at most the capacity; a cache that does not move its heads keeps spanning the
+     * capacity), keeping the {@link #length()} cached positions of every
      * head. Call before writing or attending to positions below {@code end}. If it fails (a native
      * allocation), the cache is left empty ({@code length() == 0}) and usable.
      *
@@ -270,6 +279,9 @@ public final class KvCache implements AutoCloseable {
      */
     void layOut(long end) {
         checkOpen();
+        if (!movesHeads) {
+            return;                         // the full-capacity layout, for every length
+        }
         long target = Math.min(capacity, spanFor(end));
         if (target == span) {
             return;

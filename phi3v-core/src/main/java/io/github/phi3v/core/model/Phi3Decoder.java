@@ -41,6 +41,8 @@ final class Phi3Decoder {
     private final RmsNorm norm;
     private final Linear lmHead;
     private final LongRopeEmbedding rope;
+    /** Decode steps attend with the native kernel: the caches keep a fixed layout ({@link KvCache}). */
+    private final boolean nativeDecodeAttention;
 
     Phi3Decoder(Phi3VConfig config, WeightLoader w, boolean onCpu) {
         this.config = config;
@@ -69,6 +71,16 @@ final class Phi3Decoder {
             this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
         }
         this.rope = new LongRopeEmbedding(w, config);
+        this.nativeDecodeAttention = CausalAttention.decodesNatively(w, config);
+    }
+
+    /**
+     * Whether a {@link KvCache} of this decoder moves its heads to keep each layer's cached span contiguous:
+     * libtorch's decode attention copies a strided span on every step; the native one reads any head stride,
+     * so its caches keep the full-capacity layout and never move.
+     */
+    boolean kvSpansContiguous() {
+        return !nativeDecodeAttention;
     }
 
     /** The rotary embedding, for the tables a new {@link KvCache} holds. */

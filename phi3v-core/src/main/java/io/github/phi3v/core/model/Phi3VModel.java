@@ -161,6 +161,11 @@ public final class Phi3VModel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code capacity} is out of range
      */
     public KvCache newKvCache(int capacity) {
+        return newKvCache(capacity, decoder.kvSpansContiguous());
+    }
+
+    /** {@link #newKvCache(int)} with the layout policy given ({@link KvCache}): tests compare the two. */
+    KvCache newKvCache(int capacity, boolean movesHeads) {
         if (capacity < 1 || capacity > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("KV cache capacity must be 1.." + config.maxPositionEmbeddings()
                     + " (max_position_embeddings), got " + capacity);
@@ -168,7 +173,8 @@ public final class Phi3VModel implements AutoCloseable {
         lock.readLock().lock();
         try {
             checkOpen();
-            return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity);
+            return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity,
+                    movesHeads);
         } finally {
             lock.readLock().unlock();
         }

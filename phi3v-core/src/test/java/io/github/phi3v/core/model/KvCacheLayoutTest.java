@@ -10,17 +10,24 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.github.phi3v.core.runtime.NativeKernels;
+
 /**
  * {@link KvCache#layOut}: the heads are moved whenever a sequence needs another span of positions
  * (every {@value KvCache#SPAN_STEP} tokens while decoding, back after a truncation, on a prefix copy), and
  * a cache that went through such moves still answers like a full recomputation of its sequence, on the
  * golden float32 model. The layout's point, that a decode step attends over a contiguous tensor, is
- * asserted too.
+ * asserted too. A bf16 model on the CPU (native decode attention) keeps the full-capacity layout instead.
  */
 class KvCacheLayoutTest {
 
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
+
+    /** model-bf16 in bf16: on the CPU its decode steps attend with the native kernel. */
+    @RegisterExtension
+    static final GoldenCases.Loaded<Phi3VModel> BF16 = GoldenCases.model(GoldenCases.modelBf16(),
+            ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
 
     /** A random token sequence of the model's vocabulary (text ids only). */
     private static int[] sequence(int n, long seed) {
@@ -97,5 +104,38 @@ class KvCacheLayoutTest {
                 checks, worst);
         assertEquals(19, checks, "positions checked against recomputation");
         assertTrue(worst <= GenerationTest.TOL, "cached logits differ from recomputation by " + worst);
+    }
+
+    /**
+     * With the native decode attention the cache keeps its full-capacity layout and never moves; decoding
+     * through it gives the same bits as through a cache that moves its heads every {@value KvCache#SPAN_STEP}
+     * tokens (the kernel reads the same keys and values with another head stride).
+     */
+    @Test
+    void nativeDecodeAttentionKeepsTheFullCapacityLayout() {
+        assertTrue(NativeKernels.available(), "native kernels: " + NativeKernels.unavailableReason());
+        Phi3VModel model = BF16.get();
+        int[] ids = sequence(150, 11);
+        int capacity = 150;
+        int compared = 0;
+        try (KvCache fixed = model.newKvCache(capacity);
+             KvCache moving = model.newKvCache(capacity, true)) {
+            float[] a = model.forward(Arrays.copyOf(ids, 50), List.of(), fixed, 0);
+            float[] b = model.forward(Arrays.copyOf(ids, 50), List.of(), moving, 0);
+            for (int len = 50; len < 149; len++) {
+                assertTrue(Arrays.equals(a, b), "logits after " + len + " positions");
+                compared++;
+                a = model.forward(new int[] {ids[len]}, List.of(), fixed, len);
+                b = model.forward(new int[] {ids[len]}, List.of(), moving, len);
+                for (int l = 0; l < fixed.keys.length; l++) {
+                    assertEquals(capacity, fixed.keys[l].size(1), "the fixed cache's span, layer " + l);
+                    assertEquals(Math.min(KvCache.spanFor(len + 1), capacity), moving.keys[l].size(1),
+                            "the moving cache's span, layer " + l);
+                }
+            }
+            assertTrue(Arrays.equals(a, b), "logits after 149 positions");
+            compared++;
+        }
+        assertEquals(100, compared, "decode steps compared");
     }
 }
