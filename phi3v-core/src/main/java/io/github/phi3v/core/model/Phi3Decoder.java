@@ -41,7 +41,7 @@ final class Phi3Decoder {
     private final RmsNorm norm;
     private final Linear lmHead;
     private final LongRopeEmbedding rope;
-    /** Decode steps attend with the native kernel: the caches keep a fixed layout ({@link KvCache}). */
+    /** Decode steps attend with the native kernel: the caches' spans need not be exact ({@link KvCache}). */
     private final boolean nativeDecodeAttention;
 
     Phi3Decoder(Phi3VConfig config, WeightLoader w, boolean onCpu) {
@@ -75,11 +75,11 @@ final class Phi3Decoder {
     }
 
     /**
-     * Whether a {@link KvCache} of this decoder moves its heads to keep each layer's cached span contiguous:
-     * libtorch's decode attention copies a strided span on every step; the native one reads any head stride,
-     * so its caches keep the full-capacity layout and never move.
+     * Whether a {@link KvCache} of this decoder keeps each layer's span exactly the positions in use (rounded up
+     * to {@link KvCache#SPAN_STEP}): libtorch's decode attention would copy a longer, strided span on every
+     * step; the native one reads any head stride, so its caches' spans only grow, doubling.
      */
-    boolean kvSpansContiguous() {
+    boolean exactKvSpans() {
         return !nativeDecodeAttention;
     }
 

@@ -161,11 +161,11 @@ public final class Phi3VModel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code capacity} is out of range
      */
     public KvCache newKvCache(int capacity) {
-        return newKvCache(capacity, decoder.kvSpansContiguous());
+        return newKvCache(capacity, decoder.exactKvSpans());
     }
 
-    /** {@link #newKvCache(int)} with the layout policy given ({@link KvCache}): tests compare the two. */
-    KvCache newKvCache(int capacity, boolean movesHeads) {
+    /** {@link #newKvCache(int)} with the span policy given ({@link KvCache}): tests compare the two. */
+    KvCache newKvCache(int capacity, boolean exactSpans) {
         if (capacity < 1 || capacity > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("KV cache capacity must be 1.." + config.maxPositionEmbeddings()
                     + " (max_position_embeddings), got " + capacity);
@@ -174,7 +174,7 @@ public final class Phi3VModel implements AutoCloseable {
         try {
             checkOpen();
             return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity,
-                    movesHeads);
+                    exactSpans);
         } finally {
             lock.readLock().unlock();
         }
