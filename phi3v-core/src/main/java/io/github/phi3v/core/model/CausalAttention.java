@@ -51,18 +51,8 @@ final class CausalAttention {
         invSqrtHeadDim = w.own(new Scalar(1.0 / Math.sqrt(headDim)));
         scale = (float) (1.0 / Math.sqrt(headDim));
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
-        nativeDecode = decodesNatively(w, cfg);
-    }
-
-    /**
-     * Whether a decode step of this model attends with {@link NativeKernels#decodeAttention}: bf16 on the CPU,
-     * no GQA, a head dimension the kernel takes, and the kernels available. That kernel reads each head's keys
-     * with any head stride, so the {@link KvCache} then needs no contiguous spans.
-     */
-    static boolean decodesNatively(WeightLoader w, Phi3VConfig cfg) {
-        return w.device().is_cpu() && w.dtype() == ScalarType.BFloat16
-                && cfg.numAttentionHeads() == cfg.numKeyValueHeads() && NativeKernels.attends(cfg.headDim())
-                && NativeKernels.available();
+        nativeDecode = w.device().is_cpu() && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
+                && NativeKernels.attends(headDim) && NativeKernels.available();
     }
 
     /**

@@ -23,12 +23,6 @@ import io.github.phi3v.core.runtime.InferenceScope;
  * {@code [kvHeads, length, headDim]} slice a strided view, and libtorch's bf16 batched matmul copies
  * such a view into a contiguous tensor on every decode step (17 % of an int8 decode step at 2000
  * positions); moving the heads costs one copy of the cache per {@value #SPAN_STEP} tokens instead.
- * A model whose decode steps attend with the native kernel (bf16 on the CPU) reads any head stride and
- * needs no exact span: its caches' spans only grow, each time to at least twice the last, so a sequence
- * moves its heads a few times in all instead of every {@value #SPAN_STEP} tokens (those moves took ~2.7 %
- * of an int4 decode step's main thread at 800-1100 positions). Not the full-capacity layout, which would
- * never move: spread over the whole buffer, the first positions of every head touch all of its memory where
- * the system backs it with 2 MB pages (the bench's peak RSS rose by 0.57 GB with it).
  *
  * <p>The cache holds exactly what a full recomputation of the current sequence would produce: when
  * the sequence crosses {@code original_max_position_embeddings} (LongRoPE switches from the short to
@@ -69,11 +63,6 @@ public final class KvCache implements AutoCloseable {
     /** Rotary cos/sin with the long factors for all {@code capacity} positions, or null if never needed. */
     private final LongRopeEmbedding.CosSin longTable;
     private final int capacity;
-    /**
-     * Spans exactly the positions in use rounded up to {@value #SPAN_STEP} (libtorch's decode attention); else
-     * spans that only grow, doubling (the native one).
-     */
-    private final boolean exactSpans;
     private int length;
     boolean longRope;
     private boolean closed;
@@ -89,12 +78,9 @@ public final class KvCache implements AutoCloseable {
      *
      * @param layers decoder layers (one key and one value buffer each)
      * @param capacity positions, already checked against {@code max_position_embeddings}
-     * @param exactSpans whether {@link #layOut} keeps each layer's span exactly the positions in use rounded up
-     *     to {@value #SPAN_STEP} (a contiguous span for libtorch's decode attention), or lets spans only grow,
-     *     doubling
      */
     static KvCache allocate(Phi3VModel owner, Phi3VConfig config, int layers, LongRopeEmbedding rope,
-            ScalarType dtype, Device device, int capacity, boolean exactSpans) {
+            ScalarType dtype, Device device, int capacity) {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions opts = new TensorOptions(dtype);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
@@ -119,7 +105,7 @@ public final class KvCache implements AutoCloseable {
                 scope.keep(values[i]);
             }
             return new KvCache(owner, keys, values, inputEmbeddings == null ? null : scope.keep(inputEmbeddings),
-                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity, exactSpans);
+                    keep(scope, shortTable), longTable == null ? null : keep(scope, longTable), capacity);
         }
     }
 
@@ -149,7 +135,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     private KvCache(Phi3VModel owner, Tensor[] keys, Tensor[] values, Tensor inputEmbeddings,
-            LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity, boolean exactSpans) {
+            LongRopeEmbedding.CosSin shortTable, LongRopeEmbedding.CosSin longTable, int capacity) {
         this.owner = owner;
         this.keyBuffers = keys;
         this.valueBuffers = values;
@@ -160,7 +146,6 @@ public final class KvCache implements AutoCloseable {
         this.shortTable = shortTable;
         this.longTable = longTable;
         this.capacity = capacity;
-        this.exactSpans = exactSpans;
     }
 
     /** Views of the rotary tables for positions {@code start .. start+n-1} (in the caller's scope). */
@@ -277,8 +262,7 @@ public final class KvCache implements AutoCloseable {
 
     /**
      * Lays the heads out so that {@link #keys} and {@link #values} span {@code end} positions rounded up to
-     * {@value #SPAN_STEP} (at most the capacity; without exact spans, at least that many: see
-     * {@link #spanTarget}), keeping the {@link #length()} cached positions of every
+     * {@value #SPAN_STEP} (at most the capacity), keeping the {@link #length()} cached positions of every
      * head. Call before writing or attending to positions below {@code end}. If it fails (a native
      * allocation), the cache is left empty ({@code length() == 0}) and usable.
      *
@@ -286,7 +270,7 @@ public final class KvCache implements AutoCloseable {
      */
     void layOut(long end) {
         checkOpen();
-        long target = spanTarget(end);
+        long target = Math.min(capacity, spanFor(end));
         if (target == span) {
             return;
         }
@@ -312,19 +296,6 @@ public final class KvCache implements AutoCloseable {
             throw e;
         }
         span = target;
-    }
-
-    /**
-     * The span {@link #layOut} gives a call that reaches {@code end}: with exact spans {@code end} rounded up to
-     * {@value #SPAN_STEP}; otherwise the current span while it holds {@code end}, else at least twice it (an
-     * empty cache moves nothing, so it starts again from the rounded {@code end}). At most the capacity.
-     */
-    private long spanTarget(long end) {
-        long needed = Math.min(capacity, spanFor(end));
-        if (exactSpans || length == 0) {
-            return needed;
-        }
-        return needed <= span ? span : Math.min(capacity, Math.max(needed, 2 * span));
     }
 
     /**

@@ -41,8 +41,6 @@ final class Phi3Decoder {
     private final RmsNorm norm;
     private final Linear lmHead;
     private final LongRopeEmbedding rope;
-    /** Decode steps attend with the native kernel: the caches' spans need not be exact ({@link KvCache}). */
-    private final boolean nativeDecodeAttention;
 
     Phi3Decoder(Phi3VConfig config, WeightLoader w, boolean onCpu) {
         this.config = config;
@@ -71,16 +69,6 @@ final class Phi3Decoder {
             this.lmHead = new Linear(w.load(WeightNames.LM_HEAD, lmHeadType), null);
         }
         this.rope = new LongRopeEmbedding(w, config);
-        this.nativeDecodeAttention = CausalAttention.decodesNatively(w, config);
-    }
-
-    /**
-     * Whether a {@link KvCache} of this decoder keeps each layer's span exactly the positions in use (rounded up
-     * to {@link KvCache#SPAN_STEP}): libtorch's decode attention would copy a longer, strided span on every
-     * step; the native one reads any head stride, so its caches' spans only grow, doubling.
-     */
-    boolean exactKvSpans() {
-        return !nativeDecodeAttention;
     }
 
     /** The rotary embedding, for the tables a new {@link KvCache} holds. */

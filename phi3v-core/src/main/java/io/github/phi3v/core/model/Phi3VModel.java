@@ -161,11 +161,6 @@ public final class Phi3VModel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code capacity} is out of range
      */
     public KvCache newKvCache(int capacity) {
-        return newKvCache(capacity, decoder.exactKvSpans());
-    }
-
-    /** {@link #newKvCache(int)} with the span policy given ({@link KvCache}): tests compare the two. */
-    KvCache newKvCache(int capacity, boolean exactSpans) {
         if (capacity < 1 || capacity > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("KV cache capacity must be 1.." + config.maxPositionEmbeddings()
                     + " (max_position_embeddings), got " + capacity);
@@ -173,8 +168,7 @@ public final class Phi3VModel implements AutoCloseable {
         lock.readLock().lock();
         try {
             checkOpen();
-            return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity,
-                    exactSpans);
+            return KvCache.allocate(this, config, decoder.layerCount(), decoder.rope(), dtype, device, capacity);
         } finally {
             lock.readLock().unlock();
         }

@@ -10,24 +10,17 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.github.phi3v.core.runtime.NativeKernels;
-
 /**
  * {@link KvCache#layOut}: the heads are moved whenever a sequence needs another span of positions
  * (every {@value KvCache#SPAN_STEP} tokens while decoding, back after a truncation, on a prefix copy), and
  * a cache that went through such moves still answers like a full recomputation of its sequence, on the
  * golden float32 model. The layout's point, that a decode step attends over a contiguous tensor, is
- * asserted too. A bf16 model on the CPU (native decode attention) lets its spans grow by doubling instead.
+ * asserted too.
  */
 class KvCacheLayoutTest {
 
     @RegisterExtension
     static final GoldenCases.Loaded<Phi3VModel> MODEL = GoldenCases.modelF32InFloat32();
-
-    /** model-bf16 in bf16: on the CPU its decode steps attend with the native kernel. */
-    @RegisterExtension
-    static final GoldenCases.Loaded<Phi3VModel> BF16 = GoldenCases.model(GoldenCases.modelBf16(),
-            ModelOptions.defaults().withPrecision(Precision.BFLOAT16));
 
     /** A random token sequence of the model's vocabulary (text ids only). */
     private static int[] sequence(int n, long seed) {
@@ -104,54 +97,5 @@ class KvCacheLayoutTest {
                 checks, worst);
         assertEquals(19, checks, "positions checked against recomputation");
         assertTrue(worst <= GenerationTest.TOL, "cached logits differ from recomputation by " + worst);
-    }
-
-    /**
-     * With the native decode attention the cache's spans only grow, each time to at least twice the last (a
-     * few moves in all); decoding through it gives the same bits as through a cache with exact spans, which
-     * moves its heads every {@value KvCache#SPAN_STEP} tokens (the kernel reads the same keys and values with
-     * another head stride).
-     */
-    @Test
-    void nativeDecodeAttentionLetsSpansGrowByDoubling() {
-        assertTrue(NativeKernels.available(), "native kernels: " + NativeKernels.unavailableReason());
-        Phi3VModel model = BF16.get();
-        int[] ids = sequence(300, 11);
-        int capacity = 400;
-        int compared = 0;
-        long expected = KvCache.spanFor(50);
-        List<Long> growingSpans = new java.util.ArrayList<>(List.of(expected));
-        List<Long> exactSpans = new java.util.ArrayList<>(List.of(expected));
-        try (KvCache growing = model.newKvCache(capacity);
-             KvCache exact = model.newKvCache(capacity, true)) {
-            float[] a = model.forward(Arrays.copyOf(ids, 50), List.of(), growing, 0);
-            float[] b = model.forward(Arrays.copyOf(ids, 50), List.of(), exact, 0);
-            assertEquals(expected, growing.keys[0].size(1));
-            for (int len = 50; len < 299; len++) {
-                assertTrue(Arrays.equals(a, b), "logits after " + len + " positions");
-                compared++;
-                a = model.forward(new int[] {ids[len]}, List.of(), growing, len);
-                b = model.forward(new int[] {ids[len]}, List.of(), exact, len);
-                long needed = KvCache.spanFor(len + 1);
-                if (needed > expected) {
-                    expected = Math.min(capacity, Math.max(needed, 2 * expected));
-                }
-                for (int l = 0; l < growing.keys.length; l++) {
-                    assertEquals(expected, growing.keys[l].size(1), "the growing cache's span, layer " + l);
-                    assertEquals(needed, exact.keys[l].size(1), "the exact cache's span, layer " + l);
-                }
-                if (growingSpans.get(growingSpans.size() - 1) != expected) {
-                    growingSpans.add(expected);
-                }
-                if (exactSpans.get(exactSpans.size() - 1) != needed) {
-                    exactSpans.add(needed);
-                }
-            }
-            assertTrue(Arrays.equals(a, b), "logits after 299 positions");
-            compared++;
-        }
-        assertEquals(250, compared, "decode steps compared");
-        assertEquals(List.of(64L, 128L, 256L, 400L), growingSpans);
-        assertEquals(List.of(64L, 128L, 192L, 256L, 320L), exactSpans);
     }
 }
