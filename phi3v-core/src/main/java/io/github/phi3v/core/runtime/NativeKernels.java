@@ -22,7 +22,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float), and the
  * dequantization of the same weight for prompts of many rows, and the attention of a bf16 decode step over
  * the KV cache (2-3x libtorch's two batched GEMVs), and a bf16 lm_head with float32 logits
- * ({@link #bf16WeightMm}; docs/architecture.md, "Native kernels"; docs/benchmarks.md).
+ * ({@link #bf16WeightMm}; docs/architecture.md, "Native kernels"; docs/benchmarks.md). The same library holds the
+ * small ops of a bf16 decoder layer, {@link NativeDecodeOps}.
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
  * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
