@@ -150,11 +150,11 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
      */
     static Int8Linear fromStored(Stored s, ScalarType outType) {
         try (InferenceScope scope = InferenceScope.open();
-             ScalarTypeOptional keepType = new ScalarTypeOptional()) {
+             ScalarTypeOptional int32 = new ScalarTypeOptional(ScalarType.Int)) {
             Tensor q = s.q();
-            // fbgemm's column offsets: per output channel, sum_k q[o, k] - zero_point · in (zero_point 0).
-            Tensor offsets = torch.sum(q.to(ScalarType.Int), new long[] {1}, false, keepType)
-                    .to(ScalarType.Int).contiguous();                          // [out]
+            // fbgemm's column offsets: per output channel, sum_k q[o, k] - zero_point · in (zero_point 0),
+            // summed straight into int32 (exact: |sum| <= 127 · in): no int32 copy of the whole matrix.
+            Tensor offsets = torch.sum(q, new long[] {1}, false, int32).contiguous();   // [out]
             Tensor packedQ = torch.fbgemm_pack_quantized_matrix(q.contiguous());
             Tensor scaleRow = s.scale().to(ScalarType.Float).contiguous();       // [out]
             Tensor bias;
