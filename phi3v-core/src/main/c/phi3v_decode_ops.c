@@ -156,41 +156,43 @@ JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeDecodeOps_inverse
 /* Rows per thread below which a norm stays on the calling thread (a decode step's one row). */
 #define ROWS_PER_THREAD 8
 
-/* x [m, n] float32, w [n] bf16, out [m, n] bf16; all contiguous. Rows on up to `threads` threads. */
+/*
+ * out = rms_norm(x + float(d)) per row, the sum kept in sum, or out = rms_norm(x) when d is NULL (sum unused):
+ * x and sum float32 [m, n], d and out bf16 [m, n], w bf16 [n], all contiguous. Rows on up to `threads` threads.
+ */
+OPS_TARGET
+static void norm_rows(const float *x, const uint16_t *d, const uint16_t *w, float *sum, uint16_t *out, int64_t m,
+                      int64_t n, float eps, int threads) {
+#pragma omp parallel for schedule(static) if (m >= 2 * ROWS_PER_THREAD) num_threads(threads > 0 ? threads : 1)
+    for (int64_t r = 0; r < m; r++) {
+        const float *row = x + r * n;
+        if (d != NULL) {
+            float *sr = sum + r * n;
+            for (int64_t c = 0; c < n; c++) {
+                sr[c] = row[c] + bf16_to_float(d[r * n + c]);
+            }
+            row = sr;
+        }
+        scale_row(row, inverse_rms(row, n, eps), w, out + r * n, n);
+    }
+}
+
 JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeDecodeOps_rmsNorm(JNIEnv *env, jclass cls,
         jlong x_addr, jlong w_addr, jlong out_addr, jlong m, jlong n, jfloat eps, jint threads) {
     (void) env;
     (void) cls;
-    const float *x = (const float *) (intptr_t) x_addr;
-    const uint16_t *w = (const uint16_t *) (intptr_t) w_addr;
-    uint16_t *out = (uint16_t *) (intptr_t) out_addr;
-#pragma omp parallel for schedule(static) if (m >= 2 * ROWS_PER_THREAD) num_threads(threads > 0 ? threads : 1)
-    for (int64_t r = 0; r < m; r++) {
-        scale_row(x + r * n, inverse_rms(x + r * n, n, eps), w, out + r * n, n);
-    }
+    norm_rows((const float *) (intptr_t) x_addr, NULL, (const uint16_t *) (intptr_t) w_addr, NULL,
+              (uint16_t *) (intptr_t) out_addr, m, n, eps, threads);
 }
 
-/* sum = x + float(d) (float32 [m, n]), out = rms_norm(sum) (bf16 [m, n]); x float32, d bf16; contiguous. */
 JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeDecodeOps_addRmsNorm(JNIEnv *env, jclass cls,
         jlong x_addr, jlong d_addr, jlong w_addr, jlong sum_addr, jlong out_addr, jlong m, jlong n, jfloat eps,
         jint threads) {
     (void) env;
     (void) cls;
-    const float *x = (const float *) (intptr_t) x_addr;
-    const uint16_t *d = (const uint16_t *) (intptr_t) d_addr;
-    const uint16_t *w = (const uint16_t *) (intptr_t) w_addr;
-    float *sum = (float *) (intptr_t) sum_addr;
-    uint16_t *out = (uint16_t *) (intptr_t) out_addr;
-#pragma omp parallel for schedule(static) if (m >= 2 * ROWS_PER_THREAD) num_threads(threads > 0 ? threads : 1)
-    for (int64_t r = 0; r < m; r++) {
-        const float *xr = x + r * n;
-        const uint16_t *dr = d + r * n;
-        float *sr = sum + r * n;
-        for (int64_t c = 0; c < n; c++) {
-            sr[c] = xr[c] + bf16_to_float(dr[c]);
-        }
-        scale_row(sr, inverse_rms(sr, n, eps), w, out + r * n, n);
-    }
+    norm_rows((const float *) (intptr_t) x_addr, (const uint16_t *) (intptr_t) d_addr,
+              (const uint16_t *) (intptr_t) w_addr, (float *) (intptr_t) sum_addr, (uint16_t *) (intptr_t) out_addr,
+              m, n, eps, threads);
 }
 
 /*

@@ -1,9 +1,6 @@
 package io.github.phi3v.core.model;
 
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.NativeKernels;
@@ -41,11 +38,7 @@ final class Bf16LmHead extends Modules.Linear {
     @Override
     Tensor apply(Tensor x) {
         Tensor xf = (Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float)).contiguous();   // [n, hidden]
-        Tensor out;
-        try (TensorOptions f32 = new TensorOptions(ScalarType.Float);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            out = torch.empty(new long[] {xf.size(0), weight.size(0)}, f32, fmt);            // [n, vocab]
-        }
+        Tensor out = Tensors.empty(ScalarType.Float, xf.size(0), weight.size(0));            // [n, vocab]
         NativeKernels.bf16WeightMm(xf, weight, out);
         return out;
     }

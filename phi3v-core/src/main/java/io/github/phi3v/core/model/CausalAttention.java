@@ -1,7 +1,6 @@
 package io.github.phi3v.core.model;
 
 import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
@@ -73,11 +72,7 @@ final class CausalAttention {
             // Decode on CPU in bf16 (no GQA, see nativeDecode): the formula below, reading each head's cache
             // once: 2-3x faster than the two batched GEMVs at 2000 positions (docs/benchmarks.md, "Native
             // decode attention"). It reads the cache's first step.end() positions itself: no slices needed.
-            Tensor out;
-            try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                out = torch.empty(new long[] {heads, 1, headDim}, opts, fmt);                  // [H, 1, d]
-            }
+            Tensor out = Tensors.empty(ScalarType.BFloat16, heads, 1, headDim);                 // [H, 1, d]
             NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, step.end(), scale, out);
             return out;
         }
@@ -160,11 +155,7 @@ final class CausalAttention {
         long h = q.size(0);
         long n = q.size(1);
         ScalarType pvType = Tensors.dtype(values);
-        Tensor out;                                                                      // [H, n, d]
-        try (TensorOptions opts = new TensorOptions(pvType);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            out = torch.empty(new long[] {h, n, q.size(2)}, opts, fmt);
-        }
+        Tensor out = Tensors.empty(pvType, h, n, q.size(2));                             // [H, n, d]
         long c = Math.min(QUERY_CHUNK, n);
         Tensor future;                                                                   // [c, c]: -inf above the diagonal
         try (Scalar minusInf = new Scalar(Float.NEGATIVE_INFINITY);

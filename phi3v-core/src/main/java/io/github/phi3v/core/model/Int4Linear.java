@@ -3,7 +3,6 @@ package io.github.phi3v.core.model;
 import java.util.List;
 
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -296,11 +295,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      * @return {@code [out, in]} in the model dtype, in the caller's scope
      */
     Tensor dequantized() {
-        Tensor w;
-        try (TensorOptions opts = new TensorOptions(outType);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            w = torch.empty(new long[] {weight.size(0), weight.size(1)}, opts, fmt);         // [out, in]
-        }
+        Tensor w = Tensors.empty(outType, weight.size(0), weight.size(1));                   // [out, in]
         kernel.dequantize(0, w);
         return w;
     }
@@ -357,13 +352,8 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         long in = weight.size(1);
         long align = kernel.rowAlignment();
         long chunk = Math.min(out, Math.max(align, DEQUANTIZED_CHUNK_BYTES / (2 * in) / align * align));
-        Tensor y;
-        Tensor w;
-        try (TensorOptions opts = new TensorOptions(outType);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            y = torch.empty(new long[] {n, out}, opts, fmt);                                 // [n, out]
-            w = torch.empty(new long[] {chunk, in}, opts, fmt);                              // [chunk, in]
-        }
+        Tensor y = Tensors.empty(outType, n, out);                                           // [n, out]
+        Tensor w = Tensors.empty(outType, chunk, in);                                        // [chunk, in]
         for (long r = 0; r < out; r += chunk) {
             long len = Math.min(chunk, out - r);
             try (InferenceScope scope = InferenceScope.open()) {

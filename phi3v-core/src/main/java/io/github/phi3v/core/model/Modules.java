@@ -1,10 +1,8 @@
 package io.github.phi3v.core.model;
 
 import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import io.github.phi3v.core.runtime.NativeDecodeOps;
@@ -87,11 +85,7 @@ final class Modules {
          */
         private static Tensor rowBlocks(Tensor x, Tensor weight, TensorOptional bias) {
             long n = x.size(0);
-            Tensor out;
-            try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                out = torch.empty(new long[] {n, weight.size(0)}, opts, fmt);                // [n, out]
-            }
+            Tensor out = Tensors.empty(Tensors.dtype(x), n, weight.size(0));                 // [n, out]
             for (long r = 0; r < n; r += ROW_BLOCK) {
                 long len = Math.min(ROW_BLOCK, n - r);
                 Tensor rows = out.narrow(0, r, len);                                      // contiguous block
@@ -194,10 +188,7 @@ final class Modules {
 
         /** A new uninitialised tensor of {@code x}'s shape. */
         private static Tensor like(Tensor x, ScalarType dtype) {
-            try (TensorOptions opts = new TensorOptions(dtype);
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                return torch.empty(new long[] {x.size(0), x.size(1)}, opts, fmt);
-            }
+            return Tensors.empty(dtype, x.size(0), x.size(1));
         }
 
         /** Like {@link #apply} but never rounds to a 16-bit dtype: the result is float32. */

@@ -3,11 +3,7 @@ package io.github.phi3v.core.model;
 import java.util.List;
 
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
@@ -28,11 +24,7 @@ record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
 
     @Override
     public Tensor mm(Tensor x) {
-        Tensor out;
-        try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            out = torch.empty(new long[] {x.size(0), weight.outFeatures()}, opts, fmt);      // [n, out]
-        }
+        Tensor out = Tensors.empty(Tensors.dtype(x), x.size(0), weight.outFeatures());      // [n, out]
         NativeKernels.int4Mm(x, weight, out);
         return out;
     }

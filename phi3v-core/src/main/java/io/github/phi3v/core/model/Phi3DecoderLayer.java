@@ -1,8 +1,6 @@
 package io.github.phi3v.core.model;
 
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -150,11 +148,7 @@ final class Phi3DecoderLayer {
      */
     private Tensor applyBlocks(Tensor x, Projections p, Step step, Tensor cacheKeys, Tensor cacheValues) {
         long n = step.count();
-        Tensor out;                                                                    // [n, hidden]
-        try (TensorOptions opts = new TensorOptions(Tensors.dtype(x));
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            out = torch.empty(new long[] {n, x.size(1)}, opts, fmt);
-        }
+        Tensor out = Tensors.empty(Tensors.dtype(x), n, x.size(1));                   // [n, hidden]
         for (long r = 0; r < n; r += ROW_BLOCK) {
             long len = Math.min(ROW_BLOCK, n - r);
             try (InferenceScope block = InferenceScope.open()) {
@@ -204,11 +198,7 @@ final class Phi3DecoderLayer {
         long n = step.count();
         long d = headDim;
         if (n == 1 && nativeGlue && qkv.is_contiguous()) {
-            Tensor q;
-            try (TensorOptions opts = new TensorOptions(ScalarType.BFloat16);
-                 MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-                q = torch.empty(new long[] {heads, 1, d}, opts, fmt);                    // [H, 1, d]
-            }
+            Tensor q = Tensors.empty(ScalarType.BFloat16, heads, 1, d);                 // [H, 1, d]
             NativeDecodeOps.rotaryToCache(qkv, step.rope().cos(), step.rope().sin(), heads, kvHeads, cacheKeys,
                     cacheValues, step.start(), q);
             return q;

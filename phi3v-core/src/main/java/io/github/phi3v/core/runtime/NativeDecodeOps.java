@@ -66,7 +66,7 @@ public final class NativeDecodeOps {
         long n = checkNormWeight(weight);
         requireRows(x, n, ScalarType.Float, "x");
         long m = x.size(0);
-        requireShape(out, m, n, ScalarType.BFloat16, "out");
+        requireShape(NORM, out, m, n, ScalarType.BFloat16, "out");
         rmsNorm(x.data_ptr().address(), weight.data_ptr().address(), out.data_ptr().address(), m, n, eps,
                 TorchRuntime.threads());
     }
@@ -89,9 +89,9 @@ public final class NativeDecodeOps {
         long n = checkNormWeight(weight);
         requireRows(x, n, ScalarType.Float, "x");
         long m = x.size(0);
-        requireShape(delta, m, n, ScalarType.BFloat16, "delta");
-        requireShape(sum, m, n, ScalarType.Float, "sum");
-        requireShape(out, m, n, ScalarType.BFloat16, "out");
+        requireShape(NORM, delta, m, n, ScalarType.BFloat16, "delta");
+        requireShape(NORM, sum, m, n, ScalarType.Float, "sum");
+        requireShape(NORM, out, m, n, ScalarType.BFloat16, "out");
         addRmsNorm(x.data_ptr().address(), delta.data_ptr().address(), weight.data_ptr().address(),
                 sum.data_ptr().address(), out.data_ptr().address(), m, n, eps,
                 TorchRuntime.threads());
@@ -123,9 +123,9 @@ public final class NativeDecodeOps {
         NativeKernels.require(ROTARY, heads > 0 && kvHeads > 0 && d > 0 && d % 2 == 0 && q.size(0) == heads
                 && q.size(1) == 1 && q.is_contiguous() && Tensors.dtype(q) == ScalarType.BFloat16, () ->
                 "q must be [" + heads + ", 1, d] bf16 contiguous with d even, found " + NativeKernels.describe(q));
-        requireShape(qkv, 1, (heads + 2 * kvHeads) * d, ScalarType.BFloat16, "qkv");
-        requireShape(cos, 1, d, ScalarType.BFloat16, "cos");
-        requireShape(sin, 1, d, ScalarType.BFloat16, "sin");
+        requireShape(ROTARY, qkv, 1, (heads + 2 * kvHeads) * d, ScalarType.BFloat16, "qkv");
+        requireShape(ROTARY, cos, 1, d, ScalarType.BFloat16, "cos");
+        requireShape(ROTARY, sin, 1, d, ScalarType.BFloat16, "sin");
         for (Tensor kv : new Tensor[] {keys, values}) {
             NativeKernels.require(ROTARY, kv.dim() == 3 && kv.size(0) == kvHeads && kv.size(1) > position
                     && kv.size(2) == d && kv.stride(2) == 1 && kv.stride(1) == d
@@ -152,8 +152,8 @@ public final class NativeDecodeOps {
                 () -> name + " must be [rows, " + n + "] " + dtype + " contiguous, found " + NativeKernels.describe(t));
     }
 
-    private static void requireShape(Tensor t, long m, long n, ScalarType dtype, String name) {
-        NativeKernels.require(NORM, t.dim() == 2 && t.size(0) == m && t.size(1) == n && t.is_contiguous()
+    private static void requireShape(String op, Tensor t, long m, long n, ScalarType dtype, String name) {
+        NativeKernels.require(op, t.dim() == 2 && t.size(0) == m && t.size(1) == n && t.is_contiguous()
                 && Tensors.dtype(t) == dtype, () -> name + " must be [" + m + ", " + n + "] " + dtype
                 + " contiguous, found " + NativeKernels.describe(t));
     }
@@ -182,7 +182,7 @@ public final class NativeDecodeOps {
                 Tensor xt = Tensors.fromFloats(x, (long) rows, (long) n);
                 float[] expected = Tensors.toFloats(torch.rms_norm(xt, new long[] {n}, noWeight, eps).select(1, 0)
                         .contiguous());
-                Tensor got = Tensors.fromFloats(new float[rows], (long) rows);
+                Tensor got = Tensors.empty(ScalarType.Float, rows);
                 inverseRms(xt.data_ptr().address(), got.data_ptr().address(), rows, n, 1e-5f);
                 float[] mine = Tensors.toFloats(got);
                 for (int r = 0; r < rows; r++) {

@@ -7,8 +7,8 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Copies between Java arrays and CPU tensors. The returned tensors belong to the caller's current
- * {@link InferenceScope} (or to nobody, outside a scope: then the caller closes them).
+ * New CPU tensors, and copies between Java arrays and CPU tensors. The returned tensors belong to the
+ * caller's current {@link InferenceScope} (or to nobody, outside a scope: then the caller closes them).
  */
 public final class Tensors {
 
@@ -28,6 +28,20 @@ public final class Tensors {
     }
 
     /**
+     * A new uninitialised CPU tensor, contiguous: the output buffer of a kernel that writes every element.
+     *
+     * @param dtype its dtype
+     * @param shape the dimensions, all >= 0
+     * @return a new tensor owned by the current scope, if any
+     */
+    public static Tensor empty(ScalarType dtype, long... shape) {
+        try (TensorOptions opts = new TensorOptions(dtype);
+             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
+            return torch.empty(shape, opts, fmt);
+        }
+    }
+
+    /**
      * A new float32 CPU tensor of the given shape holding a copy of {@code data}.
      *
      * @param data the values, row-major; length must equal the product of {@code shape}
@@ -36,14 +50,11 @@ public final class Tensors {
      */
     public static Tensor fromFloats(float[] data, long... shape) {
         checkCount(data.length, shape);
-        try (TensorOptions opts = new TensorOptions(ScalarType.Float);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            Tensor t = torch.empty(shape, opts, fmt);
-            if (data.length > 0) {
-                t.data_ptr_float().put(data);
-            }
-            return t;
+        Tensor t = empty(ScalarType.Float, shape);
+        if (data.length > 0) {
+            t.data_ptr_float().put(data);
         }
+        return t;
     }
 
     /**
@@ -63,14 +74,11 @@ public final class Tensors {
                     + ") is outside an array of " + data.length);
         }
         checkCount(length, shape);
-        try (TensorOptions opts = new TensorOptions(ScalarType.Float);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            Tensor t = torch.empty(shape, opts, fmt);
-            if (length > 0) {
-                t.data_ptr_float().put(data, offset, length);
-            }
-            return t;
+        Tensor t = empty(ScalarType.Float, shape);
+        if (length > 0) {
+            t.data_ptr_float().put(data, offset, length);
         }
+        return t;
     }
 
     /**
@@ -82,14 +90,11 @@ public final class Tensors {
      */
     public static Tensor fromLongs(long[] data, long... shape) {
         checkCount(data.length, shape);
-        try (TensorOptions opts = new TensorOptions(ScalarType.Long);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            Tensor t = torch.empty(shape, opts, fmt);
-            if (data.length > 0) {
-                t.data_ptr_long().put(data);
-            }
-            return t;
+        Tensor t = empty(ScalarType.Long, shape);
+        if (data.length > 0) {
+            t.data_ptr_long().put(data);
         }
+        return t;
     }
 
     /**

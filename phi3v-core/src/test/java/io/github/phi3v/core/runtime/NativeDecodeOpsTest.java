@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Locale;
 
 import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
@@ -34,10 +33,7 @@ class NativeDecodeOpsTest {
     }
 
     private static Tensor empty(ScalarType dtype, long... shape) {
-        try (TensorOptions opts = new TensorOptions(dtype);
-             MemoryFormatOptional fmt = new MemoryFormatOptional()) {
-            return torch.empty(shape, opts, fmt);
-        }
+        return Tensors.empty(dtype, shape);
     }
 
     /**
