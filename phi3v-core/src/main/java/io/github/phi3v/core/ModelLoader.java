@@ -69,7 +69,8 @@ final class ModelLoader {
                 b.maxContext, processor.numCrops());
         long available = b.availableMemory != null ? b.availableMemory : MemoryEstimate.physicalMemoryBytes();
         estimate.requireFits(available);
-        if (b.precision == Precision.FLOAT32 && b.device == ModelOptions.Device.CPU && !Precision.cpuHasBf16()) {
+        if (!b.precisionGiven && b.precision == Precision.FLOAT32 && b.device == ModelOptions.Device.CPU) {
+            // Only when the choice was ours: the caller who asked for float32 knows what it costs.
             LOG.log(System.Logger.Level.INFO, "this CPU has no bf16 instructions (no avx512_bf16/amx_bf16 in"
                     + " /proc/cpuinfo): computing in float32, which needs twice the weight memory of bf16");
         }

@@ -31,6 +31,8 @@ public final class Phi3VisionBuilder {
     HubConfig hubConfig;
     ProgressListener progress = ProgressListener.NONE;
     Precision precision = Precision.cpuDefault();
+    /** Whether {@link #precision} was set by the caller rather than chosen for this CPU. */
+    boolean precisionGiven;
     Quantization quantization = Quantization.NONE;
     ModelOptions.Device device = ModelOptions.Device.CPU;
     int threads;
@@ -126,6 +128,7 @@ public final class Phi3VisionBuilder {
      */
     public Phi3VisionBuilder dtype(Precision p) {
         this.precision = Objects.requireNonNull(p, "precision");
+        this.precisionGiven = true;
         return this;
     }
 
@@ -342,7 +345,8 @@ public final class Phi3VisionBuilder {
      * several requests together: a full-size step of 4 requests then took 1.2x a single request's step and one
      * of 8 requests 1.7x, against 1.8x and 2.5x without (docs/benchmarks.md); one request alone gains nothing. The price is the memory of those weights twice (about 7.6 GB more for the real
      * model, counted by the memory check). bf16 on the CPU without quantization only: {@link #build()} refuses
-     * other combinations.
+     * other combinations, and CPUs on which oneDNN cannot pack bf16 weights (without AVX-512 BW/VL/DQ or
+     * AVX-NE-CONVERT) with an {@link IllegalStateException}.
      *
      * @param packed true for packed decode weights
      * @return this builder
@@ -411,7 +415,8 @@ public final class Phi3VisionBuilder {
      *
      * @return the model
      * @throws IllegalStateException if neither a folder nor an id was given, or the estimate does
-     *     not fit (the message lists the parts and a context that fits)
+     *     not fit (the message lists the parts and a context that fits), or this CPU cannot run an option
+     *     ({@link #packedDecodeWeights})
      * @throws IllegalArgumentException if {@code maxContext} exceeds {@code max_position_embeddings} or
      *     {@code maxPromptTokens} exceeds {@code maxContext}
      */

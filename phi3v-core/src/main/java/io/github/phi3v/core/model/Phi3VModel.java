@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.runtime.TorchRuntime;
@@ -82,7 +83,8 @@ public final class Phi3VModel implements AutoCloseable {
      * @throws io.github.phi3v.core.config.InvalidConfigException for a bad config.json
      * @throws io.github.phi3v.core.weights.InvalidCheckpointException for a malformed checkpoint (also a
      *     malformed quantized tensor of a pre-quantized folder, see {@link QuantizedCheckpoint})
-     * @throws IllegalStateException if CUDA is requested but not available
+     * @throws IllegalStateException if CUDA is requested but not available, or packed decode weights on a CPU
+     *     whose bf16 weights oneDNN cannot pack ({@link CpuFeatures#oneDnnBf16Packing()})
      * @throws IllegalArgumentException if a pre-quantized folder is loaded with another quantization
      */
     public static Phi3VModel load(Path modelDir, ModelOptions options) {
@@ -94,6 +96,11 @@ public final class Phi3VModel implements AutoCloseable {
         if (cuda && !torch.cuda_is_available()) {
             throw new IllegalStateException("device CUDA requested, but libtorch sees no CUDA device (build "
                     + "with -Pgpu for the CUDA natives and check the driver), or use device CPU");
+        }
+        if (options.packedDecodeWeights() && !cuda && !CpuFeatures.oneDnnBf16Packing()) {
+            throw new IllegalStateException("packed decode weights need oneDNN's bf16 weight packing, which needs a CPU "
+                    + "with AVX-512 BW, VL and DQ or with AVX-NE-CONVERT, and /proc/cpuinfo lists neither: load "
+                    + "without packedDecodeWeights");
         }
         Phi3VConfig config = Phi3VConfig.fromDirectory(modelDir);
         Quantization stored = QuantizedCheckpoint.of(modelDir);

@@ -1,11 +1,10 @@
 package io.github.phi3v.core.model;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 
 import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.CpuFeatures;
 
 /** The dtype weights are converted to at load and activations are computed in. */
 public enum Precision {
@@ -65,26 +64,7 @@ public enum Precision {
      * @return whether the CPU has native bf16 arithmetic (false if /proc/cpuinfo cannot be read)
      */
     public static boolean cpuHasBf16() {
-        Path cpuinfo = Path.of("/proc/cpuinfo");
-        try {
-            if (!Files.isReadable(cpuinfo)) {
-                return false;
-            }
-            for (String line : Files.readAllLines(cpuinfo)) {
-                String l = line.toLowerCase(Locale.ROOT);
-                if (l.startsWith("flags") || l.startsWith("features")) {
-                    for (String flag : l.substring(l.indexOf(':') + 1).trim().split("\\s+")) {
-                        if (flag.equals("avx512_bf16") || flag.equals("amx_bf16") || flag.equals("bf16")) {
-                            return true;
-                        }
-                    }
-                    return false;
-                }
-            }
-            return false;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
+        return CpuFeatures.has("avx512_bf16") || CpuFeatures.has("amx_bf16") || CpuFeatures.has("bf16");
     }
 
     ScalarType scalarType() {

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.NativeKernels;
+import io.github.phi3v.core.runtime.NativeKernelsOnThisCpu;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
@@ -32,8 +33,8 @@ class NativeInt4KernelTest {
     static void theLibraryIsBuiltAndLoadsHere() {
         TorchRuntime.ensureInitialized();
         // The build compiles it into the jar on Linux x86-64 (the CI platform); only a CPU without VNNI may
-        // refuse it, and then every other test here would fail on the call (not pass vacuously).
-        assertTrue(NativeKernels.available(), "native kernels unavailable: " + NativeKernels.unavailableReason());
+        // refuse it (asserted against /proc/cpuinfo), and then nothing here can run.
+        NativeKernelsOnThisCpu.require();
         assertEquals(Int4Kernel.Choice.NATIVE, Int4Kernel.Choice.preferred(ScalarType.BFloat16));
         assertEquals(Int4Kernel.Choice.ATEN, Int4Kernel.Choice.preferred(ScalarType.Float));
     }

@@ -21,8 +21,7 @@ class NativeBf16WeightMmTest {
 
     @BeforeAll
     static void nativeKernelsRun() {
-        TorchRuntime.ensureInitialized();
-        assertTrue(NativeKernels.available(), "native kernels: " + NativeKernels.unavailableReason());
+        NativeKernelsOnThisCpu.require();
     }
 
     /**

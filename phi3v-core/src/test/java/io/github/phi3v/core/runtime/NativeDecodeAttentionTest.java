@@ -28,8 +28,7 @@ class NativeDecodeAttentionTest {
 
     @BeforeAll
     static void nativeKernelsRun() {
-        TorchRuntime.ensureInitialized();
-        assertTrue(NativeKernels.available(), "native kernels: " + NativeKernels.unavailableReason());
+        NativeKernelsOnThisCpu.require();
     }
 
     /**

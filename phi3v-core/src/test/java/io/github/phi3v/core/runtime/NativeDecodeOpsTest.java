@@ -27,8 +27,7 @@ class NativeDecodeOpsTest {
 
     @BeforeAll
     static void nativeOpsRun() {
-        TorchRuntime.ensureInitialized();
-        assertTrue(NativeKernels.available(), "native kernels: " + NativeKernels.unavailableReason());
+        NativeKernelsOnThisCpu.require();
         assertTrue(NativeDecodeOps.available(), "the native RMSNorm does not match libtorch's bits");
     }
 
