@@ -11,42 +11,100 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import io.github.phi3v.core.runtime.AtenOps;
+import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.TaskBatch;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * A weight-only int8 {@code nn.Linear} (no bias) for {@link Quantization#INT8}: symmetric per-output-channel
- * quantization {@code q[o, k] = round(w[o, k] / s[o])}, {@code s[o] = max_k |w[o, k]| / 127}, applied with
- * libtorch's fbgemm kernel {@code fbgemm_linear_int8_weight_fp32_activation} (the only int8 CPU GEMM that
- * JavaCPP exposes; deprecated in PyTorch but present in 2.10). That kernel quantizes the activations per
- * tensor to uint8 on the fly and takes one weight scale, so it runs with scale 1 and the per-channel scales
- * are applied to its float32 output. The result is converted to the model dtype, like
- * {@link Modules.Linear}'s. Decode reads one byte per weight instead of two (bf16), and fbgemm's int8 GEMV
- * streams faster than the bf16 {@code linear} on CPUs without AMX.
- *
- * <p>Numerics: besides the weight rounding (≤ 0.4 % of each row's largest weight), the per-tensor uint8
- * activation quantization adds ~1.5 % relative error per layer; see the int8 tests for the effect on
- * greedy tokens.
+ * quantization {@code q[o, k] = round(w[o, k] / s[o])}, {@code s[o] = max_k |w[o, k]| / 127}, applied with one
+ * of two libtorch CPU kernels ({@link Kernel}), chosen by the CPU:
+ * <ul>
+ *   <li>{@link Kernel#FBGEMM}, {@code fbgemm_linear_int8_weight_fp32_activation} (deprecated in PyTorch but
+ *       present in 2.10), where it is exact: with AVX-512 VNNI. It quantizes the activations per tensor to
+ *       uint8 on the fly and takes one weight scale, so it runs with scale 1 and the per-channel scales are
+ *       applied to its float32 output. fbgemm's int8 GEMV streams faster than the bf16 {@code linear} on
+ *       CPUs without AMX. Besides the weight rounding (≤ 0.4 % of each row's largest weight), the uint8
+ *       activations add ~1.5 % relative error per layer.</li>
+ *   <li>{@link Kernel#ATEN}, ATen's weight-only {@code _weight_int8pack_mm}, everywhere else: activations in
+ *       the model dtype, no activation quantization, no packing at load. On CPUs without VNNI fbgemm adds
+ *       pairs of u8·s8 products into 16 bits with saturation, which clipped this model's products to 5.7-9 %
+ *       relative error (AMD EPYC with AVX2, 2026-12-07).</li>
+ * </ul>
+ * The result is converted to the model dtype, like {@link Modules.Linear}'s. Decode reads one byte per weight
+ * instead of two (bf16).
  */
 final class Int8Linear extends Modules.Linear implements QuantizedLinear {
 
+    /** The kernel a layer multiplies with. */
+    enum Kernel {
+        /** fbgemm's int8 GEMM on uint8 activations: exact only with AVX-512 VNNI. */
+        FBGEMM,
+        /** ATen's {@code _weight_int8pack_mm} on activations in the model dtype. */
+        ATEN;
+
+        /** fbgemm where its products are exact ({@link CpuFeatures#exactFbgemmInt8()}), else ATen's kernel. */
+        static Kernel preferred() {
+            return CpuFeatures.exactFbgemmInt8() ? FBGEMM : ATEN;
+        }
+    }
+
+    /**
+     * Most input rows of a float32 model {@link Kernel#ATEN}'s kernel multiplies; more (a prompt) run on the
+     * dequantized weight in float32. Measured on the {@code qkv_proj} shape ({@code Int8RowsProbe}, AMD EPYC
+     * with AVX2, docs/benchmarks.md): the kernel took 24 ms for 16 rows against 69 ms, 114 ms for 64 rows against
+     * 108 ms, 567 ms for 512 rows against 432 ms. bf16 models always run the kernel: there a bf16 GEMM on a CPU
+     * without bf16 instructions took 2.8x the kernel's time at 512 rows.
+     */
+    static final long ATEN_FLOAT32_KERNEL_ROWS = 64;
+
+    private final Kernel kernel;
+    /** FBGEMM: the packed matrix, its column offsets, a zero bias and the scalars 1 and 0; null for ATEN. */
     private final Tensor packed;
     private final Tensor colOffsets;
-    private final Tensor scales;
     private final Tensor zeroBias;
     private final Scalar one;
     private final Scalar zero;
+    /** {@code [out]}: float32 for FBGEMM (applied to its float32 output), {@link #atenKernelType} for ATEN. */
+    private final Tensor scales;
     private final ScalarType outType;
 
-    private Int8Linear(Tensor q, Tensor packed, Tensor colOffsets, Tensor scales, Tensor zeroBias, Scalar one,
+    /** A FBGEMM layer; {@code shapeOnly} stands in for the int8 matrix, which only the packed copy holds. */
+    private Int8Linear(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tensor scales, Tensor zeroBias, Scalar one,
             Scalar zero, ScalarType outType) {
-        super(q, null);
+        super(shapeOnly, null);
+        this.kernel = Kernel.FBGEMM;
         this.packed = packed;
         this.colOffsets = colOffsets;
         this.scales = scales;
         this.zeroBias = zeroBias;
         this.one = one;
         this.zero = zero;
+        this.outType = outType;
+    }
+
+    /**
+     * The activation dtype of {@link Kernel#ATEN}'s kernel for a model dtype: bf16 for float32 models too.
+     * ATen's CPU build vectorizes {@code _weight_int8pack_mm} for 16-bit activations only on CPUs without
+     * AVX-512: float32 rows took 10x as long as bf16 ones ({@code Int8RowsProbe}). Rounding the activations
+     * to bf16 adds far less error than the int8 weights (fbgemm rounds them to 8 bits).
+     */
+    static ScalarType atenKernelType(ScalarType outType) {
+        return outType == ScalarType.Float ? ScalarType.BFloat16 : outType;
+    }
+
+    /** An ATEN layer: the int8 matrix itself and its scales in {@link #atenKernelType}. */
+    private Int8Linear(Tensor q, Tensor scales, ScalarType outType) {
+        super(q, null);
+        this.kernel = Kernel.ATEN;
+        this.packed = null;
+        this.colOffsets = null;
+        this.scales = scales;
+        this.zeroBias = null;
+        this.one = null;
+        this.zero = null;
         this.outType = outType;
     }
 
@@ -68,29 +126,41 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     }
 
     /**
-     * Reads a {@code [out, in]} weight from the checkpoint and quantizes it; the full-precision copy is
-     * freed before returning, so loading needs only one matrix in float32 at a time.
+     * Loads several linears of the checkpoint: reads each one's stored form on this thread (quantizing a
+     * full-precision weight, whose float32 copy is freed before the next is read) and makes the layer for
+     * its kernel ({@link #fromStored}) on the loader's workers ({@link WeightLoader#workers}), as the next is
+     * read. fbgemm packs a matrix on one thread, which made packing half of an int8 load on a CPU with VNNI
+     * (docs/benchmarks.md); the packed layouts are the same as packing one after the other.
      *
-     * @param w the loader (owns the int8 tensors)
-     * @param name the checkpoint name of the weight
-     * @return the quantized layer
+     * @param w the loader: owns the layers' tensors, also those of layers packed before a failure
+     * @param names checkpoint names of the weights
+     * @return the layers, in the order of {@code names}
      */
-    static Int8Linear load(WeightLoader w, String name) {
-        try (InferenceScope scope = InferenceScope.open()) {
-            Int8Linear layer = quantize(w.loadTemporary(name, ScalarType.Float), name, w.dtype());
-            layer.resources().forEach(w::own);
-            return layer;
+    static List<Int8Linear> loadAll(WeightLoader w, List<String> names) {
+        ScalarType outType = w.dtype();
+        try (TaskBatch<Int8Linear> batch = TaskBatch.on(w.workers(), layer -> layer.resources().forEach(w::own))) {
+            for (String name : names) {
+                Stored s = read(w, name);
+                // The task owns s from here on and frees it once packed, on whichever thread packs it.
+                batch.submit(() -> {
+                    try (s) {
+                        return fromStored(s, outType);
+                    }
+                });
+            }
+            return batch.join();
         }
     }
 
-    /** Reads the stored form of a pre-quantized checkpoint (validated by {@link QuantizedCheckpoint}). */
-    static Int8Linear loadStored(WeightLoader w, String name) {
+    /** One weight's stored form, read or quantized from the checkpoint; owned by the caller. */
+    private static Stored read(WeightLoader w, String name) {
         try (InferenceScope scope = InferenceScope.open()) {
-            Stored s = new Stored(w.loadTemporary(name, ScalarType.Char),
-                    w.loadTemporary(name + QuantizedCheckpoint.SCALE_SUFFIX, ScalarType.Float));
-            Int8Linear layer = fromStored(s, w.dtype());
-            layer.resources().forEach(w::own);
-            return layer;
+            if (!w.preQuantized()) {
+                return toStored(w.loadTemporary(name, ScalarType.Float), name);   // its float32 copy: this scope's
+            }
+            Tensor q = w.loadTemporary(name, ScalarType.Char);
+            Tensor scale = w.loadTemporary(name + QuantizedCheckpoint.SCALE_SUFFIX, ScalarType.Float);
+            return new Stored(scope.keep(q), scope.keep(scale));
         }
     }
 
@@ -104,9 +174,14 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
      * @return the quantized layer
      */
     static Int8Linear quantize(Tensor f, String name, ScalarType outType) {
-        // The stored form is only a step here: freed once the packed layer exists, also when packing fails.
+        return quantize(f, name, outType, Kernel.preferred());
+    }
+
+    /** {@link #quantize(Tensor, String, ScalarType)} for a given kernel (tests compare the two). */
+    static Int8Linear quantize(Tensor f, String name, ScalarType outType, Kernel kernel) {
+        // The stored form is only a step here: freed once the layer exists, also when making it fails.
         try (Stored s = toStored(f, name)) {
-            return fromStored(s, outType);
+            return fromStored(s, outType, kernel);
         }
     }
 
@@ -142,13 +217,38 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
 
     /**
      * The layer from its stored form (quantized at load or read from a pre-quantized checkpoint, already
-     * validated). The layer's tensors are not owned by any scope: the caller owns {@link #resources()}.
+     * validated), on this CPU's {@linkplain Kernel#preferred() preferred kernel}. The layer's tensors are not
+     * owned by any scope: the caller owns {@link #resources()}.
      *
      * @param s the int8 matrix and its float32 scales (not modified)
      * @param outType the dtype {@link #apply} returns (the model dtype)
      * @return the layer
      */
     static Int8Linear fromStored(Stored s, ScalarType outType) {
+        return fromStored(s, outType, Kernel.preferred());
+    }
+
+    /**
+     * {@link #fromStored(Stored, ScalarType)} on a given kernel (tests compare both where both are exact).
+     *
+     * @param s the int8 matrix and its float32 scales (not modified)
+     * @param outType the model dtype
+     * @param kernel the kernel
+     * @return the layer, owned by the caller
+     */
+    static Int8Linear fromStored(Stored s, ScalarType outType, Kernel kernel) {
+        return kernel == Kernel.FBGEMM ? fbgemm(s, outType) : aten(s, outType);
+    }
+
+    private static Int8Linear aten(Stored s, ScalarType outType) {
+        try (InferenceScope scope = InferenceScope.open()) {
+            Tensor q = s.q().contiguous();                                       // [out, in], shared, read-only
+            Tensor scaleRow = s.scale().to(atenKernelType(outType)).contiguous(); // [out]
+            return new Int8Linear(scope.keep(q), scope.keep(scaleRow), outType);
+        }
+    }
+
+    private static Int8Linear fbgemm(Stored s, ScalarType outType) {
         try (InferenceScope scope = InferenceScope.open();
              ScalarTypeOptional int32 = new ScalarTypeOptional(ScalarType.Int)) {
             Tensor q = s.q();
@@ -175,20 +275,81 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
         }
     }
 
+    /** The kernel this layer multiplies with. */
+    Kernel kernel() {
+        return kernel;
+    }
+
+    /**
+     * The weight an {@link Kernel#ATEN} layer computes with, {@code q * scale} in float32 rounded once to the
+     * model dtype.
+     *
+     * @return {@code [out, in]} in the model dtype, in the caller's scope
+     * @throws IllegalStateException on a FBGEMM layer (which keeps only the packed matrix)
+     */
+    Tensor dequantized() {
+        if (kernel != Kernel.ATEN) {
+            throw new IllegalStateException("an fbgemm int8 layer keeps only fbgemm's packed matrix");
+        }
+        Tensor w = weight.to(ScalarType.Float).mul_(scales.to(ScalarType.Float).view(-1, 1));   // [out, in]
+        return outType == ScalarType.Float ? w : w.to(outType);
+    }
+
     @Override
     public List<Pointer> resources() {
-        return List.of(weight, packed, colOffsets, scales, zeroBias, one, zero);
+        return kernel == Kernel.FBGEMM ? List.of(weight, packed, colOffsets, scales, zeroBias, one, zero)
+                : List.of(weight, scales);
     }
 
-    /** Bytes one {@link #apply} of a single row streams: the int8 weights and the float32 scales. */
+    /** Bytes one {@link #apply} of a single row streams: the int8 weights and the scales. */
     @Override
     public long streamedBytes() {
-        return weight.size(0) * weight.size(1) + 4 * weight.size(0);
+        return weight.size(0) * weight.size(1) + scales.element_size() * weight.size(0);
     }
 
-    /** {@code [n, in] -> [n, out]} in the model dtype. */
+    /**
+     * ATen's {@code _weight_int8pack_mm} on any number of rows ({@link #apply} uses it up to
+     * {@link #atenKernelRows()}; the probe that chose that bound times both paths).
+     *
+     * @param x {@code [n, in]}
+     * @return {@code [n, out]} in the model dtype
+     */
+    Tensor applyKernel(Tensor x) {
+        if (kernel != Kernel.ATEN) {
+            throw new IllegalStateException("not an ATen int8 layer");
+        }
+        ScalarType type = Tensors.dtype(scales);
+        Tensor xk = Tensors.dtype(x) == type ? x : x.to(type);
+        Tensor y = AtenOps.weightInt8PackMm(xk.contiguous(), weight, scales);   // [n, out] in the kernel's dtype
+        return type == outType ? y : y.to(outType);
+    }
+
+    /**
+     * Above {@link #atenKernelRows()} rows on {@link Kernel#ATEN}: a plain layer of {@link #dequantized}, in
+     * the caller's scope, shared by the call's row blocks. Otherwise this layer.
+     */
+    @Override
+    Modules.Linear forRows(long rows) {
+        return kernel == Kernel.ATEN && rows > atenKernelRows() ? new Modules.Linear(dequantized(), null) : this;
+    }
+
+    /** Most rows {@link Kernel#ATEN}'s kernel multiplies for this model dtype ({@link #ATEN_FLOAT32_KERNEL_ROWS}). */
+    private long atenKernelRows() {
+        return outType == ScalarType.Float ? ATEN_FLOAT32_KERNEL_ROWS : Long.MAX_VALUE;
+    }
+
+    /**
+     * {@code [n, in] -> [n, out]} in the model dtype; on {@link Kernel#ATEN} above {@link #atenKernelRows()} rows
+     * through the dequantized weight ({@link #forRows} shares one between calls).
+     */
     @Override
     public Tensor apply(Tensor x) {
+        if (kernel == Kernel.ATEN) {
+            if (x.size(0) <= atenKernelRows()) {
+                return applyKernel(x);
+            }
+            return product(Tensors.dtype(x) == outType ? x : x.to(outType), dequantized(), null);
+        }
         Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
         Tensor y = torch.fbgemm_linear_int8_weight_fp32_activation(xf.contiguous(), weight, packed, colOffsets, one,
                 zero, zeroBias);                                                  // [n, out] float32, unscaled

@@ -58,7 +58,7 @@ final class Modules {
 
         /**
          * {@code x weight^T (+ bias)} as this class computes it for any weight, with the kernel choices below;
-         * also the prefill path of {@link Int4Linear} on its dequantized weight.
+         * also the prefill path of {@link Int4Linear} and {@link Int8Linear} on their dequantized weights.
          *
          * @param x {@code [..., in]}
          * @param weight {@code [out, in]}

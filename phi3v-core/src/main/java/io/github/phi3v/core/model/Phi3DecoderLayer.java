@@ -1,5 +1,7 @@
 package io.github.phi3v.core.model;
 
+import java.util.List;
+
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -67,10 +69,7 @@ final class Phi3DecoderLayer {
         inputLayernorm = new RmsNorm(w, WeightNames.decoderLayer(index, WeightNames.INPUT_LAYERNORM), cfg.rmsNormEps());
         postAttentionLayernorm = new RmsNorm(w,
                 WeightNames.decoderLayer(index, WeightNames.POST_ATTENTION_LAYERNORM), cfg.rmsNormEps());
-        projections = new Projections(linear(w, WeightNames.decoderLayer(index, WeightNames.QKV_PROJ)),
-                linear(w, WeightNames.decoderLayer(index, WeightNames.O_PROJ)),
-                linear(w, WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ)),
-                linear(w, WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ)));
+        projections = projections(w, index);
         heads = cfg.numAttentionHeads();
         kvHeads = cfg.numKeyValueHeads();
         headDim = cfg.headDim();
@@ -109,13 +108,21 @@ final class Phi3DecoderLayer {
         }
     }
 
-    /** A bias-free decoder linear: in the loader's dtype (packed if the loader says so), or quantized. */
-    private static Linear linear(WeightLoader w, String name) {
-        return switch (w.quantization()) {
-            case INT8 -> w.preQuantized() ? Int8Linear.loadStored(w, name) : Int8Linear.load(w, name);
-            case INT4 -> w.preQuantized() ? Int4Linear.loadStored(w, name) : Int4Linear.load(w, name);
-            case NONE -> w.packedDecode() ? PackedLinear.load(w, name, w.dtype()) : new Linear(w.load(name), null);
+    /** The layer's linears: in the loader's dtype (packed if the loader says so), or quantized. */
+    private static Projections projections(WeightLoader w, int index) {
+        List<String> names = List.of(WeightNames.decoderLayer(index, WeightNames.QKV_PROJ),
+                WeightNames.decoderLayer(index, WeightNames.O_PROJ),
+                WeightNames.decoderLayer(index, WeightNames.GATE_UP_PROJ),
+                WeightNames.decoderLayer(index, WeightNames.DOWN_PROJ));
+        // Read in order on this thread (a sequential stream); int8's packing runs on the load workers.
+        List<? extends Linear> l = switch (w.quantization()) {
+            case INT8 -> Int8Linear.loadAll(w, names);
+            case INT4 -> names.stream().map(n -> w.preQuantized() ? Int4Linear.loadStored(w, n)
+                    : Int4Linear.load(w, n)).toList();
+            case NONE -> names.stream().map(n -> w.packedDecode() ? PackedLinear.load(w, n, w.dtype())
+                    : new Linear(w.load(n), null)).toList();
         };
+        return new Projections(l.get(0), l.get(1), l.get(2), l.get(3));
     }
 
     /**

@@ -2,6 +2,7 @@ package io.github.phi3v.core.model;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
 
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
@@ -11,7 +12,9 @@ import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.TaskBatch;
 import io.github.phi3v.core.runtime.Tensors;
+import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.Checkpoint;
 
 import io.github.phi3v.core.weights.TensorInfo;
@@ -25,6 +28,9 @@ import io.github.phi3v.core.weights.TensorInfo;
  */
 final class WeightLoader implements AutoCloseable {
 
+    /** Most load workers: a decoder layer has four linears to pack at once. */
+    private static final int MAX_WORKERS = 4;
+
     private final Checkpoint checkpoint;
     private final ScalarType dtype;
     private final Device device;
@@ -32,6 +38,8 @@ final class WeightLoader implements AutoCloseable {
     private final boolean preQuantized;
     private final boolean packedDecode;
     private final List<Pointer> owned = new ArrayList<>();
+    /** Made on first use ({@link #workers}), shut down with the loader; null until then. */
+    private ExecutorService workers;
 
     WeightLoader(Checkpoint checkpoint, ScalarType dtype, DeviceType deviceType) {
         this(checkpoint, dtype, deviceType, Quantization.NONE, false, false);
@@ -107,6 +115,20 @@ final class WeightLoader implements AutoCloseable {
         return quantization;
     }
 
+    /**
+     * Worker threads for the load steps libtorch runs on one thread (fbgemm's int8 packing), one per
+     * libtorch intra-op thread up to {@value #MAX_WORKERS} (a layer has four linears); null when libtorch
+     * runs on one thread, which makes a {@link TaskBatch} run its tasks inline. Only the loading thread
+     * calls this and {@link #own}.
+     */
+    ExecutorService workers() {
+        int threads = Math.min(MAX_WORKERS, TorchRuntime.threads());
+        if (workers == null && threads > 1) {
+            workers = TaskBatch.newPool("phi3v-load", threads);
+        }
+        return workers;
+    }
+
     /** Registers a native object to be freed with the model. */
     <P extends Pointer> P own(P p) {
         owned.add(p);
@@ -123,6 +145,7 @@ final class WeightLoader implements AutoCloseable {
 
     /** Hands everything this loader owns to {@code target} (the model), leaving the loader empty. */
     List<Pointer> release() {
+        shutDownWorkers();
         List<Pointer> out = new ArrayList<>(owned);
         owned.clear();
         return out;
@@ -131,9 +154,18 @@ final class WeightLoader implements AutoCloseable {
     /** Frees everything still owned (used when loading fails half-way). */
     @Override
     public void close() {
+        shutDownWorkers();
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();
         }
         owned.clear();
+    }
+
+    /** The workers' tasks have all ended by now (a TaskBatch waits for its tasks), so the threads just exit. */
+    private void shutDownWorkers() {
+        if (workers != null) {
+            workers.shutdown();
+            workers = null;
+        }
     }
 }

@@ -1,16 +1,22 @@
 package io.github.phi3v.core.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.testsupport.GoldenTensors;
 
@@ -22,13 +28,14 @@ import io.github.phi3v.testsupport.GoldenTensors;
  *       {@value #DECIDED_GAP}: asserted on every prompt position of the four forward cases (719 of 5260
  *       positions qualify, 0 differ) and on the teacher-forced decode steps of the four generation cases
  *       (11 of 96 qualify, 0 differ). Wrong scales or a broken kernel change decided tokens and fail.</li>
- *   <li>each quantized linear's output within {@value #MAX_LINEAR_REL_ERROR} relative error: NOT met by
- *       the fbgemm kernel, which quantizes activations per tensor to uint8 (measured 1.31 % and 1.16 % on
- *       the real {@code qkv_proj} inputs, 0.94-1.14 % on Gaussian rows); that test is disabled with these
- *       numbers rather than given a looser bound.</li>
+ *   <li>each quantized linear's output within {@value #MAX_LINEAR_REL_ERROR} relative error: met by ATen's
+ *       {@code _weight_int8pack_mm} (0.59-0.62 % on an AMD EPYC without AVX-512, 2026-12-07), the kernel the
+ *       model runs on CPUs without AVX-512 VNNI; NOT met by fbgemm, which quantizes activations per tensor
+ *       to uint8 (measured 1.31 % and 1.16 % on the real {@code qkv_proj} inputs, 0.94-1.14 % on Gaussian
+ *       rows), and is held to its own known bound (see the test).</li>
  * </ol>
  * The token agreement counts are printed, not asserted: free running 26/96, teacher-forced 81/96 (int8 fed
- * bf16's tokens). They are low because this model's random weights leave top-2 gaps far below the ~1 %
+ * bf16's tokens) on fbgemm, 58/96 and 91/96 on ATen's kernel. They are low because this model's random weights leave top-2 gaps far below the ~1 %
  * error of 8-bit weights and activations (bf16 itself keeps only 95-98 % of float32's argmax, see
  * {@link Bf16Test}), and one flipped token changes the rest of a free-running sequence.
  */
@@ -36,7 +43,7 @@ class Int8QuantizationTest {
 
     /** Issue #20: a bf16 top-2 gap above this decides the token; int8 must then agree. */
     static final double DECIDED_GAP = QuantizationCriteria.DECIDED_GAP;
-    /** Issue #20's target for the relative error of each quantized linear's output (printed: not met yet). */
+    /** Issue #20's target for the relative error of each quantized linear's output (met by ATen's kernel). */
     static final double MAX_LINEAR_REL_ERROR = 0.01;
     /**
      * What the fbgemm int8 kernel is known to cost against a float32 {@code linear}: ~1.5 % relative error,
@@ -117,22 +124,73 @@ class Int8QuantizationTest {
 
     /**
      * Issue #20's accuracy criterion, part 2: each quantized decoder linear, applied to the activations it
-     * sees in the model ({@link QuantizationCriteria#linearErrors}), stays within the kernel's known
-     * {@value #KERNEL_REL_ERROR} relative error (issue #20's target of {@value #MAX_LINEAR_REL_ERROR} is
-     * printed: not met by per-tensor uint8 activations) of the same linear with the bf16 weights in float32.
+     * sees in the model ({@link QuantizationCriteria#linearErrors}), against the same linear with the bf16
+     * weights in float32, on both kernels:
+     * <ul>
+     *   <li>ATen's {@code _weight_int8pack_mm} (activations unquantized) within issue #20's target of
+     *       {@value #MAX_LINEAR_REL_ERROR};</li>
+     *   <li>fbgemm within its known {@value #KERNEL_REL_ERROR} (per-tensor uint8 activations) where its products
+     *       are exact (AVX-512 VNNI). Elsewhere it saturates, so it must be over that bound (else the reason
+     *       for not choosing it is gone) and must not be the kernel the model chooses.</li>
+     * </ul>
      */
     @Test
     void eachQuantizedLinearWithinTheKernelsKnownError() {
-        List<QuantizationCriteria.LinearError> errors = QuantizationCriteria.linearErrors(BF16.get(),
-                (w, name) -> Int8Linear.quantize(w, name, ScalarType.Float));
-        List<QuantizationCriteria.LinearError> over = errors.stream().filter(e -> e.error() > KERNEL_REL_ERROR).toList();
-        boolean issueTarget = errors.stream().allMatch(e -> e.error() <= MAX_LINEAR_REL_ERROR);
+        // One row per call (a decode step: the kernel, on bf16 activations for this float32 output), and all
+        // rows in one call (a prompt: the kernel up to 64 rows, the dequantized weight in float32 above).
+        List<QuantizationCriteria.LinearError> aten = QuantizationCriteria.linearErrors(BF16.get(),
+                (w, name) -> rowByRow(Int8Linear.quantize(w, name, ScalarType.Float, Int8Linear.Kernel.ATEN)));
+        List<QuantizationCriteria.LinearError> atenWhole = QuantizationCriteria.linearErrors(BF16.get(),
+                (w, name) -> Int8Linear.quantize(w, name, ScalarType.Float, Int8Linear.Kernel.ATEN));
+        List<QuantizationCriteria.LinearError> fbgemm = QuantizationCriteria.linearErrors(BF16.get(),
+                (w, name) -> Int8Linear.quantize(w, name, ScalarType.Float, Int8Linear.Kernel.FBGEMM));
+        boolean exact = CpuFeatures.exactFbgemmInt8();
         System.out.println("[Int8QuantizationTest] relative output error of each int8 linear vs bf16 weights in "
-                + "float32: " + errors + " median " + String.format("%.4f", QuantizationCriteria.median(errors))
-                + "; issue #20's target <= " + MAX_LINEAR_REL_ERROR + ": "
-                + (issueTarget ? "met" : "NOT met (per-tensor uint8 activations; see the class comment)"));
-        assertEquals(10, errors.size(), "2 layers x (qkv on real inputs + 4 linears on Gaussian rows)");
-        assertEquals(List.of(), over, "int8 linears over the kernel's known " + KERNEL_REL_ERROR + " relative error");
+                + "float32, ATen kernel: " + aten + " median " + String.format("%.4f", QuantizationCriteria.median(aten))
+                + "; fbgemm (" + (exact ? "exact products, AVX-512 VNNI" : "saturating products, no VNNI") + "): "
+                + fbgemm + " median " + String.format("%.4f", QuantizationCriteria.median(fbgemm))
+                + "; this CPU's kernel: " + Int8Linear.Kernel.preferred() + "; ATen, all rows in one call: "
+                + atenWhole);
+        assertEquals(10, aten.size(), "2 layers x (qkv on real inputs + 4 linears on Gaussian rows)");
+        assertEquals(10, fbgemm.size());
+        assertEquals(10, atenWhole.size());
+        assertEquals(List.of(), aten.stream().filter(e -> e.error() > MAX_LINEAR_REL_ERROR).toList(),
+                "ATen int8 linears over issue #20's " + MAX_LINEAR_REL_ERROR + " relative error");
+        assertEquals(List.of(), atenWhole.stream().filter(e -> e.error() > MAX_LINEAR_REL_ERROR).toList(),
+                "ATen int8 linears on whole inputs over issue #20's " + MAX_LINEAR_REL_ERROR + " relative error");
+        List<QuantizationCriteria.LinearError> fbgemmOver = fbgemm.stream()
+                .filter(e -> e.error() > KERNEL_REL_ERROR).toList();
+        if (exact) {
+            assertEquals(List.of(), fbgemmOver, "fbgemm int8 linears over the kernel's known " + KERNEL_REL_ERROR);
+            assertEquals(Int8Linear.Kernel.FBGEMM, Int8Linear.Kernel.preferred());
+        } else {
+            assertFalse(fbgemmOver.isEmpty(), "fbgemm stays within " + KERNEL_REL_ERROR + " without VNNI: " + fbgemm);
+            assertEquals(Int8Linear.Kernel.ATEN, Int8Linear.Kernel.preferred());
+        }
+    }
+
+    /** The layer applied to one row per call, as decode steps call it; the rows' results stacked. */
+    private static QuantizedLinear rowByRow(Int8Linear layer) {
+        return new QuantizedLinear() {
+            @Override
+            public Tensor apply(Tensor x) {
+                TensorVector rows = new TensorVector();
+                for (long r = 0; r < x.size(0); r++) {
+                    rows.push_back(layer.apply(x.narrow(0, r, 1)));
+                }
+                return torch.cat(rows);
+            }
+
+            @Override
+            public List<Pointer> resources() {
+                return layer.resources();
+            }
+
+            @Override
+            public long streamedBytes() {
+                return layer.streamedBytes();
+            }
+        };
     }
 
     @Test

@@ -30,7 +30,7 @@ import io.github.phi3v.core.weights.InvalidCheckpointException;
 
 /**
  * Weight-loading errors on the paths model loading takes on CPU: {@link WeightLoader#load} (read, then
- * converted to the compute dtype), {@link WeightLoader#loadTemporary} and {@link Int8Linear#load} (the
+ * converted to the compute dtype), {@link WeightLoader#loadTemporary} and {@link Int8Linear#loadAll} (the
  * float32 source of an int8 quantization). A tensor over 2 GiB and a file that shrank after the checkpoint
  * was opened are {@link InvalidCheckpointException}s naming the file and the tensor, and leave no native
  * object behind (the loader owns nothing more after a failed load).
@@ -63,7 +63,7 @@ class WeightLoaderErrorsTest {
                         w.loadTemporary(name, ScalarType.Float);
                     }
                 },
-                () -> Int8Linear.load(w, name));
+                () -> Int8Linear.loadAll(w, List.of(name)));
     }
 
     @Test
