@@ -125,7 +125,7 @@ public final class DecoderLinear implements AutoCloseable {
 
     /**
      * Bytes of weights one {@link #applyOneRow()} reads: the weight matrix in its dtype, or for int8 the
-     * int8 matrix plus the scale of each output channel (float32 for fbgemm, 16-bit for ATen's kernel).
+     * int8 matrix plus the scale of each output channel (float32, 16-bit for ATen's kernel).
      *
      * @return bytes per application
      */

@@ -14,24 +14,27 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import io.github.phi3v.core.runtime.AtenOps;
 import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeInt8Kernel;
 import io.github.phi3v.core.runtime.TaskBatch;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * A weight-only int8 {@code nn.Linear} (no bias) for {@link Quantization#INT8}: symmetric per-output-channel
  * quantization {@code q[o, k] = round(w[o, k] / s[o])}, {@code s[o] = max_k |w[o, k]| / 127}, applied with one
- * of two libtorch CPU kernels ({@link Kernel}), chosen by the CPU:
+ * of three CPU kernels ({@link Kernel}), chosen by the CPU:
  * <ul>
- *   <li>{@link Kernel#FBGEMM}, {@code fbgemm_linear_int8_weight_fp32_activation} (deprecated in PyTorch but
- *       present in 2.10), where it is exact: with AVX-512 VNNI. It quantizes the activations per tensor to
- *       uint8 on the fly and takes one weight scale, so it runs with scale 1 and the per-channel scales are
- *       applied to its float32 output. fbgemm's int8 GEMV streams faster than the bf16 {@code linear} on
- *       CPUs without AMX. Besides the weight rounding (≤ 0.4 % of each row's largest weight), the uint8
- *       activations add ~1.5 % relative error per layer.</li>
- *   <li>{@link Kernel#ATEN}, ATen's weight-only {@code _weight_int8pack_mm}, everywhere else: activations in
- *       the model dtype, no activation quantization, no packing at load. On CPUs without VNNI fbgemm adds
- *       pairs of u8·s8 products into 16 bits with saturation, which clipped this model's products to 5.7-9 %
- *       relative error (AMD EPYC with AVX2, 2026-12-07).</li>
+ *   <li>{@link Kernel#FBGEMM}, libtorch's {@code fbgemm_linear_int8_weight_fp32_activation} (deprecated in
+ *       PyTorch but present in 2.10), where it is exact: with AVX-512 VNNI. It quantizes the activations per
+ *       tensor to uint8 on the fly and takes one weight scale, so it runs with scale 1 and the per-channel
+ *       scales are applied to its float32 output. fbgemm's int8 GEMV streams faster than the bf16
+ *       {@code linear} on CPUs without AMX. Besides the weight rounding (≤ 0.4 % of each row's largest
+ *       weight), the uint8 activations add ~1.5 % relative error per layer.</li>
+ *   <li>{@link Kernel#NATIVE}, the project's AVX2 kernel ({@link NativeInt8Kernel}) on other x86-64 CPUs:
+ *       float32 activations and sums, no activation quantization, no packing at load. Without VNNI fbgemm
+ *       adds pairs of u8·s8 products into 16 bits with saturation, which clipped this model's products to
+ *       2-9 % relative error (AMD EPYC with AVX2, 2026-12-07).</li>
+ *   <li>{@link Kernel#ATEN}, ATen's weight-only {@code _weight_int8pack_mm}, where neither runs (no native
+ *       library, or {@code -Dphi3v.nativeKernels=false}): 16-bit activations, per-channel scales.</li>
  * </ul>
  * The result is converted to the model dtype, like {@link Modules.Linear}'s. Decode reads one byte per weight
  * instead of two (bf16).
@@ -42,12 +45,20 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     enum Kernel {
         /** fbgemm's int8 GEMM on uint8 activations: exact only with AVX-512 VNNI. */
         FBGEMM,
-        /** ATen's {@code _weight_int8pack_mm} on activations in the model dtype. */
+        /** {@link NativeInt8Kernel}: float32 activations, AVX2. */
+        NATIVE,
+        /** ATen's {@code _weight_int8pack_mm} on 16-bit activations ({@link #atenKernelType}). */
         ATEN;
 
-        /** fbgemm where its products are exact ({@link CpuFeatures#exactFbgemmInt8()}), else ATen's kernel. */
+        /**
+         * fbgemm where its products are exact ({@link CpuFeatures#exactFbgemmInt8()}), else the native kernel
+         * where it runs, else ATen's.
+         */
         static Kernel preferred() {
-            return CpuFeatures.exactFbgemmInt8() ? FBGEMM : ATEN;
+            if (CpuFeatures.exactFbgemmInt8()) {
+                return FBGEMM;
+            }
+            return NativeInt8Kernel.available() ? NATIVE : ATEN;
         }
     }
 
@@ -59,6 +70,8 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
      * without bf16 instructions took 2.8x the kernel's time at 512 rows.
      */
     static final long ATEN_FLOAT32_KERNEL_ROWS = 64;
+    /** Most input rows {@link Kernel#NATIVE}'s kernel multiplies; more run on the dequantized weight. */
+    static final long NATIVE_KERNEL_ROWS = Long.MAX_VALUE;
 
     private final Kernel kernel;
     /** FBGEMM: the packed matrix, its column offsets, a zero bias and the scalars 1 and 0; null for ATEN. */
@@ -95,10 +108,13 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
         return outType == ScalarType.Float ? ScalarType.BFloat16 : outType;
     }
 
-    /** An ATEN layer: the int8 matrix itself and its scales in {@link #atenKernelType}. */
-    private Int8Linear(Tensor q, Tensor scales, ScalarType outType) {
+    /**
+     * A NATIVE or ATEN layer: the int8 matrix itself and its scales (float32 for NATIVE, {@link #atenKernelType}
+     * for ATEN).
+     */
+    private Int8Linear(Kernel kernel, Tensor q, Tensor scales, ScalarType outType) {
         super(q, null);
-        this.kernel = Kernel.ATEN;
+        this.kernel = kernel;
         this.packed = null;
         this.colOffsets = null;
         this.scales = scales;
@@ -237,14 +253,22 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
      * @return the layer, owned by the caller
      */
     static Int8Linear fromStored(Stored s, ScalarType outType, Kernel kernel) {
-        return kernel == Kernel.FBGEMM ? fbgemm(s, outType) : aten(s, outType);
+        return switch (kernel) {
+            case FBGEMM -> fbgemm(s, outType);
+            // The native kernel reads rows in vectors of 8; other widths (none in Phi-3) take ATen's.
+            case NATIVE -> unpacked(s, outType, NativeInt8Kernel.multipliesRows(s.q().size(1)) ? Kernel.NATIVE
+                    : Kernel.ATEN);
+            case ATEN -> unpacked(s, outType, Kernel.ATEN);
+        };
     }
 
-    private static Int8Linear aten(Stored s, ScalarType outType) {
+    /** A NATIVE or ATEN layer: the stored matrix as it is, its scales in the kernel's dtype. */
+    private static Int8Linear unpacked(Stored s, ScalarType outType, Kernel kernel) {
         try (InferenceScope scope = InferenceScope.open()) {
             Tensor q = s.q().contiguous();                                       // [out, in], shared, read-only
-            Tensor scaleRow = s.scale().to(atenKernelType(outType)).contiguous(); // [out]
-            return new Int8Linear(scope.keep(q), scope.keep(scaleRow), outType);
+            ScalarType scaleType = kernel == Kernel.NATIVE ? ScalarType.Float : atenKernelType(outType);
+            Tensor scaleRow = s.scale().to(scaleType).contiguous();              // [out]
+            return new Int8Linear(kernel, scope.keep(q), scope.keep(scaleRow), outType);
         }
     }
 
@@ -281,14 +305,14 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     }
 
     /**
-     * The weight an {@link Kernel#ATEN} layer computes with, {@code q * scale} in float32 rounded once to the
-     * model dtype.
+     * The weight a NATIVE or ATEN layer computes with, {@code q * scale} in float32 rounded once to the model
+     * dtype.
      *
      * @return {@code [out, in]} in the model dtype, in the caller's scope
      * @throws IllegalStateException on a FBGEMM layer (which keeps only the packed matrix)
      */
     Tensor dequantized() {
-        if (kernel != Kernel.ATEN) {
+        if (kernel == Kernel.FBGEMM) {
             throw new IllegalStateException("an fbgemm int8 layer keeps only fbgemm's packed matrix");
         }
         Tensor w = weight.to(ScalarType.Float).mul_(scales.to(ScalarType.Float).view(-1, 1));   // [out, in]
@@ -308,15 +332,21 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     }
 
     /**
-     * ATen's {@code _weight_int8pack_mm} on any number of rows ({@link #apply} uses it up to
-     * {@link #atenKernelRows()}; the probe that chose that bound times both paths).
+     * The NATIVE or ATEN kernel on any number of rows ({@link #apply} uses it up to {@link #kernelRows()}; the
+     * probe that chose that bound times both paths).
      *
      * @param x {@code [n, in]}
      * @return {@code [n, out]} in the model dtype
      */
     Tensor applyKernel(Tensor x) {
+        if (kernel == Kernel.NATIVE) {
+            Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
+            Tensor y = Tensors.empty(ScalarType.Float, x.size(0), weight.size(0));              // [n, out]
+            NativeInt8Kernel.mm(xf.contiguous(), weight, scales, y);
+            return outType == ScalarType.Float ? y : y.to(outType);
+        }
         if (kernel != Kernel.ATEN) {
-            throw new IllegalStateException("not an ATen int8 layer");
+            throw new IllegalStateException("an fbgemm int8 layer has no other kernel");
         }
         ScalarType type = Tensors.dtype(scales);
         Tensor xk = Tensors.dtype(x) == type ? x : x.to(type);
@@ -325,27 +355,35 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     }
 
     /**
-     * Above {@link #atenKernelRows()} rows on {@link Kernel#ATEN}: a plain layer of {@link #dequantized}, in
-     * the caller's scope, shared by the call's row blocks. Otherwise this layer.
+     * Above {@link #kernelRows()} rows: a plain layer of {@link #dequantized}, in the caller's scope, shared by
+     * the call's row blocks. Otherwise this layer.
      */
     @Override
     Modules.Linear forRows(long rows) {
-        return kernel == Kernel.ATEN && rows > atenKernelRows() ? new Modules.Linear(dequantized(), null) : this;
-    }
-
-    /** Most rows {@link Kernel#ATEN}'s kernel multiplies for this model dtype ({@link #ATEN_FLOAT32_KERNEL_ROWS}). */
-    private long atenKernelRows() {
-        return outType == ScalarType.Float ? ATEN_FLOAT32_KERNEL_ROWS : Long.MAX_VALUE;
+        return rows > kernelRows() ? new Modules.Linear(dequantized(), null) : this;
     }
 
     /**
-     * {@code [n, in] -> [n, out]} in the model dtype; on {@link Kernel#ATEN} above {@link #atenKernelRows()} rows
-     * through the dequantized weight ({@link #forRows} shares one between calls).
+     * Most rows this layer's kernel multiplies; more run on the dequantized weight. fbgemm takes any; ATen's
+     * kernel for a float32 model {@link #ATEN_FLOAT32_KERNEL_ROWS}, for a bf16 model any; the native kernel
+     * {@link #NATIVE_KERNEL_ROWS}.
+     */
+    private long kernelRows() {
+        return switch (kernel) {
+            case FBGEMM -> Long.MAX_VALUE;
+            case NATIVE -> NATIVE_KERNEL_ROWS;
+            case ATEN -> outType == ScalarType.Float ? ATEN_FLOAT32_KERNEL_ROWS : Long.MAX_VALUE;
+        };
+    }
+
+    /**
+     * {@code [n, in] -> [n, out]} in the model dtype; above {@link #kernelRows()} rows through the dequantized
+     * weight ({@link #forRows} shares one between calls).
      */
     @Override
     public Tensor apply(Tensor x) {
-        if (kernel == Kernel.ATEN) {
-            if (x.size(0) <= atenKernelRows()) {
+        if (kernel != Kernel.FBGEMM) {
+            if (x.size(0) <= kernelRows()) {
                 return applyKernel(x);
             }
             return product(Tensors.dtype(x) == outType ? x : x.to(outType), dequantized(), null);

@@ -44,6 +44,8 @@ public final class NativeKernels {
 
     private static volatile Boolean available;
     private static volatile String unavailableReason;
+    /** Whether the library is loaded, also on a CPU without AVX-512 ({@link NativeInt8Kernel} needs AVX2 only). */
+    private static volatile boolean loaded;
 
     private NativeKernels() {
     }
@@ -65,6 +67,17 @@ public final class NativeKernels {
             }
         }
         return a;
+    }
+
+    /**
+     * Whether the library is loaded (its AVX-512 kernels may still be unavailable on this CPU): the condition
+     * for kernels of the same library that need less, {@link NativeInt8Kernel}. Loads it at the first call.
+     *
+     * @return true if the library is loaded
+     */
+    static boolean libraryLoaded() {
+        available();
+        return loaded;
     }
 
     /**
@@ -96,6 +109,7 @@ public final class NativeKernels {
             }
             Path cache = org.bytedeco.javacpp.Loader.getCacheDir().toPath();
             System.load(extract(resource, cache).toAbsolutePath().toString());
+            loaded = true;
             if (cpuSupported() == 0) {
                 unavailableReason = "this CPU lacks AVX-512 (F, BW, VL) with VNNI";
                 return false;

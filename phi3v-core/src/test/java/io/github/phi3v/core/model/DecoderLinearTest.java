@@ -14,12 +14,12 @@ class DecoderLinearTest {
     void countsTheBytesEachKernelStreams() {
         try (DecoderLinear bf16 = DecoderLinear.random(8, 4, Precision.BFLOAT16, Quantization.NONE);
              DecoderLinear f32 = DecoderLinear.random(8, 4, Precision.FLOAT32, Quantization.NONE);
-             DecoderLinear int8 = DecoderLinear.random(8, 4, Precision.BFLOAT16, Quantization.INT8)) {
+             DecoderLinear int8 = DecoderLinear.random(8, 16, Precision.BFLOAT16, Quantization.INT8)) {
             assertEquals(8 * 4 * 2, bf16.streamedBytes());
             assertEquals(8 * 4 * 4, f32.streamedBytes());
-            // int8 matrix + a scale per row: float32 for fbgemm, in the kernel's dtype (bf16 here) for ATen's
-            int scaleBytes = Int8Linear.Kernel.preferred() == Int8Linear.Kernel.FBGEMM ? 4 : 2;
-            assertEquals(8 * 4 + 8 * scaleBytes, int8.streamedBytes());
+            // int8 matrix + a scale per row: float32 for fbgemm and the native kernel, bf16 here for ATen's
+            int scaleBytes = Int8Linear.Kernel.preferred() == Int8Linear.Kernel.ATEN ? 2 : 4;
+            assertEquals(8 * 16 + 8 * scaleBytes, int8.streamedBytes());
             for (int i = 0; i < 3; i++) {
                 bf16.applyOneRow();
                 f32.applyOneRow();
