@@ -74,7 +74,10 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     static final long NATIVE_KERNEL_ROWS = Long.MAX_VALUE;
 
     private final Kernel kernel;
-    /** FBGEMM: the packed matrix, its column offsets, a zero bias and the scalars 1 and 0; null for ATEN. */
+    /**
+     * FBGEMM: fbgemm's packed matrix, with its column offsets, a zero bias and the scalars 1 and 0; NATIVE: the
+     * matrix in {@link NativeInt8Kernel#pack}'s layout (the others null); ATEN: all null.
+     */
     private final Tensor packed;
     private final Tensor colOffsets;
     private final Tensor zeroBias;
@@ -109,13 +112,14 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     }
 
     /**
-     * A NATIVE or ATEN layer: the int8 matrix itself and its scales (float32 for NATIVE, {@link #atenKernelType}
-     * for ATEN).
+     * A NATIVE or ATEN layer: ATEN holds the int8 matrix itself as its weight, NATIVE a shape-only view and the
+     * matrix in {@link NativeInt8Kernel#pack}'s layout; scales float32 for NATIVE, {@link #atenKernelType} for
+     * ATEN.
      */
-    private Int8Linear(Kernel kernel, Tensor q, Tensor scales, ScalarType outType) {
-        super(q, null);
+    private Int8Linear(Kernel kernel, Tensor weight, Tensor packed, Tensor scales, ScalarType outType) {
+        super(weight, null);
         this.kernel = kernel;
-        this.packed = null;
+        this.packed = packed;
         this.colOffsets = null;
         this.scales = scales;
         this.zeroBias = null;
@@ -255,20 +259,32 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     static Int8Linear fromStored(Stored s, ScalarType outType, Kernel kernel) {
         return switch (kernel) {
             case FBGEMM -> fbgemm(s, outType);
-            // The native kernel reads rows in vectors of 8; other widths (none in Phi-3) take ATen's.
-            case NATIVE -> unpacked(s, outType, NativeInt8Kernel.multipliesRows(s.q().size(1)) ? Kernel.NATIVE
-                    : Kernel.ATEN);
-            case ATEN -> unpacked(s, outType, Kernel.ATEN);
+            // The native kernel reads blocks of 4 rows in vectors of 8 columns; other shapes (none in Phi-3)
+            // take ATen's.
+            case NATIVE -> NativeInt8Kernel.multiplies(s.q().size(0), s.q().size(1)) ? nativeLayer(s, outType)
+                    : aten(s, outType);
+            case ATEN -> aten(s, outType);
         };
     }
 
-    /** A NATIVE or ATEN layer: the stored matrix as it is, its scales in the kernel's dtype. */
-    private static Int8Linear unpacked(Stored s, ScalarType outType, Kernel kernel) {
+    /** An ATEN layer: the stored matrix as it is (shared), its scales in {@link #atenKernelType}. */
+    private static Int8Linear aten(Stored s, ScalarType outType) {
         try (InferenceScope scope = InferenceScope.open()) {
             Tensor q = s.q().contiguous();                                       // [out, in], shared, read-only
-            ScalarType scaleType = kernel == Kernel.NATIVE ? ScalarType.Float : atenKernelType(outType);
-            Tensor scaleRow = s.scale().to(scaleType).contiguous();              // [out]
-            return new Int8Linear(kernel, scope.keep(q), scope.keep(scaleRow), outType);
+            Tensor scaleRow = s.scale().to(atenKernelType(outType)).contiguous(); // [out]
+            return new Int8Linear(Kernel.ATEN, scope.keep(q), null, scope.keep(scaleRow), outType);
+        }
+    }
+
+    /** A NATIVE layer: the matrix in the kernel's layout, float32 scales; a shape-only view stands for q. */
+    private static Int8Linear nativeLayer(Stored s, ScalarType outType) {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
+            Tensor packedQ = NativeInt8Kernel.pack(s.q());                      // [out/4, in/8, 4, 8]
+            Tensor scaleRow = s.scale().to(ScalarType.Float).contiguous();       // [out]
+            Tensor shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(s.q().size(0), s.q().size(1));
+            return new Int8Linear(Kernel.NATIVE, scope.keep(shapeOnly), scope.keep(packedQ), scope.keep(scaleRow),
+                    outType);
         }
     }
 
@@ -315,14 +331,18 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
         if (kernel == Kernel.FBGEMM) {
             throw new IllegalStateException("an fbgemm int8 layer keeps only fbgemm's packed matrix");
         }
-        Tensor w = weight.to(ScalarType.Float).mul_(scales.to(ScalarType.Float).view(-1, 1));   // [out, in]
+        Tensor q = kernel == Kernel.NATIVE ? NativeInt8Kernel.unpack(packed) : weight;         // [out, in]
+        Tensor w = q.to(ScalarType.Float).mul_(scales.to(ScalarType.Float).view(-1, 1));        // [out, in]
         return outType == ScalarType.Float ? w : w.to(outType);
     }
 
     @Override
     public List<Pointer> resources() {
-        return kernel == Kernel.FBGEMM ? List.of(weight, packed, colOffsets, scales, zeroBias, one, zero)
-                : List.of(weight, scales);
+        return switch (kernel) {
+            case FBGEMM -> List.of(weight, packed, colOffsets, scales, zeroBias, one, zero);
+            case NATIVE -> List.of(weight, packed, scales);
+            case ATEN -> List.of(weight, scales);
+        };
     }
 
     /** Bytes one {@link #apply} of a single row streams: the int8 weights and the scales. */
@@ -342,7 +362,7 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
         if (kernel == Kernel.NATIVE) {
             Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
             Tensor y = Tensors.empty(ScalarType.Float, x.size(0), weight.size(0));              // [n, out]
-            NativeInt8Kernel.mm(xf.contiguous(), weight, scales, y);
+            NativeInt8Kernel.mm(xf.contiguous(), packed, scales, y);
             return outType == ScalarType.Float ? y : y.to(outType);
         }
         if (kernel != Kernel.ATEN) {
