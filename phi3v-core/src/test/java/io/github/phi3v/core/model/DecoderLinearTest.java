@@ -18,7 +18,7 @@ class DecoderLinearTest {
             assertEquals(8 * 4 * 2, bf16.streamedBytes());
             assertEquals(8 * 4 * 4, f32.streamedBytes());
             // int8 matrix + a scale per row: float32 for fbgemm and the native kernel, bf16 here for ATen's
-            int scaleBytes = Int8Linear.Kernel.preferred() == Int8Linear.Kernel.ATEN ? 2 : 4;
+            int scaleBytes = Int8Kernel.Choice.preferred() == Int8Kernel.Choice.ATEN ? 2 : 4;
             assertEquals(8 * 16 + 8 * scaleBytes, int8.streamedBytes());
             for (int i = 0; i < 3; i++) {
                 bf16.applyOneRow();

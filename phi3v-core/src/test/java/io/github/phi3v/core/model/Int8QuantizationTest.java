@@ -138,10 +138,10 @@ class Int8QuantizationTest {
      */
     @Test
     void eachQuantizedLinearWithinTheKernelsKnownError() {
-        List<Int8Linear.Kernel> unquantized = NativeInt8Kernel.available()
-                ? List.of(Int8Linear.Kernel.NATIVE, Int8Linear.Kernel.ATEN) : List.of(Int8Linear.Kernel.ATEN);
+        List<Int8Kernel.Choice> unquantized = NativeInt8Kernel.available()
+                ? List.of(Int8Kernel.Choice.NATIVE, Int8Kernel.Choice.ATEN) : List.of(Int8Kernel.Choice.ATEN);
         StringBuilder report = new StringBuilder();
-        for (Int8Linear.Kernel kernel : unquantized) {
+        for (Int8Kernel.Choice kernel : unquantized) {
             // One row per call (a decode step), and all rows in one call (a prompt).
             List<QuantizationCriteria.LinearError> rows = QuantizationCriteria.linearErrors(BF16.get(),
                     (w, name) -> rowByRow(Int8Linear.quantize(w, name, ScalarType.Float, kernel)));
@@ -158,22 +158,22 @@ class Int8QuantizationTest {
                     kernel + " int8 linears on whole inputs over issue #20's " + MAX_LINEAR_REL_ERROR);
         }
         List<QuantizationCriteria.LinearError> fbgemm = QuantizationCriteria.linearErrors(BF16.get(),
-                (w, name) -> Int8Linear.quantize(w, name, ScalarType.Float, Int8Linear.Kernel.FBGEMM));
+                (w, name) -> Int8Linear.quantize(w, name, ScalarType.Float, Int8Kernel.Choice.FBGEMM));
         boolean exact = CpuFeatures.exactFbgemmInt8();
         System.out.println("[Int8QuantizationTest] relative output error of each int8 linear vs bf16 weights in "
                 + "float32: " + report + "FBGEMM (" + (exact ? "exact products, AVX-512 VNNI" : "saturating products, "
                 + "no VNNI") + "): " + fbgemm + " median " + String.format("%.4f", QuantizationCriteria.median(fbgemm))
-                + "; this CPU's kernel: " + Int8Linear.Kernel.preferred());
+                + "; this CPU's kernel: " + Int8Kernel.Choice.preferred());
         assertEquals(10, fbgemm.size());
         List<QuantizationCriteria.LinearError> fbgemmOver = fbgemm.stream()
                 .filter(e -> e.error() > KERNEL_REL_ERROR).toList();
         if (exact) {
             assertEquals(List.of(), fbgemmOver, "fbgemm int8 linears over the kernel's known " + KERNEL_REL_ERROR);
-            assertEquals(Int8Linear.Kernel.FBGEMM, Int8Linear.Kernel.preferred());
+            assertEquals(Int8Kernel.Choice.FBGEMM, Int8Kernel.Choice.preferred());
         } else {
             assertFalse(fbgemmOver.isEmpty(), "fbgemm stays within " + KERNEL_REL_ERROR + " without VNNI: " + fbgemm);
-            assertEquals(NativeInt8Kernel.available() ? Int8Linear.Kernel.NATIVE : Int8Linear.Kernel.ATEN,
-                    Int8Linear.Kernel.preferred());
+            assertEquals(NativeInt8Kernel.available() ? Int8Kernel.Choice.NATIVE : Int8Kernel.Choice.ATEN,
+                    Int8Kernel.Choice.preferred());
         }
     }
 

@@ -14,14 +14,15 @@ import io.github.phi3v.core.runtime.NativeInt8Kernel;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * The measurements behind {@link Int8Linear#ATEN_FLOAT32_KERNEL_ROWS} and {@link Int8Linear#NATIVE_KERNEL_ROWS}:
- * for 1..512 input rows of the Phi-3 decoder's {@code qkv_proj} shape ({@code [9216, 3072]}), in float32 and
- * bf16, the time of the native int8 kernel ({@link io.github.phi3v.core.runtime.NativeInt8Kernel}, where it
- * runs) and of ATen's {@code _weight_int8pack_mm} (through {@link Int8Linear#applyKernel}: bf16 activations
- * for a float32 model) against the prompt path (the weight dequantized to the model dtype, then one GEMM; the
- * dequantization counted in every call, as a layer call pays it once), with fbgemm and the plain weight in
- * the model dtype alongside. Best of {@value #PASSES} passes after a warm-up ({@link ProbeTimer}). Not a
- * test: run by hand (docs/benchmarks.md, "int8 without AVX-512 VNNI").
+ * The measurements behind the int8 kernels' {@link Int8Kernel#maxKernelRows} (e.g.
+ * {@link AtenInt8Kernel#FLOAT32_KERNEL_ROWS}): for 1..512 input rows of the Phi-3 decoder's {@code qkv_proj}
+ * shape ({@code [9216, 3072]}), in float32 and bf16, the time of the native int8 kernel
+ * ({@link io.github.phi3v.core.runtime.NativeInt8Kernel}, where it runs) and of ATen's
+ * {@code _weight_int8pack_mm} ({@link AtenInt8Kernel#mm}: bf16 activations for a float32 model) against the
+ * prompt path (the weight dequantized to the model dtype, then one GEMM; the dequantization counted in every
+ * call, as a layer call pays it once), with fbgemm and the plain weight in the model dtype alongside. Best of
+ * {@value #PASSES} passes after a warm-up ({@link ProbeTimer}). Not a test: run by hand (docs/benchmarks.md,
+ * "int8 without AVX-512 VNNI").
  */
 public final class Int8RowsProbe {
 
@@ -50,17 +51,17 @@ public final class Int8RowsProbe {
                  TensorOptions f32 = new TensorOptions(ScalarType.Float);
                  Scalar std = new Scalar(0.02)) {
                 Tensor w = torch.randn(new long[] {out, in}, f32).mul_(std);                    // [out, in]
-                Int8Linear aten = Int8Linear.quantize(w.clone(), "probe", dtype, Int8Linear.Kernel.ATEN);
-                Int8Linear fbgemm = Int8Linear.quantize(w.clone(), "probe", dtype, Int8Linear.Kernel.FBGEMM);
+                Int8Linear aten = Int8Linear.quantize(w.clone(), "probe", dtype, Int8Kernel.Choice.ATEN);
+                Int8Linear fbgemm = Int8Linear.quantize(w.clone(), "probe", dtype, Int8Kernel.Choice.FBGEMM);
                 Int8Linear native8 = NativeInt8Kernel.available()
-                        ? Int8Linear.quantize(w.clone(), "probe", dtype, Int8Linear.Kernel.NATIVE) : null;
+                        ? Int8Linear.quantize(w.clone(), "probe", dtype, Int8Kernel.Choice.NATIVE) : null;
                 Tensor dense = w.to(dtype);
                 for (long rows : rowCounts) {
                     Tensor x = torch.randn(new long[] {rows, in}, f32).to(dtype);               // [rows, in]
                     double kernel = ProbeTimer.bestPassMillis(PASSES, CALLS, CpuMatmulBackend.Mode.ONEDNN,
-                            i -> aten.applyKernel(x)) / CALLS;
+                            i -> aten.kernel().mm(x)) / CALLS;
                     double nat = native8 == null ? Double.NaN : ProbeTimer.bestPassMillis(PASSES, CALLS,
-                            CpuMatmulBackend.Mode.ONEDNN, i -> native8.applyKernel(x)) / CALLS;
+                            CpuMatmulBackend.Mode.ONEDNN, i -> native8.kernel().mm(x)) / CALLS;
                     double prompt = ProbeTimer.bestPassMillis(PASSES, CALLS, CpuMatmulBackend.Mode.ONEDNN,
                             i -> Modules.Linear.product(x, aten.dequantized(), null)) / CALLS;
                     double fb = ProbeTimer.bestPassMillis(PASSES, CALLS, CpuMatmulBackend.Mode.ONEDNN,

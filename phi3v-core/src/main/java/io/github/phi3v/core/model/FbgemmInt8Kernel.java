@@ -1,0 +1,83 @@
+package io.github.phi3v.core.model;
+
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import io.github.phi3v.core.runtime.Tensors;
+
+/**
+ * An int8 weight for libtorch's fbgemm kernel {@code fbgemm_linear_int8_weight_fp32_activation} (the only int8
+ * CPU GEMM that JavaCPP exposes; deprecated in PyTorch but present in 2.10), used where its products are exact
+ * (AVX-512 VNNI). That kernel quantizes the activations per tensor to uint8 on the fly and takes one weight
+ * scale, so it runs with scale 1 and the per-channel scales are applied to its float32 output. Besides the
+ * weight rounding (≤ 0.4 % of each row's largest weight), the uint8 activations add ~1.5 % relative error per
+ * layer. fbgemm computes from its packed copy and reads only the shape of its weight argument, so the plain
+ * int8 matrix is dropped: a zero-stride {@code [out, in]} view of one byte stands in for it.
+ *
+ * @param shapeOnly the stand-in {@code [out, in]} weight
+ * @param packed fbgemm's packing of {@code q}
+ * @param colOffsets {@code [out]} int32: {@code Σ_k q[o, k]}
+ * @param scales {@code [out]} float32
+ * @param zeroBias {@code [out]} float32 zeros
+ * @param one the scalar 1 (weight scale)
+ * @param zero the scalar 0 (weight zero point)
+ * @param outType the layer's output dtype
+ */
+record FbgemmInt8Kernel(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tensor scales, Tensor zeroBias,
+        Scalar one, Scalar zero, ScalarType outType) implements Int8Kernel {
+
+    static FbgemmInt8Kernel of(Int8Linear.Stored s, ScalarType outType) {
+        try (ScalarTypeOptional int32 = new ScalarTypeOptional(ScalarType.Int);
+             TensorOptions f32 = new TensorOptions(ScalarType.Float);
+             TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
+            Tensor q = s.q();
+            // fbgemm's column offsets: per output channel, sum_k q[o, k] - zero_point · in (zero_point 0),
+            // summed straight into int32 (exact: |sum| <= 127 · in): no int32 copy of the whole matrix.
+            Tensor offsets = torch.sum(q, new long[] {1}, false, int32).contiguous();   // [out]
+            Tensor packed = torch.fbgemm_pack_quantized_matrix(q.contiguous());
+            Tensor scaleRow = s.scale().to(ScalarType.Float).contiguous();       // [out]
+            Tensor bias = torch.zeros(new long[] {q.size(0)}, f32);
+            Tensor shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(q.size(0), q.size(1));
+            return new FbgemmInt8Kernel(shapeOnly, packed, offsets, scaleRow, bias, new Scalar(1.0), new Scalar(0L),
+                    outType);
+        }
+    }
+
+    @Override
+    public Tensor mm(Tensor x) {
+        Tensor xf = Tensors.dtype(x) == ScalarType.Float ? x : x.to(ScalarType.Float);
+        Tensor y = torch.fbgemm_linear_int8_weight_fp32_activation(xf.contiguous(), shapeOnly, packed, colOffsets,
+                one, zero, zeroBias);                                             // [n, out] float32, unscaled
+        y.mul_(scales);                                                           // in place: per output channel
+        return outType == ScalarType.Float ? y : y.to(outType);
+    }
+
+    /** Any: fbgemm's GEMM serves prompts too. */
+    @Override
+    public long maxKernelRows() {
+        return Long.MAX_VALUE;
+    }
+
+    @Override
+    public Tensor dequantized(ScalarType type) {
+        throw new IllegalStateException("an fbgemm int8 layer keeps only fbgemm's packed matrix");
+    }
+
+    @Override
+    public List<Pointer> resources() {
+        return List.of(shapeOnly, packed, colOffsets, scales, zeroBias, one, zero);
+    }
+
+    /** The int8 weights and the float32 scales. */
+    @Override
+    public long streamedBytes() {
+        return shapeOnly.size(0) * shapeOnly.size(1) + 4 * shapeOnly.size(0);
+    }
+}
