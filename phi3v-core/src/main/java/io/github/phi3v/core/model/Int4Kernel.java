@@ -26,7 +26,9 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
         /**
          * The native kernel for bf16 activations where it runs, else ATen's. A float32 model keeps ATen's
          * kernel: its float products are exact, where the native kernel's 16-bit rounding of the activations
-         * (below a bf16 ulp, far above a float32 one) would be the largest error after the weights' own.
+         * (below a bf16 ulp, far above a float32 one) would be the largest error after the weights' own
+         * (except on CPUs without AVX-512, where ATen's kernel itself takes bf16 activations:
+         * {@link AtenInt4Kernel#kernelType}).
          *
          * @param outType the model dtype
          */
