@@ -10,20 +10,19 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.AtenOps;
-import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * An int4 weight for ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} (through {@link AtenOps}): the
- * activations enter in the model dtype ({@link #kernelType}: bf16 for a float32 model on a CPU without
- * AVX-512), each weight is converted to float and multiplied in float. The
+ * activations enter in the model dtype ({@link AtenOps#weightOnlyActivationType}: bf16 for a float32 model on
+ * a CPU without AVX-512), each weight is converted to float and multiplied in float. The
  * packed layout is the kernel's own (it depends on the instruction set and is not read back), so the stored
  * nibbles are kept next to it for {@link #dequantize}: half a byte more per weight. Used where the native
  * kernel does not run.
  *
  * @param packed the kernel's packing of the levels
  * @param scaleAndZeros {@code [groups, out, 2]} (scale, zero) pairs in the kernel's activation dtype
- *     ({@link #kernelType}), the kernel's layout
+ *     ({@link AtenOps#weightOnlyActivationType}), the kernel's layout
  * @param nibbles {@code [out, in / 2]} the stored levels
  */
 record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) implements Int4Kernel {
@@ -38,21 +37,10 @@ record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) imple
         Tensor q = torch.stack(new TensorVector(torch.bitwise_and(bytes, new Scalar(15L)),
                 torch.bitwise_right_shift(bytes, new Scalar(4L))), 2).reshape(out, in).contiguous(); // [out, in]
         Tensor packed = AtenOps.convertWeightToInt4Pack(q);
-        Tensor sz = torch.stack(new TensorVector(s.scale().t(), s.zero().t()), 2).to(kernelType(outType))
+        Tensor sz = torch.stack(new TensorVector(s.scale().t(), s.zero().t()), 2).to(AtenOps.weightOnlyActivationType(outType))
                 .contiguous();                                                                   // [g, out, 2]
         // A reference of the kernel's own to the stored nibbles: the caller's Stored may be freed right after.
         return new AtenInt4Kernel(packed, sz, s.nibbles().contiguous());
-    }
-
-    /**
-     * The activation dtype of the kernel for a model dtype: the model dtype, except bf16 for a float32 model
-     * on a CPU without AVX-512. libtorch's AVX2 build runs the kernel's float32 activations on scalar loops:
-     * a full-size float32 model decoded 0.216 tokens/s and took 318 s for a 64-token prompt, against 2.957
-     * tokens/s and 11.3 s in bf16 (AMD EPYC, docs/benchmarks.md, "Full size on the AVX2 machine"). The bf16
-     * rounding of the activations is far below the 4-bit weights' error; the output is rounded to bf16 too.
-     */
-    static ScalarType kernelType(ScalarType outType) {
-        return outType == ScalarType.Float && !CpuFeatures.has("avx512f") ? ScalarType.BFloat16 : outType;
     }
 
     @Override

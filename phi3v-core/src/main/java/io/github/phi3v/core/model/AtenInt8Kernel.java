@@ -14,12 +14,12 @@ import io.github.phi3v.core.runtime.Tensors;
  * scales, activations unquantized in 16 bits, no packing at load. The fallback where neither fbgemm (exact only
  * with AVX-512 VNNI) nor the native kernel (no native library, or {@code -Dphi3v.nativeKernels=false}) runs.
  *
- * <p>A float32 model's calls take bf16 activations and scales too ({@link #kernelType}): ATen's AVX2 build
- * vectorizes the kernel for 16-bit activations only, and float32 rows took 10x as long ({@code Int8RowsProbe}).
- * Rounding the activations to bf16 adds far less error than the int8 weights.
+ * <p>On a CPU without AVX-512 a float32 model's calls take bf16 activations and scales
+ * ({@link AtenOps#weightOnlyActivationType}): ATen's AVX2 build vectorizes the kernel for 16-bit activations
+ * only, and float32 rows took 8x as long ({@code Int8RowsProbe}).
  *
  * @param q {@code [out, in]} int8, the stored matrix (a reference of the kernel's own)
- * @param scales {@code [out]} in {@link #kernelType}
+ * @param scales {@code [out]} in {@link AtenOps#weightOnlyActivationType}
  * @param outType the layer's output dtype
  */
 record AtenInt8Kernel(Tensor q, Tensor scales, ScalarType outType) implements Int8Kernel {
@@ -35,13 +35,8 @@ record AtenInt8Kernel(Tensor q, Tensor scales, ScalarType outType) implements In
 
     static AtenInt8Kernel of(Int8Linear.Stored s, ScalarType outType) {
         Tensor q = s.q().contiguous();                                           // [out, in], shared, read-only
-        Tensor scaleRow = s.scale().to(kernelType(outType)).contiguous();        // [out]
+        Tensor scaleRow = s.scale().to(AtenOps.weightOnlyActivationType(outType)).contiguous();        // [out]
         return new AtenInt8Kernel(q, scaleRow, outType);
-    }
-
-    /** The activation dtype of the kernel for a model dtype: bf16 for float32 models too. */
-    static ScalarType kernelType(ScalarType outType) {
-        return outType == ScalarType.Float ? ScalarType.BFloat16 : outType;
     }
 
     @Override

@@ -19,9 +19,9 @@ import io.github.phi3v.core.runtime.Tensors;
  * scale, so it runs with scale 1 and the per-channel scales are applied to its float32 output. Besides the
  * weight rounding (≤ 0.4 % of each row's largest weight), the uint8 activations add ~1.5 % relative error per
  * layer. fbgemm computes from its packed copy and reads only the shape of its weight argument, so the plain
- * int8 matrix is dropped: a zero-stride {@code [out, in]} view of one byte stands in for it.
+ * int8 matrix is dropped: the layer's zero-stride {@code [out, in]} stand-in is passed instead.
  *
- * @param shapeOnly the stand-in {@code [out, in]} weight
+ * @param shapeOnly the layer's stand-in {@code [out, in]} weight, borrowed: the layer owns it
  * @param packed fbgemm's packing of {@code q}
  * @param colOffsets {@code [out]} int32: {@code Σ_k q[o, k]}
  * @param scales {@code [out]} float32
@@ -33,10 +33,9 @@ import io.github.phi3v.core.runtime.Tensors;
 record FbgemmInt8Kernel(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tensor scales, Tensor zeroBias,
         Scalar one, Scalar zero, ScalarType outType) implements Int8Kernel {
 
-    static FbgemmInt8Kernel of(Int8Linear.Stored s, ScalarType outType) {
+    static FbgemmInt8Kernel of(Int8Linear.Stored s, Tensor shapeOnly, ScalarType outType) {
         try (ScalarTypeOptional int32 = new ScalarTypeOptional(ScalarType.Int);
-             TensorOptions f32 = new TensorOptions(ScalarType.Float);
-             TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             Tensor q = s.q();
             // fbgemm's column offsets: per output channel, sum_k q[o, k] - zero_point · in (zero_point 0),
             // summed straight into int32 (exact: |sum| <= 127 · in): no int32 copy of the whole matrix.
@@ -44,7 +43,6 @@ record FbgemmInt8Kernel(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tens
             Tensor packed = torch.fbgemm_pack_quantized_matrix(q.contiguous());
             Tensor scaleRow = s.scale().to(ScalarType.Float).contiguous();       // [out]
             Tensor bias = torch.zeros(new long[] {q.size(0)}, f32);
-            Tensor shapeOnly = torch.zeros(new long[] {1, 1}, i8).expand(q.size(0), q.size(1));
             return new FbgemmInt8Kernel(shapeOnly, packed, offsets, scaleRow, bias, new Scalar(1.0), new Scalar(0L),
                     outType);
         }
@@ -72,7 +70,7 @@ record FbgemmInt8Kernel(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tens
 
     @Override
     public List<Pointer> resources() {
-        return List.of(shapeOnly, packed, colOffsets, scales, zeroBias, one, zero);
+        return List.of(packed, colOffsets, scales, zeroBias, one, zero);
     }
 
     /** The int8 weights and the float32 scales. */

@@ -28,7 +28,7 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
          * kernel: its float products are exact, where the native kernel's 16-bit rounding of the activations
          * (below a bf16 ulp, far above a float32 one) would be the largest error after the weights' own
          * (except on CPUs without AVX-512, where ATen's kernel itself takes bf16 activations:
-         * {@link AtenInt4Kernel#kernelType}).
+         * {@link io.github.phi3v.core.runtime.AtenOps#weightOnlyActivationType}).
          *
          * @param outType the model dtype
          */

@@ -68,13 +68,15 @@ sealed interface Int8Kernel permits AtenInt8Kernel, FbgemmInt8Kernel, NativeInt8
      * kernel reads blocks of 4 rows in vectors of 8 columns; other shapes (none in Phi-3) take ATen's.
      *
      * @param s the int8 matrix and its float32 scales
+     * @param shapeOnly the layer's zero-stride {@code [out, in]} stand-in for the matrix (fbgemm's call takes a
+     *     weight argument of that shape; the layer owns it)
      * @param outType the model dtype: {@link #mm}'s output
      * @param choice which kernel
      * @return the kernel's weight; its tensors belong to the caller's scope
      */
-    static Int8Kernel of(Int8Linear.Stored s, ScalarType outType, Choice choice) {
+    static Int8Kernel of(Int8Linear.Stored s, Tensor shapeOnly, ScalarType outType, Choice choice) {
         return switch (choice) {
-            case FBGEMM -> FbgemmInt8Kernel.of(s, outType);
+            case FBGEMM -> FbgemmInt8Kernel.of(s, shapeOnly, outType);
             case NATIVE -> NativeInt8Kernel.multiplies(s.q().size(0), s.q().size(1)) ? NativeInt8Weight.of(s, outType)
                     : AtenInt8Kernel.of(s, outType);
             case ATEN -> AtenInt8Kernel.of(s, outType);

@@ -174,10 +174,10 @@ final class Int8Linear extends Modules.Linear implements QuantizedLinear {
     static Int8Linear fromStored(Stored s, ScalarType outType, Int8Kernel.Choice choice) {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions i8 = new TensorOptions(ScalarType.Char)) {
-            Int8Kernel k = Int8Kernel.of(s, outType, choice);
             // Only the shape of the base class's weight is read: a zero-stride view of one byte stands in for
-            // the [out, in] matrix.
+            // the [out, in] matrix, which the kernel holds in its own form.
             Tensor shape = torch.zeros(new long[] {1, 1}, i8).expand(s.q().size(0), s.q().size(1));
+            Int8Kernel k = Int8Kernel.of(s, shape, outType, choice);
             // Kept only once nothing can fail: until here the scope frees the kernel's tensors on a fault.
             k.resources().forEach(scope::keep);
             return new Int8Linear(scope.keep(shape), k, outType);

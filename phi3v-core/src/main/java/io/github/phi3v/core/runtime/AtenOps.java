@@ -5,6 +5,7 @@ import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.IValueVector;
 import org.bytedeco.pytorch.OperatorHandle;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 
 /**
@@ -101,6 +102,22 @@ public final class AtenOps {
      */
     public static Tensor weightInt4PackMm(Tensor x, Tensor packed, long groupSize, Tensor scaleAndZeros) {
         return call(handles().int4Mm(), new IValue(x), new IValue(packed), new IValue(groupSize), new IValue(scaleAndZeros));
+    }
+
+    /**
+     * The activation dtype to give ATen's weight-only int4 and int8 kernels ({@link #weightInt4PackMm},
+     * {@link #weightInt8PackMm}) for a model dtype: the model dtype, except bf16 for a float32 model on a CPU
+     * without AVX-512. libtorch's AVX2 build vectorizes these kernels for 16-bit activations only and runs
+     * float32 ones on scalar loops: on an AMD EPYC a full-size float32 model with int4 decoded 0.216 tokens/s
+     * against 2.719 with bf16 activations, and one float32 row of int8 {@code qkv_proj} took 26.5 ms against
+     * 3.2 ms (docs/benchmarks.md, "int8 without AVX-512 VNNI" and "Full size on the AVX2 machine"). The bf16
+     * rounding of the activations (and of the kernels' bf16 output) is far below the quantized weights' error.
+     *
+     * @param modelType the model dtype
+     * @return the dtype of the activations, scales and output of the kernel call
+     */
+    public static ScalarType weightOnlyActivationType(ScalarType modelType) {
+        return modelType == ScalarType.Float && !CpuFeatures.has("avx512f") ? ScalarType.BFloat16 : modelType;
     }
 
     /**

@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.github.phi3v.core.runtime.AtenOps;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.Tensors;
 
@@ -184,7 +185,7 @@ class Int4QuantizationTest {
     /**
      * The kernel's dequantization is exactly {@code (q - 8) * scale + zero}: with float32 activations to
      * float32 rounding, and where a float32 model's kernel takes bf16 activations (CPUs without AVX-512,
-     * {@link AtenInt4Kernel#kernelType}) against the bf16-rounded activations, to the bf16 rounding of the
+     * {@link AtenOps#weightOnlyActivationType}) against the bf16-rounded activations, to the bf16 rounding of the
      * output.
      */
     @Test
@@ -205,7 +206,7 @@ class Int4QuantizationTest {
                     new org.bytedeco.pytorch.LongOptional());
             Tensor deq = q.sub(new org.bytedeco.pytorch.Scalar(8.0)).mul(scale).add(zero);   // [out, in]
             Tensor x = torch.randn(new long[] {3, 64}, f32);
-            boolean bf16Activations = AtenInt4Kernel.kernelType(ScalarType.Float) == ScalarType.BFloat16;
+            boolean bf16Activations = AtenOps.weightOnlyActivationType(ScalarType.Float) == ScalarType.BFloat16;
             Tensor xk = bf16Activations ? x.to(ScalarType.BFloat16).to(ScalarType.Float) : x;
             float[] expected = Tensors.toFloats(torch.matmul(xk, deq.t()));
             Int4Linear layer = Int4Linear.fromStored(s, ScalarType.Float);
