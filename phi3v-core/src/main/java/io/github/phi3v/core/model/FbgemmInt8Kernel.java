@@ -57,12 +57,6 @@ record FbgemmInt8Kernel(Tensor shapeOnly, Tensor packed, Tensor colOffsets, Tens
         return outType == ScalarType.Float ? y : y.to(outType);
     }
 
-    /** Any: fbgemm's GEMM serves prompts too. */
-    @Override
-    public long maxKernelRows() {
-        return Long.MAX_VALUE;
-    }
-
     @Override
     public Tensor dequantized(ScalarType type) {
         throw new IllegalStateException("an fbgemm int8 layer keeps only fbgemm's packed matrix");

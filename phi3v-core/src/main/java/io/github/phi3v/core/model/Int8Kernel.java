@@ -46,9 +46,12 @@ sealed interface Int8Kernel permits AtenInt8Kernel, FbgemmInt8Kernel, NativeInt8
 
     /**
      * Input rows up to which {@link #mm} is faster than a GEMM with the dequantized weight (a prompt's path,
-     * {@link Int8Linear}), as measured by {@code Int8RowsProbe}.
+     * {@link Int8Linear}), as measured by {@code Int8RowsProbe}: any for fbgemm (its GEMM serves prompts too)
+     * and the native kernel (faster at every measured row count up to 512).
      */
-    long maxKernelRows();
+    default long maxKernelRows() {
+        return Long.MAX_VALUE;
+    }
 
     /**
      * The weight the kernel computes with, {@code q * scale} in float32 rounded once to {@code type}.

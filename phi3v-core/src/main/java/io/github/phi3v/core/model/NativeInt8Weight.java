@@ -36,11 +36,6 @@ record NativeInt8Weight(Tensor packed, Tensor scales, ScalarType outType) implem
     }
 
     @Override
-    public long maxKernelRows() {
-        return Long.MAX_VALUE;
-    }
-
-    @Override
     public Tensor dequantized(ScalarType type) {
         Tensor w = NativeInt8Kernel.unpack(packed).to(ScalarType.Float)
                 .mul_(scales.view(-1, 1));                                                      // [out, in]
