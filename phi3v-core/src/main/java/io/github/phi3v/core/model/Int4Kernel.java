@@ -25,15 +25,19 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
 
         /**
          * The native kernel for bf16 activations where it runs, else ATen's. A float32 model keeps ATen's
-         * kernel: its float products are exact, where the native kernel's 16-bit rounding of the activations
-         * (below a bf16 ulp, far above a float32 one) would be the largest error after the weights' own
-         * (except on CPUs without AVX-512, where ATen's kernel itself takes bf16 activations:
-         * {@link io.github.phi3v.core.runtime.AtenOps#weightOnlyActivationType}).
+         * kernel where ATen multiplies float32 activations (CPUs with AVX-512): its float products are exact,
+         * where the native kernel's 16-bit rounding of the activations (below a bf16 ulp, far above a float32
+         * one) would be the largest error after the weights' own. On CPUs without AVX-512 ATen's kernel takes
+         * bf16 activations ({@link io.github.phi3v.core.runtime.AtenOps#weightOnlyActivationType}), coarser than
+         * the native kernel's rounding, so there the native kernel (its AVX2 twin) takes both dtypes.
          *
          * @param outType the model dtype
          */
         static Choice preferred(ScalarType outType) {
-            return outType == ScalarType.BFloat16 && NativeKernels.available() ? NATIVE : ATEN;
+            if (NativeKernels.available()) {
+                return outType == ScalarType.BFloat16 ? NATIVE : ATEN;
+            }
+            return NativeKernels.int4Available() ? NATIVE : ATEN;
         }
     }
 

@@ -14,7 +14,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * in float32. That rounding moves each activation by at most {@code max|x| / 65278} of its group, under
  * 1/256 of a bf16 ulp of the group's largest activation (docs/architecture.md, "Native kernels").
  * The weight is kept only in the kernel's layout ({@link NativeKernels.Int4Weight}); prompts of many rows
- * dequantize from it natively ({@link NativeKernels#int4Dequantize}).
+ * dequantize from it natively ({@link NativeKernels#int4Dequantize}). On CPUs without AVX-512 VNNI the same
+ * weight runs on the kernel's AVX2 twin, with the same results ({@link NativeKernels#int4Available()}).
  */
 record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
 
@@ -35,13 +36,17 @@ record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
     }
 
     /**
-     * 64: summed over the four linears of a decoder layer the kernel is faster up to 64 rows (51 against
-     * 57 ms) and the chunked dequantized product from 96 (67 against 77 ms; {@code Int4PrefillProbe},
-     * docs/benchmarks.md). The kernel's time grows with the rows, the product's far more slowly.
+     * With AVX-512 VNNI 64: summed over the four linears of a decoder layer the kernel is faster up to 64 rows
+     * (51 against 57 ms) and the chunked dequantized product from 96 (67 against 77 ms; {@code
+     * Int4PrefillProbe}, docs/benchmarks.md). The kernel's time grows with the rows, the product's far more
+     * slowly. The AVX2 twin has no bound: there the product would run float32 GEMMs (or bf16 ones without
+     * bf16 instructions), and the kernel was faster than the float32 GEMM itself on every Phi-3 shape up to
+     * 256 rows, the most the probe times it at (0.57-0.81x its time; docs/benchmarks.md, "int4 without
+     * AVX-512").
      */
     @Override
     public long maxKernelRows() {
-        return 64;
+        return NativeKernels.available() ? 64 : Long.MAX_VALUE;
     }
 
     @Override

@@ -27,7 +27,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
  * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
- * {@code phi3v.nativeKernels} is {@code false} (read once, at the first call). The library is loaded after
+ * {@code phi3v.nativeKernels} is {@code false} (read once, at the first call). The int4 kernel alone also runs
+ * on CPUs with AVX2 and FMA but without AVX-512 VNNI, with the same results ({@link #int4Available()}). The library is loaded after
  * libtorch so that its OpenMP dependency resolves to libtorch's own {@code libgomp.so.1}: one thread pool.
  *
  * <p>Thread-safe: the kernel keeps no state between calls; each call allocates its own scratch.
@@ -78,6 +79,18 @@ public final class NativeKernels {
     static boolean libraryLoaded() {
         available();
         return loaded;
+    }
+
+    /**
+     * Whether {@link #int4Mm} and {@link #int4Dequantize} run here: with the AVX-512 VNNI kernel where
+     * {@link #available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}: the same packed weight, the same
+     * arithmetic, the same bits) where the library is loaded and {@code /proc/cpuinfo} lists AVX2 and FMA. Loads
+     * the library at the first call.
+     *
+     * @return true if the int4 kernel runs on this machine
+     */
+    public static boolean int4Available() {
+        return available() || libraryLoaded() && CpuFeatures.has("avx2", "fma");
     }
 
     /**
@@ -236,10 +249,10 @@ public final class NativeKernels {
      * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
      * @throws IllegalArgumentException if a shape, dtype or layout does not match
      * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
-     * @throws IllegalStateException if the kernels are not {@link #available()}
+     * @throws IllegalStateException if the int4 kernel is not {@link #int4Available()}
      */
     public static void int4Mm(Tensor x, Int4Weight w, Tensor out) {
-        requireAvailable();
+        requireInt4Available();
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
@@ -256,9 +269,15 @@ public final class NativeKernels {
         if (m == 0) {
             return;
         }
-        int rc = int4Mm(x.data_ptr().address(), w.weights().data_ptr().address(), w.scales().data_ptr().address(),
-                w.zeros().data_ptr().address(), out.data_ptr().address(), m, n, k, xt == ScalarType.BFloat16,
-                TorchRuntime.threads());
+        long xp = x.data_ptr().address();
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = xt == ScalarType.BFloat16;
+        int threads = TorchRuntime.threads();
+        int rc = available() ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
         if (rc != 0) {
             throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
         }
@@ -276,10 +295,10 @@ public final class NativeKernels {
      * @param out {@code [rows, in]} bf16 or float32, contiguous, {@code firstRow + rows <= out features};
      *     overwritten
      * @throws IllegalArgumentException if {@code firstRow} or {@code out}'s shape, dtype or layout does not match
-     * @throws IllegalStateException if the kernels are not {@link #available()}
+     * @throws IllegalStateException if the int4 kernel is not {@link #int4Available()}
      */
     public static void int4Dequantize(Int4Weight w, long firstRow, Tensor out) {
-        requireAvailable();
+        requireInt4Available();
         ScalarType ot = Tensors.dtype(out);
         require(INT4, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
                 () -> "out must be bf16 or float32, found " + ot);
@@ -290,9 +309,16 @@ public final class NativeKernels {
                 "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
                 + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
         require(INT4, out.is_contiguous(), () -> "out must be contiguous");
-        int4Dequantize(w.weights().data_ptr().address(), w.scales().data_ptr().address(),
-                w.zeros().data_ptr().address(), out.data_ptr().address(), firstRow, out.size(0), w.inFeatures(),
-                ot == ScalarType.BFloat16, TorchRuntime.threads());
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = ot == ScalarType.BFloat16;
+        if (available()) {
+            int4Dequantize(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+        } else {
+            int4DequantizeAvx2(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+        }
     }
 
     /** Largest head dimension {@link #decodeAttention} takes (its query and output stay in registers). */
@@ -405,6 +431,13 @@ public final class NativeKernels {
                 + java.util.Arrays.toString(strides);
     }
 
+    private static void requireInt4Available() {
+        if (!int4Available()) {
+            throw new IllegalStateException("native int4 kernel unavailable: " + (libraryLoaded()
+                    ? "this CPU lacks AVX2 and FMA" : unavailableReason));
+        }
+    }
+
     static void requireAvailable() {
         if (!available()) {
             throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
@@ -433,4 +466,12 @@ public final class NativeKernels {
 
     private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
             boolean bf16, int threads);
+
+    /** {@link #int4Mm(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
+    private static native int int4MmAvx2(long x, long weights, long scales, long zeros, long out, long m, long n,
+            long k, boolean bf16, int threads);
+
+    /** {@link #int4Dequantize(long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
+    private static native void int4DequantizeAvx2(long weights, long scales, long zeros, long out, long firstRow,
+            long rows, long k, boolean bf16, int threads);
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.phi3v.core.runtime.AtenOps;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -38,19 +39,29 @@ class Int4QuantizationTest {
     static final double MIN_MAX_ROUNDING_ERROR = 0.078;
 
     /**
-     * The bf16 top-2 gap above which int4 agrees with bf16 on every golden forward position, on the native
-     * kernel (measured: largest mismatching gap 0.98, on an Intel CPU with AVX-512 VNNI).
+     * The bf16 top-2 gap above which int4 agrees with bf16 on every golden forward position, on a CPU with
+     * AVX-512 VNNI (measured: largest mismatching gap 0.98 on the native kernel, on an Intel CPU).
      */
     static final double INT4_DECIDED_GAP = 1.0;
     /**
-     * The same on ATen's kernel, which CPUs without AVX-512 VNNI run: it multiplies the weights converted to
-     * float, so other positions flip than on the native kernel's 16-bit activations (measured: largest
-     * mismatching gap 1.010, 35 of 713 decided positions, on an AMD EPYC with AVX2, 2026-12-07). First run
-     * then: before, the tests only ever ran the native kernel.
+     * The same on CPUs without AVX-512 VNNI. There the bf16 reference and the int4 model both run other
+     * kernels than on an AVX-512 CPU (GEMMs without bf16 instructions, libtorch's attention, lm_head and
+     * small ops instead of the native ones), so other positions flip. Measured on an AMD EPYC with AVX2
+     * (2026-12-07): largest mismatching gap 1.010, at the same position (b_two_images 1280) on ATen's int4
+     * kernel (35 of 713 decided positions) and on the native kernel's AVX2 twin (36), whose outputs equal
+     * the VNNI kernel's bit for bit ({@code NativeInt4KernelTest}): the CPU moved it, not the int4 kernel.
      */
-    static final double INT4_DECIDED_GAP_ATEN = 1.05;
-    /** Largest share of the issue's decided positions (gap > 0.5) where int4 may differ (measured 33/719). */
+    static final double INT4_DECIDED_GAP_WITHOUT_VNNI = 1.05;
+    /**
+     * Largest share of the issue's decided positions (gap > 0.5) where int4 may differ, on a CPU with AVX-512
+     * VNNI (measured 33/719). A wrong scale, zero or packing flips most of them.
+     */
     static final double MAX_MISMATCH_SHARE = 0.05;
+    /**
+     * The same without AVX-512 VNNI, for the reason of {@link #INT4_DECIDED_GAP_WITHOUT_VNNI} (measured on the
+     * AMD EPYC: 35/713 on ATen's kernel, 36/713 = 0.0505 on the native kernel's AVX2 twin).
+     */
+    static final double MAX_MISMATCH_SHARE_WITHOUT_VNNI = 0.06;
 
     /** Scales and offsets tried per group by the dense search of the 6 % test. */
     private static final int SEARCH_SCALES = 121;
@@ -67,10 +78,10 @@ class Int4QuantizationTest {
      * Issue #20's criterion (int4 argmax equals bf16's wherever bf16's top-2 gap exceeds 0.5) is NOT met on
      * this random model: the ~7 % output error of each 4-bit linear moves logits by more than 0.5 at
      * 33 of the 719 decided positions (the largest such bf16 gap 0.98). Printed with the numbers; asserted
-     * is what int4 does hold: agreement wherever bf16's gap exceeds {@value #INT4_DECIDED_GAP} (native kernel;
-     * {@value #INT4_DECIDED_GAP_ATEN} on ATen's), and at most
-     * {@value #MAX_MISMATCH_SHARE} of the decided positions differing (a wrong scale, zero or packing
-     * flips most of them).
+     * is what int4 does hold: agreement wherever bf16's gap exceeds {@value #INT4_DECIDED_GAP} (CPUs with
+     * AVX-512 VNNI; {@value #INT4_DECIDED_GAP_WITHOUT_VNNI} elsewhere), and at most
+     * {@value #MAX_MISMATCH_SHARE} ({@value #MAX_MISMATCH_SHARE_WITHOUT_VNNI}) of the decided positions
+     * differing (a wrong scale, zero or packing flips most of them).
      */
     @Test
     void int4ArgmaxEqualsBf16WhereBf16IsClearlyDecided() {
@@ -80,12 +91,12 @@ class Int4QuantizationTest {
                 QuantizationCriteria.DECIDED_GAP, d.decided(), d.positions(), d.mismatches().size(),
                 d.largestMismatchGap(), d.mismatches().isEmpty() ? "met" : "NOT met", d.mismatches(), d.report());
         assertTrue(d.decided() >= d.positions() / 10, "too few decided positions: " + d.report());
-        double decidedGap = Int4Kernel.Choice.preferred(ScalarType.BFloat16) == Int4Kernel.Choice.NATIVE
-                ? INT4_DECIDED_GAP : INT4_DECIDED_GAP_ATEN;
+        double decidedGap = NativeKernels.available() ? INT4_DECIDED_GAP : INT4_DECIDED_GAP_WITHOUT_VNNI;
         assertTrue(d.largestMismatchGap() <= decidedGap, "int4 argmax differs from bf16 where bf16's top-2 gap "
                 + "is " + d.largestMismatchGap() + " > " + decidedGap + " (" + Int4Kernel.Choice.preferred(
                 ScalarType.BFloat16) + " kernel): " + d.mismatches());
-        assertTrue(d.mismatches().size() <= MAX_MISMATCH_SHARE * d.decided(), d.mismatches().size() + " of "
+        double share = NativeKernels.available() ? MAX_MISMATCH_SHARE : MAX_MISMATCH_SHARE_WITHOUT_VNNI;
+        assertTrue(d.mismatches().size() <= share * d.decided(), d.mismatches().size() + " of "
                 + d.decided() + " decided positions differ: " + d.mismatches());
     }
 
@@ -184,9 +195,10 @@ class Int4QuantizationTest {
 
     /**
      * The kernel's dequantization is exactly {@code (q - 8) * scale + zero}: with float32 activations to
-     * float32 rounding, and where a float32 model's kernel takes bf16 activations (CPUs without AVX-512,
+     * float32 rounding; where a float32 model's kernel is ATen's taking bf16 activations (CPUs without AVX-512,
      * {@link AtenOps#weightOnlyActivationType}) against the bf16-rounded activations, to the bf16 rounding of the
-     * output.
+     * output; where it is the native kernel's AVX2 twin (the same CPUs, with the native library) to the
+     * rounding of the activations to 16-bit fixed point per group ({@code NativeInt4KernelTest}'s bound).
      */
     @Test
     void kernelComputesTheStoredDequantizedWeights() {
@@ -206,16 +218,25 @@ class Int4QuantizationTest {
                     new org.bytedeco.pytorch.LongOptional());
             Tensor deq = q.sub(new org.bytedeco.pytorch.Scalar(8.0)).mul(scale).add(zero);   // [out, in]
             Tensor x = torch.randn(new long[] {3, 64}, f32);
-            boolean bf16Activations = AtenOps.weightOnlyActivationType(ScalarType.Float) == ScalarType.BFloat16;
+            Int4Linear layer = Int4Linear.fromStored(s, ScalarType.Float);
+            boolean fixedPoint = layer.kernelChoice() == Int4Kernel.Choice.NATIVE;
+            assertEquals(fixedPoint, !NativeKernels.available() && NativeKernels.int4Available());
+            boolean bf16Activations = !fixedPoint
+                    && AtenOps.weightOnlyActivationType(ScalarType.Float) == ScalarType.BFloat16;
             Tensor xk = bf16Activations ? x.to(ScalarType.BFloat16).to(ScalarType.Float) : x;
             float[] expected = Tensors.toFloats(torch.matmul(xk, deq.t()));
-            Int4Linear layer = Int4Linear.fromStored(s, ScalarType.Float);
+            // Per output: sum over groups of (max |x| of the group / 32639 / 2) * sum |w| of the group.
+            Tensor xMax = torch.amax(torch.abs(x).view(3, 2, 32), new long[] {2}, false);     // [3, groups]
+            Tensor wSum = torch.abs(deq).view(48, 2, 32)
+                    .sum(new long[] {2}, false, new org.bytedeco.pytorch.ScalarTypeOptional());          // [48, groups]
+            float[] rounding = Tensors.toFloats(torch.matmul(xMax.div(new org.bytedeco.pytorch.Scalar(2 * 32639.0)),
+                    wSum.t()));                                                               // [3, 48]
             try {
                 float[] got = Tensors.toFloats(layer.apply(x));
                 for (int i = 0; i < expected.length; i++) {
                     // bf16 output: rounded to 8 significant bits (half an ulp, 2^-9 relative), plus float sums
                     double tolerance = bf16Activations ? Math.abs(expected[i]) / 256 + 1e-4
-                            : 1e-4 * (1 + Math.abs(expected[i]));
+                            : (fixedPoint ? rounding[i] : 0) + 1e-4 * (1 + Math.abs(expected[i]));
                     assertEquals(expected[i], got[i], tolerance, "element " + i);
                 }
             } finally {
@@ -258,13 +279,21 @@ class Int4QuantizationTest {
                 exact = Int4Linear.fromStored(s, ScalarType.Float);
             }
             try {
-                long rows = bf16.maxKernelRows() + 8;
-                assertTrue(bf16.runsKernel(1) && bf16.runsKernel(bf16.maxKernelRows()));
-                assertFalse(bf16.runsKernel(rows));
+                long threshold = bf16.maxKernelRows();
+                long rows = Math.min(threshold, 128) + 8;
+                assertTrue(bf16.runsKernel(1) && bf16.runsKernel(Math.min(threshold, 128)));
+                // Only the native kernel's AVX2 twin takes any number of rows (faster than the GEMM it would
+                // hand them to); every other kernel hands these rows to the dequantized weight.
+                boolean avx2Twin = bf16.kernelChoice() == Int4Kernel.Choice.NATIVE && !NativeKernels.available();
+                assertEquals(avx2Twin, threshold == Long.MAX_VALUE);
+                assertEquals(avx2Twin, bf16.runsKernel(rows));
                 Tensor x = torch.randn(new long[] {rows, 128}, f32).to(ScalarType.BFloat16);  // [rows, in]
-                float[] prefill = Tensors.toFloats(bf16.apply(x).to(ScalarType.Float));
+                float[] prefill = Tensors.toFloats(bf16.apply(x, false).to(ScalarType.Float));
+                float[] applied = Tensors.toFloats(bf16.apply(x).to(ScalarType.Float));
+                assertArrayEquals(avx2Twin ? Tensors.toFloats(bf16.apply(x, true).to(ScalarType.Float)) : prefill,
+                        applied, "apply takes the kernel up to maxKernelRows, the dequantized weight above");
                 float[] shared = Tensors.toFloats(bf16.forRows(rows).apply(x).to(ScalarType.Float));
-                assertArrayEquals(prefill, shared, "forRows' layer computes what apply does");
+                assertArrayEquals(applied, shared, "forRows' layer computes what apply does");
                 float[] bound = Tensors.toFloats(torch.matmul(torch.abs(x.to(ScalarType.Float)),
                         torch.abs(exact.dequantized()).t()));                                // [rows, out]
                 int differing = 0;

@@ -23,4 +23,20 @@ public final class NativeKernelsOnThisCpu {
         assumeTrue(capable, "this CPU lacks AVX-512 F/BW/VL/VNNI (" + NativeKernels.unavailableReason()
                 + "): the native kernels cannot run here");
     }
+
+    /**
+     * The same for the int4 kernel, which also runs with AVX2 and FMA ({@link NativeKernels#int4Available()}).
+     *
+     * @return whether the AVX-512 VNNI kernel (rather than its AVX2 twin) runs here
+     */
+    public static boolean requireInt4() {
+        TorchRuntime.ensureInitialized();
+        boolean vnni = CpuFeatures.has("avx512f", "avx512bw", "avx512vl", "avx512_vnni");
+        boolean capable = vnni || CpuFeatures.has("avx2", "fma");
+        assertEquals(capable, NativeKernels.int4Available(), "native int4 kernel available exactly where /proc/cpuinfo"
+                + " lists AVX-512 F/BW/VL/VNNI or AVX2 and FMA; unavailable because: " + NativeKernels.unavailableReason());
+        assertEquals(vnni, NativeKernels.available(), "AVX-512 kernels: " + NativeKernels.unavailableReason());
+        assumeTrue(capable, "this CPU lacks AVX2 and FMA: the native int4 kernel cannot run here");
+        return vnni;
+    }
 }

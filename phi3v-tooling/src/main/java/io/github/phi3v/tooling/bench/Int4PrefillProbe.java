@@ -16,10 +16,11 @@ import io.github.phi3v.core.runtime.TorchRuntime;
  * dequantized weight ({@link DecoderLinear#applyRowsDequantized}); median of {@value #REPS} calls, the
  * three interleaved per row count so all see the same machine. Prints milliseconds per call, the ratios to
  * bf16, and per shape the largest row count at which the kernel was still the faster path. The int4 kernel
- * is the one a bf16 model gets here (the native one where it runs; {@code -Dphi3v.nativeKernels=false} for
- * ATen's).
+ * is the one a model of that precision gets here (the native one where it runs; {@code
+ * -Dphi3v.nativeKernels=false} for ATen's). The first argument, if given, is the precision ({@code bfloat16},
+ * the default, or {@code float32}: then "bf16" below means the float32 weight), the others the row counts.
  *
- * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.Int4PrefillProbe</pre>
+ * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.Int4PrefillProbe [float32|bfloat16 [rows ...]]</pre>
  */
 public final class Int4PrefillProbe {
 
@@ -34,19 +35,23 @@ public final class Int4PrefillProbe {
     /**
      * Runs the comparison and prints one line per shape and row count.
      *
-     * @param args ignored
+     * @param args the precision, then row counts (both optional)
      */
     public static void main(String[] args) {
         TorchRuntime.ensureInitialized();
-        System.out.println("int4 kernel: " + (NativeKernels.available() ? "native"
-                : "ATen (" + NativeKernels.unavailableReason() + ")"));
+        Precision precision = args.length > 0 && args[0].equals("float32") ? Precision.FLOAT32 : Precision.BFLOAT16;
+        int[] rowCounts = args.length > 1
+                ? Arrays.stream(args).skip(1).mapToInt(Integer::parseInt).toArray() : ROWS;
+        System.out.println(precision + ", int4 kernel: " + (NativeKernels.int4Available() ? "native"
+                : "ATen (" + NativeKernels.unavailableReason() + ")") + "; AVX-512 kernels: "
+                + (NativeKernels.available() ? "on" : NativeKernels.unavailableReason()));
         long[][] shapes = {{9216, 3072}, {3072, 3072}, {16384, 3072}, {3072, 8192}};
         for (long[] shape : shapes) {
-            try (DecoderLinear bf16 = DecoderLinear.random(shape[0], shape[1], Precision.BFLOAT16, Quantization.NONE);
-                 DecoderLinear int4 = DecoderLinear.random(shape[0], shape[1], Precision.BFLOAT16, Quantization.INT4)) {
+            try (DecoderLinear bf16 = DecoderLinear.random(shape[0], shape[1], precision, Quantization.NONE);
+                 DecoderLinear int4 = DecoderLinear.random(shape[0], shape[1], precision, Quantization.INT4)) {
                 int kernelFasterUpTo = 0;
                 boolean kernelFaster = true;   // at every row count so far
-                for (int rows : ROWS) {
+                for (int rows : rowCounts) {
                     double tb = median(() -> bf16.applyRows(rows));
                     double td = median(() -> int4.applyRowsDequantized(rows));
                     String kernel = "not timed";
