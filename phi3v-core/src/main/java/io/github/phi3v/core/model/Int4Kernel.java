@@ -10,8 +10,8 @@ import io.github.phi3v.core.runtime.NativeKernels;
 
 /**
  * One int4 weight in the layout of the kernel that multiplies it, for {@link Int4Linear}: the project's
- * native VNNI kernel ({@link NativeInt4Kernel}) where {@link NativeKernels#available() it runs}, else ATen's
- * ({@link AtenInt4Kernel}). Both compute {@code x · ((q - 8) * scale + zero)ᵀ} from the same stored levels,
+ * native kernel ({@link NativeInt4Kernel}) where {@link NativeKernels#int4Available() it runs} (AVX-512 VNNI,
+ * or its AVX2 twin), else ATen's ({@link AtenInt4Kernel}). Both compute {@code x · ((q - 8) * scale + zero)ᵀ} from the same stored levels,
  * scales and zeros; they differ in how the activations enter the products (see each class).
  */
 sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {

@@ -21,8 +21,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * {@code w[o, k] ≈ (q[o, k] - 8) * scale[o, g] + zero[o, g]} with {@code q} in 0..15 and {@code g = k / 32}
  * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with an
  * {@link Int4Kernel}: the project's native AVX-512 VNNI kernel for bf16 models where it runs
- * ({@link NativeInt4Kernel}), else ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu}
- * ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
+ * ({@link NativeInt4Kernel}; on CPUs without AVX-512 VNNI its AVX2 twin, for bf16 and float32 models), else
+ * ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
  * bf16 scale and zero per 32 weights.
  *
  * <p>Prefill: both kernels are built for a few rows, so more than {@link Int4Kernel#maxKernelRows()} rows
@@ -240,8 +240,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      *
      * @param s the stored tensors (not modified)
      * @param outType the model dtype
-     * @param choice the kernel; {@link Int4Kernel.Choice#NATIVE} only for bf16 where
-     *     {@code NativeKernels.available()}
+     * @param choice the kernel; {@link Int4Kernel.Choice#NATIVE} only where {@code NativeKernels.int4Available()}
      * @return the layer, owned by the caller
      */
     static Int4Linear fromStored(Stored s, ScalarType outType, Int4Kernel.Choice choice) {

@@ -138,7 +138,8 @@ public final class BenchmarkRunner {
                     cpuModel(), Precision.cpuHasBf16(), memTotal(), System.getProperty("java.vm.name") + " "
                     + System.getProperty("java.version"), System.getProperty("os.name") + " "
                     + System.getProperty("os.arch"), loadStart, loadAverage(), started,
-                    NativeKernels.available() ? "on" : "off: " + NativeKernels.unavailableReason());
+                    NativeKernels.available() ? "on" : "off: " + NativeKernels.unavailableReason()
+                            + (NativeKernels.int4Available() ? " (the int4 kernel runs on AVX2)" : ""));
             return new BenchmarkReport(env, machine, options.config().toAbsolutePath().normalize().toString(),
                     dir.toString(), buildSeconds, checkpointBytes, variants);
         } finally {
