@@ -1,6 +1,6 @@
 /*
  * phi3v native kernels: the int4 weight-only linear of phi3v_kernels.c for x86-64 CPUs with AVX2 but without
- * AVX-512 VNNI, on the same packed weight (NativeKernels.packInt4) and with the same arithmetic, so it gives
+ * AVX-512 VNNI, on the same packed weight (NativeInt4Kernel.pack) and with the same arithmetic, so it gives
  * the same bits: the activations rounded to 16-bit fixed point per group of 32 columns, split into a high and
  * a low signed byte, multiplied with the 4-bit levels exactly in integers, scaled per group in float32 with
  * the same multiply-adds in the same order. Also the dequantization of that weight for prompts of many rows.
@@ -182,11 +182,11 @@ static void int4_block_tile(const uint8_t *packed, const uint16_t *scales, const
 }
 
 /*
- * out[M, N] = x[M, K] * w[N, K]^T with w in NativeKernels.packInt4's layout (N rounded up to 16 there; only the
+ * out[M, N] = x[M, K] * w[N, K]^T with w in NativeInt4Kernel.pack's layout (N rounded up to 16 there; only the
  * first N outputs are written). Returns 0, or -1 when the scratch memory could not be allocated (nothing
  * written then).
  */
-JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4MmAvx2(JNIEnv *env, jclass cls,
+JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4MmAvx2(JNIEnv *env, jclass cls,
         jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
@@ -289,7 +289,7 @@ static void dequantize_row(const uint8_t *packed, const uint16_t *scales, const 
     }
 }
 
-JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4DequantizeAvx2(JNIEnv *env, jclass cls,
+JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4DequantizeAvx2(JNIEnv *env, jclass cls,
         jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong first_row, jlong rows, jlong k,
         jboolean bf16, jint threads) {
     (void) env;

@@ -10,7 +10,7 @@
  * the activations rounded to 16-bit fixed point per group of 32 columns (two bytes each, see
  * prepared_row), summed exactly in int32, scaled per group in float32.
  *
- * Layouts: the weight as NativeKernels.packInt4 arranges it (see int4_block); x [M, K] bf16 or float32,
+ * Layouts: the weight as NativeInt4Kernel.pack arranges it (see int4_block); x [M, K] bf16 or float32,
  * contiguous; out [M, N] the same dtype, contiguous. K is a multiple of 32.
  *
  * Threads: OpenMP over blocks of 16 output rows. The library is linked against libgomp.so.1 and loaded
@@ -189,7 +189,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_cpuSuppor
  * the first N outputs are written). Returns 0, or -1 when the scratch memory could not be allocated
  * (nothing written then).
  */
-JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4Mm(JNIEnv *env, jclass cls,
+JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm(JNIEnv *env, jclass cls,
         jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
@@ -290,7 +290,7 @@ static void dequantize_block(const uint8_t *packed, const uint16_t *scales, cons
  * out[rows, K] = rows first_row .. first_row + rows - 1 of the dequantized weight of the packed layout of
  * int4_block (first_row a multiple of 16), bf16 or float32, contiguous.
  */
-JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_int4Dequantize(JNIEnv *env, jclass cls,
+JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Dequantize(JNIEnv *env, jclass cls,
         jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong first_row, jlong rows,
         jlong k, jboolean bf16, jint threads) {
     (void) env;

@@ -6,21 +6,22 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 
 /**
  * One int4 weight in the layout of the kernel that multiplies it, for {@link Int4Linear}: the project's
- * native kernel ({@link NativeInt4Kernel}) where {@link NativeKernels#int4Available() it runs} (AVX-512 VNNI,
+ * native kernel ({@link NativeInt4Weight}) where {@link NativeInt4Kernel#available() it runs} (AVX-512 VNNI,
  * or its AVX2 twin), else ATen's ({@link AtenInt4Kernel}). Both compute {@code x · ((q - 8) * scale + zero)ᵀ} from the same stored levels,
  * scales and zeros; they differ in how the activations enter the products (see each class).
  */
-sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
+sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Weight {
 
     /** Which kernel an {@link Int4Linear} is built for. */
     enum Choice {
         /** ATen's {@code _weight_int4pack_mm_for_cpu}. */
         ATEN,
-        /** {@link NativeKernels#int4Mm}. */
+        /** {@link NativeInt4Kernel#mm}. */
         NATIVE;
 
         /**
@@ -37,7 +38,7 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
             if (NativeKernels.available()) {
                 return outType == ScalarType.BFloat16 ? NATIVE : ATEN;
             }
-            return NativeKernels.int4Available() ? NATIVE : ATEN;
+            return NativeInt4Kernel.available() ? NATIVE : ATEN;
         }
     }
 
@@ -87,6 +88,6 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Kernel {
      * @return the weight, its tensors in the caller's scope
      */
     static Int4Kernel of(Int4Linear.Stored s, ScalarType outType, Choice choice) {
-        return choice == Choice.NATIVE ? NativeInt4Kernel.of(s) : AtenInt4Kernel.of(s, outType);
+        return choice == Choice.NATIVE ? NativeInt4Weight.of(s) : AtenInt4Kernel.of(s, outType);
     }
 }

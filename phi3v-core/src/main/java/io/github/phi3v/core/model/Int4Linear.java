@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -21,7 +22,7 @@ import io.github.phi3v.core.runtime.Tensors;
  * {@code w[o, k] ≈ (q[o, k] - 8) * scale[o, g] + zero[o, g]} with {@code q} in 0..15 and {@code g = k / 32}
  * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with an
  * {@link Int4Kernel}: the project's native AVX-512 VNNI kernel for bf16 models where it runs
- * ({@link NativeInt4Kernel}; on CPUs without AVX-512 VNNI its AVX2 twin, for bf16 and float32 models), else
+ * ({@link NativeInt4Weight}; on CPUs without AVX-512 VNNI its AVX2 twin, for bf16 and float32 models), else
  * ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
  * bf16 scale and zero per 32 weights.
  *
@@ -240,7 +241,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      *
      * @param s the stored tensors (not modified)
      * @param outType the model dtype
-     * @param choice the kernel; {@link Int4Kernel.Choice#NATIVE} only where {@code NativeKernels.int4Available()}
+     * @param choice the kernel; {@link Int4Kernel.Choice#NATIVE} only where {@code NativeInt4Kernel.available()}
      * @return the layer, owned by the caller
      */
     static Int4Linear fromStored(Stored s, ScalarType outType, Int4Kernel.Choice choice) {
@@ -267,7 +268,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
 
     /** Which kernel this layer runs on few rows. */
     Int4Kernel.Choice kernelChoice() {
-        return kernel instanceof NativeInt4Kernel ? Int4Kernel.Choice.NATIVE : Int4Kernel.Choice.ATEN;
+        return kernel instanceof NativeInt4Weight ? Int4Kernel.Choice.NATIVE : Int4Kernel.Choice.ATEN;
     }
 
     /**

@@ -16,22 +16,20 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The project's own native kernel library ({@code libphi3v_kernels.so}, built from
- * {@code phi3v-core/src/main/c} by the Maven build on Linux x86-64 and shipped inside the jar): the int4
- * weight-only linear for a few input rows (activations rounded to 16-bit fixed point per group of 32
- * columns, multiplied with the 4-bit levels as exact AVX-512 VNNI byte products; 1.1-1.3x the speed of
- * ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float), and the
- * dequantization of the same weight for prompts of many rows, and the attention of a bf16 decode step over
- * the KV cache (2-3x libtorch's two batched GEMVs), and a bf16 lm_head with float32 logits
- * ({@link #bf16WeightMm}; docs/architecture.md, "Native kernels"; docs/benchmarks.md). The same library holds the
- * small ops of a bf16 decoder layer, {@link NativeDecodeOps}.
+ * {@code phi3v-core/src/main/c} by the Maven build on Linux x86-64 and shipped inside the jar): its loading,
+ * and of its kernels the attention of a bf16 decode step over the KV cache (2-3x libtorch's two batched
+ * GEMVs) and a bf16 lm_head with float32 logits ({@link #bf16WeightMm}; docs/architecture.md, "Native
+ * kernels"; docs/benchmarks.md). The same library holds the int4 linear ({@link NativeInt4Kernel}), the int8
+ * linear of CPUs without AVX-512 VNNI ({@link NativeInt8Kernel}) and the small ops of a bf16 decoder layer
+ * ({@link NativeDecodeOps}).
  *
  * <p>Optional: {@link #available()} is false, and callers use ATen's kernels, when the jar carries no
  * library for this platform, the CPU lacks AVX-512 VNNI, the library cannot be loaded, or the system property
- * {@code phi3v.nativeKernels} is {@code false} (read once, at the first call). The int4 kernel alone also runs
- * on CPUs with AVX2 and FMA but without AVX-512 VNNI, with the same results ({@link #int4Available()}). The library is loaded after
- * libtorch so that its OpenMP dependency resolves to libtorch's own {@code libgomp.so.1}: one thread pool.
+ * {@code phi3v.nativeKernels} is {@code false} (read once, at the first call). The int4 and int8 linears also
+ * run on CPUs with AVX2 and FMA but without AVX-512 VNNI (their own {@code available()}). The library is loaded
+ * after libtorch so that its OpenMP dependency resolves to libtorch's own {@code libgomp.so.1}: one thread pool.
  *
- * <p>Thread-safe: the kernel keeps no state between calls; each call allocates its own scratch.
+ * <p>Thread-safe: the kernels keep no state between calls; each call allocates its own scratch.
  */
 public final class NativeKernels {
 
@@ -39,13 +37,12 @@ public final class NativeKernels {
     public static final String ENABLED_PROPERTY = "phi3v.nativeKernels";
     private static final String LIBRARY = "libphi3v_kernels.so";
     /** Names of the kernels in the messages of their refusals. */
-    private static final String INT4 = "native int4 kernel";
     private static final String ATTENTION = "native decode attention";
     private static final String BF16_WEIGHT_MM = "native bf16-weight product";
 
     private static volatile Boolean available;
     private static volatile String unavailableReason;
-    /** Whether the library is loaded, also on a CPU without AVX-512 ({@link NativeInt8Kernel} needs AVX2 only). */
+    /** Whether the library is loaded, also on a CPU without AVX-512 (the int4 and int8 linears need AVX2 only). */
     private static volatile boolean loaded;
 
     private NativeKernels() {
@@ -54,7 +51,7 @@ public final class NativeKernels {
     /**
      * Whether the native kernels run on this machine (loads the library at the first call).
      *
-     * @return true when {@link #int4Mm} may be called
+     * @return true when the AVX-512 kernels may be called
      */
     public static boolean available() {
         Boolean a = available;
@@ -72,25 +69,14 @@ public final class NativeKernels {
 
     /**
      * Whether the library is loaded (its AVX-512 kernels may still be unavailable on this CPU): the condition
-     * for kernels of the same library that need less, {@link NativeInt8Kernel}. Loads it at the first call.
+     * for kernels of the same library that need less, {@link NativeInt8Kernel} and {@link NativeInt4Kernel}'s AVX2
+     * twin. Loads it at the first call.
      *
      * @return true if the library is loaded
      */
     static boolean libraryLoaded() {
         available();
         return loaded;
-    }
-
-    /**
-     * Whether {@link #int4Mm} and {@link #int4Dequantize} run here: with the AVX-512 VNNI kernel where
-     * {@link #available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}: the same packed weight, the same
-     * arithmetic, the same bits) where the library is loaded and {@code /proc/cpuinfo} lists AVX2 and FMA. Loads
-     * the library at the first call.
-     *
-     * @return true if the int4 kernel runs on this machine
-     */
-    public static boolean int4Available() {
-        return available() || libraryLoaded() && CpuFeatures.has("avx2", "fma");
     }
 
     /**
@@ -177,147 +163,6 @@ public final class NativeKernels {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
-    }
-
-    /**
-     * An int4 weight in the native kernel's layout: output rows in blocks of 16 (the 16 lanes of one AVX-512
-     * accumulator), per block and group of 32 columns the 16 rows' 16 nibble bytes interleaved by 4-byte
-     * word, so one {@code vpdpbusd} multiplies 8 columns of 16 rows by one broadcast word of activations;
-     * the scales and zeros likewise 16 rows per group. {@code out} is rounded up to 16 with zero rows.
-     *
-     * @param weights {@code [out16 / 16, in / 32, 4, 16, 4]} uint8
-     * @param scales {@code [out16 / 16, in / 32, 16]} bf16
-     * @param zeros {@code [out16 / 16, in / 32, 16]} bf16
-     * @param outFeatures output rows before rounding
-     * @param inFeatures input columns
-     */
-    public record Int4Weight(Tensor weights, Tensor scales, Tensor zeros, long outFeatures, long inFeatures) {
-
-        /** The weight's tensors, for whoever owns them. */
-        public java.util.List<org.bytedeco.javacpp.Pointer> resources() {
-            return java.util.List.of(weights, scales, zeros);
-        }
-
-        /** Bytes one single-row product streams: the packed nibbles, scales and zeros. */
-        public long streamedBytes() {
-            return weights.numel() + 2 * (scales.numel() + zeros.numel());
-        }
-    }
-
-    /**
-     * Rearranges an int4 weight from {@code Int4Linear}'s stored layout into {@link Int4Weight}'s. Pure
-     * libtorch (works without the native library); the results are registered in the caller's scope.
-     *
-     * @param nibbles {@code [out, in / 2]} uint8: column {@code 2j} in the low nibble of byte {@code j}
-     * @param scale {@code [out, in / 32]} bf16
-     * @param zero {@code [out, in / 32]} bf16; {@code w = (q - 8) * scale + zero}
-     * @return the packed weight
-     */
-    public static Int4Weight packInt4(Tensor nibbles, Tensor scale, Tensor zero) {
-        long out = nibbles.size(0);
-        long in = nibbles.size(1) * 2;
-        long groups = in / 32;
-        long pad = (16 - out % 16) % 16;
-        long blocks = (out + pad) / 16;
-        Tensor w = padRows(nibbles, pad)                                     // [out16, in/2]
-                .view(blocks, 16, groups, 4, 4)                               // [nb, lane, g, word, byte]
-                .permute(0, 2, 3, 1, 4).contiguous();                         // [nb, g, word, lane, byte]
-        Tensor s = padRows(scale, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous(); // [nb, g, lane]
-        Tensor z = padRows(zero, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous();  // [nb, g, lane]
-        return new Int4Weight(w, s, z, out, in);
-    }
-
-    /** {@code t [rows, cols]} followed by {@code pad} zero rows. */
-    private static Tensor padRows(Tensor t, long pad) {
-        if (pad == 0) {
-            return t.contiguous();
-        }
-        try (org.bytedeco.pytorch.TensorOptions opts = new org.bytedeco.pytorch.TensorOptions(Tensors.dtype(t))) {
-            Tensor zeros = org.bytedeco.pytorch.global.torch.zeros(new long[] {pad, t.size(1)}, opts);
-            return org.bytedeco.pytorch.global.torch.cat(new org.bytedeco.pytorch.TensorVector(t, zeros), 0);
-        }
-    }
-
-    /**
-     * {@code out = x · wᵀ} for a {@link #packInt4 packed} int4 weight. The activations are rounded to 16-bit
-     * fixed point per group of 32 columns (scale {@code max |x| / 32639}), the products summed exactly in
-     * int32 and scaled per group in float32; the zeros multiply the float32 sum of each group's activations.
-     *
-     * @param x {@code [m, in]} bf16 or float32, contiguous
-     * @param w the weight
-     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
-     * @throws IllegalArgumentException if a shape, dtype or layout does not match
-     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
-     * @throws IllegalStateException if the int4 kernel is not {@link #int4Available()}
-     */
-    public static void int4Mm(Tensor x, Int4Weight w, Tensor out) {
-        requireInt4Available();
-        ScalarType xt = Tensors.dtype(x);
-        long k = w.inFeatures();
-        long n = w.outFeatures();
-        require(INT4, xt == ScalarType.BFloat16 || xt == ScalarType.Float,
-                () -> "x must be bf16 or float32, found " + xt);
-        require(INT4, x.dim() == 2 && x.size(1) == k, () -> "x must be [rows, " + k + "], found "
-                + java.util.Arrays.toString(Tensors.shape(x)));
-        require(INT4, x.is_contiguous(), () -> "x must be contiguous");
-        long m = x.size(0);
-        require(INT4, out.dim() == 2 && out.size(0) == m && out.size(1) == n && Tensors.dtype(out) == xt, () ->
-                "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
-                + java.util.Arrays.toString(Tensors.shape(out)));
-        require(INT4, out.is_contiguous(), () -> "out must be contiguous");
-        if (m == 0) {
-            return;
-        }
-        long xp = x.data_ptr().address();
-        long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
-        long op = out.data_ptr().address();
-        boolean bf16 = xt == ScalarType.BFloat16;
-        int threads = TorchRuntime.threads();
-        int rc = available() ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
-                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
-        if (rc != 0) {
-            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
-        }
-    }
-
-    /**
-     * Writes rows {@code [firstRow, firstRow + out.size(0))} of the dequantized weight {@code (q - 8) * scale +
-     * zero} of a {@link #packInt4 packed} int4 weight: exactly what dequantizing the stored form with libtorch's
-     * float32 operations and copying to {@code out}'s dtype gives (the product is exact in float32, the sum
-     * rounds once, the copy to bf16 to nearest even). For prompts of many rows, which multiply the dequantized
-     * weight with a GEMM.
-     *
-     * @param w the weight
-     * @param firstRow the first output row, a multiple of 16 (the layout's blocks)
-     * @param out {@code [rows, in]} bf16 or float32, contiguous, {@code firstRow + rows <= out features};
-     *     overwritten
-     * @throws IllegalArgumentException if {@code firstRow} or {@code out}'s shape, dtype or layout does not match
-     * @throws IllegalStateException if the int4 kernel is not {@link #int4Available()}
-     */
-    public static void int4Dequantize(Int4Weight w, long firstRow, Tensor out) {
-        requireInt4Available();
-        ScalarType ot = Tensors.dtype(out);
-        require(INT4, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
-                () -> "out must be bf16 or float32, found " + ot);
-        require(INT4, firstRow >= 0 && firstRow % 16 == 0, () ->
-                "firstRow must be a non-negative multiple of 16, got " + firstRow);
-        require(INT4, out.dim() == 2 && out.size(1) == w.inFeatures() && firstRow + out.size(0) <= w.outFeatures(),
-                () ->
-                "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
-                + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
-        require(INT4, out.is_contiguous(), () -> "out must be contiguous");
-        long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
-        long op = out.data_ptr().address();
-        boolean bf16 = ot == ScalarType.BFloat16;
-        if (available()) {
-            int4Dequantize(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
-        } else {
-            int4DequantizeAvx2(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
         }
     }
 
@@ -431,13 +276,6 @@ public final class NativeKernels {
                 + java.util.Arrays.toString(strides);
     }
 
-    private static void requireInt4Available() {
-        if (!int4Available()) {
-            throw new IllegalStateException("native int4 kernel unavailable: " + (libraryLoaded()
-                    ? "this CPU lacks AVX2 and FMA" : unavailableReason));
-        }
-    }
-
     static void requireAvailable() {
         if (!available()) {
             throw new IllegalStateException("native kernels unavailable: " + unavailableReason);
@@ -456,22 +294,9 @@ public final class NativeKernels {
 
     private static native int cpuSupported();
 
-    private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
-            long rows, long k, boolean bf16, int threads);
-
     private static native void bf16WeightMm(long x, long w, long out, long m, long n, long k, int threads);
 
     private static native int decodeAttention(long q, long keys, long values, long out, long heads, long length,
             long headDim, long headStride, float scale, int threads);
 
-    private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
-            boolean bf16, int threads);
-
-    /** {@link #int4Mm(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
-    private static native int int4MmAvx2(long x, long weights, long scales, long zeros, long out, long m, long n,
-            long k, boolean bf16, int threads);
-
-    /** {@link #int4Dequantize(long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
-    private static native void int4DequantizeAvx2(long weights, long scales, long zeros, long out, long firstRow,
-            long rows, long k, boolean bf16, int threads);
 }

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
@@ -40,7 +41,7 @@ final class Int4NativeProbe {
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16)) {
             List<AtenInt4Kernel> aten = new ArrayList<>();
-            List<NativeKernels.Int4Weight> own = new ArrayList<>();
+            List<NativeInt4Kernel.Weight> own = new ArrayList<>();
             double bytes = 0;
             Tensor firstDequantized = null;
             for (int l = 0; l < LAYERS; l++) {
@@ -48,7 +49,7 @@ final class Int4NativeProbe {
                     Tensor f = torch.randn(new long[] {shape[0], shape[1]}, f32).mul_(new Scalar(0.02));
                     Int4Linear.Stored s = Int4Linear.quantize(f, "probe");
                     aten.add(AtenInt4Kernel.of(s, ScalarType.BFloat16));
-                    NativeKernels.Int4Weight nw = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                    NativeInt4Kernel.Weight nw = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
                     own.add(nw);
                     bytes += nw.streamedBytes();
                     if (firstDequantized == null) {
@@ -62,13 +63,13 @@ final class Int4NativeProbe {
             for (int rows : rowsList) {
                 List<Tensor> xs = new ArrayList<>();
                 List<Tensor> outs = new ArrayList<>();
-                for (NativeKernels.Int4Weight w : own) {
+                for (NativeInt4Kernel.Weight w : own) {
                     xs.add(torch.randn(new long[] {rows, w.inFeatures()}, f32).to(ScalarType.BFloat16));
                     outs.add(torch.empty(new long[] {rows, w.outFeatures()}, bf16, new MemoryFormatOptional()));
                 }
                 Tensor ref = xs.get(0).to(ScalarType.Float).matmul(firstDequantized.t());
                 double eA = relErr(aten.get(0).mm(xs.get(0)), ref);
-                NativeKernels.int4Mm(xs.get(0), own.get(0), outs.get(0));
+                NativeInt4Kernel.mm(xs.get(0), own.get(0), outs.get(0));
                 double eN = relErr(outs.get(0), ref);
                 double bestA = Double.MAX_VALUE;
                 double bestN = Double.MAX_VALUE;
@@ -79,7 +80,7 @@ final class Int4NativeProbe {
                     }
                     long t1 = System.nanoTime();
                     for (int i = 0; i < own.size(); i++) {
-                        NativeKernels.int4Mm(xs.get(i), own.get(i), outs.get(i));
+                        NativeInt4Kernel.mm(xs.get(i), own.get(i), outs.get(i));
                     }
                     long t2 = System.nanoTime();
                     if (p > 0) {                                                     // pass 0 warms up

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.phi3v.core.runtime.AtenOps;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
 
@@ -220,7 +221,7 @@ class Int4QuantizationTest {
             Tensor x = torch.randn(new long[] {3, 64}, f32);
             Int4Linear layer = Int4Linear.fromStored(s, ScalarType.Float);
             boolean fixedPoint = layer.kernelChoice() == Int4Kernel.Choice.NATIVE;
-            assertEquals(fixedPoint, !NativeKernels.available() && NativeKernels.int4Available());
+            assertEquals(fixedPoint, !NativeKernels.available() && NativeInt4Kernel.available());
             boolean bf16Activations = !fixedPoint
                     && AtenOps.weightOnlyActivationType(ScalarType.Float) == ScalarType.BFloat16;
             Tensor xk = bf16Activations ? x.to(ScalarType.BFloat16).to(ScalarType.Float) : x;

@@ -14,13 +14,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.NativeKernelsOnThisCpu;
 import io.github.phi3v.core.runtime.Tensors;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * The project's native int4 kernel ({@link NativeKernels#int4Mm}, {@link NativeInt4Kernel}) against the
+ * The project's native int4 kernel ({@link NativeInt4Kernel#mm}, {@link NativeInt4Weight}) against the
  * float32 product with the dequantized weight, within the bound of what it rounds; its layout read back;
  * its argument checks. On CPUs without AVX-512 VNNI all of it runs the AVX2 twin.
  */
@@ -125,7 +126,7 @@ class NativeInt4KernelTest {
             Tensor w = torch.randn(new long[] {out, in}, f32);
             try (Int4Linear.Stored s = Int4Linear.quantize(w, "w")) {
                 Int4Linear own = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
-                NativeKernels.Int4Weight packed = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                NativeInt4Kernel.Weight packed = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
                 try {
                     Tensor exact = dequantize(s);                                            // [out, in] float32
                     // bf16 -> float32 is exact: equal floats are equal bf16 bits.
@@ -135,7 +136,7 @@ class NativeInt4KernelTest {
                     assertArrayEquals(expected, got);
 
                     Tensor rows = torch.empty(new long[] {24, in}, f32, fmt);                // rows 16 .. 39
-                    NativeKernels.int4Dequantize(packed, 16, rows);
+                    NativeInt4Kernel.dequantize(packed, 16, rows);
                     assertArrayEquals(Tensors.toFloats(exact.narrow(0, 16, 24).contiguous()), Tensors.toFloats(rows));
                 } finally {
                     own.resources().forEach(org.bytedeco.javacpp.Pointer::close);
@@ -201,7 +202,7 @@ class NativeInt4KernelTest {
             int out = 40;
             int in = 128;
             try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {out, in}, f32), "w")) {
-                NativeKernels.Int4Weight packed = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                NativeInt4Kernel.Weight packed = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
                 float[] bytes = Tensors.toFloats(s.nibbles().to(ScalarType.Float));                  // [out, in/2]
                 float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                    // [out, in/32]
                 float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
@@ -211,7 +212,7 @@ class NativeInt4KernelTest {
                         Tensor x = torch.randn(new long[] {rows, in}, f32).to(dtype);                 // [rows, in]
                         float[] xs = Tensors.toFloats(x.to(ScalarType.Float));
                         Tensor y = torch.empty(new long[] {rows, out}, new TensorOptions(dtype), fmt);
-                        NativeKernels.int4Mm(x, packed, y);
+                        NativeInt4Kernel.mm(x, packed, y);
                         float[] got = Tensors.toFloats(y.to(ScalarType.Float));
                         for (int r = 0; r < rows; r++) {
                             float[] expected = fixedPointProduct(java.util.Arrays.copyOfRange(xs, r * in, r * in + in),
@@ -306,28 +307,28 @@ class NativeInt4KernelTest {
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
             try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {16, 64}, f32), "w")) {
-                NativeKernels.Int4Weight weight = NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero());
+                NativeInt4Kernel.Weight weight = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
                 Tensor out = torch.empty(new long[] {2, 16}, bf16, fmt);
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 32}, bf16), weight, out));
+                        () -> NativeInt4Kernel.mm(torch.zeros(new long[] {2, 32}, bf16), weight, out));
                 assertTrue(e.getMessage().contains("x must be [rows, 64], found [2, 32]"), e.getMessage());
                 e = assertThrows(IllegalArgumentException.class,
-                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 64}, f32), weight, out));
+                        () -> NativeInt4Kernel.mm(torch.zeros(new long[] {2, 64}, f32), weight, out));
                 assertTrue(e.getMessage().contains("out must be [2, 16] of x's dtype Float"), e.getMessage());
                 e = assertThrows(IllegalArgumentException.class,
-                        () -> NativeKernels.int4Mm(torch.zeros(new long[] {2, 64}, bf16).t().contiguous().t(), weight,
+                        () -> NativeInt4Kernel.mm(torch.zeros(new long[] {2, 64}, bf16).t().contiguous().t(), weight,
                                 out));
                 assertTrue(e.getMessage().endsWith("x must be contiguous"), e.getMessage());
                 Tensor rows = torch.empty(new long[] {8, 64}, bf16, fmt);
-                e = assertThrows(IllegalArgumentException.class, () -> NativeKernels.int4Dequantize(weight, 8, rows));
+                e = assertThrows(IllegalArgumentException.class, () -> NativeInt4Kernel.dequantize(weight, 8, rows));
                 assertTrue(e.getMessage().contains("firstRow must be a non-negative multiple of 16, got 8"),
                         e.getMessage());
-                e = assertThrows(IllegalArgumentException.class, () -> NativeKernels.int4Dequantize(weight, 0,
+                e = assertThrows(IllegalArgumentException.class, () -> NativeInt4Kernel.dequantize(weight, 0,
                         torch.empty(new long[] {17, 64}, bf16, fmt)));
                 assertTrue(e.getMessage().contains("out must be [rows, 64] with 0 + rows <= 16, found [17, 64]"),
                         e.getMessage());
                 // No rows: nothing to compute, nothing refused.
-                NativeKernels.int4Mm(torch.zeros(new long[] {0, 64}, bf16), weight, torch.empty(new long[] {0, 16}, bf16,
+                NativeInt4Kernel.mm(torch.zeros(new long[] {0, 64}, bf16), weight, torch.empty(new long[] {0, 16}, bf16,
                         fmt));
             }
         }

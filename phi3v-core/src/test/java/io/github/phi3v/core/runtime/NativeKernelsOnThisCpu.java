@@ -25,7 +25,7 @@ public final class NativeKernelsOnThisCpu {
     }
 
     /**
-     * The same for the int4 kernel, which also runs with AVX2 and FMA ({@link NativeKernels#int4Available()}).
+     * The same for the int4 kernel, which also runs with AVX2 and FMA ({@link NativeInt4Kernel#available()}).
      *
      * @return whether the AVX-512 VNNI kernel (rather than its AVX2 twin) runs here
      */
@@ -33,7 +33,7 @@ public final class NativeKernelsOnThisCpu {
         TorchRuntime.ensureInitialized();
         boolean vnni = CpuFeatures.has("avx512f", "avx512bw", "avx512vl", "avx512_vnni");
         boolean capable = vnni || CpuFeatures.has("avx2", "fma");
-        assertEquals(capable, NativeKernels.int4Available(), "native int4 kernel available exactly where /proc/cpuinfo"
+        assertEquals(capable, NativeInt4Kernel.available(), "native int4 kernel available exactly where /proc/cpuinfo"
                 + " lists AVX-512 F/BW/VL/VNNI or AVX2 and FMA; unavailable because: " + NativeKernels.unavailableReason());
         assertEquals(vnni, NativeKernels.available(), "AVX-512 kernels: " + NativeKernels.unavailableReason());
         assumeTrue(capable, "this CPU lacks AVX2 and FMA: the native int4 kernel cannot run here");

@@ -19,13 +19,14 @@ import java.util.zip.CRC32;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
-import io.github.phi3v.core.runtime.Logits;
 import io.github.phi3v.core.model.ImageEmbeddings;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.Logits;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 import io.github.phi3v.core.weights.DType;
@@ -139,7 +140,7 @@ public final class BenchmarkRunner {
                     + System.getProperty("java.version"), System.getProperty("os.name") + " "
                     + System.getProperty("os.arch"), loadStart, loadAverage(), started,
                     NativeKernels.available() ? "on" : "off: " + NativeKernels.unavailableReason()
-                            + (NativeKernels.int4Available() ? " (the int4 kernel runs on AVX2)" : ""));
+                            + (NativeInt4Kernel.available() ? " (the int4 kernel runs on AVX2)" : ""));
             return new BenchmarkReport(env, machine, options.config().toAbsolutePath().normalize().toString(),
                     dir.toString(), buildSeconds, checkpointBytes, variants);
         } finally {

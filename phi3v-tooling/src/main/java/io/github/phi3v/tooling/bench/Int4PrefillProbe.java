@@ -6,6 +6,7 @@ import java.util.Locale;
 import io.github.phi3v.core.model.DecoderLinear;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
@@ -42,7 +43,7 @@ public final class Int4PrefillProbe {
         Precision precision = args.length > 0 && args[0].equals("float32") ? Precision.FLOAT32 : Precision.BFLOAT16;
         int[] rowCounts = args.length > 1
                 ? Arrays.stream(args).skip(1).mapToInt(Integer::parseInt).toArray() : ROWS;
-        System.out.println(precision + ", int4 kernel: " + (NativeKernels.int4Available() ? "native"
+        System.out.println(precision + ", int4 kernel: " + (NativeInt4Kernel.available() ? "native"
                 : "ATen (" + NativeKernels.unavailableReason() + ")") + "; AVX-512 kernels: "
                 + (NativeKernels.available() ? "on" : NativeKernels.unavailableReason()));
         long[][] shapes = {{9216, 3072}, {3072, 3072}, {16384, 3072}, {3072, 8192}};

@@ -5,34 +5,35 @@ import java.util.List;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
 
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
- * An int4 weight for the project's native kernel ({@link NativeKernels#int4Mm}): the levels multiply the
+ * An int4 weight for the project's native kernel ({@link NativeInt4Kernel#mm}): the levels multiply the
  * activations rounded to 16-bit fixed point per group of 32 columns, exactly in int32, then scale and zero
  * in float32. That rounding moves each activation by at most {@code max|x| / 65278} of its group, under
  * 1/256 of a bf16 ulp of the group's largest activation (docs/architecture.md, "Native kernels").
- * The weight is kept only in the kernel's layout ({@link NativeKernels.Int4Weight}); prompts of many rows
- * dequantize from it natively ({@link NativeKernels#int4Dequantize}). On CPUs without AVX-512 VNNI the same
- * weight runs on the kernel's AVX2 twin, with the same results ({@link NativeKernels#int4Available()}).
+ * The weight is kept only in the kernel's layout ({@link NativeInt4Kernel.Weight}); prompts of many rows
+ * dequantize from it natively ({@link NativeInt4Kernel#dequantize}). On CPUs without AVX-512 VNNI the same
+ * weight runs on the kernel's AVX2 twin, with the same results ({@link NativeInt4Kernel#available()}).
  */
-record NativeInt4Kernel(NativeKernels.Int4Weight weight) implements Int4Kernel {
+record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
 
-    static NativeInt4Kernel of(Int4Linear.Stored s) {
-        return new NativeInt4Kernel(NativeKernels.packInt4(s.nibbles(), s.scale(), s.zero()));
+    static NativeInt4Weight of(Int4Linear.Stored s) {
+        return new NativeInt4Weight(NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero()));
     }
 
     @Override
     public Tensor mm(Tensor x) {
         Tensor out = Tensors.empty(Tensors.dtype(x), x.size(0), weight.outFeatures());      // [n, out]
-        NativeKernels.int4Mm(x, weight, out);
+        NativeInt4Kernel.mm(x, weight, out);
         return out;
     }
 
     @Override
     public void dequantize(long firstRow, Tensor out) {
-        NativeKernels.int4Dequantize(weight, firstRow, out);
+        NativeInt4Kernel.dequantize(weight, firstRow, out);
     }
 
     /**

@@ -1,0 +1,206 @@
+package io.github.phi3v.core.runtime;
+
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The int4 weight-only linear of the project's native library ({@link NativeKernels}): the activations
+ * rounded to 16-bit fixed point per group of 32 columns, multiplied with the 4-bit levels exactly in
+ * integers, scaled per group in float32; with AVX-512 VNNI ({@code phi3v_kernels.c}: {@code vpdpbusd}, 1.1-1.3x
+ * the speed of ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float) where
+ * {@link NativeKernels#available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}), which computes the same
+ * bits. And the dequantization of the same packed weight, for prompts of many rows (docs/architecture.md,
+ * "Native kernels").
+ *
+ * <p>Thread-safe: no state between calls; each call allocates its own scratch; libtorch's thread count.
+ */
+public final class NativeInt4Kernel {
+
+    /** Name of the kernel in the messages of its refusals. */
+    private static final String NAME = "native int4 kernel";
+
+    private NativeInt4Kernel() {
+    }
+
+    /**
+     * Whether {@link #mm} and {@link #dequantize} run here: with the AVX-512 VNNI kernel where
+     * {@link NativeKernels#available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}: the same packed weight, the same
+     * arithmetic, the same bits) where the library is loaded and {@code /proc/cpuinfo} lists AVX2 and FMA. Loads
+     * the library at the first call.
+     *
+     * @return true if the int4 kernel runs on this machine
+     */
+    public static boolean available() {
+        return NativeKernels.available() || NativeKernels.libraryLoaded() && CpuFeatures.has("avx2", "fma");
+    }
+
+    /**
+     * An int4 weight in the native kernel's layout: output rows in blocks of 16 (the 16 lanes of one AVX-512
+     * accumulator), per block and group of 32 columns the 16 rows' 16 nibble bytes interleaved by 4-byte
+     * word, so one {@code vpdpbusd} multiplies 8 columns of 16 rows by one broadcast word of activations;
+     * the scales and zeros likewise 16 rows per group. {@code out} is rounded up to 16 with zero rows.
+     *
+     * @param weights {@code [out16 / 16, in / 32, 4, 16, 4]} uint8
+     * @param scales {@code [out16 / 16, in / 32, 16]} bf16
+     * @param zeros {@code [out16 / 16, in / 32, 16]} bf16
+     * @param outFeatures output rows before rounding
+     * @param inFeatures input columns
+     */
+    public record Weight(Tensor weights, Tensor scales, Tensor zeros, long outFeatures, long inFeatures) {
+
+        /** The weight's tensors, for whoever owns them. */
+        public List<Pointer> resources() {
+            return List.of(weights, scales, zeros);
+        }
+
+        /** Bytes one single-row product streams: the packed nibbles, scales and zeros. */
+        public long streamedBytes() {
+            return weights.numel() + 2 * (scales.numel() + zeros.numel());
+        }
+    }
+
+    /**
+     * Rearranges an int4 weight from {@code Int4Linear}'s stored layout into {@link Weight}'s. Pure
+     * libtorch (works without the native library); the results are registered in the caller's scope.
+     *
+     * @param nibbles {@code [out, in / 2]} uint8: column {@code 2j} in the low nibble of byte {@code j}
+     * @param scale {@code [out, in / 32]} bf16
+     * @param zero {@code [out, in / 32]} bf16; {@code w = (q - 8) * scale + zero}
+     * @return the packed weight
+     */
+    public static Weight pack(Tensor nibbles, Tensor scale, Tensor zero) {
+        long out = nibbles.size(0);
+        long in = nibbles.size(1) * 2;
+        long groups = in / 32;
+        long pad = (16 - out % 16) % 16;
+        long blocks = (out + pad) / 16;
+        Tensor w = padRows(nibbles, pad)                                     // [out16, in/2]
+                .view(blocks, 16, groups, 4, 4)                               // [nb, lane, g, word, byte]
+                .permute(0, 2, 3, 1, 4).contiguous();                         // [nb, g, word, lane, byte]
+        Tensor s = padRows(scale, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous(); // [nb, g, lane]
+        Tensor z = padRows(zero, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous();  // [nb, g, lane]
+        return new Weight(w, s, z, out, in);
+    }
+
+    /** {@code t [rows, cols]} followed by {@code pad} zero rows. */
+    private static Tensor padRows(Tensor t, long pad) {
+        if (pad == 0) {
+            return t.contiguous();
+        }
+        try (TensorOptions opts = new TensorOptions(Tensors.dtype(t))) {
+            Tensor zeros = torch.zeros(new long[] {pad, t.size(1)}, opts);
+            return torch.cat(new TensorVector(t, zeros), 0);
+        }
+    }
+
+    /**
+     * {@code out = x · wᵀ} for a {@link #pack packed} int4 weight. The activations are rounded to 16-bit
+     * fixed point per group of 32 columns (scale {@code max |x| / 32639}), the products summed exactly in
+     * int32 and scaled per group in float32; the zeros multiply the float32 sum of each group's activations.
+     *
+     * @param x {@code [m, in]} bf16 or float32, contiguous
+     * @param w the weight
+     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the kernel is not {@link #available()}
+     */
+    public static void mm(Tensor x, Weight w, Tensor out) {
+        requireAvailable();
+        ScalarType xt = Tensors.dtype(x);
+        long k = w.inFeatures();
+        long n = w.outFeatures();
+        NativeKernels.require(NAME, xt == ScalarType.BFloat16 || xt == ScalarType.Float,
+                () -> "x must be bf16 or float32, found " + xt);
+        NativeKernels.require(NAME, x.dim() == 2 && x.size(1) == k, () -> "x must be [rows, " + k + "], found "
+                + java.util.Arrays.toString(Tensors.shape(x)));
+        NativeKernels.require(NAME, x.is_contiguous(), () -> "x must be contiguous");
+        long m = x.size(0);
+        NativeKernels.require(NAME, out.dim() == 2 && out.size(0) == m && out.size(1) == n
+                && Tensors.dtype(out) == xt, () ->
+                "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
+                + java.util.Arrays.toString(Tensors.shape(out)));
+        NativeKernels.require(NAME, out.is_contiguous(), () -> "out must be contiguous");
+        if (m == 0) {
+            return;
+        }
+        long xp = x.data_ptr().address();
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = xt == ScalarType.BFloat16;
+        int threads = TorchRuntime.threads();
+        int rc = NativeKernels.available() ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
+        if (rc != 0) {
+            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
+        }
+    }
+
+    /**
+     * Writes rows {@code [firstRow, firstRow + out.size(0))} of the dequantized weight {@code (q - 8) * scale +
+     * zero} of a {@link #pack packed} int4 weight: exactly what dequantizing the stored form with libtorch's
+     * float32 operations and copying to {@code out}'s dtype gives (the product is exact in float32, the sum
+     * rounds once, the copy to bf16 to nearest even). For prompts of many rows, which multiply the dequantized
+     * weight with a GEMM.
+     *
+     * @param w the weight
+     * @param firstRow the first output row, a multiple of 16 (the layout's blocks)
+     * @param out {@code [rows, in]} bf16 or float32, contiguous, {@code firstRow + rows <= out features};
+     *     overwritten
+     * @throws IllegalArgumentException if {@code firstRow} or {@code out}'s shape, dtype or layout does not match
+     * @throws IllegalStateException if the kernel is not {@link #available()}
+     */
+    public static void dequantize(Weight w, long firstRow, Tensor out) {
+        requireAvailable();
+        ScalarType ot = Tensors.dtype(out);
+        NativeKernels.require(NAME, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
+                () -> "out must be bf16 or float32, found " + ot);
+        NativeKernels.require(NAME, firstRow >= 0 && firstRow % 16 == 0, () ->
+                "firstRow must be a non-negative multiple of 16, got " + firstRow);
+        NativeKernels.require(NAME, out.dim() == 2 && out.size(1) == w.inFeatures()
+                && firstRow + out.size(0) <= w.outFeatures(),
+                () ->
+                "out must be [rows, " + w.inFeatures() + "] with " + firstRow + " + rows <= " + w.outFeatures()
+                + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
+        NativeKernels.require(NAME, out.is_contiguous(), () -> "out must be contiguous");
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = ot == ScalarType.BFloat16;
+        if (NativeKernels.available()) {
+            int4Dequantize(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+        } else {
+            int4DequantizeAvx2(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+        }
+    }
+
+    private static void requireAvailable() {
+        if (!available()) {
+            throw new IllegalStateException("native int4 kernel unavailable: " + (NativeKernels.libraryLoaded()
+                    ? "this CPU lacks AVX2 and FMA" : NativeKernels.unavailableReason()));
+        }
+    }
+
+    private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
+            boolean bf16, int threads);
+
+    /** {@link #int4Mm(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
+    private static native int int4MmAvx2(long x, long weights, long scales, long zeros, long out, long m, long n,
+            long k, boolean bf16, int threads);
+
+    /** {@link #int4Dequantize(long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
+    private static native void int4DequantizeAvx2(long weights, long scales, long zeros, long out, long firstRow,
+            long rows, long k, boolean bf16, int threads);
+
+    private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
+            long rows, long k, boolean bf16, int threads);
+}
