@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.config.Phi3VConfig;
+import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.Tensors;
@@ -41,6 +42,12 @@ final class CausalAttention {
     private final Scalar minusInf;
     /** CPU bf16 decode steps attend with {@link NativeKernels#decodeAttention} (where the library runs). */
     private final boolean nativeDecode;
+    /**
+     * CPU float32 decode steps attend with {@link NativeKernels#decodeAttentionFloat} on CPUs without AVX-512:
+     * there libtorch's two float32 GEMVs streamed the cache at ~3 GB/s (docs/benchmarks.md, "Native float32
+     * decode attention"). CPUs with AVX-512 keep libtorch's, against which the kernel was not measured.
+     */
+    private final boolean nativeFloatDecode;
 
     CausalAttention(WeightLoader w, Phi3VConfig cfg) {
         heads = cfg.numAttentionHeads();
@@ -52,12 +59,15 @@ final class CausalAttention {
         minusInf = w.own(new Scalar(Float.NEGATIVE_INFINITY));
         nativeDecode = w.device().is_cpu() && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
                 && NativeKernels.attends(headDim) && NativeKernels.available();
+        nativeFloatDecode = w.device().is_cpu() && w.dtype() == ScalarType.Float && heads == kvHeads
+                && NativeKernels.attendsFloat(headDim) && !CpuFeatures.has("avx512f")
+                && NativeKernels.floatAttentionAvailable();
     }
 
     /**
      * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
      * no GQA, no sliding-window mask) runs in blocks ({@link #chunkedCausal}); a single decode token attends
-     * with the native kernel (bf16 on CPU) or two batched GEMVs in the cache dtype and a float32 softmax (no
+     * with a native kernel (bf16 on CPU; float32 on CPU without AVX-512) or two batched GEMVs in the cache dtype and a float32 softmax (no
      * mask needed: it sees every key); the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to
      * float32 on CPU (libtorch's bf16 SDPA without AMX is ~20x slower).
      *
@@ -74,6 +84,12 @@ final class CausalAttention {
             // decode attention"). It reads the cache's first step.end() positions itself: no slices needed.
             Tensor out = Tensors.empty(ScalarType.BFloat16, heads, 1, headDim);                 // [H, 1, d]
             NativeKernels.decodeAttention(q.contiguous(), cacheKeys, cacheValues, step.end(), scale, out);
+            return out;
+        }
+        if (step.count() == 1 && step.mask() == null && nativeFloatDecode) {
+            // The same for a float32 cache on CPUs without AVX-512 (see nativeFloatDecode).
+            Tensor out = Tensors.empty(ScalarType.Float, heads, 1, headDim);                     // [H, 1, d]
+            NativeKernels.decodeAttentionFloat(q.contiguous(), cacheKeys, cacheValues, step.end(), scale, out);
             return out;
         }
         ScalarType dtype = Tensors.dtype(q);

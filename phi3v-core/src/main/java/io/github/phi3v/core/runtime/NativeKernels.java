@@ -18,8 +18,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * The project's own native kernel library ({@code libphi3v_kernels.so}, built from
  * {@code phi3v-core/src/main/c} by the Maven build on Linux x86-64 and shipped inside the jar): its loading,
  * and of its kernels the attention of a bf16 decode step over the KV cache (2-3x libtorch's two batched
- * GEMVs) and a bf16 lm_head with float32 logits ({@link #bf16WeightMm}; docs/architecture.md, "Native
- * kernels"; docs/benchmarks.md). The same library holds the int4 linear ({@link NativeInt4Kernel}), the int8
+ * GEMVs; for float32 caches with AVX2, {@link #decodeAttentionFloat}) and a bf16 lm_head with float32 logits
+ * ({@link #bf16WeightMm}; docs/architecture.md, "Native kernels"; docs/benchmarks.md). The same library holds the int4 linear ({@link NativeInt4Kernel}), the int8
  * linear of CPUs without AVX-512 VNNI ({@link NativeInt8Kernel}) and the small ops of a bf16 decoder layer
  * ({@link NativeDecodeOps}).
  *
@@ -225,6 +225,76 @@ public final class NativeKernels {
     }
 
     /**
+     * Whether {@link #decodeAttentionFloat} runs here: the library is loaded and {@code /proc/cpuinfo} lists AVX2
+     * and FMA (it needs no AVX-512). Loads the library at the first call.
+     *
+     * @return true if the float32 decode attention may be called
+     */
+    public static boolean floatAttentionAvailable() {
+        return libraryLoaded() && CpuFeatures.has("avx2", "fma");
+    }
+
+    /**
+     * Whether {@link #decodeAttentionFloat} takes heads of this dimension: a multiple of 8 up to
+     * {@value #ATTENTION_MAX_HEAD_DIM} (Phi-3: 96).
+     *
+     * @param headDim the head dimension
+     * @return true if supported
+     */
+    public static boolean attendsFloat(long headDim) {
+        return headDim > 0 && headDim % 8 == 0 && headDim <= ATTENTION_MAX_HEAD_DIM;
+    }
+
+    /**
+     * The attention of one decode step over a float32 KV cache, per head: {@code out = softmax(q · kᵀ * scale)
+     * · v} in float32 ({@code phi3v_attention_f32.c}, AVX2): the formula of a libtorch decode step with two
+     * float32 batched GEMVs, reading each head's keys and values once. The sums run in another order than
+     * libtorch's and exp is a polynomial within 2 ulp, so results differ from libtorch's in the last bits.
+     *
+     * @param q {@code [heads, 1, d]} float32, contiguous
+     * @param keys {@code [heads, >= length, d]} float32, each head's rows contiguous ({@code stride(1) == d},
+     *     {@code stride(2) == 1})
+     * @param values like {@code keys}, with the same strides
+     * @param length the cached positions to attend to, at least 1
+     * @param scale the score scale, {@code 1 / sqrt(d)}
+     * @param out {@code [heads, 1, d]} float32, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the kernel is not {@link #floatAttentionAvailable()}
+     */
+    public static void decodeAttentionFloat(Tensor q, Tensor keys, Tensor values, long length, float scale,
+            Tensor out) {
+        if (!floatAttentionAvailable()) {
+            throw new IllegalStateException("native float32 decode attention unavailable: " + (libraryLoaded()
+                    ? "this CPU lacks AVX2 and FMA" : unavailableReason));
+        }
+        long heads = q.size(0);
+        long d = q.dim() == 3 ? q.size(2) : -1;
+        require(ATTENTION, q.dim() == 3 && q.size(1) == 1 && attendsFloat(d) && q.is_contiguous()
+                && Tensors.dtype(q) == ScalarType.Float, () -> "q must be [heads, 1, d] float32 contiguous with d a "
+                + "multiple of 8 up to " + ATTENTION_MAX_HEAD_DIM + ", found " + describe(q));
+        for (Tensor kv : new Tensor[] {keys, values}) {
+            require(ATTENTION, kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= length && kv.size(2) == d
+                    && kv.stride(2) == 1 && kv.stride(1) == d && Tensors.dtype(kv) == ScalarType.Float, () ->
+                    "keys and values must be [" + heads + ", >= " + length + ", " + d + "] float32 with contiguous "
+                    + "rows, found " + describe(kv));
+        }
+        require(ATTENTION, keys.stride(0) == values.stride(0), () -> "keys and values must have the same head "
+                + "stride, found " + keys.stride(0) + " and " + values.stride(0));
+        require(ATTENTION, length >= 1, () -> "length must be at least 1, got " + length);
+        require(ATTENTION, out.dim() == 3 && out.size(0) == heads && out.size(1) == 1 && out.size(2) == d
+                && out.is_contiguous() && Tensors.dtype(out) == ScalarType.Float, () ->
+                "out must be [" + heads + ", 1, " + d + "] float32 contiguous, found " + describe(out));
+        int rc = decodeAttentionFloat(q.data_ptr().address(), keys.data_ptr().address(),
+                values.data_ptr().address(), out.data_ptr().address(), heads, length, d, keys.stride(0), scale,
+                TorchRuntime.threads());
+        if (rc != 0) {
+            throw new OutOfMemoryError("native decode attention: no scratch memory for " + heads + " heads of "
+                    + length + " positions");
+        }
+    }
+
+    /**
      * Whether {@link #bf16WeightMm} takes rows of this width: a multiple of 16 (one AVX-512 vector of floats).
      *
      * @param k the weight's row width (Phi-3's lm_head: 3072)
@@ -298,5 +368,8 @@ public final class NativeKernels {
 
     private static native int decodeAttention(long q, long keys, long values, long out, long heads, long length,
             long headDim, long headStride, float scale, int threads);
+
+    private static native int decodeAttentionFloat(long q, long keys, long values, long out, long heads,
+            long length, long headDim, long headStride, float scale, int threads);
 
 }
