@@ -29,24 +29,16 @@
 #include <omp.h>
 
 #include "phi3v_bf16.h"
+#include "phi3v_int4.h"
 
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
-#define GROUP 32
 /* Input rows multiplied with one pass over a block (accumulators kept in registers: 6 per row). */
 #define ROW_TILE 2
 /* Groups ahead whose weights, scales and zeros are prefetched, as phi3v_kernels.c. */
 #define PREFETCH_GROUPS 32
-/* Largest |xi|, as phi3v_kernels.c: (xi + 128) >> 8 stays within a signed byte. */
-#define XI_MAX 32639
-
-/* One input row prepared as phi3v_kernels.c's prepared_row, byte for byte (see there). */
-typedef struct {
-    int8_t *xeh, *xel, *xoh, *xol;
-    float *a, *c, *s;
-} prepared_row;
 
 /*
- * phi3v_kernels.c's prepare_row with AVX2: the same float products, rounded to the nearest integer with ties to
+ * phi3v_kernels.c's prepare_row (phi3v_int4.h's prepared_row) with AVX2: the same float products, rounded to the nearest integer with ties to
  * even (vcvtps2dq under the default rounding mode), the same clamping, s[g] summed in column order.
  */
 AVX2_TARGET
@@ -95,12 +87,6 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
         p->c[g] = -8.0f * a * (float) isum;
         p->s[g] = sum;
     }
-}
-
-static inline int32_t dword_at(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 /* 8 bf16 values to float. */
@@ -192,27 +178,10 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
     (void) env;
     (void) cls;
     const int64_t groups = k / GROUP;
-    const size_t bytes_x = (size_t) ((k / 2 + 63) / 64 * 64), bytes_f = (size_t) ((groups + 15) / 16 * 64);
-    const size_t per_row = 4 * bytes_x + 3 * bytes_f;
-    uint8_t *scratch = aligned_alloc(64, per_row * (size_t) m_rows);
-    prepared_row *rows = malloc(sizeof(prepared_row) * (size_t) m_rows);
-    if (scratch == NULL || rows == NULL) {
-        free(scratch);
-        free(rows);
+    uint8_t *scratch;
+    prepared_row *rows = prepare_rows((const void *) (intptr_t) x_addr, bf16, m_rows, k, prepare_row, &scratch);
+    if (rows == NULL) {
         return -1;
-    }
-    const size_t elem = bf16 ? 2 : 4;
-    for (int64_t m = 0; m < m_rows; m++) {
-        uint8_t *base = scratch + per_row * (size_t) m;
-        prepared_row *p = rows + m;
-        p->xeh = (int8_t *) base;
-        p->xel = (int8_t *) (base + bytes_x);
-        p->xoh = (int8_t *) (base + 2 * bytes_x);
-        p->xol = (int8_t *) (base + 3 * bytes_x);
-        p->a = (float *) (base + 4 * bytes_x);
-        p->c = (float *) (base + 4 * bytes_x + bytes_f);
-        p->s = (float *) (base + 4 * bytes_x + 2 * bytes_f);
-        prepare_row((const uint8_t *) (intptr_t) x_addr + (size_t) (m * k) * elem, bf16, k, p);
     }
     const uint8_t *packed = (const uint8_t *) (intptr_t) packed_addr;
     const uint16_t *scales = (const uint16_t *) (intptr_t) scales_addr;
@@ -229,14 +198,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
                 float acc[16];
                 memcpy(acc, &f[2 * m], 32);
                 memcpy(acc + 8, &f[2 * m + 1], 32);
-                for (int64_t l = 0; l < lanes; l++) {
-                    size_t at = (size_t) ((m0 + m) * n_cols + nb * 16 + l);
-                    if (bf16) {
-                        ((uint16_t *) (intptr_t) out_addr)[at] = float_to_bf16(acc[l]);
-                    } else {
-                        ((float *) (intptr_t) out_addr)[at] = acc[l];
-                    }
-                }
+                store_outputs((void *) (intptr_t) out_addr, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
             }
         }
     }

@@ -25,8 +25,8 @@
 #include <omp.h>
 
 #include "phi3v_bf16.h"
+#include "phi3v_int4.h"
 
-#define GROUP 32
 /* Input rows multiplied with one pass over a weight row (accumulators kept in registers). */
 #define ROW_TILE 4
 /*
@@ -40,30 +40,9 @@
 #define KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
 /*
- * One input row prepared for the kernel. Per group g of 32 columns the activations are rounded to 16-bit
- * fixed point, x ~ a * xi with a = max |x| / XI_MAX and |xi| <= XI_MAX, and xi is split into bytes,
- * xi = 256 * xh + xl with xh, xl signed (vpdpbusd multiplies unsigned weight bytes by signed activation
- * bytes). Stored split by column parity (what the low and the high nibble of a weight byte multiply):
- *   xeh[c / 2], xel[c / 2] for even c; xoh[c / 2], xol[c / 2] for odd c
- * and per group
- *   a[g]: the scale
- *   c[g]: -8 * a * sum(xi of the group) (the "- 8" of the levels)
- *   s[g]: sum(x of the group), in float (multiplies the zero)
- * The rounding moves each activation by at most a / 2 = max |x| / 65278 of its group: less than 1/256 of a
- * bf16 ulp of the group's largest activation.
- */
-typedef struct {
-    int8_t *xeh, *xel, *xoh, *xol;
-    float *a, *c, *s;
-} prepared_row;
-
-/* Largest |xi|: (xi + 128) >> 8 must stay within a signed byte. */
-#define XI_MAX 32639
-
-/*
- * The preparation above, per group of 32 columns. Vectorised because it runs on the calling thread before the
- * parallel part, so its time is time the other threads wait: the scalar version it replaced took ~2 % of an
- * int4 decode step's samples and 11 us per 3072 columns, this one 3-4x less. Bit for bit the same bytes (the
+ * The preparation of phi3v_int4.h's prepared_row, per group of 32 columns. Vectorised because it runs on the
+ * calling thread before the parallel part, so its time is time the other threads wait: the scalar version it
+ * replaced took ~2 % of an int4 decode step's samples and 11 us per 3072 columns, this one 3-4x less. Bit for bit the same bytes (the
  * same float products, rounded to the nearest integer with ties to even; s[g] summed in column order).
  */
 KERNEL_TARGET
@@ -111,12 +90,6 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
         p->c[g] = -8.0f * a * (float) isum;
         p->s[g] = sum;
     }
-}
-
-static inline int32_t dword_at(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 /*
@@ -195,27 +168,10 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
     (void) env;
     (void) cls;
     const int64_t groups = k / GROUP;
-    const size_t bytes_x = (size_t) ((k / 2 + 63) / 64 * 64), bytes_f = (size_t) ((groups + 15) / 16 * 64);
-    const size_t per_row = 4 * bytes_x + 3 * bytes_f;
-    uint8_t *scratch = aligned_alloc(64, per_row * (size_t) m_rows);
-    prepared_row *rows = malloc(sizeof(prepared_row) * (size_t) m_rows);
-    if (scratch == NULL || rows == NULL) {
-        free(scratch);
-        free(rows);
+    uint8_t *scratch;
+    prepared_row *rows = prepare_rows((const void *) (intptr_t) x_addr, bf16, m_rows, k, prepare_row, &scratch);
+    if (rows == NULL) {
         return -1;
-    }
-    const size_t elem = bf16 ? 2 : 4;
-    for (int64_t m = 0; m < m_rows; m++) {
-        uint8_t *base = scratch + per_row * (size_t) m;
-        prepared_row *p = rows + m;
-        p->xeh = (int8_t *) base;
-        p->xel = (int8_t *) (base + bytes_x);
-        p->xoh = (int8_t *) (base + 2 * bytes_x);
-        p->xol = (int8_t *) (base + 3 * bytes_x);
-        p->a = (float *) (base + 4 * bytes_x);
-        p->c = (float *) (base + 4 * bytes_x + bytes_f);
-        p->s = (float *) (base + 4 * bytes_x + 2 * bytes_f);
-        prepare_row((const uint8_t *) (intptr_t) x_addr + (size_t) (m * k) * elem, bf16, k, p);
     }
     const uint8_t *packed = (const uint8_t *) (intptr_t) packed_addr;
     const uint16_t *scales = (const uint16_t *) (intptr_t) scales_addr;
@@ -231,14 +187,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
                 float acc[16];
                 memcpy(acc, &f[m], sizeof acc);
                 int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
-                for (int64_t l = 0; l < lanes; l++) {
-                    size_t at = (size_t) ((m0 + m) * n_cols + nb * 16 + l);
-                    if (bf16) {
-                        ((uint16_t *) (intptr_t) out_addr)[at] = float_to_bf16(acc[l]);
-                    } else {
-                        ((float *) (intptr_t) out_addr)[at] = acc[l];
-                    }
-                }
+                store_outputs((void *) (intptr_t) out_addr, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
             }
         }
     }

@@ -1,0 +1,90 @@
+/*
+ * What the two int4 kernels share (phi3v_kernels.c with AVX-512 VNNI, phi3v_int4_avx2.c with AVX2): the
+ * activations prepared per row, their scratch memory, and the writing of a block's outputs. The kernels'
+ * arithmetic is theirs; this holds only the bookkeeping around it, so both lay out and write the same way.
+ */
+#ifndef PHI3V_INT4_H
+#define PHI3V_INT4_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phi3v_bf16.h"
+
+#define GROUP 32
+/* Largest |xi|: (xi + 128) >> 8 must stay within a signed byte. */
+#define XI_MAX 32639
+
+/*
+ * One input row prepared for the kernels. Per group g of 32 columns the activations are rounded to 16-bit
+ * fixed point, x ~ a * xi with a = max |x| / XI_MAX and |xi| <= XI_MAX, and xi is split into bytes,
+ * xi = 256 * xh + xl with xh, xl signed (the byte products multiply unsigned weight bytes by signed activation
+ * bytes). Stored split by column parity (what the low and the high nibble of a weight byte multiply):
+ *   xeh[c / 2], xel[c / 2] for even c; xoh[c / 2], xol[c / 2] for odd c
+ * and per group
+ *   a[g]: the scale
+ *   c[g]: -8 * a * sum(xi of the group) (the "- 8" of the levels)
+ *   s[g]: sum(x of the group), in float (multiplies the zero)
+ * The rounding moves each activation by at most a / 2 = max |x| / 65278 of its group: less than 1/256 of a
+ * bf16 ulp of the group's largest activation.
+ */
+typedef struct {
+    int8_t *xeh, *xel, *xoh, *xol;
+    float *a, *c, *s;
+} prepared_row;
+
+/* A kernel's preparation of one row of k activations (bf16 if bf16, else float32). */
+typedef void (*row_preparer)(const void *x, int bf16, int64_t k, prepared_row *p);
+
+static inline int32_t dword_at(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/*
+ * The m rows of x [m, k] prepared by prepare into one scratch allocation: returns the row descriptors (free
+ * them and *scratch), or NULL when the memory could not be allocated (nothing allocated then).
+ */
+static inline prepared_row *prepare_rows(const void *x, int bf16, int64_t m_rows, int64_t k, row_preparer prepare,
+                                         uint8_t **scratch) {
+    const int64_t groups = k / GROUP;
+    const size_t bytes_x = (size_t) ((k / 2 + 63) / 64 * 64), bytes_f = (size_t) ((groups + 15) / 16 * 64);
+    const size_t per_row = 4 * bytes_x + 3 * bytes_f;
+    *scratch = aligned_alloc(64, per_row * (size_t) m_rows);
+    prepared_row *rows = malloc(sizeof(prepared_row) * (size_t) m_rows);
+    if (*scratch == NULL || rows == NULL) {
+        free(*scratch);
+        free(rows);
+        *scratch = NULL;
+        return NULL;
+    }
+    const size_t elem = bf16 ? 2 : 4;
+    for (int64_t m = 0; m < m_rows; m++) {
+        uint8_t *base = *scratch + per_row * (size_t) m;
+        prepared_row *p = rows + m;
+        p->xeh = (int8_t *) base;
+        p->xel = (int8_t *) (base + bytes_x);
+        p->xoh = (int8_t *) (base + 2 * bytes_x);
+        p->xol = (int8_t *) (base + 3 * bytes_x);
+        p->a = (float *) (base + 4 * bytes_x);
+        p->c = (float *) (base + 4 * bytes_x + bytes_f);
+        p->s = (float *) (base + 4 * bytes_x + 2 * bytes_f);
+        prepare((const uint8_t *) x + (size_t) (m * k) * elem, bf16, k, p);
+    }
+    return rows;
+}
+
+/* acc[0 .. lanes) to out[at ..], rounded to bf16 (to nearest even) or kept in float32. */
+static inline void store_outputs(void *out, int bf16, size_t at, const float *acc, int64_t lanes) {
+    for (int64_t l = 0; l < lanes; l++) {
+        if (bf16) {
+            ((uint16_t *) out)[at + (size_t) l] = float_to_bf16(acc[l]);
+        } else {
+            ((float *) out)[at + (size_t) l] = acc[l];
+        }
+    }
+}
+
+#endif
