@@ -37,7 +37,44 @@ public final class NativeInt4Kernel {
      * @return true if the int4 kernel runs on this machine
      */
     public static boolean available() {
-        return NativeKernels.available() || NativeKernels.libraryLoaded() && CpuFeatures.has("avx2", "fma");
+        return runs(Instructions.AVX512_VNNI) || runs(Instructions.AVX2);
+    }
+
+    /**
+     * The two builds of the kernel: the same packed weight, the same arithmetic, the same output bits. {@link #mm}
+     * and {@link #dequantize} run the {@link #preferred} one; the others take one by name, so that a CPU with
+     * AVX-512 VNNI, which runs both, can check the twin too (NativeInt4KernelTest).
+     */
+    public enum Instructions {
+        /** {@code phi3v_kernels.c}: {@code vpdpbusd}, 64 byte products per instruction. */
+        AVX512_VNNI,
+        /** {@code phi3v_int4_avx2.c}: {@code vpmaddubsw} + {@code vpmaddwd}, for CPUs without AVX-512 VNNI. */
+        AVX2
+    }
+
+    /**
+     * Whether the kernel built for {@code isa} runs here: AVX-512 VNNI where {@link NativeKernels#available()}, AVX2
+     * where the library is loaded and {@code /proc/cpuinfo} lists AVX2 and FMA (so also on every CPU with VNNI).
+     *
+     * @param isa the build
+     * @return true if it runs on this machine
+     */
+    public static boolean runs(Instructions isa) {
+        return switch (isa) {
+            case AVX512_VNNI -> NativeKernels.available();
+            case AVX2 -> NativeKernels.libraryLoaded() && CpuFeatures.has("avx2", "fma");
+        };
+    }
+
+    /**
+     * The build {@link #mm} and {@link #dequantize} run: AVX-512 VNNI where it runs (it is the faster), else AVX2.
+     *
+     * @return the preferred build
+     * @throws IllegalStateException if the kernel is not {@link #available()}
+     */
+    public static Instructions preferred() {
+        requireAvailable();
+        return runs(Instructions.AVX512_VNNI) ? Instructions.AVX512_VNNI : Instructions.AVX2;
     }
 
     /**
@@ -112,7 +149,22 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void mm(Tensor x, Weight w, Tensor out) {
-        requireAvailable();
+        mm(x, w, out, preferred());
+    }
+
+    /**
+     * {@link #mm(Tensor, Weight, Tensor)} on the build given (the same bits on either).
+     *
+     * @param x {@code [m, in]} bf16 or float32, contiguous
+     * @param w the weight
+     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
+     * @param isa the build
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if that build does not {@link #runs run} here
+     */
+    public static void mm(Tensor x, Weight w, Tensor out, Instructions isa) {
+        requireRuns(isa);
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
@@ -137,7 +189,7 @@ public final class NativeInt4Kernel {
         long op = out.data_ptr().address();
         boolean bf16 = xt == ScalarType.BFloat16;
         int threads = TorchRuntime.threads();
-        int rc = NativeKernels.available() ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+        int rc = isa == Instructions.AVX512_VNNI ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
                 : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
         if (rc != 0) {
             throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
@@ -159,7 +211,22 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void dequantize(Weight w, long firstRow, Tensor out) {
-        requireAvailable();
+        dequantize(w, firstRow, out, preferred());
+    }
+
+    /**
+     * {@link #dequantize(Weight, long, Tensor)} on the build given (the same bits on either).
+     *
+     * @param w the weight
+     * @param firstRow the first output row, a multiple of 16
+     * @param out {@code [rows, in]} bf16 or float32, contiguous, {@code firstRow + rows <= out features};
+     *     overwritten
+     * @param isa the build
+     * @throws IllegalArgumentException if {@code firstRow} or {@code out}'s shape, dtype or layout does not match
+     * @throws IllegalStateException if that build does not {@link #runs run} here
+     */
+    public static void dequantize(Weight w, long firstRow, Tensor out, Instructions isa) {
+        requireRuns(isa);
         ScalarType ot = Tensors.dtype(out);
         NativeKernels.require(NAME, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
                 () -> "out must be bf16 or float32, found " + ot);
@@ -176,7 +243,7 @@ public final class NativeInt4Kernel {
         long zp = w.zeros().data_ptr().address();
         long op = out.data_ptr().address();
         boolean bf16 = ot == ScalarType.BFloat16;
-        if (NativeKernels.available()) {
+        if (isa == Instructions.AVX512_VNNI) {
             int4Dequantize(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
         } else {
             int4DequantizeAvx2(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
@@ -187,6 +254,14 @@ public final class NativeInt4Kernel {
         if (!available()) {
             throw new IllegalStateException("native int4 kernel unavailable: " + (NativeKernels.libraryLoaded()
                     ? "this CPU lacks AVX2 and FMA" : NativeKernels.unavailableReason()));
+        }
+    }
+
+    private static void requireRuns(Instructions isa) {
+        requireAvailable();
+        if (!runs(isa)) {
+            throw new IllegalStateException("the native int4 kernel's " + isa + " build does not run here: "
+                    + NativeKernels.unavailableReason() + "; use " + preferred());
         }
     }
 

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
+import java.util.List;
+
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -30,6 +33,9 @@ class NativeInt4KernelTest {
     /** Largest 16-bit fixed-point activation magnitude of the kernel ({@code XI_MAX} in phi3v_kernels.c). */
     private static final double XI_MAX = 32639;
 
+    /** The kernel's builds that run on this CPU, the preferred first. */
+    private static List<NativeInt4Kernel.Instructions> BUILDS_HERE;
+
     @BeforeAll
     static void theLibraryIsBuiltAndLoadsHere() {
         TorchRuntime.ensureInitialized();
@@ -37,6 +43,11 @@ class NativeInt4KernelTest {
         // refuse it (asserted against /proc/cpuinfo), and then nothing here can run. Without VNNI every case
         // runs the AVX2 twin, which must meet the same bounds.
         boolean vnni = NativeKernelsOnThisCpu.requireInt4();
+        // A CPU with AVX-512 VNNI runs the AVX2 twin too: the bit-for-bit tests below check both there.
+        BUILDS_HERE = Arrays.stream(NativeInt4Kernel.Instructions.values()).filter(NativeInt4Kernel::runs).toList();
+        assertEquals(vnni ? List.of(NativeInt4Kernel.Instructions.AVX512_VNNI, NativeInt4Kernel.Instructions.AVX2)
+                : List.of(NativeInt4Kernel.Instructions.AVX2), BUILDS_HERE);
+        assertEquals(BUILDS_HERE.get(0), NativeInt4Kernel.preferred());
         assertEquals(Int4Kernel.Choice.NATIVE, Int4Kernel.Choice.preferred(ScalarType.BFloat16));
         // A float32 model takes ATen's exact float products where ATen multiplies float32 (AVX-512); without
         // AVX-512 ATen rounds the activations to bf16, coarser than the native kernel.
@@ -114,7 +125,8 @@ class NativeInt4KernelTest {
     /**
      * The native layout keeps nothing but its packing: dequantizing from it gives exactly what the stored form
      * gives ({@code (q - 8) * scale + zero} in float32, rounded once to bf16; or kept in float32), for the
-     * whole weight and for a row range that starts at a block and ends in the padded one.
+     * whole weight and for a row range that starts at a block and ends in the padded one; on every build of the
+     * kernel that runs here.
      */
     @Test
     void dequantizesFromItsOwnLayoutAsFromTheStoredForm() {
@@ -135,9 +147,16 @@ class NativeInt4KernelTest {
                     assertEquals(out * in, got.length);
                     assertArrayEquals(expected, got);
 
-                    Tensor rows = torch.empty(new long[] {24, in}, f32, fmt);                // rows 16 .. 39
-                    NativeInt4Kernel.dequantize(packed, 16, rows);
-                    assertArrayEquals(Tensors.toFloats(exact.narrow(0, 16, 24).contiguous()), Tensors.toFloats(rows));
+                    float[] range = Tensors.toFloats(exact.narrow(0, 16, 24).contiguous());
+                    for (NativeInt4Kernel.Instructions isa : BUILDS_HERE) {
+                        Tensor rows = torch.empty(new long[] {24, in}, f32, fmt);            // rows 16 .. 39
+                        NativeInt4Kernel.dequantize(packed, 16, rows, isa);
+                        assertArrayEquals(range, Tensors.toFloats(rows), isa + ", float32 rows 16 .. 39");
+                        Tensor rowsBf16 = torch.empty(new long[] {out, in}, new TensorOptions(ScalarType.BFloat16),
+                                fmt);
+                        NativeInt4Kernel.dequantize(packed, 0, rowsBf16, isa);
+                        assertArrayEquals(expected, Tensors.toFloats(rowsBf16.to(ScalarType.Float)), isa + ", bf16");
+                    }
                 } finally {
                     own.resources().forEach(org.bytedeco.javacpp.Pointer::close);
                     packed.resources().forEach(org.bytedeco.javacpp.Pointer::close);
@@ -192,7 +211,8 @@ class NativeInt4KernelTest {
      * The kernel computes exactly what its comment says, bit for bit, on either CPU (the AVX-512 VNNI kernel or
      * its AVX2 twin): a scalar Java rendering of that arithmetic (the 16-bit fixed-point activations per group,
      * exact integer sums, the same float32 fused multiply-adds in the same order) gives the same output bits,
-     * bf16 and float32, over a padded block and row tiles of 1 to 4.
+     * bf16 and float32, over a padded block and row tiles of 1 to 4; on every build that runs here (both on a CPU
+     * with AVX-512 VNNI, so there too the twin is held to the same bits).
      */
     @Test
     void equalsItsArithmeticBitForBit() {
@@ -207,27 +227,29 @@ class NativeInt4KernelTest {
                 float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                    // [out, in/32]
                 float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
                 int compared = 0;
-                for (ScalarType dtype : new ScalarType[] {ScalarType.BFloat16, ScalarType.Float}) {
-                    for (int rows : new int[] {1, 2, 3, 7}) {
-                        Tensor x = torch.randn(new long[] {rows, in}, f32).to(dtype);                 // [rows, in]
-                        float[] xs = Tensors.toFloats(x.to(ScalarType.Float));
-                        Tensor y = torch.empty(new long[] {rows, out}, new TensorOptions(dtype), fmt);
-                        NativeInt4Kernel.mm(x, packed, y);
-                        float[] got = Tensors.toFloats(y.to(ScalarType.Float));
-                        for (int r = 0; r < rows; r++) {
-                            float[] expected = fixedPointProduct(java.util.Arrays.copyOfRange(xs, r * in, r * in + in),
-                                    bytes, scale, zero, out);
-                            for (int o = 0; o < out; o++) {
-                                float e = dtype == ScalarType.BFloat16 ? roundToBf16(expected[o]) : expected[o];
-                                assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(got[r * out + o]),
-                                        dtype + ", rows " + rows + ", row " + r + ", output " + o + ": " + got[r * out + o]
-                                        + " vs " + e);
-                                compared++;
+                for (NativeInt4Kernel.Instructions isa : BUILDS_HERE) {
+                    for (ScalarType dtype : new ScalarType[] {ScalarType.BFloat16, ScalarType.Float}) {
+                        for (int rows : new int[] {1, 2, 3, 7}) {
+                            Tensor x = torch.randn(new long[] {rows, in}, f32).to(dtype);                 // [rows, in]
+                            float[] xs = Tensors.toFloats(x.to(ScalarType.Float));
+                            Tensor y = torch.empty(new long[] {rows, out}, new TensorOptions(dtype), fmt);
+                            NativeInt4Kernel.mm(x, packed, y, isa);
+                            float[] got = Tensors.toFloats(y.to(ScalarType.Float));
+                            for (int r = 0; r < rows; r++) {
+                                float[] expected = fixedPointProduct(Arrays.copyOfRange(xs, r * in, r * in + in), bytes,
+                                        scale, zero, out);
+                                for (int o = 0; o < out; o++) {
+                                    float e = dtype == ScalarType.BFloat16 ? roundToBf16(expected[o]) : expected[o];
+                                    assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(got[r * out + o]),
+                                            isa + ", " + dtype + ", rows " + rows + ", row " + r + ", output " + o + ": "
+                                            + got[r * out + o] + " vs " + e);
+                                    compared++;
+                                }
                             }
                         }
                     }
                 }
-                assertEquals(2 * (1 + 2 + 3 + 7) * out, compared);
+                assertEquals(BUILDS_HERE.size() * 2 * (1 + 2 + 3 + 7) * out, compared);
                 packed.resources().forEach(org.bytedeco.javacpp.Pointer::close);
             }
         }
