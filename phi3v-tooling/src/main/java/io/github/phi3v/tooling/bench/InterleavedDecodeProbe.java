@@ -112,8 +112,8 @@ public final class InterleavedDecodeProbe {
     }
 
     /**
-     * Loads the variants, runs {@link #run} and prints per round and overall each variant's decode speed and
-     * its ratio to the first variant's.
+     * Loads the variants, runs {@link #run} and prints per round and overall each variant's decode speed, and
+     * for every pair of variants the ratio of their speeds: overall and the range and median over the rounds.
      *
      * @param args see the class comment
      */
@@ -159,13 +159,18 @@ public final class InterleavedDecodeProbe {
                 System.out.println(line);
             }
             for (int v = 0; v < names.size(); v++) {
-                double[] ratios = r.roundRatios(v, 0);
-                Arrays.sort(ratios);
-                System.out.printf(Locale.ROOT, "%s: %.3f tok/s over %d rounds of %d tokens at %d-%d positions; x %s: "
-                        + "%.2f overall, per round %.2f-%.2f (median %.2f)%n", names.get(v), r.tokensPerSecond(v, window),
-                        rounds, window, positions + window, positions + (rounds + 1) * window, names.get(0),
-                        r.tokensPerSecond(v, window) / r.tokensPerSecond(0, window), ratios[0],
-                        ratios[ratios.length - 1], median(ratios));
+                System.out.printf(Locale.ROOT, "%s: %.3f tok/s over %d rounds of %d tokens at %d-%d positions%n",
+                        names.get(v), r.tokensPerSecond(v, window), rounds, window, positions + window,
+                        positions + (rounds + 1) * window);
+            }
+            for (int base = 0; base < names.size(); base++) {
+                for (int v = base + 1; v < names.size(); v++) {
+                    double[] ratios = r.roundRatios(v, base);
+                    Arrays.sort(ratios);
+                    double overall = r.tokensPerSecond(v, window) / r.tokensPerSecond(base, window);
+                    System.out.printf(Locale.ROOT, "%s / %s: %.2f overall, per round %.2f-%.2f (median %.2f)%n",
+                            names.get(v), names.get(base), overall, ratios[0], ratios[ratios.length - 1], median(ratios));
+                }
             }
         } finally {
             caches.forEach(KvCache::close);
