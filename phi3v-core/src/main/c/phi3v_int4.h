@@ -87,4 +87,40 @@ static inline void store_outputs(void *out, int bf16, size_t at, const float *ac
     }
 }
 
+/* The packed weight of a product (NativeInt4Kernel.pack's layout) and its groups of 32 columns per row. */
+typedef struct {
+    const uint8_t *packed;
+    const uint16_t *scales, *zeros;
+    int64_t groups;
+} int4_weight;
+
+/*
+ * A kernel's outputs 16 nb .. 16 nb + lanes - 1 of all m_rows input rows (lanes = min(16, N - 16 nb)), written
+ * to out [M, N] (bf16 or float32) with store_outputs.
+ */
+typedef void (*block_product)(const int4_weight *w, const prepared_row *rows, int64_t m_rows, int64_t nb,
+                              int64_t n_cols, void *out, int bf16);
+
+/*
+ * out[M, N] = x[M, K] * w[N, K]^T, the driver both kernels share: the rows prepared once by prepare, then
+ * OpenMP over blocks of 16 output rows, each through block. Returns 0, or -1 when the scratch memory could
+ * not be allocated (nothing written then).
+ */
+static inline int int4_mm(const void *x, int bf16, int64_t m_rows, int64_t n_cols, int64_t k, const int4_weight *w,
+                          void *out, row_preparer prepare, block_product block, int threads) {
+    uint8_t *scratch;
+    prepared_row *rows = prepare_rows(x, bf16, m_rows, k, prepare, &scratch);
+    if (rows == NULL) {
+        return -1;
+    }
+    const int64_t blocks = (n_cols + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+    for (int64_t nb = 0; nb < blocks; nb++) {
+        block(w, rows, m_rows, nb, n_cols, out, bf16);
+    }
+    free(rows);
+    free(scratch);
+    return 0;
+}
+
 #endif

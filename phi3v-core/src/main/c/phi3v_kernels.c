@@ -157,6 +157,23 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_cpuSuppor
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
+/* Block nb of the product (phi3v_int4.h's block_product): the input rows ROW_TILE at a time through int4_block. */
+KERNEL_TARGET
+static void block_product_vnni(const int4_weight *w, const prepared_row *rows, int64_t m_rows, int64_t nb,
+                               int64_t n_cols, void *out, int bf16) {
+    const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
+    for (int64_t m0 = 0; m0 < m_rows; m0 += ROW_TILE) {
+        int mt = (int) (m_rows - m0 < ROW_TILE ? m_rows - m0 : ROW_TILE);
+        __m512 f[ROW_TILE];
+        int4_block(w->packed, w->scales, w->zeros, rows + m0, mt, w->groups, nb, f);
+        for (int m = 0; m < mt; m++) {
+            float acc[16];
+            memcpy(acc, &f[m], sizeof acc);
+            store_outputs(out, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
+        }
+    }
+}
+
 /*
  * out[M, N] = x[M, K] * w[N, K]^T with w in the packed layout of int4_block (N rounded up to 16 there; only
  * the first N outputs are written). Returns 0, or -1 when the scratch memory could not be allocated
@@ -167,33 +184,10 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int64_t groups = k / GROUP;
-    uint8_t *scratch;
-    prepared_row *rows = prepare_rows((const void *) (intptr_t) x_addr, bf16, m_rows, k, prepare_row, &scratch);
-    if (rows == NULL) {
-        return -1;
-    }
-    const uint8_t *packed = (const uint8_t *) (intptr_t) packed_addr;
-    const uint16_t *scales = (const uint16_t *) (intptr_t) scales_addr;
-    const uint16_t *zeros = (const uint16_t *) (intptr_t) zeros_addr;
-    const int64_t blocks = (n_cols + 15) / 16;
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-    for (int64_t nb = 0; nb < blocks; nb++) {
-        for (int64_t m0 = 0; m0 < m_rows; m0 += ROW_TILE) {
-            int mt = (int) (m_rows - m0 < ROW_TILE ? m_rows - m0 : ROW_TILE);
-            __m512 f[ROW_TILE];
-            int4_block(packed, scales, zeros, rows + m0, mt, groups, nb, f);
-            for (int m = 0; m < mt; m++) {
-                float acc[16];
-                memcpy(acc, &f[m], sizeof acc);
-                int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
-                store_outputs((void *) (intptr_t) out_addr, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
-            }
-        }
-    }
-    free(rows);
-    free(scratch);
-    return 0;
+    const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
+                           (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
+    return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
+                   prepare_row, block_product_vnni, threads);
 }
 
 /*
