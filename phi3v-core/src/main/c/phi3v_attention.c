@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <omp.h>
 
+#include "phi3v_attention.h"
+
 #include "phi3v_bf16.h"
 
 #define ATTENTION_TARGET __attribute__((target("avx512f,avx512bw")))
@@ -39,13 +41,6 @@
  * unmapped: a prefetch never faults.
  */
 #define PREFETCH_POSITIONS 16
-
-/* Prefetches the bytes [p, p + bytes) into the first-level cache. */
-static inline void prefetch(const uint16_t *p, int64_t bytes) {
-    for (int64_t b = 0; b < bytes; b += 64) {
-        _mm_prefetch((const char *) p + b, _MM_HINT_T0);
-    }
-}
 
 /*
  * e^x on 16 lanes, within 2 float32 ulp: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for an exact
@@ -88,7 +83,7 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     int64_t t = 0;
     for (; t + POSITIONS <= len; t += POSITIONS) {
         __m512 acc[POSITIONS];
-        prefetch(k + (t + PREFETCH_POSITIONS) * d, POSITIONS * d * 2);
+        prefetch_bytes(k + (t + PREFETCH_POSITIONS) * d, POSITIONS * d * 2);
         for (int j = 0; j < POSITIONS; j++) {
             acc[j] = _mm512_mul_ps(qv[0], load_bf16(k + (t + j) * d));
         }
@@ -136,7 +131,7 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     }
     for (t = 0; t < len; t++) {
         const __m512 p = _mm512_set1_ps(s[t]);
-        prefetch(v + (t + PREFETCH_POSITIONS) * d, d * 2);
+        prefetch_bytes(v + (t + PREFETCH_POSITIONS) * d, d * 2);
         for (int i = 0; i < nv; i++) {
             o[i] = _mm512_fmadd_ps(p, load_bf16(v + t * d + 16 * i), o[i]);
         }
@@ -144,6 +139,14 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     for (int i = 0; i < nv; i++) {
         _mm256_storeu_si256((__m256i *) (out + 16 * i), to_bf16(o[i]));
     }
+}
+
+/* attend_head as phi3v_attention.h's head_attention. */
+ATTENTION_TARGET
+static void attend_head_any(const void *q, const void *k, const void *v, void *out, int64_t len, int64_t d,
+                            float scale, float *scores) {
+    attend_head((const uint16_t *) q, (const uint16_t *) k, (const uint16_t *) v, (uint16_t *) out, len, d, scale,
+                scores);
 }
 
 /*
@@ -155,20 +158,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_decodeAtt
         jlong head_stride, jfloat scale, jint threads) {
     (void) env;
     (void) cls;
-    const size_t per_head = (size_t) ((len + 15) / 16 * 16);
-    float *scratch = aligned_alloc(64, sizeof(float) * per_head * (size_t) heads);
-    if (scratch == NULL) {
-        return -1;
-    }
-    const uint16_t *q = (const uint16_t *) (intptr_t) q_addr;
-    const uint16_t *k = (const uint16_t *) (intptr_t) k_addr;
-    const uint16_t *v = (const uint16_t *) (intptr_t) v_addr;
-    uint16_t *out = (uint16_t *) (intptr_t) out_addr;
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-    for (int64_t h = 0; h < heads; h++) {
-        attend_head(q + h * d, k + h * head_stride, v + h * head_stride, out + h * d, len, d, scale,
-                    scratch + per_head * (size_t) h);
-    }
-    free(scratch);
-    return 0;
+    return decode_attention((const void *) (intptr_t) q_addr, (const void *) (intptr_t) k_addr,
+                            (const void *) (intptr_t) v_addr, (void *) (intptr_t) out_addr, heads, len, d, head_stride,
+                            sizeof(uint16_t), scale, attend_head_any, threads);
 }

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <omp.h>
 
+#include "phi3v_attention.h"
+
 #define F32_TARGET __attribute__((target("avx2,fma")))
 /* Largest head dimension (the query and the output accumulators, D / 8 vectors each). */
 #define MAX_D 256
@@ -33,13 +35,6 @@
 #define POSITIONS 4
 /* Positions ahead whose keys (values) are prefetched, as phi3v_attention.c. */
 #define PREFETCH_POSITIONS 16
-
-/* Prefetches the bytes [p, p + bytes) into the first-level cache (a prefetch never faults). */
-static inline void prefetch(const float *p, int64_t bytes) {
-    for (int64_t b = 0; b < bytes; b += 64) {
-        _mm_prefetch((const char *) p + b, _MM_HINT_T0);
-    }
-}
 
 F32_TARGET
 static inline float hsum8(__m256 v) {
@@ -84,7 +79,7 @@ static void attend_head(const float *q, const float *k, const float *v, float *o
     int64_t t = 0;
     for (; t + POSITIONS <= len; t += POSITIONS) {
         __m256 acc[POSITIONS];
-        prefetch(k + (t + PREFETCH_POSITIONS) * d, POSITIONS * d * 4);
+        prefetch_bytes(k + (t + PREFETCH_POSITIONS) * d, POSITIONS * d * 4);
         for (int j = 0; j < POSITIONS; j++) {
             acc[j] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k + (t + j) * d));
         }
@@ -132,7 +127,7 @@ static void attend_head(const float *q, const float *k, const float *v, float *o
     }
     for (t = 0; t < len; t++) {
         const __m256 p = _mm256_broadcast_ss(s + t);
-        prefetch(v + (t + PREFETCH_POSITIONS) * d, d * 4);
+        prefetch_bytes(v + (t + PREFETCH_POSITIONS) * d, d * 4);
         for (int i = 0; i < nv; i++) {
             o[i] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + t * d + 8 * i), o[i]);
         }
@@ -140,6 +135,14 @@ static void attend_head(const float *q, const float *k, const float *v, float *o
     for (int i = 0; i < nv; i++) {
         _mm256_storeu_ps(out + 8 * i, o[i]);
     }
+}
+
+/* attend_head as phi3v_attention.h's head_attention. */
+F32_TARGET
+static void attend_head_any(const void *q, const void *k, const void *v, void *out, int64_t len, int64_t d,
+                            float scale, float *scores) {
+    attend_head((const float *) q, (const float *) k, (const float *) v, (float *) out, len, d, scale,
+                scores);
 }
 
 /*
@@ -151,20 +154,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_decodeAtt
         jlong head_stride, jfloat scale, jint threads) {
     (void) env;
     (void) cls;
-    const size_t per_head = (size_t) ((len + 15) / 16 * 16);
-    float *scratch = aligned_alloc(64, sizeof(float) * per_head * (size_t) heads);
-    if (scratch == NULL) {
-        return -1;
-    }
-    const float *q = (const float *) (intptr_t) q_addr;
-    const float *k = (const float *) (intptr_t) k_addr;
-    const float *v = (const float *) (intptr_t) v_addr;
-    float *out = (float *) (intptr_t) out_addr;
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-    for (int64_t h = 0; h < heads; h++) {
-        attend_head(q + h * d, k + h * head_stride, v + h * head_stride, out + h * d, len, d, scale,
-                    scratch + per_head * (size_t) h);
-    }
-    free(scratch);
-    return 0;
+    return decode_attention((const void *) (intptr_t) q_addr, (const void *) (intptr_t) k_addr,
+                            (const void *) (intptr_t) v_addr, (void *) (intptr_t) out_addr, heads, len, d, head_stride,
+                            sizeof(float), scale, attend_head_any, threads);
 }
