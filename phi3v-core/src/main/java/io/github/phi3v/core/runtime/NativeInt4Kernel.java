@@ -73,8 +73,13 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static Instructions preferred() {
-        requireAvailable();
-        return runs(Instructions.AVX512_VNNI) ? Instructions.AVX512_VNNI : Instructions.AVX2;
+        if (runs(Instructions.AVX512_VNNI)) {
+            return Instructions.AVX512_VNNI;
+        }
+        if (runs(Instructions.AVX2)) {
+            return Instructions.AVX2;
+        }
+        throw unavailable();
     }
 
     /**
@@ -149,7 +154,7 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void mm(Tensor x, Weight w, Tensor out) {
-        mm(x, w, out, preferred());
+        mmOn(x, w, out, preferred());
     }
 
     /**
@@ -165,6 +170,11 @@ public final class NativeInt4Kernel {
      */
     public static void mm(Tensor x, Weight w, Tensor out, Instructions isa) {
         requireRuns(isa);
+        mmOn(x, w, out, isa);
+    }
+
+    /** {@link #mm} on a build known to run here (checked once per call, by the caller). */
+    private static void mmOn(Tensor x, Weight w, Tensor out, Instructions isa) {
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
@@ -211,7 +221,7 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void dequantize(Weight w, long firstRow, Tensor out) {
-        dequantize(w, firstRow, out, preferred());
+        dequantizeOn(w, firstRow, out, preferred());
     }
 
     /**
@@ -227,6 +237,11 @@ public final class NativeInt4Kernel {
      */
     public static void dequantize(Weight w, long firstRow, Tensor out, Instructions isa) {
         requireRuns(isa);
+        dequantizeOn(w, firstRow, out, isa);
+    }
+
+    /** {@link #dequantize} on a build known to run here (checked once per call, by the caller). */
+    private static void dequantizeOn(Weight w, long firstRow, Tensor out, Instructions isa) {
         ScalarType ot = Tensors.dtype(out);
         NativeKernels.require(NAME, ot == ScalarType.BFloat16 || ot == ScalarType.Float,
                 () -> "out must be bf16 or float32, found " + ot);
@@ -250,16 +265,14 @@ public final class NativeInt4Kernel {
         }
     }
 
-    private static void requireAvailable() {
-        if (!available()) {
-            throw new IllegalStateException("native int4 kernel unavailable: " + (NativeKernels.libraryLoaded()
-                    ? "this CPU lacks AVX2 and FMA" : NativeKernels.unavailableReason()));
-        }
+    private static IllegalStateException unavailable() {
+        return new IllegalStateException("native int4 kernel unavailable: " + (NativeKernels.libraryLoaded()
+                ? "this CPU lacks AVX2 and FMA" : NativeKernels.unavailableReason()));
     }
 
     private static void requireRuns(Instructions isa) {
-        requireAvailable();
         if (!runs(isa)) {
+            // preferred() throws the kernel's own reason when no build runs here.
             throw new IllegalStateException("the native int4 kernel's " + isa + " build does not run here: "
                     + NativeKernels.unavailableReason() + "; use " + preferred());
         }

@@ -26,8 +26,8 @@ import io.github.phi3v.core.runtime.Logits;
  * rounds. Each variant first reads the same random text prompt of {@code positions} tokens into its own KV
  * cache, then decodes one untimed window (JIT, first touch of the cache's pages).
  *
- * <p>The variants must fit in memory together: bf16 (~9 GB for Phi-3-vision) with int8 and int4 (~4-6 GB each)
- * does not on a 24 GB machine; int8 with int4 does.
+ * <p>The variants must fit in memory together: bf16, int8 and int4 of Phi-3-vision held 16.9 GB of RSS after
+ * loading (docs/benchmarks.md), so all three fit on a 24 GB machine.
  *
  * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.InterleavedDecodeProbe [bfloat16|float32] positions rounds
  *     window variant=DIR ...</pre>
