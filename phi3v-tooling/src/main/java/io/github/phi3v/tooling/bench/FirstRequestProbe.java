@@ -1,0 +1,137 @@
+package io.github.phi3v.tooling.bench;
+
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+import io.github.phi3v.core.model.KvCache;
+import io.github.phi3v.core.model.ModelOptions;
+import io.github.phi3v.core.model.Phi3VModel;
+import io.github.phi3v.core.model.Precision;
+import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.Logits;
+
+/**
+ * Whether the first request after loading runs as fast as the later ones (issue #20's goal), window by window:
+ * one model, several requests one after the other on the same cache (cleared in between), each a text prompt
+ * then greedy decode steps timed in windows of a few tokens, with the time the JIT compiler spent during the
+ * request ({@link CompilationMXBean}, summed over its threads). {@code phi3v bench} reports only each
+ * scenario's mean, and its first scenario also warms its own linear probe; this keeps the first request's first
+ * tokens apart from its last.
+ *
+ * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.FirstRequestProbe variant=DIR promptTokens decodeTokens window
+ *     requests</pre>
+ * where {@code variant} is {@code none}, {@code int8} or {@code int4} and {@code DIR} a bf16 model folder (the
+ * bench's random model, or a pre-quantized folder of it).
+ */
+public final class FirstRequestProbe {
+
+    private FirstRequestProbe() {
+    }
+
+    /**
+     * What the requests measured.
+     *
+     * @param prefillSeconds per request, the prompt's forward pass
+     * @param windowSeconds per request and window, the window's decode time ({@code [requests][windows]})
+     * @param compileSeconds per request, the JIT compiler's time during it (NaN where the JVM does not report it)
+     * @param tokens per request, the greedy tokens: the prompt's, then every step's
+     */
+    record Result(double[] prefillSeconds, double[][] windowSeconds, double[] compileSeconds, int[][] tokens) {
+    }
+
+    /**
+     * Runs the requests one after the other: each clears the cache, reads its prompt and decodes
+     * {@code windows * window} greedy tokens (stop tokens ignored).
+     *
+     * @param model the model, loaded
+     * @param cache its cache, of capacity {@code prompt length + windows * window} at least
+     * @param prompts one prompt per request
+     * @param windows timed windows per request (at least 1)
+     * @param window decode steps per window (at least 1)
+     * @return the times and tokens
+     */
+    static Result run(Phi3VModel model, KvCache cache, List<int[]> prompts, int windows, int window) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(cache, "cache");
+        if (prompts.isEmpty() || windows < 1 || window < 1) {
+            throw new IllegalArgumentException("at least one request, window and step: " + prompts.size()
+                    + " requests, " + windows + " windows of " + window);
+        }
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        int n = prompts.size();
+        double[] prefill = new double[n];
+        double[][] seconds = new double[n][windows];
+        double[] compile = new double[n];
+        int[][] tokens = new int[n][1 + windows * window];
+        int[] one = new int[1];
+        for (int r = 0; r < n; r++) {
+            cache.clear();
+            long c0 = timed ? jit.getTotalCompilationTime() : 0;
+            long t0 = System.nanoTime();
+            tokens[r][0] = Logits.argmax(model.forward(prompts.get(r), List.of(), cache, 0));
+            prefill[r] = (System.nanoTime() - t0) / 1e9;
+            for (int w = 0; w < windows; w++) {
+                long w0 = System.nanoTime();
+                for (int i = 1 + w * window; i <= (w + 1) * window; i++) {
+                    one[0] = tokens[r][i - 1];
+                    tokens[r][i] = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
+                }
+                seconds[r][w] = (System.nanoTime() - w0) / 1e9;
+            }
+            compile[r] = timed ? (jit.getTotalCompilationTime() - c0) / 1e3 : Double.NaN;
+        }
+        return new Result(prefill, seconds, compile, tokens);
+    }
+
+    /**
+     * Loads the variant, runs {@link #run} with a different random prompt per request and prints per request
+     * the prefill time, the milliseconds per token of each window and the JIT compiler's time.
+     *
+     * @param args see the class comment
+     */
+    public static void main(String[] args) {
+        if (args.length != 5 || !args[0].contains("=")) {
+            throw new IllegalArgumentException("usage: FirstRequestProbe variant=DIR promptTokens decodeTokens window "
+                    + "requests");
+        }
+        String[] kv = args[0].split("=", 2);
+        int promptTokens = Integer.parseInt(args[1]);
+        int decodeTokens = Integer.parseInt(args[2]);
+        int window = Integer.parseInt(args[3]);
+        int requests = Integer.parseInt(args[4]);
+        if (window < 1 || decodeTokens % window != 0) {
+            throw new IllegalArgumentException("decodeTokens must be a multiple of window: " + decodeTokens + ", "
+                    + window);
+        }
+        ModelOptions options = new ModelOptions(Precision.BFLOAT16, ModelOptions.Device.CPU, 0)
+                .withQuantization(Quantization.parse(kv[0]));
+        long t0 = System.nanoTime();
+        try (Phi3VModel model = Phi3VModel.load(Path.of(kv[1]), options);
+             KvCache cache = model.newKvCache(promptTokens + decodeTokens)) {
+            System.out.printf(Locale.ROOT, "%s: loaded %s in %.1f s%n", kv[0], kv[1], (System.nanoTime() - t0) / 1e9);
+            List<int[]> prompts = new java.util.ArrayList<>();
+            for (int r = 0; r < requests; r++) {
+                prompts.add(BenchmarkRunner.textIds(promptTokens, r + 1));
+            }
+            Result res = run(model, cache, prompts, decodeTokens / window, window);
+            for (int r = 0; r < requests; r++) {
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                        "request %d: prefill %.0f ms; ms per token, windows of %d:", r + 1,
+                        res.prefillSeconds()[r] * 1e3, window));
+                double total = 0;
+                for (double s : res.windowSeconds()[r]) {
+                    line.append(String.format(Locale.ROOT, " %.0f", s * 1e3 / window));
+                    total += s;
+                }
+                line.append(String.format(Locale.ROOT, "; decode %.3f tok/s; JIT compiling %.2f s", decodeTokens / total,
+                        res.compileSeconds()[r]));
+                System.out.println(line);
+            }
+        }
+    }
+}
