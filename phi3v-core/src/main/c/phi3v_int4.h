@@ -94,20 +94,23 @@ typedef struct {
     int64_t groups;
 } int4_weight;
 
+/* The most input rows a kernel multiplies in one pass over a block's weights (its row tile). */
+#define MAX_ROW_TILE 4
+
 /*
- * A kernel's outputs 16 nb .. 16 nb + lanes - 1 of all m_rows input rows (lanes = min(16, N - 16 nb)), written
- * to out [M, N] (bf16 or float32) with store_outputs.
+ * A kernel's outputs 16 nb .. 16 nb + 15 of the mt (<= its row tile) input rows rows[0 .. mt), in float32:
+ * acc[m][l] is output 16 nb + l of row m (lanes past N are computed on the layout's padding and not written).
  */
-typedef void (*block_product)(const int4_weight *w, const prepared_row *rows, int64_t m_rows, int64_t nb,
-                              int64_t n_cols, void *out, int bf16);
+typedef void (*tile_product)(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, float (*acc)[16]);
 
 /*
  * out[M, N] = x[M, K] * w[N, K]^T, the driver both kernels share: the rows prepared once by prepare, then
- * OpenMP over blocks of 16 output rows, each through block. Returns 0, or -1 when the scratch memory could
- * not be allocated (nothing written then).
+ * OpenMP over blocks of 16 output rows, each through tile for row_tile (<= MAX_ROW_TILE) input rows at a time,
+ * written to out (bf16 or float32) with store_outputs. Returns 0, or -1 when the scratch memory could not be
+ * allocated (nothing written then).
  */
 static inline int int4_mm(const void *x, int bf16, int64_t m_rows, int64_t n_cols, int64_t k, const int4_weight *w,
-                          void *out, row_preparer prepare, block_product block, int threads) {
+                          void *out, row_preparer prepare, tile_product tile, int row_tile, int threads) {
     uint8_t *scratch;
     prepared_row *rows = prepare_rows(x, bf16, m_rows, k, prepare, &scratch);
     if (rows == NULL) {
@@ -116,7 +119,15 @@ static inline int int4_mm(const void *x, int bf16, int64_t m_rows, int64_t n_col
     const int64_t blocks = (n_cols + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (int64_t nb = 0; nb < blocks; nb++) {
-        block(w, rows, m_rows, nb, n_cols, out, bf16);
+        const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
+        for (int64_t m0 = 0; m0 < m_rows; m0 += row_tile) {
+            const int mt = (int) (m_rows - m0 < row_tile ? m_rows - m0 : row_tile);
+            float acc[MAX_ROW_TILE][16];
+            tile(w, rows + m0, mt, nb, acc);
+            for (int m = 0; m < mt; m++) {
+                store_outputs(out, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc[m], lanes);
+            }
+        }
     }
     free(rows);
     free(scratch);

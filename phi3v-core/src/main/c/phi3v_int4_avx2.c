@@ -34,6 +34,7 @@
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 /* Input rows multiplied with one pass over a block (accumulators kept in registers: 6 per row). */
 #define ROW_TILE 2
+_Static_assert(ROW_TILE <= MAX_ROW_TILE, "phi3v_int4.h's driver holds MAX_ROW_TILE rows of outputs");
 /* Groups ahead whose weights, scales and zeros are prefetched, as phi3v_kernels.c. */
 #define PREFETCH_GROUPS 32
 
@@ -167,24 +168,14 @@ static void int4_block_tile(const uint8_t *packed, const uint16_t *scales, const
     }
 }
 
-/*
- * Block nb of the product (phi3v_int4.h's block_product): the input rows ROW_TILE at a time through
- * int4_block_tile; lane 8 h + l of the block is f[2 m + h]'s lane l.
- */
+/* Rows rows[0 .. mt) of block nb (phi3v_int4.h's tile_product); lane 8 h + l of the block is f[2 m + h]'s lane l. */
 AVX2_TARGET
-static void block_product_avx2(const int4_weight *w, const prepared_row *rows, int64_t m_rows, int64_t nb,
-                               int64_t n_cols, void *out, int bf16) {
-    const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
-    for (int64_t m0 = 0; m0 < m_rows; m0 += ROW_TILE) {
-        int mt = (int) (m_rows - m0 < ROW_TILE ? m_rows - m0 : ROW_TILE);
-        __m256 f[2 * ROW_TILE];
-        int4_block_tile(w->packed, w->scales, w->zeros, rows + m0, mt, w->groups, nb, f);
-        for (int m = 0; m < mt; m++) {
-            float acc[16];
-            memcpy(acc, &f[2 * m], 32);
-            memcpy(acc + 8, &f[2 * m + 1], 32);
-            store_outputs(out, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
-        }
+static void tile_product_avx2(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, float (*acc)[16]) {
+    __m256 f[2 * ROW_TILE];
+    int4_block_tile(w->packed, w->scales, w->zeros, rows, mt, w->groups, nb, f);
+    for (int m = 0; m < mt; m++) {
+        _mm256_storeu_ps(acc[m], f[2 * m]);
+        _mm256_storeu_ps(acc[m] + 8, f[2 * m + 1]);
     }
 }
 
@@ -201,7 +192,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
     const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
                            (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
-                   prepare_row, block_product_avx2, threads);
+                   prepare_row, tile_product_avx2, ROW_TILE, threads);
 }
 
 /* float_to_bf16 on 8 lanes (to nearest even; a NaN stays a NaN). */

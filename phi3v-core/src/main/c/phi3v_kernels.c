@@ -29,6 +29,7 @@
 
 /* Input rows multiplied with one pass over a weight row (accumulators kept in registers). */
 #define ROW_TILE 4
+_Static_assert(ROW_TILE <= MAX_ROW_TILE, "phi3v_int4.h's driver holds MAX_ROW_TILE rows of outputs");
 /*
  * Groups ahead whose weights, scales and zeros are prefetched (32 groups = 8 KB of packed weights). Why: the
  * hardware prefetcher alone kept too few cache misses in flight behind this loop's arithmetic (out of cache
@@ -157,20 +158,13 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_cpuSuppor
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
-/* Block nb of the product (phi3v_int4.h's block_product): the input rows ROW_TILE at a time through int4_block. */
+/* Rows rows[0 .. mt) of block nb (phi3v_int4.h's tile_product) through int4_block. */
 KERNEL_TARGET
-static void block_product_vnni(const int4_weight *w, const prepared_row *rows, int64_t m_rows, int64_t nb,
-                               int64_t n_cols, void *out, int bf16) {
-    const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
-    for (int64_t m0 = 0; m0 < m_rows; m0 += ROW_TILE) {
-        int mt = (int) (m_rows - m0 < ROW_TILE ? m_rows - m0 : ROW_TILE);
-        __m512 f[ROW_TILE];
-        int4_block(w->packed, w->scales, w->zeros, rows + m0, mt, w->groups, nb, f);
-        for (int m = 0; m < mt; m++) {
-            float acc[16];
-            memcpy(acc, &f[m], sizeof acc);
-            store_outputs(out, bf16, (size_t) ((m0 + m) * n_cols + nb * 16), acc, lanes);
-        }
+static void tile_product_vnni(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, float (*acc)[16]) {
+    __m512 f[ROW_TILE];
+    int4_block(w->packed, w->scales, w->zeros, rows, mt, w->groups, nb, f);
+    for (int m = 0; m < mt; m++) {
+        _mm512_storeu_ps(acc[m], f[m]);
     }
 }
 
@@ -187,7 +181,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
     const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
                            (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
-                   prepare_row, block_product_vnni, threads);
+                   prepare_row, tile_product_vnni, ROW_TILE, threads);
 }
 
 /*
