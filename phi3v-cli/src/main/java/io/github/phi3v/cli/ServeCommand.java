@@ -88,6 +88,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Grace period for running requests when stopping (default ${DEFAULT-VALUE}).")
     long shutdownSeconds;
 
+    @Option(names = "--warm-up", description = "Run one short text request before listening, so that the first"
+            + " client's prompt is not slowed by the JVM compiling (1-3 s for the full-size model).")
+    boolean warmUp;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -101,6 +105,10 @@ final class ServeCommand implements Callable<Integer> {
             b.numCrops(numCrops);
         }
         try (Phi3Vision phi = b.build()) {
+            if (warmUp) {
+                out.println("phi3v serve: warm-up " + phi.warmUp());
+                out.flush();
+            }
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(key)
                     .maxRunning(running).maxQueue(maxQueue).maxImagesPerRequest(maxImages)
                     .shutdownTimeout(Duration.ofSeconds(shutdownSeconds));

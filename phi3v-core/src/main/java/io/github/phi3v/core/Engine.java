@@ -118,6 +118,18 @@ final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * Plans a one-word text question and decodes {@code steps} greedy tokens for it (stop tokens and strings
+     * off, so the count does not depend on the weights) on a cache that is never pooled; see
+     * {@link Phi3Vision#warmUp()}.
+     */
+    Answer warmUp(int steps) {
+        checkOpen();
+        ChatRequest hello = ChatRequest.builder().user("Hello").literalText(true).config(GenerationConfig.defaults()
+                .withGreedy().withMaxNewTokens(steps).withStopTokenIds().withStopStrings()).build();
+        return generate(planner.plan(hello).ids(), List.of(), hello.config(), piece -> { }, CancellationToken.none());
+    }
+
     /** Validates, decodes the images, renders and tokenizes a request (the caller's or an intake thread). */
     PromptPlan plan(ChatRequest request) {
         return planner.plan(request);

@@ -37,7 +37,9 @@ public final class ServerMain {
             "  --num-crops N             crop budget of images (default: the model's)",
             "  --allow-http              accept http:// image URLs too (default: https and data: only)",
             "  --allow-image-host HOST   fetch images from this internal host[:port] (repeatable)",
-            "  --shutdown-timeout SEC    grace period for running requests at shutdown (default 30)");
+            "  --shutdown-timeout SEC    grace period for running requests at shutdown (default 30)",
+            "  --warm-up                 run one short text request before listening, so the first client's",
+            "                            prompt is not slowed by the JVM compiling (Phi3Vision.warmUp)");
 
     private ServerMain() {
     }
@@ -84,6 +86,7 @@ public final class ServerMain {
         int maxTokens = d.defaultMaxTokens();
         Duration shutdown = d.shutdownTimeout();
         boolean allowHttp = false;
+        boolean warmUp = false;
         List<String> hosts = new ArrayList<>();
         try {
             for (int i = 0; i < args.length; i++) {
@@ -111,6 +114,7 @@ public final class ServerMain {
                     case "--allow-http" -> allowHttp = true;
                     case "--allow-image-host" -> hosts.add(value(args, ++i, a));
                     case "--shutdown-timeout" -> shutdown = Duration.ofSeconds(Long.parseLong(value(args, ++i, a)));
+                    case "--warm-up" -> warmUp = true;
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -135,6 +139,9 @@ public final class ServerMain {
         // The server's concurrency is the model's: one more running request would be refused by the model.
         mb.maxConcurrentRequests(Math.max(maxRunning, 1)).imageLoader(imageLoader(allowHttp, hosts));
         try (Phi3Vision phi = mb.build()) {
+            if (warmUp) {
+                out.println("phi3v-server: warm-up " + phi.warmUp());
+            }
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(apiKey)
                     .maxRunning(maxRunning).maxQueue(maxQueue).maxBodyBytes(maxBody).maxImagesPerRequest(maxImages)
                     .defaultMaxTokens(maxTokens).shutdownTimeout(shutdown);

@@ -1,5 +1,6 @@
 package io.github.phi3v.server;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -104,6 +105,17 @@ class ChatCompletionParserTest {
         assertEquals(2, ServerMain.run(new String[] {"--bogus"}, o, e));
         assertEquals(2, ServerMain.run(new String[] {"--port", "8000"}, o, e));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--model is required"), err.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("--warm-up"));
+        // --warm-up is an option (not exit 2); the empty folder then fails to load, before any warm-up or bind.
+        err.reset();
+        java.nio.file.Path empty = assertDoesNotThrow(() -> java.nio.file.Files.createTempDirectory("phi3v-empty"));
+        try {
+            assertEquals(1, ServerMain.run(new String[] {"--warm-up", "--model", empty.toString()}, o, e));
+        } finally {
+            assertDoesNotThrow(() -> java.nio.file.Files.delete(empty));
+        }
+        assertFalse(err.toString(StandardCharsets.UTF_8).contains("unknown option"), err.toString());
+        assertFalse(out.toString(StandardCharsets.UTF_8).contains("warm-up Usage"), out.toString());
     }
 
     @Test

@@ -7,8 +7,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
+import io.github.phi3v.core.Phi3Vision;
+import io.github.phi3v.core.generate.Usage;
 import io.github.phi3v.core.model.KvCache;
-import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
@@ -23,9 +24,11 @@ import io.github.phi3v.core.runtime.Logits;
  * tokens apart from its last.
  *
  * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.FirstRequestProbe variant=DIR promptTokens decodeTokens window
- *     requests</pre>
+ *     requests [warmup=P,D]</pre>
  * where {@code variant} is {@code none}, {@code int8} or {@code int4} and {@code DIR} a bf16 model folder (the
- * bench's random model, or a pre-quantized folder of it).
+ * bench's random model, or a pre-quantized folder of it). With {@code warmup=P,D} an untimed request of a
+ * different random prompt of {@code P} tokens and {@code D} decode steps runs first, with {@code warmup=api}
+ * {@link Phi3Vision#warmUp()}: whether a warm-up at load makes the first request as fast as the later ones.
  */
 public final class FirstRequestProbe {
 
@@ -39,8 +42,27 @@ public final class FirstRequestProbe {
      * @param windowSeconds per request and window, the window's decode time ({@code [requests][windows]})
      * @param compileSeconds per request, the JIT compiler's time during it (NaN where the JVM does not report it)
      * @param tokens per request, the greedy tokens: the prompt's, then every step's
+     * @param minorFaults per request, the process's minor page faults during it (-1 where the system does not
+     *     report them)
      */
-    record Result(double[] prefillSeconds, double[][] windowSeconds, double[] compileSeconds, int[][] tokens) {
+    record Result(double[] prefillSeconds, double[][] windowSeconds, double[] compileSeconds, int[][] tokens,
+            long[] minorFaults) {
+    }
+
+    /**
+     * The process's minor page faults so far: field 10 of {@code /proc/self/stat} (Linux), read after the
+     * command name's closing parenthesis since the name may hold spaces.
+     *
+     * @return the count, or -1 where the file is missing or unreadable
+     */
+    static long minorFaults() {
+        try {
+            String stat = java.nio.file.Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+            return Long.parseLong(f[7]);   // f[0] is field 3 (state)
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /**
@@ -68,9 +90,11 @@ public final class FirstRequestProbe {
         double[][] seconds = new double[n][windows];
         double[] compile = new double[n];
         int[][] tokens = new int[n][1 + windows * window];
+        long[] faults = new long[n];
         int[] one = new int[1];
         for (int r = 0; r < n; r++) {
             cache.clear();
+            long f0 = minorFaults();
             long c0 = timed ? jit.getTotalCompilationTime() : 0;
             long t0 = System.nanoTime();
             tokens[r][0] = Logits.argmax(model.forward(prompts.get(r), List.of(), cache, 0));
@@ -84,8 +108,10 @@ public final class FirstRequestProbe {
                 seconds[r][w] = (System.nanoTime() - w0) / 1e9;
             }
             compile[r] = timed ? (jit.getTotalCompilationTime() - c0) / 1e3 : Double.NaN;
+            long f1 = minorFaults();
+            faults[r] = f0 < 0 || f1 < 0 ? -1 : f1 - f0;
         }
-        return new Result(prefill, seconds, compile, tokens);
+        return new Result(prefill, seconds, compile, tokens, faults);
     }
 
     /**
@@ -95,25 +121,51 @@ public final class FirstRequestProbe {
      * @param args see the class comment
      */
     public static void main(String[] args) {
-        if (args.length != 5 || !args[0].contains("=")) {
+        if (args.length < 5 || args.length > 6 || !args[0].contains("=")
+                || args.length == 6 && !args[5].matches("warmup=(\\d+,\\d+|api)")) {
             throw new IllegalArgumentException("usage: FirstRequestProbe variant=DIR promptTokens decodeTokens window "
-                    + "requests");
+                    + "requests [warmup=P,D|warmup=api]");
         }
         String[] kv = args[0].split("=", 2);
         int promptTokens = Integer.parseInt(args[1]);
         int decodeTokens = Integer.parseInt(args[2]);
         int window = Integer.parseInt(args[3]);
         int requests = Integer.parseInt(args[4]);
+        int warmPrompt = 0;
+        int warmSteps = 0;
+        boolean apiWarmUp = args.length == 6 && args[5].equals("warmup=api");
+        if (args.length == 6 && !apiWarmUp) {
+            String[] pd = args[5].substring("warmup=".length()).split(",");
+            warmPrompt = Integer.parseInt(pd[0]);
+            warmSteps = Integer.parseInt(pd[1]);
+        }
         if (window < 1 || decodeTokens % window != 0) {
             throw new IllegalArgumentException("decodeTokens must be a multiple of window: " + decodeTokens + ", "
                     + window);
         }
-        ModelOptions options = new ModelOptions(Precision.BFLOAT16, ModelOptions.Device.CPU, 0)
-                .withQuantization(Quantization.parse(kv[0]));
         long t0 = System.nanoTime();
-        try (Phi3VModel model = Phi3VModel.load(Path.of(kv[1]), options);
-             KvCache cache = model.newKvCache(promptTokens + decodeTokens)) {
+        // Loaded as a user loads it (the same model either way), so that warmup=api is the library's warm-up.
+        try (Phi3Vision phi = Phi3Vision.builder().modelDir(Path.of(kv[1])).dtype(Precision.BFLOAT16)
+                .quantization(Quantization.parse(kv[0])).maxContext(1024).build();
+             KvCache cache = phi.model().newKvCache(Math.max(promptTokens + decodeTokens, warmPrompt + warmSteps))) {
+            Phi3VModel model = phi.model();
             System.out.printf(Locale.ROOT, "%s: loaded %s in %.1f s%n", kv[0], kv[1], (System.nanoTime() - t0) / 1e9);
+            if (apiWarmUp) {
+                long w0 = System.nanoTime();
+                Usage u = phi.warmUp();
+                System.out.printf(Locale.ROOT, "warm-up (Phi3Vision.warmUp): %d prompt tokens %.0f ms, %d steps %.0f ms;"
+                        + " %.0f ms in all%n", u.promptTokens(), u.prefillMillis(), u.generatedTokens(), u.decodeMillis(),
+                        (System.nanoTime() - w0) / 1e6);
+            }
+            if (warmPrompt > 0) {
+                // Seed 0: no timed request reads this prompt (theirs are seeds 1..requests).
+                Result warm = run(model, cache, List.of(BenchmarkRunner.textIds(warmPrompt, 0)), 1, Math.max(1,
+                        warmSteps));
+                System.out.printf(Locale.ROOT, "warm-up: %d prompt tokens %.0f ms, %d steps %.0f ms; JIT compiling "
+                        + "%.2f s; minor faults %d%n", warmPrompt, warm.prefillSeconds()[0] * 1e3, Math.max(1,
+                        warmSteps), warm.windowSeconds()[0][0] * 1e3, warm.compileSeconds()[0],
+                        warm.minorFaults()[0]);
+            }
             List<int[]> prompts = new java.util.ArrayList<>();
             for (int r = 0; r < requests; r++) {
                 prompts.add(BenchmarkRunner.textIds(promptTokens, r + 1));
@@ -128,8 +180,8 @@ public final class FirstRequestProbe {
                     line.append(String.format(Locale.ROOT, " %.0f", s * 1e3 / window));
                     total += s;
                 }
-                line.append(String.format(Locale.ROOT, "; decode %.3f tok/s; JIT compiling %.2f s", decodeTokens / total,
-                        res.compileSeconds()[r]));
+                line.append(String.format(Locale.ROOT, "; decode %.3f tok/s; JIT compiling %.2f s; minor faults %d",
+                        decodeTokens / total, res.compileSeconds()[r], res.minorFaults()[r]));
                 System.out.println(line);
             }
         }
