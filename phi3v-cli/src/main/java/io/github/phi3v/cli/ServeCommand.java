@@ -89,7 +89,7 @@ final class ServeCommand implements Callable<Integer> {
     long shutdownSeconds;
 
     @Option(names = "--warm-up", description = "Run one short text request before listening, so that the first"
-            + " client's prompt is not slowed by the JVM compiling (1-3 s for the full-size model).")
+            + " client's prompt is not slower than the later ones' (adds 1-3 s to the full-size model's load).")
     boolean warmUp;
 
     @Override
@@ -100,15 +100,11 @@ final class ServeCommand implements Callable<Integer> {
         // The server's concurrency is the model's: one more running request would be refused by the model.
         int running = maxRunning != null ? maxRunning : maxBatch;
         Phi3VisionBuilder b = modelArgs.builder(err, null).maxBatchSize(maxBatch).maxConcurrentRequests(running)
-                .packedDecodeWeights(packedDecodeWeights).imageLoader(ServerMain.imageLoader(allowHttp, imageHosts));
+                .packedDecodeWeights(packedDecodeWeights).warmUp(warmUp).imageLoader(ServerMain.imageLoader(allowHttp, imageHosts));
         if (numCrops != null) {
             b.numCrops(numCrops);
         }
         try (Phi3Vision phi = b.build()) {
-            if (warmUp) {
-                out.println("phi3v serve: warm-up " + phi.warmUp());
-                out.flush();
-            }
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(key)
                     .maxRunning(running).maxQueue(maxQueue).maxImagesPerRequest(maxImages)
                     .shutdownTimeout(Duration.ofSeconds(shutdownSeconds));

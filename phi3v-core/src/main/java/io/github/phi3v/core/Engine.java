@@ -118,10 +118,13 @@ final class Engine implements AutoCloseable {
         }
     }
 
+    /** Greedy decode steps of the warm-up ({@link Phi3VisionBuilder#warmUp(boolean)}). */
+    static final int WARM_UP_STEPS = 8;
+
     /**
-     * Plans a one-word text question and decodes {@code steps} greedy tokens for it (stop tokens and strings
-     * off, so the count does not depend on the weights) on a cache that is never pooled; see
-     * {@link Phi3Vision#warmUp()}.
+     * The warm-up of {@link Phi3VisionBuilder#warmUp(boolean)}: plans a one-word text question and decodes
+     * {@code steps} greedy tokens for it (stop tokens and strings off, so the count does not depend on the
+     * weights) on a cache that is never pooled.
      */
     Answer warmUp(int steps) {
         checkOpen();

@@ -8,6 +8,7 @@ import java.util.regex.Pattern;
 import io.github.phi3v.core.config.ClipVisionConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
+import io.github.phi3v.core.generate.Usage;
 import io.github.phi3v.core.model.ModelOptions;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
@@ -80,12 +81,17 @@ final class ModelLoader {
                     : model.kvCacheBytes(b.maxContext) + Math.max(0, available - estimate.totalBytes()) / 2;
             Limits limits = new Limits(b.maxContext, promptLimit, b.maxImagesPerPrompt, b.maxConcurrentRequests,
                     kvBudget, b.kvCacheWait, b.embeddingCacheBytes, b.maxBatchSize);
-            Phi3Vision phi = new Phi3Vision(dir, new Engine(model, tokenizer, processor, limits), estimate);
+            Engine engine = new Engine(model, tokenizer, processor, limits);
+            Phi3Vision phi = new Phi3Vision(dir, engine, estimate);
             LOG.log(System.Logger.Level.INFO, () -> "loaded " + dir + " in " + (System.nanoTime() - t0) / 1_000_000
                     + " ms: " + b.precision.label() + ", quantization " + b.quantization
                     + (b.packedDecodeWeights ? ", packed decode weights" : "") + ", " + b.device + ", "
                     + TorchRuntime.threads() + " threads, maxContext " + b.maxContext + ", KV budget "
                     + kvBudget / (1 << 20) + " MiB");
+            if (b.warmUp) {
+                Usage warm = engine.warmUp(Engine.WARM_UP_STEPS).usage();
+                LOG.log(System.Logger.Level.INFO, () -> "warm-up: " + warm);
+            }
             return phi;
         } catch (RuntimeException | Error e) {
             model.close();

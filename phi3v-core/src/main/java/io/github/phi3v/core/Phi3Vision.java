@@ -13,7 +13,6 @@ import io.github.phi3v.core.generate.CancellationToken;
 import io.github.phi3v.core.generate.GenerationConfig;
 import io.github.phi3v.core.generate.MemoryEstimate;
 import io.github.phi3v.core.generate.TextPublisher;
-import io.github.phi3v.core.generate.Usage;
 import io.github.phi3v.core.hub.HubConfig;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
@@ -244,29 +243,6 @@ public final class Phi3Vision implements AutoCloseable {
     /** The most submitted requests one batched step has decoded so far (for tests). */
     int largestBatch() {
         return engine.largestBatch();
-    }
-
-    /** Greedy decode steps of {@link #warmUp()}. */
-    public static final int WARM_UP_STEPS = 8;
-
-    /**
-     * Runs one short text request and discards its answer, so that the first real request's prompt runs as
-     * fast as the later ones': a one-word question (13 prompt tokens) and {@value #WARM_UP_STEPS} greedy decode
-     * steps. Without it the first prompt pays for the JVM compiling the Java code of a forward pass while the
-     * compute threads run: on a 2-core machine the full-size model's first 16-token prompt took 0.99-1.75x the
-     * later requests' (0.85-1.11x after a warm-up; decode speed did not differ beyond the machine's noise; see
-     * docs/benchmarks.md "A warm-up before the first request"). It costs about one such request (1.1-3.3 s there,
-     * by variant), uses a KV cache of its own that is freed at once (nothing is kept for the prefix cache, no
-     * counter changes) and runs neither the vision tower nor a batched step of several requests. A server calls
-     * it before it takes requests ({@code phi3v serve --warm-up}).
-     *
-     * @return the warm-up request's token counts and times
-     * @throws LimitExceededException if the limits refuse a request of 13 prompt and {@value #WARM_UP_STEPS} new
-     *     tokens, {@code maxConcurrentRequests} requests are already running, or the KV memory budget has no room
-     * @throws IllegalStateException if this model is closed
-     */
-    public Usage warmUp() {
-        return engine.warmUp(WARM_UP_STEPS).usage();
     }
 
     /**

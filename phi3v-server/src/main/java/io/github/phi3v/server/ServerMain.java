@@ -39,7 +39,7 @@ public final class ServerMain {
             "  --allow-image-host HOST   fetch images from this internal host[:port] (repeatable)",
             "  --shutdown-timeout SEC    grace period for running requests at shutdown (default 30)",
             "  --warm-up                 run one short text request before listening, so the first client's",
-            "                            prompt is not slowed by the JVM compiling (Phi3Vision.warmUp)");
+            "                            prompt is not slower than the later ones' (Phi3VisionBuilder.warmUp)");
 
     private ServerMain() {
     }
@@ -86,7 +86,6 @@ public final class ServerMain {
         int maxTokens = d.defaultMaxTokens();
         Duration shutdown = d.shutdownTimeout();
         boolean allowHttp = false;
-        boolean warmUp = false;
         List<String> hosts = new ArrayList<>();
         try {
             for (int i = 0; i < args.length; i++) {
@@ -114,7 +113,7 @@ public final class ServerMain {
                     case "--allow-http" -> allowHttp = true;
                     case "--allow-image-host" -> hosts.add(value(args, ++i, a));
                     case "--shutdown-timeout" -> shutdown = Duration.ofSeconds(Long.parseLong(value(args, ++i, a)));
-                    case "--warm-up" -> warmUp = true;
+                    case "--warm-up" -> mb.warmUp(true);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -139,9 +138,6 @@ public final class ServerMain {
         // The server's concurrency is the model's: one more running request would be refused by the model.
         mb.maxConcurrentRequests(Math.max(maxRunning, 1)).imageLoader(imageLoader(allowHttp, hosts));
         try (Phi3Vision phi = mb.build()) {
-            if (warmUp) {
-                out.println("phi3v-server: warm-up " + phi.warmUp());
-            }
             Phi3vServer.Builder sb = Phi3vServer.builder(phi).host(host).port(port).apiKey(apiKey)
                     .maxRunning(maxRunning).maxQueue(maxQueue).maxBodyBytes(maxBody).maxImagesPerRequest(maxImages)
                     .defaultMaxTokens(maxTokens).shutdownTimeout(shutdown);

@@ -8,7 +8,6 @@ import java.util.Locale;
 import java.util.Objects;
 
 import io.github.phi3v.core.Phi3Vision;
-import io.github.phi3v.core.generate.Usage;
 import io.github.phi3v.core.model.KvCache;
 import io.github.phi3v.core.model.Phi3VModel;
 import io.github.phi3v.core.model.Precision;
@@ -24,11 +23,12 @@ import io.github.phi3v.core.runtime.Logits;
  * tokens apart from its last.
  *
  * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.FirstRequestProbe variant=DIR promptTokens decodeTokens window
- *     requests [warmup=P,D]</pre>
+ *     requests [warmup=P,D | warmup=api]</pre>
  * where {@code variant} is {@code none}, {@code int8} or {@code int4} and {@code DIR} a bf16 model folder (the
  * bench's random model, or a pre-quantized folder of it). With {@code warmup=P,D} an untimed request of a
  * different random prompt of {@code P} tokens and {@code D} decode steps runs first, with {@code warmup=api}
- * {@link Phi3Vision#warmUp()}: whether a warm-up at load makes the first request as fast as the later ones.
+ * the library's ({@link io.github.phi3v.core.Phi3VisionBuilder#warmUp(boolean)}): whether a warm-up at load
+ * makes the first request as fast as the later ones.
  */
 public final class FirstRequestProbe {
 
@@ -146,17 +146,11 @@ public final class FirstRequestProbe {
         long t0 = System.nanoTime();
         // Loaded as a user loads it (the same model either way), so that warmup=api is the library's warm-up.
         try (Phi3Vision phi = Phi3Vision.builder().modelDir(Path.of(kv[1])).dtype(Precision.BFLOAT16)
-                .quantization(Quantization.parse(kv[0])).maxContext(1024).build();
+                .quantization(Quantization.parse(kv[0])).maxContext(1024).warmUp(apiWarmUp).build();
              KvCache cache = phi.model().newKvCache(Math.max(promptTokens + decodeTokens, warmPrompt + warmSteps))) {
             Phi3VModel model = phi.model();
-            System.out.printf(Locale.ROOT, "%s: loaded %s in %.1f s%n", kv[0], kv[1], (System.nanoTime() - t0) / 1e9);
-            if (apiWarmUp) {
-                long w0 = System.nanoTime();
-                Usage u = phi.warmUp();
-                System.out.printf(Locale.ROOT, "warm-up (Phi3Vision.warmUp): %d prompt tokens %.0f ms, %d steps %.0f ms;"
-                        + " %.0f ms in all%n", u.promptTokens(), u.prefillMillis(), u.generatedTokens(), u.decodeMillis(),
-                        (System.nanoTime() - w0) / 1e6);
-            }
+            System.out.printf(Locale.ROOT, "%s: loaded %s in %.1f s%s%n", kv[0], kv[1], (System.nanoTime() - t0) / 1e9,
+                    apiWarmUp ? " (warm-up included)" : "");
             if (warmPrompt > 0) {
                 // Seed 0: no timed request reads this prompt (theirs are seeds 1..requests).
                 Result warm = run(model, cache, List.of(BenchmarkRunner.textIds(warmPrompt, 0)), 1, Math.max(1,
