@@ -163,13 +163,18 @@ final class QuantizationCriteria {
             } finally {
                 q.resources().forEach(org.bytedeco.javacpp.Pointer::close);
             }
-            double num = 0;
-            double den = 0;
-            for (int i = 0; i < ref.length; i++) {
-                num += ((double) got[i] - ref[i]) * ((double) got[i] - ref[i]);
-                den += (double) ref[i] * ref[i];
-            }
-            return Math.sqrt(num / den);
+            return relativeError(got, ref);
         }
+    }
+
+    /** ||got - ref|| / ||ref|| (Euclidean, in double). */
+    static double relativeError(float[] got, float[] ref) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            num += ((double) got[i] - ref[i]) * ((double) got[i] - ref[i]);
+            den += (double) ref[i] * ref[i];
+        }
+        return Math.sqrt(num / den);
     }
 }
