@@ -57,7 +57,7 @@ public class Phi3VisionAutoConfiguration {
         if (properties.getMaxConcurrentRequests() != null) {
             apply("phi3v.max-concurrent-requests", () -> b.maxConcurrentRequests(properties.getMaxConcurrentRequests()));
         }
-        return b.build();
+        return b.warmUp(properties.isWarmUp()).build();
     }
 
     /**

@@ -31,6 +31,7 @@ public class Phi3VisionProperties {
     private Integer threads;
     private Integer maxConcurrentRequests;
     private boolean literalText = true;
+    private boolean warmUp;
     @NestedConfigurationProperty
     private Phi3VisionChatOptions options = new Phi3VisionChatOptions();
 
@@ -198,6 +199,25 @@ public class Phi3VisionProperties {
      */
     public void setLiteralText(boolean literalText) {
         this.literalText = literalText;
+    }
+
+    /**
+     * Whether loading ends with one short text request, so that the first chat's prompt is not slower than the
+     * later ones' (Phi3VisionBuilder#warmUp; adds 1-3 s to a full-size model's load).
+     *
+     * @return false by default
+     */
+    public boolean isWarmUp() {
+        return warmUp;
+    }
+
+    /**
+     * Sets whether loading ends with a warm-up request.
+     *
+     * @param warmUp true to warm up at load
+     */
+    public void setWarmUp(boolean warmUp) {
+        this.warmUp = warmUp;
     }
 
     /**

@@ -65,6 +65,44 @@ class Phi3VisionAutoConfigurationTest {
     }
 
     @Test
+    void theWarmUpPropertyWarmsTheModelUpAtLoad() {
+        // System.Logger reaches java.util.logging here: the loader's records, whatever the handlers print.
+        java.util.logging.Logger jul = java.util.logging.Logger.getLogger("io.github.phi3v.core.ModelLoader");
+        java.util.List<String> messages = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                messages.add(r.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        jul.addHandler(h);
+        try {
+            for (boolean warm : new boolean[] {true, false}) {
+                messages.clear();
+                runner().withPropertyValues("phi3v.model=" + modelDir(), "phi3v.dtype=float32",
+                        "phi3v.warm-up=" + warm).run(context -> {
+                            assertEquals(warm, context.getBean(Phi3VisionProperties.class).isWarmUp());
+                            Phi3Vision phi = context.getBean(Phi3Vision.class);
+                            assertEquals(0, phi.kvCacheBytesInUse(), "the warm-up keeps no KV cache");
+                        });
+                assertTrue(messages.stream().anyMatch(m -> m.startsWith("loaded ")), "the loader logged: " + messages);
+                assertEquals(warm ? 1 : 0, messages.stream().filter(m -> m.startsWith("warm-up: ")
+                        && m.contains("generatedTokens=8,")).count(), "phi3v.warm-up=" + warm + ": " + messages);
+            }
+        } finally {
+            jul.removeHandler(h);
+        }
+    }
+
+    @Test
     void withoutTheModelPropertyThereAreNoBeans() {
         runner().run(context -> {
             assertFalse(context.containsBean("phi3Vision"));
@@ -93,7 +131,7 @@ class Phi3VisionAutoConfigurationTest {
             assertNotNull(in, "spring-configuration-metadata.json is on the classpath");
             String json = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             for (String name : new String[] {"phi3v.model", "phi3v.max-context", "phi3v.quantization", "phi3v.dtype",
-                    "phi3v.num-crops", "phi3v.threads", "phi3v.options.max-tokens", "phi3v.options.seed"}) {
+                    "phi3v.num-crops", "phi3v.threads", "phi3v.warm-up", "phi3v.options.max-tokens", "phi3v.options.seed"}) {
                 assertTrue(json.contains("\"" + name + "\""), name + " in the metadata");
             }
         }
