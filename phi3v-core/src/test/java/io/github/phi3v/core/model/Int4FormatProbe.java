@@ -29,7 +29,8 @@ import io.github.phi3v.core.weights.TensorInfo;
  * "Fewer bytes per int4 weight"); no kernel reads these formats. Printed per format: the relative weight error
  * on Gaussian weights (what the random golden and bench weights are), and with a work folder issue #20's two
  * criteria on the golden tiny bf16 model ({@link #golden}), the format's dequantized weights standing in for a
- * kernel (for Int4Linear's own format this gives the real kernel's flip count).
+ * kernel (for Int4Linear's own format this gives the real kernel's flip count), then the argmax with an int8
+ * lm_head ({@link #int8Rows}) alone and with two of the formats.
  * Formats, with their bits per weight:
  * <ul>
  *   <li>{@link Int4Linear} itself: groups of 32, bf16 scale and bf16 zero (5.0);</li>
@@ -108,7 +109,7 @@ final class Int4FormatProbe {
                 List<QuantizationCriteria.LinearError> errors = QuantizationCriteria.linearErrors(bf16,
                         (weight, name) -> dequantizedLinear(f, weight));
                 Path dir = work.resolve("format-" + FORMATS.indexOf(f));
-                writeCopy(src, dir, f, layers);
+                writeCopy(src, dir, f, layers, false);
                 QuantizationCriteria.Decided d;
                 try (Phi3VModel m = Phi3VModel.load(dir, ModelOptions.defaults().withPrecision(Precision.BFLOAT16))) {
                     d = QuantizationCriteria.prefillArgmax(bf16, m);
@@ -119,7 +120,36 @@ final class Int4FormatProbe {
                         .orElse(0), errors.stream().mapToDouble(QuantizationCriteria.LinearError::error).max()
                         .orElse(0), d.mismatches().size(), d.decided(), d.largestMismatchGap()));
             }
+            // The other part of a token's bytes: the lm_head in int8 (one scale per row), alone and with two formats.
+            List<Format> withInt8Head = List.of(new Format("bf16 linears", 16, (w, r, c) -> w.clone()), FORMATS.get(0),
+                    FORMATS.get(4));
+            for (Format f : withInt8Head) {
+                Path dir = work.resolve("int8-lm-head-" + withInt8Head.indexOf(f));
+                writeCopy(src, dir, f, layers, true);
+                try (Phi3VModel m = Phi3VModel.load(dir, ModelOptions.defaults().withPrecision(Precision.BFLOAT16))) {
+                    QuantizationCriteria.Decided d = QuantizationCriteria.prefillArgmax(bf16, m);
+                    print(f, String.format(Locale.ROOT, "with an int8 lm_head: argmax differs at %d of %d decided "
+                            + "positions, largest bf16 gap there %.3f", d.mismatches().size(), d.decided(),
+                            d.largestMismatchGap()));
+                }
+            }
         }
+    }
+
+    /** Symmetric int8 per row (scale = max |w| / 127), dequantized: what an int8 lm_head would hold. */
+    private static float[] int8Rows(float[] w, int rows, int cols) {
+        float[] out = new float[w.length];
+        for (int r = 0; r < rows; r++) {
+            double amax = 0;
+            for (int c = 0; c < cols; c++) {
+                amax = Math.max(amax, Math.abs(w[r * cols + c]));
+            }
+            double scale = amax > 0 ? amax / 127 : 1;
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = (float) (Math.rint(w[r * cols + c] / scale) * scale);
+            }
+        }
+        return out;
     }
 
     /** A float32 linear on the format's dequantized weight (the stand-in for a kernel of that format). */
@@ -147,8 +177,12 @@ final class Int4FormatProbe {
         };
     }
 
-    /** The golden checkpoint with every decoder linear rounded through the format (then to bf16). */
-    private static void writeCopy(Path src, Path dir, Format f, int layers) throws java.io.IOException {
+    /**
+     * The golden checkpoint with every decoder linear rounded through the format (then to bf16), and the lm_head
+     * through {@link #int8Rows} if asked.
+     */
+    private static void writeCopy(Path src, Path dir, Format f, int layers, boolean int8LmHead)
+            throws java.io.IOException {
         Files.createDirectories(dir);
         try (java.util.stream.Stream<Path> files = Files.list(src)) {
             for (Path p : files.toList()) {
@@ -172,6 +206,8 @@ final class Int4FormatProbe {
                 float[] v = Tensors.toFloats(ckpt.tensor(name).to(ScalarType.Float));
                 if (linears.contains(name)) {
                     v = f.dequantize().apply(v, (int) shape[0], (int) shape[1]);
+                } else if (int8LmHead && name.equals(WeightNames.LM_HEAD)) {
+                    v = int8Rows(v, (int) shape[0], (int) shape[1]);
                 }
                 out.add(SafetensorsWriter.Tensor.ofFloats(name, info.dtype(), shape, v));
             }
