@@ -343,7 +343,8 @@ final class Int4FormatProbe {
     private static float[] q4kAll(float[] w) {
         int sub = 8;
         if (w.length % (G * sub) != 0) {
-            throw new IllegalArgumentException("Q4_K super-blocks need a multiple of " + G * sub + " weights: " + w.length);
+            throw new IllegalArgumentException("Q4_K super-blocks need a multiple of " + G * sub + " weights: "
+                    + w.length);
         }
         float[] out = new float[w.length];
         for (int b = 0; b < w.length / (G * sub); b++) {
