@@ -327,6 +327,10 @@ class CliTest {
                     + " --quantize", int8Cuda.err().strip());
             assertEquals("", device.out() + quantize.out() + int8Cuda.out());
         }
+        // serve's --warm-up is an option: with it the same one-line device error, not picocli's unknown option.
+        Result warm = run("serve", "--warm-up", "--model", "tiny-random", "--device", "tpu");
+        assertEquals(Phi3vCli.EXIT_USAGE, warm.code(), warm.err());
+        assertEquals("phi3v serve: error: unknown device 'tpu': expected cpu or cuda", warm.err().strip());
     }
 
     @Test
