@@ -89,7 +89,14 @@ final class ModelLoader {
                     + TorchRuntime.threads() + " threads, maxContext " + b.maxContext + ", KV budget "
                     + kvBudget / (1 << 20) + " MiB");
             if (b.warmUp) {
-                Usage warm = engine.warmUp(Engine.WARM_UP_STEPS).usage();
+                Usage warm;
+                try {
+                    warm = engine.warmUp(Engine.WARM_UP_STEPS).usage();
+                } catch (IllegalArgumentException e) {   // a limit (maxPromptTokens, maxContext, KV memory) refused it
+                    throw new IllegalArgumentException("warmUp(true): the warm-up request (a one-word question and "
+                            + Engine.WARM_UP_STEPS + " new tokens) does not fit this model's limits: " + e.getMessage()
+                            + "; raise that limit or leave warmUp off", e);
+                }
                 LOG.log(System.Logger.Level.INFO, () -> "warm-up: " + warm);
             }
             return phi;

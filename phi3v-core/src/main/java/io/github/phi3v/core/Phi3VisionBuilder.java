@@ -417,7 +417,9 @@ public final class Phi3VisionBuilder {
      * full-size model's first 16-token prompt took 0.99-1.75x the later ones', 0.85-1.10x after the warm-up;
      * docs/usage.md "The first request"). It adds about one request of 13 prompt tokens and 8 decode steps to
      * the load (1.1-3.3 s there, by variant), keeps nothing (its KV cache is freed; no prefix-cache entry, no
-     * counter changes; logged at INFO) and runs neither the vision tower nor a batched step.
+     * counter changes; logged at INFO) and runs neither the vision tower nor a batched step. Limits too small
+     * for it ({@link #maxPromptTokens} below 13, {@link #maxContext} below 21, a tiny {@link #kvCacheBytes}) make
+     * {@link #build()} fail with an {@link IllegalArgumentException} that says so; the weights are freed then.
      *
      * @param warm true to warm up at load
      * @return this builder

@@ -2,6 +2,8 @@ package io.github.phi3v.core;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -47,6 +49,19 @@ class WarmUpTest {
             Answer golden = phi.rawPrompts().generate(prompt, List.of(),
                     GenerationConfig.builder().greedy().maxNewTokens(n).stopTokenIds().build());
             assertArrayEquals(Arrays.copyOf(expected, n), golden.tokenIds(), "greedy tokens after the warm-up");
+        }
+    }
+
+    @Test
+    void limitsTooSmallForTheWarmUpFailTheBuildSayingSo() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TinyModel.builder().maxPromptTokens(5).warmUp(true).build());
+        assertTrue(e.getMessage().startsWith("warmUp(true): the warm-up request") && e.getMessage().contains(
+                "maxPromptTokens"), e.getMessage());
+        assertInstanceOf(LimitExceededException.class, e.getCause());
+        // The same limit without the warm-up loads.
+        try (Phi3Vision phi = TinyModel.builder().maxPromptTokens(5).build()) {
+            assertEquals(5, phi.limits().maxPromptTokens());
         }
     }
 
