@@ -100,7 +100,8 @@ final class ServeCommand implements Callable<Integer> {
         // The server's concurrency is the model's: one more running request would be refused by the model.
         int running = maxRunning != null ? maxRunning : maxBatch;
         Phi3VisionBuilder b = modelArgs.builder(err, null).maxBatchSize(maxBatch).maxConcurrentRequests(running)
-                .packedDecodeWeights(packedDecodeWeights).warmUp(warmUp).imageLoader(ServerMain.imageLoader(allowHttp, imageHosts));
+                .packedDecodeWeights(packedDecodeWeights).warmUp(warmUp)
+                .imageLoader(ServerMain.imageLoader(allowHttp, imageHosts));
         if (numCrops != null) {
             b.numCrops(numCrops);
         }

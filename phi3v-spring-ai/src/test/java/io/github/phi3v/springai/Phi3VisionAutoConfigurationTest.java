@@ -131,7 +131,8 @@ class Phi3VisionAutoConfigurationTest {
             assertNotNull(in, "spring-configuration-metadata.json is on the classpath");
             String json = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             for (String name : new String[] {"phi3v.model", "phi3v.max-context", "phi3v.quantization", "phi3v.dtype",
-                    "phi3v.num-crops", "phi3v.threads", "phi3v.warm-up", "phi3v.options.max-tokens", "phi3v.options.seed"}) {
+                    "phi3v.num-crops", "phi3v.threads", "phi3v.warm-up", "phi3v.options.max-tokens",
+                    "phi3v.options.seed"}) {
                 assertTrue(json.contains("\"" + name + "\""), name + " in the metadata");
             }
         }

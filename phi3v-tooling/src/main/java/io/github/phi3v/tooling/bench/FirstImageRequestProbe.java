@@ -68,8 +68,8 @@ public final class FirstImageRequestProbe {
             long t0 = System.nanoTime();
             ImagePixels px = raw.preprocess(image, numCrops);
             double preprocess = (System.nanoTime() - t0) / 1e6;
-            int[] ids = phi.tokenizer().encodeMultimodal("<|user|>\n<|image_1|>\nWhat is shown?<|end|>\n<|assistant|>\n",
-                    new int[] {raw.imageTokenCount(px)});
+            int[] ids = phi.tokenizer().encodeMultimodal(
+                    "<|user|>\n<|image_1|>\nWhat is shown?<|end|>\n<|assistant|>\n", new int[] {raw.imageTokenCount(px)});
             Answer a = raw.generate(ids, List.of(px), one);
             out.add(new Stages(preprocess, a.usage().visionMillis(), a.usage().prefillMillis(),
                     a.usage().promptTokens(), a.usage().imageTokens(), a.tokenIds()[0]));
