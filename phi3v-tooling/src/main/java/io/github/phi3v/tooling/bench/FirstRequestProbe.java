@@ -24,8 +24,9 @@ import io.github.phi3v.core.runtime.Logits;
  *
  * <pre>java -cp "$CP" io.github.phi3v.tooling.bench.FirstRequestProbe variant=DIR promptTokens decodeTokens window
  *     requests [warmup=P,D | warmup=api]</pre>
- * where {@code variant} is {@code none}, {@code int8} or {@code int4} and {@code DIR} a bf16 model folder (the
- * bench's random model, or a pre-quantized folder of it). With {@code warmup=P,D} an untimed request of a
+ * where {@code variant} is {@code none}, {@code int8} or {@code int4}, {@code DIR} a bf16 model folder (the
+ * bench's random model, or a pre-quantized folder of it) and {@code promptTokens} one length or one per request
+ * ({@code 800,2000,800}). With {@code warmup=P,D} an untimed request of a
  * different random prompt of {@code P} tokens and {@code D} decode steps runs first, with {@code warmup=api}
  * the library's ({@link io.github.phi3v.core.Phi3VisionBuilder#warmUp(boolean)}): whether a warm-up at load
  * makes the first request as fast as the later ones.
@@ -127,10 +128,16 @@ public final class FirstRequestProbe {
                     + "requests [warmup=P,D|warmup=api]");
         }
         String[] kv = args[0].split("=", 2);
-        int promptTokens = Integer.parseInt(args[1]);
+        // One length for every request, or one per request ("800,2000,800"): decode after prompts of each length.
+        int[] lengths = java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray();
+        int promptTokens = java.util.Arrays.stream(lengths).max().orElseThrow();
         int decodeTokens = Integer.parseInt(args[2]);
         int window = Integer.parseInt(args[3]);
         int requests = Integer.parseInt(args[4]);
+        if (lengths.length != 1 && lengths.length != requests) {
+            throw new IllegalArgumentException("promptTokens: one length or one per request (" + requests + "), got "
+                    + args[1]);
+        }
         int warmPrompt = 0;
         int warmSteps = 0;
         boolean apiWarmUp = args.length == 6 && args[5].equals("warmup=api");
@@ -146,7 +153,8 @@ public final class FirstRequestProbe {
         long t0 = System.nanoTime();
         // Loaded as a user loads it (the same model either way), so that warmup=api is the library's warm-up.
         try (Phi3Vision phi = Phi3Vision.builder().modelDir(Path.of(kv[1])).dtype(Precision.BFLOAT16)
-                .quantization(Quantization.parse(kv[0])).maxContext(1024).warmUp(apiWarmUp).build();
+                .quantization(Quantization.parse(kv[0])).maxContext(Math.max(1024, promptTokens + decodeTokens))
+                .warmUp(apiWarmUp).build();
              KvCache cache = phi.model().newKvCache(Math.max(promptTokens + decodeTokens, warmPrompt + warmSteps))) {
             Phi3VModel model = phi.model();
             System.out.printf(Locale.ROOT, "%s: loaded %s in %.1f s%s%n", kv[0], kv[1], (System.nanoTime() - t0) / 1e9,
@@ -162,7 +170,7 @@ public final class FirstRequestProbe {
             }
             List<int[]> prompts = new java.util.ArrayList<>();
             for (int r = 0; r < requests; r++) {
-                prompts.add(BenchmarkRunner.textIds(promptTokens, r + 1));
+                prompts.add(BenchmarkRunner.textIds(lengths[lengths.length == 1 ? 0 : r], r + 1));
             }
             Result res = run(model, cache, prompts, decodeTokens / window, window);
             for (int r = 0; r < requests; r++) {
