@@ -61,7 +61,8 @@ public final class QuantizedCheckpoint {
     public static final String ZERO_SUFFIX = "_zero";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> LINEARS = List.of(WeightNames.QKV_PROJ, WeightNames.O_PROJ,
+    /** The decoder layer's linears that quantization applies to (suffixes for {@link WeightNames#decoderLayer}). */
+    static final List<String> LINEARS = List.of(WeightNames.QKV_PROJ, WeightNames.O_PROJ,
             WeightNames.GATE_UP_PROJ, WeightNames.DOWN_PROJ);
 
     private QuantizedCheckpoint() {

@@ -62,12 +62,17 @@ final class Int4FormatProbe {
         float[] apply(float[] w, int rows, int cols);
     }
 
+    private static final Format INT4_LINEAR = new Format("Int4Linear (group 32, bf16 scale + bf16 zero)", 5.0,
+            Int4FormatProbe::int4Linear);
+    private static final Format Q4_K = new Format("Q4_K layout: 8x32 per super-block, 6-bit scale/min codes", 4.5,
+            (w, r, c) -> q4kAll(w));
+
     static final List<Format> FORMATS = List.of(
-            new Format("Int4Linear (group 32, bf16 scale + bf16 zero)", 5.0, Int4FormatProbe::int4Linear),
+            INT4_LINEAR,
             new Format("asymmetric group 32, bf16 scale + zero (this probe)", 5.0, (w, r, c) -> asymmetricAll(w, G)),
             new Format("asymmetric group 64, bf16 scale + zero", 4.5, (w, r, c) -> asymmetricAll(w, 64)),
             new Format("group 32, bf16 scale + 4-bit integer zero", 4.625, (w, r, c) -> integerZeroAll(w)),
-            new Format("Q4_K layout: 8x32 per super-block, 6-bit scale/min codes", 4.5, (w, r, c) -> q4kAll(w)),
+            Q4_K,
             new Format("symmetric group 32, bf16 scale, best of a dense search", 4.5,
                     (w, r, c) -> symmetricAll(w, true)),
             new Format("symmetric group 32 as Q4_0 rounds (max / -8)", 4.5, (w, r, c) -> symmetricAll(w, false)));
@@ -121,8 +126,8 @@ final class Int4FormatProbe {
                         .orElse(0), d.mismatches().size(), d.decided(), d.largestMismatchGap()));
             }
             // The other part of a token's bytes: the lm_head in int8 (one scale per row), alone and with two formats.
-            List<Format> withInt8Head = List.of(new Format("bf16 linears", 16, (w, r, c) -> w.clone()), FORMATS.get(0),
-                    FORMATS.get(4));
+            List<Format> withInt8Head = List.of(new Format("bf16 linears", 16, (w, r, c) -> w.clone()), INT4_LINEAR,
+                    Q4_K);
             for (Format f : withInt8Head) {
                 Path dir = work.resolve("int8-lm-head-" + withInt8Head.indexOf(f));
                 writeCopy(src, dir, f, layers, true);
@@ -136,20 +141,18 @@ final class Int4FormatProbe {
         }
     }
 
-    /** Symmetric int8 per row (scale = max |w| / 127), dequantized: what an int8 lm_head would hold. */
+    /** Int8Linear's quantization (symmetric, one scale per row), dequantized: what an int8 lm_head would hold. */
     private static float[] int8Rows(float[] w, int rows, int cols) {
-        float[] out = new float[w.length];
-        for (int r = 0; r < rows; r++) {
-            double amax = 0;
-            for (int c = 0; c < cols; c++) {
-                amax = Math.max(amax, Math.abs(w[r * cols + c]));
+        try (InferenceScope scope = InferenceScope.open();
+             Int8Linear.Stored s = Int8Linear.toStored(Tensors.fromFloats(w, (long) rows, (long) cols), "lm_head")) {
+            float[] q = Tensors.toFloats(s.q().to(ScalarType.Float));                            // [rows, cols]
+            float[] scale = Tensors.toFloats(s.scale());                                        // [rows]
+            float[] out = new float[w.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = q[i] * scale[i / cols];
             }
-            double scale = amax > 0 ? amax / 127 : 1;
-            for (int c = 0; c < cols; c++) {
-                out[r * cols + c] = (float) (Math.rint(w[r * cols + c] / scale) * scale);
-            }
+            return out;
         }
-        return out;
     }
 
     /** A float32 linear on the format's dequantized weight (the stand-in for a kernel of that format). */
@@ -193,8 +196,7 @@ final class Int4FormatProbe {
         }
         Set<String> linears = new HashSet<>();
         for (int layer = 0; layer < layers; layer++) {
-            for (String suffix : List.of(WeightNames.QKV_PROJ, WeightNames.O_PROJ, WeightNames.GATE_UP_PROJ,
-                    WeightNames.DOWN_PROJ)) {
+            for (String suffix : QuantizedCheckpoint.LINEARS) {
                 linears.add(WeightNames.decoderLayer(layer, suffix));
             }
         }
@@ -219,15 +221,7 @@ final class Int4FormatProbe {
     private static float[] int4Linear(float[] w, int rows, int cols) {
         try (InferenceScope scope = InferenceScope.open();
              Int4Linear.Stored s = Int4Linear.quantize(Tensors.fromFloats(w, (long) rows, (long) cols), "weight")) {
-            float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));
-            float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
-            long[] packed = Tensors.toLongs(s.nibbles().to(ScalarType.Long));
-            float[] out = new float[w.length];
-            for (int i = 0; i < w.length; i++) {
-                long q = (packed[i / 2] >> (4 * (i % 2))) & 15;                 // even column: low nibble
-                out[i] = (float) ((q - 8) * (double) scale[i / G] + zero[i / G]);
-            }
-            return out;
+            return QuantizationCriteria.dequantize(s);
         }
     }
 
@@ -268,7 +262,7 @@ final class Int4FormatProbe {
             }
             double s16 = bf16(scale);
             double o16 = bf16(offset + 8 * scale) - 8 * s16;
-            double e = error(w, from, n, s16, o16);
+            double e = QuantizationCriteria.gridError(w, from, n, s16, o16);
             if (e < bestErr) {
                 bestErr = e;
                 best = new double[] {scale, offset};
@@ -322,7 +316,7 @@ final class Int4FormatProbe {
                     s = den > 0 ? Math.max(num / den, 1e-12) : s;
                 }
                 double s16 = bf16(s);
-                double e = error(w, from, G, s16, -z * s16);
+                double e = QuantizationCriteria.gridError(w, from, G, s16, -z * s16);
                 if (e < best) {
                     best = e;
                     bestScale = s16;
@@ -389,7 +383,7 @@ final class Int4FormatProbe {
                 for (int a = 0; a <= 160; a++) {
                     double s = bf16(amax / 8 * (0.5 + 0.75 * a / 160));
                     for (double d : new double[] {s, -s}) {
-                        double e = error(w, from, G, d, -8 * d);
+                        double e = QuantizationCriteria.gridError(w, from, G, d, -8 * d);
                         if (e < bestErr) {
                             bestErr = e;
                             best = d;
@@ -414,21 +408,9 @@ final class Int4FormatProbe {
         }
     }
 
-    /** Squared error of {@code w[from, from + n)} on the grid {@code q * scale + offset}, q in 0..15. */
-    private static double error(float[] w, int from, int n, double scale, double offset) {
-        double e = 0;
-        for (int j = from; j < from + n; j++) {
-            double d = level(w[j], scale, offset) * scale + offset - w[j];
-            e += d * d;
-        }
-        return e;
-    }
-
-    /** Rounded to bf16 (nearest, ties to even), as a double. */
+    /** Rounded to bf16 (nearest, ties to even: {@link SafetensorsWriter#toBf16}), as a double. */
     private static double bf16(double x) {
-        int bits = Float.floatToRawIntBits((float) x);
-        int rounded = bits + 0x7FFF + ((bits >>> 16) & 1);
-        return Float.intBitsToFloat(rounded & 0xFFFF0000);
+        return Float.intBitsToFloat(SafetensorsWriter.toBf16((float) x) << 16);
     }
 
     /** Rounded to fp16's 11 significant bits (normal range only, enough for these factors), as a double. */

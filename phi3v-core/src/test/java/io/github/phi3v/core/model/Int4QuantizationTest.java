@@ -156,7 +156,7 @@ class Int4QuantizationTest {
                 double scale = step * (0.5 + 0.6 * a / (SEARCH_SCALES - 1));
                 for (int b = 0; b < SEARCH_OFFSETS; b++) {
                     double offset = centre - 7.5 * scale + scale * (-0.5 + (double) b / (SEARCH_OFFSETS - 1));
-                    best = Math.min(best, groupError(w, k * g, g, scale, offset));
+                    best = Math.min(best, QuantizationCriteria.gridError(w, k * g, g, scale, offset));
                 }
             }
             bestFound += best;
@@ -165,33 +165,13 @@ class Int4QuantizationTest {
         double ours;
         try (InferenceScope scope = InferenceScope.open();
              Int4Linear.Stored s = Int4Linear.quantize(Tensors.fromFloats(w, (long) groups, (long) g), "gaussian")) {
-            float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                 // [groups]
-            float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
-            long[] packed = Tensors.toLongs(s.nibbles().to(ScalarType.Long));                  // [groups * g / 2]
-            double err = 0;
-            for (int i = 0; i < w.length; i++) {
-                long q = (packed[i / 2] >> (4 * (i % 2))) & 15;                               // even column: low nibble
-                double d = (q - 8) * (double) scale[i / g] + zero[i / g] - w[i];
-                err += d * d;
-            }
-            ours = Math.sqrt(err / energy);
+            ours = QuantizationCriteria.relativeError(QuantizationCriteria.dequantize(s), w);
         }
         System.out.printf("[Int4QuantizationTest] %d groups of %d Gaussian weights: best grid of a %dx%d search %.4f, "
                 + "Int4Linear %.4f relative error (issue #20's target 0.06)%n", groups, g, SEARCH_SCALES, SEARCH_OFFSETS,
                 bound, ours);
         assertTrue(bound > 0.065, "a 4-bit grid per group came near 6 %: " + bound);
         assertTrue(ours <= 1.05 * bound, "Int4Linear's rounding " + ours + " is more than 5 % above the best grid " + bound);
-    }
-
-    /** Squared error of {@code w[from, from + n)} rounded to the 16 levels {@code offset + q * scale}. */
-    private static double groupError(float[] w, int from, int n, double scale, double offset) {
-        double e = 0;
-        for (int j = from; j < from + n; j++) {
-            double q = Math.max(0, Math.min(15, Math.rint((w[j] - offset) / scale)));
-            double d = q * scale + offset - w[j];
-            e += d * d;
-        }
-        return e;
     }
 
     /**

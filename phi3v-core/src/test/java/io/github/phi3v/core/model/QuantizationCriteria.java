@@ -100,8 +100,7 @@ final class QuantizationCriteria {
                 String qkv = WeightNames.decoderLayer(layer, WeightNames.QKV_PROJ);
                 errors.add(new LinearError(qkv, c + " hidden states",
                         relativeError(ckpt, qkv, x, x.length / norm.length, quantized)));
-                for (String suffix : List.of(WeightNames.QKV_PROJ, WeightNames.O_PROJ, WeightNames.GATE_UP_PROJ,
-                        WeightNames.DOWN_PROJ)) {
+                for (String suffix : QuantizedCheckpoint.LINEARS) {
                     String name = WeightNames.decoderLayer(layer, suffix);
                     long in2 = ckpt.info(name).shape()[1];
                     SplittableRandom r = new SplittableRandom(name.hashCode());
@@ -165,6 +164,31 @@ final class QuantizationCriteria {
             }
             return relativeError(got, ref);
         }
+    }
+
+    /** Squared error of {@code w[from, from + n)} rounded to the 16 levels {@code offset + q * scale}, q in 0..15. */
+    static double gridError(float[] w, int from, int n, double scale, double offset) {
+        double e = 0;
+        for (int j = from; j < from + n; j++) {
+            double q = Math.max(0, Math.min(15, Math.rint((w[j] - offset) / scale)));
+            double d = q * scale + offset - w[j];
+            e += d * d;
+        }
+        return e;
+    }
+
+    /** An int4 weight as its kernels dequantize it, {@code (q - 8) * scale + zero}, row-major {@code [out, in]}. */
+    static float[] dequantize(Int4Linear.Stored s) {
+        float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                     // [out, in / 32]
+        float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
+        long[] packed = Tensors.toLongs(s.nibbles().to(ScalarType.Long));                      // [out, in / 2]
+        float[] out = new float[packed.length * 2];
+        for (int i = 0; i < out.length; i++) {
+            long q = (packed[i / 2] >> (4 * (i % 2))) & 15;                                   // even column: low nibble
+            int g = i / Int4Linear.GROUP_SIZE;
+            out[i] = (float) ((q - 8) * (double) scale[g] + zero[g]);
+        }
+        return out;
     }
 
     /** ||got - ref|| / ||ref|| (Euclidean, in double). */

@@ -92,7 +92,6 @@ public final class FirstRequestProbe {
         double[] compile = new double[n];
         int[][] tokens = new int[n][1 + windows * window];
         long[] faults = new long[n];
-        int[] one = new int[1];
         for (int r = 0; r < n; r++) {
             cache.clear();
             long f0 = minorFaults();
@@ -101,12 +100,7 @@ public final class FirstRequestProbe {
             tokens[r][0] = Logits.argmax(model.forward(prompts.get(r), List.of(), cache, 0));
             prefill[r] = (System.nanoTime() - t0) / 1e9;
             for (int w = 0; w < windows; w++) {
-                long w0 = System.nanoTime();
-                for (int i = 1 + w * window; i <= (w + 1) * window; i++) {
-                    one[0] = tokens[r][i - 1];
-                    tokens[r][i] = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
-                }
-                seconds[r][w] = (System.nanoTime() - w0) / 1e9;
+                seconds[r][w] = WindowedDecode.steps(model, cache, tokens[r], 1 + w * window, window);
             }
             compile[r] = timed ? (jit.getTotalCompilationTime() - c0) / 1e3 : Double.NaN;
             long f1 = minorFaults();

@@ -88,27 +88,17 @@ public final class InterleavedDecodeProbe {
         int[][] tokens = new int[n][1 + (rounds + 1) * window];
         for (int v = 0; v < n; v++) {
             tokens[v][0] = Logits.argmax(models.get(v).forward(prompt, List.of(), caches.get(v), 0));
-            decode(models.get(v), caches.get(v), tokens[v], 1, window);                      // untimed warm-up
+            WindowedDecode.steps(models.get(v), caches.get(v), tokens[v], 1, window);                      // untimed warm-up
         }
         double[][] seconds = new double[rounds][n];
         for (int r = 0; r < rounds; r++) {
             for (int i = 0; i < n; i++) {
                 int v = r % 2 == 0 ? i : n - 1 - i;
-                seconds[r][v] = decode(models.get(v), caches.get(v), tokens[v], 1 + (r + 1) * window, window);
+                seconds[r][v] = WindowedDecode.steps(models.get(v), caches.get(v), tokens[v], 1 + (r + 1) * window,
+                        window);
             }
         }
         return new Result(seconds, tokens);
-    }
-
-    /** Decodes {@code steps} tokens into {@code tokens[from ..]}, each after the one before; returns seconds. */
-    private static double decode(Phi3VModel model, KvCache cache, int[] tokens, int from, int steps) {
-        int[] one = new int[1];
-        long t0 = System.nanoTime();
-        for (int i = from; i < from + steps; i++) {
-            one[0] = tokens[i - 1];
-            tokens[i] = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
-        }
-        return (System.nanoTime() - t0) / 1e9;
     }
 
     /**

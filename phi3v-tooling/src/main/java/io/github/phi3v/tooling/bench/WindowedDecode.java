@@ -10,7 +10,8 @@ import io.github.phi3v.core.runtime.Logits;
 
 /**
  * Greedy decode steps timed one by one, with one pass of a {@link DecodeLinearProbe} after each step: the
- * decode speed and what the decoder linears stream on their own, measured in the same seconds.
+ * decode speed and what the decoder linears stream on their own, measured in the same seconds ({@link #run}).
+ * {@link #steps} times a run of steps without the probe (the probes that compare windows of steps).
  *
  * <p>Why: the bench's kernel efficiency divides a step's weight stream by the linears' own speed. Measured
  * once before the model loads, that speed came from a moment 30-150 s away from the decode it judged, and
@@ -70,5 +71,21 @@ final class WindowedDecode {
         Arrays.sort(passes);
         double median = tokens % 2 == 1 ? passes[tokens / 2] : (passes[tokens / 2 - 1] + passes[tokens / 2]) / 2;
         return new Result(tokens, decodeNanos / 1e9, probe.bytes() / median, token);
+    }
+
+    /**
+     * Greedy steps without probe passes: decodes {@code steps} tokens into {@code tokens[from ..]}, each after
+     * the one before (stop tokens ignored).
+     *
+     * @return their wall time in seconds
+     */
+    static double steps(Phi3VModel model, KvCache cache, int[] tokens, int from, int steps) {
+        int[] one = new int[1];
+        long t0 = System.nanoTime();
+        for (int i = from; i < from + steps; i++) {
+            one[0] = tokens[i - 1];
+            tokens[i] = Logits.argmax(model.forward(one, List.of(), cache, cache.length()));
+        }
+        return (System.nanoTime() - t0) / 1e9;
     }
 }
