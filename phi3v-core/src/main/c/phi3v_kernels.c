@@ -1,7 +1,6 @@
 /*
  * phi3v native kernels: the int4 weight-only linear of the decoder (Int4Linear) for a few input rows, and
- * the dequantization of its packed weight for prompts of more rows (which multiply the dequantized weight
- * with a bf16 GEMM).
+ * the dequantization of its packed weight (for tests and probes: a prompt's rows run on phi3v_int4_prompt.c).
  *
  * Why native: ATen's CPU int4 kernel (_weight_int4pack_mm_for_cpu) converts every weight to float and
  * multiplies in float, so it is limited by its arithmetic (31-38 GB/s of int4 weights on this project's

@@ -89,14 +89,15 @@ record AtenInt4Kernel(Tensor packed, Tensor scaleAndZeros, Tensor nibbles) imple
         return 128;
     }
 
+    /** None: ATen's kernel hands a prompt's rows to the dequantized weight. */
     @Override
-    public long rowAlignment() {
-        return 1;
+    public boolean hasPromptKernel() {
+        return false;
     }
 
     @Override
-    public boolean fastDequantize() {
-        return false;   // ~10 libtorch operations over float32 temporaries: 0.8-0.9 GB/s of bf16 weight
+    public Tensor promptMm(Tensor x) {
+        throw new UnsupportedOperationException("ATen's int4 kernel has no prompt kernel");
     }
 
     @Override

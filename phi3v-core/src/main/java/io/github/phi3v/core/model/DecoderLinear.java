@@ -151,8 +151,8 @@ public final class DecoderLinear implements AutoCloseable {
 
     /**
      * Computes the layer once for {@code rows} copies of its input row as a prompt's rows run (oneDNN, and
-     * for int4 above the kernel's {@code maxKernelRows} the dequantized weight); the input copy and the
-     * result are freed before returning.
+     * for int4 above the kernel's {@code maxKernelRows} the prompt kernel or the dequantized weight); the input
+     * copy and the result are freed before returning.
      *
      * @param rows input rows, at least 1
      * @throws IllegalArgumentException if {@code rows < 1}
@@ -172,7 +172,7 @@ public final class DecoderLinear implements AutoCloseable {
      */
     public void applyRowsDequantized(int rows) {
         Int4Linear int4 = int4();
-        applyRows(rows, x -> int4.apply(x, false));
+        applyRows(rows, x -> int4.apply(x, Int4Linear.Path.DEQUANTIZED));
     }
 
     /**
@@ -184,7 +184,31 @@ public final class DecoderLinear implements AutoCloseable {
      */
     public void applyRowsOnKernel(int rows) {
         Int4Linear int4 = int4();
-        applyRows(rows, x -> int4.apply(x, true));
+        applyRows(rows, x -> int4.apply(x, Int4Linear.Path.KERNEL));
+    }
+
+    /**
+     * {@link #applyRows} for an int4 layer on its prompt kernel whatever the number of rows (one call).
+     *
+     * @param rows input rows, at least 1
+     * @throws IllegalArgumentException if {@code rows < 1}
+     * @throws IllegalStateException if the layer is closed, not int4, or its kernel has no prompt kernel here
+     */
+    public void applyRowsOnPromptKernel(int rows) {
+        Int4Linear int4 = int4();
+        if (!hasPromptKernel()) {
+            throw new IllegalStateException("this int4 layer's kernel has no prompt kernel on this machine");
+        }
+        applyRows(rows, x -> int4.apply(x, Int4Linear.Path.PROMPT_KERNEL));
+    }
+
+    /**
+     * Whether this is an int4 layer whose kernel has a prompt kernel here ({@link #applyRowsOnPromptKernel}).
+     *
+     * @return true if the prompt kernel can be timed
+     */
+    public boolean hasPromptKernel() {
+        return linear instanceof Int4Linear int4 && int4.path(Long.MAX_VALUE) == Int4Linear.Path.PROMPT_KERNEL;
     }
 
     private Int4Linear int4() {

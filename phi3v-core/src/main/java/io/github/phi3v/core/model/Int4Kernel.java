@@ -53,25 +53,33 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Weight {
      * + zero}, computed in float32 and rounded once to {@code out}'s dtype: the same values whichever kernel
      * holds the weight.
      *
-     * @param firstRow a multiple of {@link #rowAlignment()}
+     * @param firstRow the first row: a multiple of 16 for the native kernel (its layout's blocks), any for ATen's
      * @param out {@code [rows, in]} bf16 or float32, contiguous; overwritten
      */
     void dequantize(long firstRow, Tensor out);
 
     /**
-     * Input rows up to which {@link #mm} is faster than the product with the dequantized weight (a prompt's
-     * path, {@link Int4Linear}), as measured by {@code Int4PrefillProbe} for this kernel.
+     * Input rows up to which {@link #mm} is faster than a prompt's path ({@link #promptMm} where the kernel has
+     * one, else the product with the dequantized weight; {@link Int4Linear#path}), as measured by
+     * {@code Int4PrefillProbe} for this kernel.
      */
     long maxKernelRows();
 
-    /** The row granularity {@link #dequantize} starts at. */
-    long rowAlignment();
+    /**
+     * Whether {@link #promptMm} runs here: a kernel made for more rows than {@link #maxKernelRows()}, faster there
+     * than the product with the dequantized weight.
+     */
+    boolean hasPromptKernel();
 
     /**
-     * Whether {@link #dequantize} runs at about memory speed: then a prompt's product dequantizes cache-sized
-     * chunks at every call rather than holding the whole dequantized weight.
+     * The product of a prompt's many rows on the prompt kernel, which may round the activations more coarsely
+     * than {@link #mm} (see the implementing class).
+     *
+     * @param x {@code [n, in]} contiguous, in the layer's output dtype
+     * @return {@code [n, out]} in that dtype, in the caller's scope
+     * @throws UnsupportedOperationException if not {@link #hasPromptKernel()}
      */
-    boolean fastDequantize();
+    Tensor promptMm(Tensor x);
 
     /** The weight's own tensors, for the layer's owner. */
     List<Pointer> resources();

@@ -27,11 +27,14 @@ import io.github.phi3v.core.runtime.Tensors;
  * bf16 scale and zero per 32 weights.
  *
  * <p>Prefill: both kernels are built for a few rows, so more than {@link Int4Kernel#maxKernelRows()} rows
- * (measured per kernel) go another way: the weight is dequantized into the model dtype, exactly {@code (q - 8) * scale + zero} in float32
- * from the same scale and zero the kernel reads, rounded once, and multiplied by the same GEMM as a bf16
- * model's: in cache-sized chunks at every call with the native kernel ({@link #chunkedProduct}), whole and
- * once per decoder-layer call with ATen's ({@link #forRows}). The two paths differ by that rounding of the weight (bf16: at most
- * 2<sup>-9</sup> of each weight), the kernel's handling of the activations and the summation order.
+ * (measured per kernel) go another way ({@link #path}). With AVX-512 VNNI the native kernel's prompt kernel
+ * ({@link Int4Kernel#promptMm}: activations rounded to 8 bits per group of 32, one byte product per weight
+ * instead of two; 0.75-0.87x a bf16 GEMM's time at 512 rows, where the dequantized weight's path took
+ * 1.14-1.39x). With ATen's kernel the weight is dequantized into the model dtype once per decoder-layer call
+ * ({@link #forRows}), exactly {@code (q - 8) * scale + zero} in float32 from the same scale and zero the kernel
+ * reads, rounded once, and multiplied by the same GEMM as a bf16 model's; that path differs from the kernel by
+ * the rounding of the weight (bf16: at most 2<sup>-9</sup> of each weight), the kernel's handling of the
+ * activations and the summation order. The native kernel's AVX2 twin takes every row count itself.
  *
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
  * centre (clipping the outermost weights can lower the group's error), each start refined by
@@ -58,8 +61,6 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
     static final int REFINE_STEPS = 3;
     /** Rows quantized at a time: bounds the float32 temporaries to a few MB (cache-resident). */
     private static final long ROW_CHUNK = 256;
-    /** Bytes of dequantized weight per chunk of a prompt's product (see {@link #chunkedProduct}). */
-    static final long DEQUANTIZED_CHUNK_BYTES = 4L << 20;
 
     private final Int4Kernel kernel;
     private final ScalarType outType;
@@ -271,15 +272,28 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         return kernel instanceof NativeInt4Weight ? Int4Kernel.Choice.NATIVE : Int4Kernel.Choice.ATEN;
     }
 
+    /** The three ways a product can run. */
+    enum Path {
+        /** The int4 kernel made for few rows ({@link Int4Kernel#mm}): decode steps. */
+        KERNEL,
+        /** The prompt kernel ({@link Int4Kernel#promptMm}), where the kernel has one. */
+        PROMPT_KERNEL,
+        /** A GEMM in the model dtype with the dequantized weight. */
+        DEQUANTIZED
+    }
+
     /**
-     * Whether {@link #apply} on {@code rows} input rows runs the int4 kernel (otherwise the dequantized
-     * weight through {@code linear}).
+     * The path {@link #apply} takes on {@code rows} input rows: the kernel up to {@link #maxKernelRows()}, above
+     * it the prompt kernel where the kernel has one, else the dequantized weight.
      *
      * @param rows input rows of one call
-     * @return true up to {@link #maxKernelRows()}
+     * @return the path
      */
-    boolean runsKernel(long rows) {
-        return rows <= kernel.maxKernelRows();
+    Path path(long rows) {
+        if (rows <= kernel.maxKernelRows()) {
+            return Path.KERNEL;
+        }
+        return kernel.hasPromptKernel() ? Path.PROMPT_KERNEL : Path.DEQUANTIZED;
     }
 
     /** Input rows up to which {@link #apply} runs the int4 kernel: the kernel's own measured crossover. */
@@ -306,62 +320,38 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         return kernel.streamedBytes();
     }
     /**
-     * Above {@link #maxKernelRows()} rows, when the kernel's dequantization is slow: a plain layer of
-     * {@link #dequantized}, in the caller's scope, shared by the call's row blocks. Otherwise this layer.
+     * On the dequantized path ({@link #path}): a plain layer of {@link #dequantized}, in the caller's scope,
+     * shared by the call's row blocks. Otherwise this layer.
      */
     @Override
     Modules.Linear forRows(long rows) {
-        return runsKernel(rows) || kernel.fastDequantize() ? this : new Modules.Linear(dequantized(), null);
+        return path(rows) == Path.DEQUANTIZED ? new Modules.Linear(dequantized(), null) : this;
     }
 
     /**
-     * {@code [n, in] -> [n, out]} in the model dtype: the int4 kernel for a few rows, else a bf16 (model
-     * dtype) GEMM with the dequantized weight: chunk by chunk of output rows where the kernel dequantizes
-     * fast, else whole ({@link #forRows} shares one between calls).
+     * {@code [n, in] -> [n, out]} in the model dtype on the {@link #path} for {@code n} rows: the int4 kernel
+     * for a few rows; for more the prompt kernel, or a GEMM in the model dtype with the dequantized weight
+     * ({@link #forRows} shares one between calls).
      */
     @Override
     public Tensor apply(Tensor x) {
-        return apply(x, runsKernel(x.size(0)));
+        return apply(x, path(x.size(0)));
     }
 
     /**
      * {@link #apply} on the path given, whatever the number of rows: the probe that chooses
-     * {@link Int4Kernel#maxKernelRows()} times both.
+     * {@link Int4Kernel#maxKernelRows()} times them all.
      *
      * @param x {@code [n, in]}
-     * @param onKernel the int4 kernel if true, else the dequantized weight
+     * @param path the path; {@link Path#PROMPT_KERNEL} only where {@link Int4Kernel#hasPromptKernel()}
      * @return {@code [n, out]} in the model dtype, in the caller's scope
      */
-    Tensor apply(Tensor x, boolean onKernel) {
+    Tensor apply(Tensor x, Path path) {
         Tensor xt = Tensors.dtype(x) == outType ? x : x.to(outType);
-        if (onKernel) {
-            return kernel.mm(xt.contiguous());
-        }
-        return kernel.fastDequantize() ? chunkedProduct(xt) : Modules.Linear.product(xt, dequantized(), null);
-    }
-
-    /**
-     * The product with the dequantized weight, {@value #DEQUANTIZED_CHUNK_BYTES} bytes of it at a time in one
-     * buffer: the chunk is still in the cache when the GEMM reads it, and no whole dequantized weight (up to
-     * 100 MB, freshly mapped pages at every call: the page faults cost more than the dequantization itself)
-     * is allocated.
-     */
-    private Tensor chunkedProduct(Tensor x) {
-        long n = x.size(0);
-        long out = weight.size(0);
-        long in = weight.size(1);
-        long align = kernel.rowAlignment();
-        long chunk = Math.min(out, Math.max(align, DEQUANTIZED_CHUNK_BYTES / (2 * in) / align * align));
-        Tensor y = Tensors.empty(outType, n, out);                                           // [n, out]
-        Tensor w = Tensors.empty(outType, chunk, in);                                        // [chunk, in]
-        for (long r = 0; r < out; r += chunk) {
-            long len = Math.min(chunk, out - r);
-            try (InferenceScope scope = InferenceScope.open()) {
-                Tensor wc = w.narrow(0, 0, len);                                             // [len, in]
-                kernel.dequantize(r, wc);
-                y.narrow(1, r, len).copy_(Modules.Linear.product(x, wc, null));             // [n, len]
-            }
-        }
-        return y;
+        return switch (path) {
+            case KERNEL -> kernel.mm(xt.contiguous());
+            case PROMPT_KERNEL -> kernel.promptMm(xt.contiguous());
+            case DEQUANTIZED -> Modules.Linear.product(xt, dequantized(), null);
+        };
     }
 }

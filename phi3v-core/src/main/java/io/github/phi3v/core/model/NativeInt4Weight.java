@@ -15,8 +15,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * in float32. That rounding moves each activation by at most {@code max|x| / 65278} of its group, under
  * 1/256 of a bf16 ulp of the group's largest activation (docs/architecture.md, "Native kernels").
  * The weight is kept only in the kernel's layout ({@link NativeInt4Kernel.Weight}); prompts of many rows
- * dequantize from it natively ({@link NativeInt4Kernel#dequantize}). On CPUs without AVX-512 VNNI the same
- * weight runs on the kernel's AVX2 twin, with the same results ({@link NativeInt4Kernel#available()}).
+ * run on the prompt kernel of the same weight with AVX-512 VNNI ({@link #promptMm}). On CPUs without AVX-512
+ * VNNI the same weight runs on the kernel's AVX2 twin, with the same results ({@link NativeInt4Kernel#available()}).
  */
 record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
 
@@ -37,27 +37,35 @@ record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
     }
 
     /**
-     * With AVX-512 VNNI 64: summed over the four linears of a decoder layer the kernel is faster up to 64 rows
-     * (51 against 57 ms) and the chunked dequantized product from 96 (67 against 77 ms; {@code
-     * Int4PrefillProbe}, docs/benchmarks.md). The kernel's time grows with the rows, the product's far more
-     * slowly. The AVX2 twin has no bound: there the product would run float32 GEMMs (or bf16 ones without
+     * With AVX-512 VNNI 8: summed over the four linears of a decoder layer (the decoder's shapes, {@code
+     * Int4PrefillProbe}, docs/benchmarks.md "int4 prompts on 8-bit activations") the kernel took 3.2 ms on 4 rows
+     * and 6.8 ms on 8, the prompt kernel 5.5 and 6.1 ms (its time is about flat up to its 12-row tile): so
+     * batched decode steps of up to 8 sequences keep the kernel's finer rounding, and the prompt kernel takes
+     * more rows. The AVX2 twin has no bound: there the product would run float32 GEMMs (or bf16 ones without
      * bf16 instructions), and the kernel was faster than the float32 GEMM itself on every Phi-3 shape up to
      * 256 rows, the most the probe times it at (0.57-0.81x its time; docs/benchmarks.md, "int4 without
      * AVX-512").
      */
     @Override
     public long maxKernelRows() {
-        return NativeKernels.available() ? 64 : Long.MAX_VALUE;
+        return NativeKernels.available() ? 8 : Long.MAX_VALUE;
     }
 
+    /** With AVX-512 VNNI ({@link NativeInt4Kernel#promptKernelRuns()}); the AVX2 twin takes every row count itself. */
     @Override
-    public long rowAlignment() {
-        return 16;
+    public boolean hasPromptKernel() {
+        return NativeInt4Kernel.promptKernelRuns();
     }
 
+    /**
+     * {@link NativeInt4Kernel#mmPrompt}: the activations rounded to 8 bits per group of 32 columns (at most
+     * {@code max|x| / 254} of the group per activation, where {@link #mm} rounds to 16 bits).
+     */
     @Override
-    public boolean fastDequantize() {
-        return true;
+    public Tensor promptMm(Tensor x) {
+        Tensor out = Tensors.empty(Tensors.dtype(x), x.size(0), weight.outFeatures());      // [n, out]
+        NativeInt4Kernel.mmPrompt(x, weight, out);
+        return out;
     }
 
     @Override

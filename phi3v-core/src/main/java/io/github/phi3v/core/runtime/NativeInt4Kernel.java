@@ -15,8 +15,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * integers, scaled per group in float32; with AVX-512 VNNI ({@code phi3v_kernels.c}: {@code vpdpbusd}, 1.1-1.3x
  * the speed of ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float) where
  * {@link NativeKernels#available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}), which computes the same
- * bits. And the dequantization of the same packed weight, for prompts of many rows (docs/architecture.md,
- * "Native kernels").
+ * bits. A prompt's many rows run on the prompt kernel of the same packed weight ({@link #mmPrompt}, 8-bit
+ * activations, AVX-512 VNNI only). And the dequantization of that weight (docs/architecture.md, "Native
+ * kernels").
  *
  * <p>Thread-safe: no state between calls; each call allocates its own scratch; libtorch's thread count.
  */
@@ -175,6 +176,70 @@ public final class NativeInt4Kernel {
 
     /** {@link #mm} on a build known to run here (checked once per call, by the caller). */
     private static void mmOn(Tensor x, Weight w, Tensor out, Instructions isa) {
+        long m = checkProduct(x, w, out);
+        if (m == 0) {
+            return;
+        }
+        long xp = x.data_ptr().address();
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = Tensors.dtype(x) == ScalarType.BFloat16;
+        long n = w.outFeatures();
+        long k = w.inFeatures();
+        int threads = TorchRuntime.threads();
+        int rc = isa == Instructions.AVX512_VNNI ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
+        if (rc != 0) {
+            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
+        }
+    }
+
+    /**
+     * Whether {@link #mmPrompt} runs here: it needs AVX-512 VNNI ({@link NativeKernels#available()}) and has no
+     * AVX2 twin (there the decode kernel takes prompts too, see {@code NativeInt4Weight}).
+     *
+     * @return true if the prompt kernel runs on this machine
+     */
+    public static boolean promptKernelRuns() {
+        return runs(Instructions.AVX512_VNNI);
+    }
+
+    /**
+     * {@code out = x · wᵀ} for a prompt's many rows ({@code phi3v_int4_prompt.c}): the activations rounded to
+     * 8 bits per group of 32 columns (scale {@code max |x| / 127}, so each moves by at most {@code max |x| / 254}
+     * of its group), multiplied with the levels exactly in int32 with one {@code vpdpbusd} per weight byte, scaled
+     * per group in float32; the zeros multiply the float32 sum of the unrounded activations. Twice the products
+     * per instruction of {@link #mm}, whose 16-bit rounding needs two; the weights unpacked once per 12 rows.
+     *
+     * @param x {@code [m, in]} bf16 or float32, contiguous
+     * @param w the weight
+     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the prompt kernel does not {@link #promptKernelRuns run} here
+     */
+    public static void mmPrompt(Tensor x, Weight w, Tensor out) {
+        if (!promptKernelRuns()) {
+            throw new IllegalStateException("the native int4 prompt kernel needs AVX-512 VNNI: "
+                    + NativeKernels.unavailableReason());
+        }
+        long m = checkProduct(x, w, out);
+        if (m == 0) {
+            return;
+        }
+        int rc = int4MmPrompt(x.data_ptr().address(), w.weights().data_ptr().address(),
+                w.scales().data_ptr().address(), w.zeros().data_ptr().address(), out.data_ptr().address(), m,
+                w.outFeatures(), w.inFeatures(), Tensors.dtype(x) == ScalarType.BFloat16, TorchRuntime.threads());
+        if (rc != 0) {
+            throw new OutOfMemoryError("native int4 prompt kernel: no scratch memory for " + m + " rows of "
+                    + w.inFeatures());
+        }
+    }
+
+    /** Checks the operands of a product with {@code w}; returns the rows of {@code x}. */
+    private static long checkProduct(Tensor x, Weight w, Tensor out) {
         ScalarType xt = Tensors.dtype(x);
         long k = w.inFeatures();
         long n = w.outFeatures();
@@ -189,29 +254,15 @@ public final class NativeInt4Kernel {
                 "out must be [" + m + ", " + n + "] of x's dtype " + xt + ", found " + Tensors.dtype(out) + " "
                 + java.util.Arrays.toString(Tensors.shape(out)));
         NativeKernels.require(NAME, out.is_contiguous(), () -> "out must be contiguous");
-        if (m == 0) {
-            return;
-        }
-        long xp = x.data_ptr().address();
-        long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
-        long op = out.data_ptr().address();
-        boolean bf16 = xt == ScalarType.BFloat16;
-        int threads = TorchRuntime.threads();
-        int rc = isa == Instructions.AVX512_VNNI ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
-                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
-        if (rc != 0) {
-            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
-        }
+        return m;
     }
 
     /**
      * Writes rows {@code [firstRow, firstRow + out.size(0))} of the dequantized weight {@code (q - 8) * scale +
      * zero} of a {@link #pack packed} int4 weight: exactly what dequantizing the stored form with libtorch's
      * float32 operations and copying to {@code out}'s dtype gives (the product is exact in float32, the sum
-     * rounds once, the copy to bf16 to nearest even). For prompts of many rows, which multiply the dequantized
-     * weight with a GEMM.
+     * rounds once, the copy to bf16 to nearest even). What a product with the dequantized weight multiplies
+     * ({@code Int4Linear}'s dequantized path, for probes and tests).
      *
      * @param w the weight
      * @param firstRow the first output row, a multiple of 16 (the layout's blocks)
@@ -277,6 +328,9 @@ public final class NativeInt4Kernel {
                     + NativeKernels.unavailableReason() + "; use " + preferred());
         }
     }
+
+    private static native int int4MmPrompt(long x, long weights, long scales, long zeros, long out, long m, long n,
+            long k, boolean bf16, int threads);
 
     private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
             boolean bf16, int threads);

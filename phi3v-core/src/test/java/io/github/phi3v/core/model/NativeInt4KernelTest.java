@@ -82,7 +82,7 @@ class NativeInt4KernelTest {
                         }
                         Tensor xb = x.to(ScalarType.BFloat16);                                 // [rows, in]
                         float[] xs = Tensors.toFloats(xb.to(ScalarType.Float));
-                        float[] got = Tensors.toFloats(layer.apply(xb).to(ScalarType.Float));
+                        float[] got = Tensors.toFloats(layer.apply(xb, Int4Linear.Path.KERNEL).to(ScalarType.Float));
                         assertEquals(rows * out, got.length);
                         int differing = 0;
                         for (int r = 0; r < rows; r++) {
@@ -166,48 +166,6 @@ class NativeInt4KernelTest {
     }
 
     /**
-     * A prompt's product dequantizes the weight chunk by chunk into one buffer ({@code chunkedProduct}): the
-     * same as the product with the whole dequantized weight, here over three chunks of 256 rows of 8192
-     * columns (the last one partial, ending in a padded block). The two GEMMs may sum in different orders:
-     * per element within one bf16 rounding of the result plus 2^-16 of {@code sum |x w|}.
-     */
-    @Test
-    void aPromptsProductInChunksEqualsTheWholeDequantizedProduct() {
-        long in = 8192;
-        long out = 600;
-        long chunk = Int4Linear.DEQUANTIZED_CHUNK_BYTES / (2 * in);
-        assertEquals(256, chunk);
-        try (InferenceScope scope = InferenceScope.open();
-             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
-            Int4Linear layer;
-            try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {out, in}, f32), "w")) {
-                layer = Int4Linear.fromStored(s, ScalarType.BFloat16, Int4Kernel.Choice.NATIVE);
-            }
-            try {
-                // More rows than the VNNI kernel takes (the AVX2 twin takes any number: the path is forced).
-                long rows = 67;
-                assertEquals(NativeKernels.available(), !layer.runsKernel(rows));
-                Tensor x = torch.randn(new long[] {rows, in}, f32).to(ScalarType.BFloat16);       // [rows, in]
-                Tensor wd = layer.dequantized();                                                // [out, in]
-                float[] got = Tensors.toFloats(layer.apply(x, false).to(ScalarType.Float));
-                float[] whole = Tensors.toFloats(Modules.Linear.product(x, wd, null).to(ScalarType.Float));
-                float[] bound = Tensors.toFloats(torch.matmul(torch.abs(x.to(ScalarType.Float)),
-                        torch.abs(wd.to(ScalarType.Float)).t()));                               // [rows, out]
-                assertEquals(rows * out, got.length);
-                int equal = 0;
-                for (int i = 0; i < got.length; i++) {
-                    double tol = Math.scalb(Math.abs(whole[i]), -8) + Math.scalb(bound[i], -16);
-                    assertEquals(whole[i], got[i], tol, "element " + i);
-                    equal += got[i] == whole[i] ? 1 : 0;
-                }
-                assertTrue(equal > got.length / 2, equal + " of " + got.length + " equal");
-            } finally {
-                layer.resources().forEach(org.bytedeco.javacpp.Pointer::close);
-            }
-        }
-    }
-
-    /**
      * The kernel computes exactly what its comment says, bit for bit, on either CPU (the AVX-512 VNNI kernel or
      * its AVX2 twin): a scalar Java rendering of that arithmetic (the 16-bit fixed-point activations per group,
      * exact integer sums, the same float32 fused multiply-adds in the same order) gives the same output bits,
@@ -237,7 +195,7 @@ class NativeInt4KernelTest {
                             float[] got = Tensors.toFloats(y.to(ScalarType.Float));
                             for (int r = 0; r < rows; r++) {
                                 float[] expected = fixedPointProduct(Arrays.copyOfRange(xs, r * in, r * in + in), bytes,
-                                        scale, zero, out);
+                                        scale, zero, out, (float) XI_MAX);
                                 for (int o = 0; o < out; o++) {
                                     float e = dtype == ScalarType.BFloat16 ? roundToBf16(expected[o]) : expected[o];
                                     assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(got[r * out + o]),
@@ -256,16 +214,18 @@ class NativeInt4KernelTest {
     }
 
     /**
-     * One row through the kernel's arithmetic (phi3v_kernels.c, prepare_row and int4_block), in scalar Java.
+     * One row through the kernel's arithmetic (phi3v_kernels.c, prepare_row and int4_block), in scalar Java; with
+     * {@code xiMax} 127 the prompt kernel's (phi3v_int4_prompt.c), which rounds the activations to 8 bits.
      *
      * @param x the row's {@code in} activations (their float values)
      * @param bytes the stored nibble bytes, {@code [out, in / 2]}
      * @param scale {@code [out, in / 32]}
      * @param zero {@code [out, in / 32]}
      * @param out output features
+     * @param xiMax the largest rounded activation magnitude ({@code a = max |x| / xiMax} per group)
      * @return the float32 outputs before any rounding to bf16
      */
-    private static float[] fixedPointProduct(float[] x, float[] bytes, float[] scale, float[] zero, int out) {
+    static float[] fixedPointProduct(float[] x, float[] bytes, float[] scale, float[] zero, int out, float xiMax) {
         int in = x.length;
         int groups = in / 32;
         float[] f = new float[out];
@@ -276,12 +236,12 @@ class NativeInt4KernelTest {
                 sum += x[g * 32 + j];
                 amax = Math.max(amax, Math.abs(x[g * 32 + j]));
             }
-            float a = amax / (float) XI_MAX;
+            float a = amax / xiMax;
             float inv = a > 0 ? 1.0f / a : 0.0f;
             int[] xi = new int[32];
             int isum = 0;
             for (int j = 0; j < 32; j++) {
-                xi[j] = (int) Math.max(-XI_MAX, Math.min(XI_MAX, Math.rint(x[g * 32 + j] * inv)));
+                xi[j] = (int) Math.max(-xiMax, Math.min(xiMax, Math.rint(x[g * 32 + j] * inv)));
                 isum += xi[j];
             }
             float c = -8.0f * a * (float) isum;
@@ -300,14 +260,14 @@ class NativeInt4KernelTest {
     }
 
     /** float32 to bf16 to nearest even (finite values), as the kernel's output. */
-    private static float roundToBf16(float v) {
+    static float roundToBf16(float v) {
         int bits = Float.floatToRawIntBits(v);
         bits += 0x7fff + ((bits >>> 16) & 1);
         return Float.intBitsToFloat(bits & 0xffff0000);
     }
 
     /** {@code (q - 8) * scale + zero} in float32 from the stored form: {@code [out, in]}. */
-    private static Tensor dequantize(Int4Linear.Stored s) {
+    static Tensor dequantize(Int4Linear.Stored s) {
         long out = s.nibbles().size(0);
         long in = s.nibbles().size(1) * 2;
         Tensor bytes = s.nibbles().to(ScalarType.Int);

@@ -11,12 +11,13 @@ import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
- * Where int4 linears should leave the int4 kernel for the dequantized bf16 weight (each kernel's
- * {@code maxKernelRows}): each Phi-3 decoder linear shape on 1 to 1024 rows, bf16 against the int4 kernel
- * (one call of all the rows, up to {@value #KERNEL_PROBE_MAX_ROWS}) and against the product with the
- * dequantized weight ({@link DecoderLinear#applyRowsDequantized}); median of {@value #REPS} calls, the
- * three interleaved per row count so all see the same machine. Prints milliseconds per call, the ratios to
- * bf16, and per shape the largest row count at which the kernel was still the faster path. The int4 kernel
+ * Where int4 linears should leave the int4 kernel for a prompt's path (each kernel's {@code maxKernelRows}): each
+ * Phi-3 decoder linear shape on 1 to 1024 rows, bf16 against the int4 kernel (one call of all the rows, up to
+ * {@value #KERNEL_PROBE_MAX_ROWS}), against its prompt kernel where it has one
+ * ({@link DecoderLinear#applyRowsOnPromptKernel}) and against the product with the dequantized weight
+ * ({@link DecoderLinear#applyRowsDequantized}); median of {@value #REPS} calls, the paths interleaved per row
+ * count so all see the same machine. Prints milliseconds per call, the ratios to bf16, and per shape the largest
+ * row count at which the kernel was still faster than both other paths. The int4 kernel
  * is the one a model of that precision gets here (the native one where it runs; {@code
  * -Dphi3v.nativeKernels=false} for ATen's). The first argument, if given, is the precision ({@code bfloat16},
  * the default, or {@code float32}: then "bf16" below means the float32 weight), the others the row counts.
@@ -55,15 +56,23 @@ public final class Int4PrefillProbe {
                 for (int rows : rowCounts) {
                     double tb = median(() -> bf16.applyRows(rows));
                     double td = median(() -> int4.applyRowsDequantized(rows));
+                    String prompt = "none here";
+                    double other = td;   // the faster of the paths a prompt can take instead of the kernel
+                    if (int4.hasPromptKernel()) {
+                        double tp = median(() -> int4.applyRowsOnPromptKernel(rows));
+                        other = Math.min(other, tp);
+                        prompt = String.format(Locale.ROOT, "%.2f ms (%.2fx)", tp, tp / tb);
+                    }
                     String kernel = "not timed";
                     if (rows <= KERNEL_PROBE_MAX_ROWS) {
                         double tk = median(() -> int4.applyRowsOnKernel(rows));
                         kernel = String.format(Locale.ROOT, "%.2f ms (%.2fx)", tk, tk / tb);
-                        kernelFaster &= tk < td;
+                        kernelFaster &= tk < other;
                         kernelFasterUpTo = kernelFaster ? rows : kernelFasterUpTo;
                     }
-                    System.out.printf(Locale.ROOT, "%dx%d rows %d: bf16 %.2f ms, int4 kernel %s, int4 dequantized "
-                            + "%.2f ms (%.2fx)%n", shape[0], shape[1], rows, tb, kernel, td, td / tb);
+                    System.out.printf(Locale.ROOT, "%dx%d rows %d: bf16 %.2f ms, int4 kernel %s, int4 prompt kernel "
+                            + "%s, int4 dequantized %.2f ms (%.2fx)%n", shape[0], shape[1], rows, tb, kernel, prompt,
+                            td, td / tb);
                 }
                 System.out.printf(Locale.ROOT, "%dx%d: the int4 kernel is the faster path up to %d rows%n", shape[0],
                         shape[1], kernelFasterUpTo);
