@@ -1,8 +1,9 @@
 /*
- * What the two decode-attention kernels share (phi3v_attention.c for a bf16 KV cache with AVX-512,
- * phi3v_attention_f32.c for a float32 one with AVX2): the prefetch of what a head reads next, and the driver
- * that gives every head its scratch for the scores and runs the heads on OpenMP threads. The per-head
- * arithmetic is each kernel's own.
+ * What the attention kernels share (phi3v_attention.c for a decode step over a bf16 KV cache with AVX-512,
+ * phi3v_attention_f32.c for a float32 one with AVX2, phi3v_encoder_attention.c for the vision encoder): the
+ * exponential of the softmax (AVX-512), the prefetch of what a head reads next, and the driver that gives every
+ * decode head its scratch for the scores and runs the heads on OpenMP threads. The per-head arithmetic is each
+ * kernel's own.
  */
 #ifndef PHI3V_ATTENTION_H
 #define PHI3V_ATTENTION_H
@@ -10,6 +11,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <immintrin.h>
+
+/*
+ * e^x on 16 lanes, within 2 float32 ulp: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for an exact
+ * reduction), e^r by Cephes' degree-7 polynomial, scaled by 2^n. Arguments below -103 give 0.
+ */
+__attribute__((target("avx512f")))
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-103.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
 
 /* Prefetches the bytes [p, p + bytes) into the first-level cache (a prefetch never faults). */
 static inline void prefetch_bytes(const void *p, int64_t bytes) {

@@ -17,6 +17,7 @@ import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.model.Modules.LayerNorm;
 import io.github.phi3v.core.model.Modules.Linear;
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.NativeEncoderAttention;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
@@ -33,6 +34,11 @@ final class ClipVisionTower {
     private final LayerNorm preLayrnorm;
     private final List<EncoderLayer> layers = new ArrayList<>();
     private final boolean upcastAttention;
+    /**
+     * The attention of a bf16 model on the native kernel ({@link NativeEncoderAttention}, float32 arithmetic like
+     * the upcast it replaces) where it runs; else libtorch's.
+     */
+    private final boolean nativeAttention;
 
     ClipVisionTower(WeightLoader w, ImageEmbeddingConfig img, boolean upcastAttention) {
         this.cfg = img.clip();
@@ -50,6 +56,8 @@ final class ClipVisionTower {
         this.positionEmbedding = w.load(WeightNames.POSITION_EMBEDDING);
         this.preLayrnorm = new LayerNorm(w, WeightNames.PRE_LAYRNORM, cfg.hiddenSize(), cfg.layerNormEps());
         this.upcastAttention = upcastAttention;
+        this.nativeAttention = upcastAttention && w.dtype() == ScalarType.BFloat16 && NativeEncoderAttention.available()
+                && cfg.headDim() <= NativeEncoderAttention.MAX_HEAD_DIM;
         int n = WeightNames.computedClipLayers(img);
         for (int i = 0; i < n; i++) {
             layers.add(new EncoderLayer(w, i, cfg, act.equals("quick_gelu")));
@@ -138,6 +146,12 @@ final class ClipVisionTower {
             long heads = cfg.numAttentionHeads();
             long d = cfg.headDim();
             Tensor h = layerNorm1.apply(x);
+            if (nativeAttention) {
+                Tensor attn = Tensors.empty(ScalarType.BFloat16, n, len, c);       // [n, L, C]
+                NativeEncoderAttention.attention(qProj.apply(h).contiguous(), kProj.apply(h).contiguous(),
+                        vProj.apply(h).contiguous(), heads, (float) scale.get(), attn);
+                return mlp(torch.add(x, outProj.apply(attn)));
+            }
             Tensor q = qProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
             Tensor k = kProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
             Tensor v = vProj.apply(h).view(n, len, heads, d).transpose(1, 2);   // [n, heads, L, d]
@@ -157,9 +171,16 @@ final class ClipVisionTower {
                 attn = attn.to(dtype);
             }
             attn = attn.transpose(1, 2).reshape(n, len, c);                      // [n, L, C]
-            x = torch.add(x, outProj.apply(attn));
-            h = fc1.apply(layerNorm2.apply(x));                                  // [n, L, I]
-            h = quickGelu ? torch.mul(h, torch.sigmoid(torch.mul(h, quickGeluAlpha))) : torch.gelu(h);
+            return mlp(torch.add(x, outProj.apply(attn)));
+        }
+
+        /** The MLP half of the layer with its residual: {@code [n, L, C] -> [n, L, C]}. */
+        private Tensor mlp(Tensor x) {
+            Tensor h = fc1.apply(layerNorm2.apply(x));                           // [n, L, I]
+            // quick_gelu h * sigmoid(1.702 h) in one new tensor instead of three (the same bits: each step
+            // rounds as before, the product commutes): 0.6-0.9x the time in ClipLayerProbe, whose fresh
+            // 24 MB temporaries at num_crops 4 cost page faults.
+            h = quickGelu ? torch.mul(h, quickGeluAlpha).sigmoid_().mul_(h) : torch.gelu(h);
             return torch.add(x, fc2.apply(h));                                   // [n, L, C]
         }
     }
