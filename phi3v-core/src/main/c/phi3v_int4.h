@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 
 #include "phi3v_bf16.h"
 
@@ -131,6 +132,80 @@ static inline int int4_mm(const void *x, int bf16, int64_t m_rows, int64_t n_col
     }
     free(rows);
     free(scratch);
+    return 0;
+}
+
+/* Floats per row and group of a prompt kernel's prepared activations: a, c = -8 a sum(xi), s = sum(x). */
+#define FLOATS 3
+/* Input rows of a prompt driver's chunk: ~0.8 MB of prepared activations at K = 8192, a core's L2 (12-row tiles). */
+#define CHUNK_ROWS 192
+/* The most input rows a prompt kernel's tile holds. */
+#define MAX_PROMPT_ROWS 12
+
+/*
+ * A prompt kernel's rounding of row x [k] (bf16 if bf16, else float32) to 8 bits per group of 32 columns into
+ * row r of its tile (tile_rows rows): the bytes of group g at xb + (g * tile_rows + r) * 32 (16 of the even columns,
+ * then 16 of the odd ones), the floats at xf + (g * tile_rows + r) * FLOATS (a, c, s as in phi3v_int4_prompt.c).
+ */
+typedef void (*prompt_preparer)(const void *x, int bf16, int64_t k, int r, int8_t *xb, float *xf);
+
+/* A prompt kernel's outputs 16 nb .. 16 nb + 15 of one tile's rows: acc[m][l] is output 16 nb + l of row m. */
+typedef void (*prompt_tile_product)(const int4_weight *w, int64_t nb, const int8_t *xb, const float *xf,
+                                    float (*acc)[16]);
+
+/*
+ * out[M, N] = x[M, K] * w[N, K]^T, the driver of both prompt kernels (phi3v_int4_prompt.c with AVX-512 VNNI,
+ * phi3v_int4_prompt_avx2.c): the rows prepared by prepare in tiles of tile_rows (the last one padded with zero
+ * rows), then each OpenMP thread runs a contiguous range of the 16-row weight blocks over the tiles, CHUNK_ROWS
+ * input rows at a time, so a chunk's prepared activations stay in the core's cache across its blocks. Returns 0, or
+ * -1 when the scratch memory could not be allocated (nothing written then).
+ */
+static inline int int4_prompt_mm(const void *x, int bf16, int64_t m_rows, int64_t n_cols, int64_t k,
+                                 const int4_weight *w, void *out, prompt_preparer prepare, prompt_tile_product tile,
+                                 int tile_rows, int threads) {
+    const int64_t tiles = (m_rows + tile_rows - 1) / tile_rows;
+    const size_t tile_bytes = (size_t) (w->groups * tile_rows * 32);
+    const size_t tile_floats = (size_t) (w->groups * tile_rows * FLOATS);
+    int8_t *xb = aligned_alloc(64, (tile_bytes * (size_t) tiles + 63) / 64 * 64);
+    float *xf = malloc(sizeof(float) * tile_floats * (size_t) tiles);
+    if (xb == NULL || xf == NULL) {
+        free(xb);
+        free(xf);
+        return -1;
+    }
+    if (tiles * tile_rows > m_rows) {   /* the last tile's rows past M multiply zeros (not written) */
+        memset(xb + tile_bytes * (size_t) (tiles - 1), 0, tile_bytes);
+        memset(xf + tile_floats * (size_t) (tiles - 1), 0, sizeof(float) * tile_floats);
+    }
+    const size_t elem = bf16 ? 2 : 4;
+    const int nthreads = threads > 0 ? threads : 1;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t m = 0; m < m_rows; m++) {
+        prepare((const uint8_t *) x + (size_t) (m * k) * elem, bf16, k, (int) (m % tile_rows),
+                xb + tile_bytes * (size_t) (m / tile_rows), xf + tile_floats * (size_t) (m / tile_rows));
+    }
+    const int64_t blocks = (n_cols + 15) / 16;
+    const int64_t chunk_tiles = CHUNK_ROWS / tile_rows;
+#pragma omp parallel num_threads(nthreads)
+    {
+        const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+        const int64_t first = blocks * id / nt, last = blocks * (id + 1) / nt;
+        for (int64_t t0 = 0; t0 < tiles; t0 += chunk_tiles) {
+            for (int64_t nb = first; nb < last; nb++) {
+                const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
+                for (int64_t t = t0; t < tiles && t < t0 + chunk_tiles; t++) {
+                    float acc[MAX_PROMPT_ROWS][16];
+                    tile(w, nb, xb + tile_bytes * (size_t) t, xf + tile_floats * (size_t) t, acc);
+                    const int64_t rows = m_rows - t * tile_rows < tile_rows ? m_rows - t * tile_rows : tile_rows;
+                    for (int64_t m = 0; m < rows; m++) {
+                        store_outputs(out, bf16, (size_t) ((t * tile_rows + m) * n_cols + nb * 16), acc[m], lanes);
+                    }
+                }
+            }
+        }
+    }
+    free(xb);
+    free(xf);
     return 0;
 }
 

@@ -90,12 +90,6 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
     }
 }
 
-/* 8 bf16 values to float. */
-AVX2_TARGET
-static inline __m256 load_bf16x8(const uint16_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) p)), 16));
-}
-
 /*
  * Output rows 16 nb .. 16 nb + 15 of the input rows rows[0 .. mt): lane l of f[2 m + h] is output row
  * 16 nb + 8 h + l (int4_block's lane 8 h + l). Both halves of a block in one pass: each 64-byte line of the

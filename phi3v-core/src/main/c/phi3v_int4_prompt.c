@@ -22,8 +22,8 @@
  * weight byte multiply) one after the other, and per row three floats (a, -8 a sum(xi), sum(x)): one stream
  * each, which the hardware prefetcher follows (one stream per row and array ran at 55 % of this speed with K = 8192).
  *
- * Threads: each OpenMP thread takes a contiguous range of the 16-row weight blocks and runs it over the input
- * rows CHUNK_ROWS at a time, so a chunk's prepared activations stay in the core's cache across its blocks.
+ * Threads: phi3v_int4.h's int4_prompt_mm (shared with the AVX2 twin, phi3v_int4_prompt_avx2.c): each OpenMP
+ * thread runs a contiguous range of the 16-row weight blocks over the input rows CHUNK_ROWS at a time.
  */
 #include <jni.h>
 #include <immintrin.h>
@@ -40,10 +40,7 @@
  * AVX-512's 32 registers (a C harness on the project's AMD EPYC: 8 rows 500, 12 rows 580-600, 16 rows 580-600,
  * 20 rows 570 GFLOP/s on the qkv shape at 512 rows). */
 #define ROWS 12
-/* Input rows of a chunk (16 tiles): ~0.8 MB of prepared activations at K = 8192, the size of a core's L2. */
-#define CHUNK_ROWS 192
-/* Floats per row and group of the prepared activations: a, c = -8 a sum(xi), s = sum(x). */
-#define FLOATS 3
+_Static_assert(ROWS <= MAX_PROMPT_ROWS, "phi3v_int4.h's prompt driver holds MAX_PROMPT_ROWS rows of outputs");
 
 /*
  * Rounds row m of x [.., k] (bf16 if bf16, else float32) into tile-row r of the prepared layout: bytes at
@@ -131,8 +128,8 @@ static void prompt_tile(const int4_weight *w, int64_t nb, const int8_t *xb, cons
 
 /*
  * out[M, N] = x[M, K] * w[N, K]^T for a weight packed as phi3v_kernels.c's int4Mm takes it, with the
- * activations rounded to 8 bits per group (see the top of this file). Returns 0, or -1 when the scratch
- * memory could not be allocated (nothing written then).
+ * activations rounded to 8 bits per group (see the top of this file), through phi3v_int4.h's int4_prompt_mm.
+ * Returns 0, or -1 when the scratch memory could not be allocated (nothing written then).
  */
 JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4MmPrompt(JNIEnv *env, jclass cls,
         jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
@@ -141,50 +138,6 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
     (void) cls;
     const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
                            (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
-    const int64_t tiles = (m_rows + ROWS - 1) / ROWS;
-    const size_t tile_bytes = (size_t) (w.groups * ROWS * 32), tile_floats = (size_t) (w.groups * ROWS * FLOATS);
-    int8_t *xb = aligned_alloc(64, tile_bytes * (size_t) tiles);
-    float *xf = malloc(sizeof(float) * tile_floats * (size_t) tiles);
-    if (xb == NULL || xf == NULL) {
-        free(xb);
-        free(xf);
-        return -1;
-    }
-    /* The last tile's rows past M multiply zeros (their outputs are not written). */
-    const int64_t padded = tiles * ROWS - m_rows;
-    if (padded > 0) {
-        memset(xb + tile_bytes * (size_t) (tiles - 1), 0, tile_bytes);
-        memset(xf + tile_floats * (size_t) (tiles - 1), 0, sizeof(float) * tile_floats);
-    }
-    const size_t elem = bf16 ? 2 : 4;
-    const int nthreads = threads > 0 ? threads : 1;
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int64_t m = 0; m < m_rows; m++) {
-        prepare_prompt_row((const uint8_t *) (intptr_t) x_addr + (size_t) (m * k) * elem, bf16, k, (int) (m % ROWS),
-                           xb + tile_bytes * (size_t) (m / ROWS), xf + tile_floats * (size_t) (m / ROWS));
-    }
-    const int64_t blocks = (n_cols + 15) / 16;
-    const int64_t chunk_tiles = CHUNK_ROWS / ROWS;
-#pragma omp parallel num_threads(nthreads)
-    {
-        const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const int64_t first = blocks * id / nt, last = blocks * (id + 1) / nt;
-        for (int64_t t0 = 0; t0 < tiles; t0 += chunk_tiles) {
-            for (int64_t nb = first; nb < last; nb++) {
-                const int64_t lanes = n_cols - nb * 16 < 16 ? n_cols - nb * 16 : 16;
-                for (int64_t t = t0; t < tiles && t < t0 + chunk_tiles; t++) {
-                    float acc[ROWS][16];
-                    prompt_tile(&w, nb, xb + tile_bytes * (size_t) t, xf + tile_floats * (size_t) t, acc);
-                    const int64_t rows = m_rows - t * ROWS < ROWS ? m_rows - t * ROWS : ROWS;
-                    for (int64_t m = 0; m < rows; m++) {
-                        store_outputs((void *) (intptr_t) out_addr, bf16,
-                                      (size_t) ((t * ROWS + m) * n_cols + nb * 16), acc[m], lanes);
-                    }
-                }
-            }
-        }
-    }
-    free(xb);
-    free(xf);
-    return 0;
+    return int4_prompt_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
+                          prepare_prompt_row, prompt_tile, ROWS, threads);
 }

@@ -20,6 +20,9 @@ import io.github.phi3v.core.runtime.Tensors;
  */
 record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
 
+    /** {@link #maxKernelRows()} of the AVX2 build (see there). */
+    static final long AVX2_MAX_KERNEL_ROWS = 3;
+
     static NativeInt4Weight of(Int4Linear.Stored s) {
         return new NativeInt4Weight(NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero()));
     }
@@ -41,20 +44,20 @@ record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
      * Int4PrefillProbe}, docs/benchmarks.md "int4 prompts on 8-bit activations") the kernel took 3.2 ms on 4 rows
      * and 6.8 ms on 8, the prompt kernel 5.5 and 6.1 ms (its time is about flat up to its 12-row tile): so
      * batched decode steps of up to 8 sequences keep the kernel's finer rounding, and the prompt kernel takes
-     * more rows. The AVX2 twin has no bound: there the product would run float32 GEMMs (or bf16 ones without
-     * bf16 instructions), and the kernel was faster than the float32 GEMM itself on every Phi-3 shape up to
-     * 256 rows, the most the probe times it at (0.57-0.81x its time; docs/benchmarks.md, "int4 without
-     * AVX-512").
+     * more rows. With AVX2 ({@value #AVX2_MAX_KERNEL_ROWS}): the same four shapes on the AVX2 builds (float32
+     * rows, measured on a CPU with AVX-512 running the AVX2 code): the kernel 3.4 ms on 2 rows and 6.1 on 4, the
+     * prompt kernel 4.7 and 5.0 ms, and 0.54x the kernel's time on 512 rows (docs/benchmarks.md, "The int4 prompt
+     * kernel with AVX2").
      */
     @Override
     public long maxKernelRows() {
-        return NativeKernels.available() ? 8 : Long.MAX_VALUE;
+        return NativeKernels.available() ? 8 : AVX2_MAX_KERNEL_ROWS;
     }
 
-    /** With AVX-512 VNNI ({@link NativeInt4Kernel#promptKernelRuns()}); the AVX2 twin takes every row count itself. */
+    /** Both builds have one ({@code phi3v_int4_prompt.c}, {@code phi3v_int4_prompt_avx2.c}). */
     @Override
     public boolean hasPromptKernel() {
-        return NativeInt4Kernel.promptKernelRuns();
+        return NativeInt4Kernel.available();
     }
 
     /**

@@ -16,7 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * the speed of ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float) where
  * {@link NativeKernels#available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}), which computes the same
  * bits. A prompt's many rows run on the prompt kernel of the same packed weight ({@link #mmPrompt}, 8-bit
- * activations, AVX-512 VNNI only). And the dequantization of that weight (docs/architecture.md, "Native
+ * activations; likewise with AVX-512 VNNI or AVX2). And the dequantization of that weight (docs/architecture.md, "Native
  * kernels").
  *
  * <p>Thread-safe: no state between calls; each call allocates its own scratch; libtorch's thread count.
@@ -196,15 +196,6 @@ public final class NativeInt4Kernel {
         }
     }
 
-    /**
-     * Whether {@link #mmPrompt} runs here: it needs AVX-512 VNNI ({@link NativeKernels#available()}) and has no
-     * AVX2 twin (there the decode kernel takes prompts too, see {@code NativeInt4Weight}).
-     *
-     * @return true if the prompt kernel runs on this machine
-     */
-    public static boolean promptKernelRuns() {
-        return runs(Instructions.AVX512_VNNI);
-    }
 
     /**
      * {@code out = x · wᵀ} for a prompt's many rows ({@code phi3v_int4_prompt.c}): the activations rounded to
@@ -218,20 +209,45 @@ public final class NativeInt4Kernel {
      * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
      * @throws IllegalArgumentException if a shape, dtype or layout does not match
      * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
-     * @throws IllegalStateException if the prompt kernel does not {@link #promptKernelRuns run} here
+     * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void mmPrompt(Tensor x, Weight w, Tensor out) {
-        if (!promptKernelRuns()) {
-            throw new IllegalStateException("the native int4 prompt kernel needs AVX-512 VNNI: "
-                    + NativeKernels.unavailableReason());
-        }
+        mmPromptOn(x, w, out, preferred());
+    }
+
+    /**
+     * {@link #mmPrompt(Tensor, Weight, Tensor)} on the build given (the same bits on either: {@code
+     * phi3v_int4_prompt.c} with AVX-512 VNNI, {@code phi3v_int4_prompt_avx2.c} with AVX2).
+     *
+     * @param x {@code [m, in]} bf16 or float32, contiguous
+     * @param w the weight
+     * @param out {@code [m, out]} of {@code x}'s dtype, contiguous; overwritten
+     * @param isa the build
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if that build does not {@link #runs run} here
+     */
+    public static void mmPrompt(Tensor x, Weight w, Tensor out, Instructions isa) {
+        requireRuns(isa);
+        mmPromptOn(x, w, out, isa);
+    }
+
+    /** {@link #mmPrompt} on a build known to run here. */
+    private static void mmPromptOn(Tensor x, Weight w, Tensor out, Instructions isa) {
         long m = checkProduct(x, w, out);
         if (m == 0) {
             return;
         }
-        int rc = int4MmPrompt(x.data_ptr().address(), w.weights().data_ptr().address(),
-                w.scales().data_ptr().address(), w.zeros().data_ptr().address(), out.data_ptr().address(), m,
-                w.outFeatures(), w.inFeatures(), Tensors.dtype(x) == ScalarType.BFloat16, TorchRuntime.threads());
+        long xp = x.data_ptr().address();
+        long wp = w.weights().data_ptr().address();
+        long sp = w.scales().data_ptr().address();
+        long zp = w.zeros().data_ptr().address();
+        long op = out.data_ptr().address();
+        boolean bf16 = Tensors.dtype(x) == ScalarType.BFloat16;
+        int threads = TorchRuntime.threads();
+        int rc = isa == Instructions.AVX512_VNNI
+                ? int4MmPrompt(xp, wp, sp, zp, op, m, w.outFeatures(), w.inFeatures(), bf16, threads)
+                : int4MmPromptAvx2(xp, wp, sp, zp, op, m, w.outFeatures(), w.inFeatures(), bf16, threads);
         if (rc != 0) {
             throw new OutOfMemoryError("native int4 prompt kernel: no scratch memory for " + m + " rows of "
                     + w.inFeatures());
@@ -331,6 +347,10 @@ public final class NativeInt4Kernel {
 
     private static native int int4MmPrompt(long x, long weights, long scales, long zeros, long out, long m, long n,
             long k, boolean bf16, int threads);
+
+    /** {@link #int4MmPrompt(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
+    private static native int int4MmPromptAvx2(long x, long weights, long scales, long zeros, long out, long m,
+            long n, long k, boolean bf16, int threads);
 
     private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
             boolean bf16, int threads);

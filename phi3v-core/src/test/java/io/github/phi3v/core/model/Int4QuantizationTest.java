@@ -244,8 +244,8 @@ class Int4QuantizationTest {
 
     /**
      * A prompt's rows (more than {@link Int4Linear#maxKernelRows()}) take another path than a decode step's: with
-     * AVX-512 VNNI the prompt kernel ({@code NativeInt4PromptKernelTest}), with ATen's kernel the dequantized bf16
-     * weight, with the native kernel's AVX2 twin the kernel itself. The dequantized weight's product equals the
+     * the native kernel its prompt kernel ({@code NativeInt4PromptKernelTest}), with ATen's kernel the dequantized
+     * bf16 weight. The dequantized weight's product equals the
      * kernel apart from rounding. Bound per output element, from
      * the two roundings the paths do not share: the prefill path's weight rounded to bf16 (at most 2^-9 of
      * each weight, so at most 2^-9 sum_k |x_k w_k| on the product) and each path's output rounded to bf16
@@ -267,14 +267,11 @@ class Int4QuantizationTest {
                 long rows = Math.min(threshold, 128) + 8;
                 assertTrue(bf16.path(1) == Int4Linear.Path.KERNEL
                         && bf16.path(Math.min(threshold, 128)) == Int4Linear.Path.KERNEL);
-                // Only the native kernel's AVX2 twin takes any number of rows (faster than the GEMM it would
-                // hand them to); the VNNI kernel hands a prompt's rows to its prompt kernel, ATen's to the
+                // The native kernel (either build) hands a prompt's rows to its prompt kernel, ATen's to the
                 // dequantized weight.
                 boolean nativeKernel = bf16.kernelChoice() == Int4Kernel.Choice.NATIVE;
-                boolean avx2Twin = nativeKernel && !NativeKernels.available();
-                assertEquals(avx2Twin, threshold == Long.MAX_VALUE);
-                assertEquals(avx2Twin ? Int4Linear.Path.KERNEL : nativeKernel ? Int4Linear.Path.PROMPT_KERNEL
-                        : Int4Linear.Path.DEQUANTIZED, bf16.path(rows));
+                assertEquals(nativeKernel ? Int4Linear.Path.PROMPT_KERNEL : Int4Linear.Path.DEQUANTIZED,
+                        bf16.path(rows));
                 Tensor x = torch.randn(new long[] {rows, 128}, f32).to(ScalarType.BFloat16);  // [rows, in]
                 float[] prefill = Tensors.toFloats(bf16.apply(x, Int4Linear.Path.DEQUANTIZED).to(ScalarType.Float));
                 float[] applied = Tensors.toFloats(bf16.apply(x).to(ScalarType.Float));

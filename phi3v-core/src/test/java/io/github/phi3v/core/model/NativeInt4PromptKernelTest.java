@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import java.util.List;
 
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -16,15 +17,14 @@ import org.junit.jupiter.api.Test;
 
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.NativeInt4Kernel;
-import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.core.runtime.NativeKernelsOnThisCpu;
 import io.github.phi3v.core.runtime.Tensors;
-import io.github.phi3v.core.runtime.TorchRuntime;
 
 /**
  * The native int4 kernel's prompt kernel ({@link NativeInt4Kernel#mmPrompt}, {@code phi3v_int4_prompt.c}): its
- * arithmetic bit for bit, its error against the float product, the rows it takes in {@link Int4Linear}, its
- * argument checks. It needs AVX-512 VNNI: on other CPUs only its absence is checked.
+ * arithmetic bit for bit on both builds (AVX-512 VNNI, {@code phi3v_int4_prompt.c}; AVX2, {@code
+ * phi3v_int4_prompt_avx2.c}; a CPU with VNNI runs both), its error against the float product, the rows it takes
+ * in {@link Int4Linear}, its argument checks.
  */
 class NativeInt4PromptKernelTest {
 
@@ -33,20 +33,14 @@ class NativeInt4PromptKernelTest {
     private static final int OUT = 40;
     private static final int IN = 256;
 
-    @Test
-    void runsExactlyWhereTheAvx512KernelsRunAndRefusesElsewhere() {
-        TorchRuntime.ensureInitialized();
-        assertEquals(NativeKernels.available(), NativeInt4Kernel.promptKernelRuns());
-        if (!NativeKernels.available()) {
-            try (InferenceScope scope = InferenceScope.open();
-                 TensorOptions f32 = new TensorOptions(ScalarType.Float);
-                 Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {16, 64}, f32), "w")) {
-                NativeInt4Kernel.Weight weight = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
-                IllegalStateException e = assertThrows(IllegalStateException.class, () -> NativeInt4Kernel.mmPrompt(
-                        torch.zeros(new long[] {20, 64}, f32), weight, torch.zeros(new long[] {20, 16}, f32)));
-                assertTrue(e.getMessage().contains("needs AVX-512 VNNI"), e.getMessage());
-            }
-        }
+    /** The builds of the kernel that run on this CPU, the preferred first (both where AVX-512 VNNI runs). */
+    private static List<NativeInt4Kernel.Instructions> buildsHere() {
+        boolean vnni = NativeKernelsOnThisCpu.requireInt4();
+        List<NativeInt4Kernel.Instructions> builds = Arrays.stream(NativeInt4Kernel.Instructions.values())
+                .filter(NativeInt4Kernel::runs).toList();
+        assertEquals(vnni ? List.of(NativeInt4Kernel.Instructions.AVX512_VNNI, NativeInt4Kernel.Instructions.AVX2)
+                : List.of(NativeInt4Kernel.Instructions.AVX2), builds);
+        return builds;
     }
 
     /**
@@ -59,7 +53,7 @@ class NativeInt4PromptKernelTest {
      */
     @Test
     void equalsItsArithmeticBitForBit() {
-        NativeKernelsOnThisCpu.require();
+        List<NativeInt4Kernel.Instructions> builds = buildsHere();
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              MemoryFormatOptional fmt = new MemoryFormatOptional();
@@ -68,30 +62,32 @@ class NativeInt4PromptKernelTest {
             float[] bytes = Tensors.toFloats(s.nibbles().to(ScalarType.Float));                      // [out, in/2]
             float[] scale = Tensors.toFloats(s.scale().to(ScalarType.Float));                        // [out, in/32]
             float[] zero = Tensors.toFloats(s.zero().to(ScalarType.Float));
-            int[] rowCounts = {1, 11, 12, 13, 200};
+            int[] rowCounts = {1, 3, 4, 5, 11, 12, 13, 200};
             int compared = 0;
-            for (ScalarType dtype : new ScalarType[] {ScalarType.BFloat16, ScalarType.Float}) {
-                for (int rows : rowCounts) {
-                    Tensor x = torch.randn(new long[] {rows, IN}, f32).to(dtype);                       // [rows, in]
-                    float[] xs = Tensors.toFloats(x.to(ScalarType.Float));
-                    Tensor y = torch.empty(new long[] {rows, OUT}, new TensorOptions(dtype), fmt);
-                    NativeInt4Kernel.mmPrompt(x, packed, y);
-                    float[] got = Tensors.toFloats(y.to(ScalarType.Float));
-                    for (int r = 0; r < rows; r++) {
-                        float[] expected = NativeInt4KernelTest.fixedPointProduct(Arrays.copyOfRange(xs, r * IN,
-                                r * IN + IN), bytes, scale, zero, OUT, XI_MAX);
-                        for (int o = 0; o < OUT; o++) {
-                            float e = dtype == ScalarType.BFloat16 ? NativeInt4KernelTest.roundToBf16(expected[o])
-                                    : expected[o];
-                            assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(got[r * OUT + o]),
-                                    dtype + ", rows " + rows + ", row " + r + ", output " + o + ": " + got[r * OUT + o]
-                                    + " vs " + e);
-                            compared++;
+            for (NativeInt4Kernel.Instructions isa : builds) {
+                for (ScalarType dtype : new ScalarType[] {ScalarType.BFloat16, ScalarType.Float}) {
+                    for (int rows : rowCounts) {
+                        Tensor x = torch.randn(new long[] {rows, IN}, f32).to(dtype);                   // [rows, in]
+                        float[] xs = Tensors.toFloats(x.to(ScalarType.Float));
+                        Tensor y = torch.empty(new long[] {rows, OUT}, new TensorOptions(dtype), fmt);
+                        NativeInt4Kernel.mmPrompt(x, packed, y, isa);
+                        float[] got = Tensors.toFloats(y.to(ScalarType.Float));
+                        for (int r = 0; r < rows; r++) {
+                            float[] expected = NativeInt4KernelTest.fixedPointProduct(Arrays.copyOfRange(xs, r * IN,
+                                    r * IN + IN), bytes, scale, zero, OUT, XI_MAX);
+                            for (int o = 0; o < OUT; o++) {
+                                float e = dtype == ScalarType.BFloat16 ? NativeInt4KernelTest.roundToBf16(expected[o])
+                                        : expected[o];
+                                assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(got[r * OUT + o]),
+                                        isa + ", " + dtype + ", rows " + rows + ", row " + r + ", output " + o + ": "
+                                        + got[r * OUT + o] + " vs " + e);
+                                compared++;
+                            }
                         }
                     }
                 }
             }
-            assertEquals(2 * Arrays.stream(rowCounts).sum() * OUT, compared);
+            assertEquals(builds.size() * 2 * Arrays.stream(rowCounts).sum() * OUT, compared);
             packed.resources().forEach(org.bytedeco.javacpp.Pointer::close);
         }
     }
@@ -105,7 +101,7 @@ class NativeInt4PromptKernelTest {
      */
     @Test
     void staysWithinWhatItRoundsOfTheFloatProduct() {
-        NativeKernelsOnThisCpu.require();
+        NativeKernelsOnThisCpu.requireInt4();
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {OUT, IN}, f32), "w")) {
@@ -161,14 +157,14 @@ class NativeInt4PromptKernelTest {
     /** A prompt's rows take the prompt kernel, a decode step's (up to the kernel's bound) the decode kernel. */
     @Test
     void aLayerTakesItAboveTheKernelsRowBound() {
-        NativeKernelsOnThisCpu.require();
+        boolean vnni = NativeKernelsOnThisCpu.requireInt4();
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {OUT, IN}, f32), "w")) {
             Int4Linear layer = Int4Linear.fromStored(s, ScalarType.BFloat16);
             try {
                 long bound = layer.maxKernelRows();
-                assertEquals(8, bound);
+                assertEquals(vnni ? 8 : NativeInt4Weight.AVX2_MAX_KERNEL_ROWS, bound);
                 assertEquals(Int4Linear.Path.KERNEL, layer.path(1));
                 assertEquals(Int4Linear.Path.KERNEL, layer.path(bound));
                 assertEquals(Int4Linear.Path.PROMPT_KERNEL, layer.path(bound + 1));
@@ -190,7 +186,7 @@ class NativeInt4PromptKernelTest {
 
     @Test
     void refusesMismatchedArguments() {
-        NativeKernelsOnThisCpu.require();
+        NativeKernelsOnThisCpu.requireInt4();
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16);
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
