@@ -95,6 +95,62 @@ typedef struct {
     int64_t groups;
 } int4_weight;
 
+/*
+ * The 32 activations of group g of a row (bf16 if bf16, else float32) widened to float into v with AVX2; returns
+ * their sum in column order (what the kernels' zero term multiplies) and writes their largest magnitude to amax.
+ */
+__attribute__((target("avx2")))
+static inline float group_values_avx2(const void *x, int bf16, int64_t g, float *v, float *amax) {
+    for (int q = 0; q < 4; q++) {
+        __m256 t;
+        if (bf16) {
+            t = load_bf16x8((const uint16_t *) x + g * GROUP + 8 * q);
+        } else {
+            t = _mm256_loadu_ps((const float *) x + g * GROUP + 8 * q);
+        }
+        _mm256_storeu_ps(v + 8 * q, t);
+    }
+    float sum = 0.0f;
+    float m = 0.0f;
+    for (int j = 0; j < GROUP; j++) {
+        sum += v[j];
+        m = v[j] > m ? v[j] : (-v[j] > m ? -v[j] : m);
+    }
+    *amax = m;
+    return sum;
+}
+
+/*
+ * The same with AVX-512: columns 0..15 of the group in v0, 16..31 in v1; returns their sum in column order and
+ * writes their largest magnitude to amax.
+ */
+__attribute__((target("avx512f")))
+static inline float group_values_avx512(const void *x, int bf16, int64_t g, __m512 *v0, __m512 *v1, float *amax) {
+    if (bf16) {
+        *v0 = load_bf16((const uint16_t *) x + g * GROUP);
+        *v1 = load_bf16((const uint16_t *) x + g * GROUP + 16);
+    } else {
+        *v0 = _mm512_loadu_ps((const float *) x + g * GROUP);
+        *v1 = _mm512_loadu_ps((const float *) x + g * GROUP + 16);
+    }
+    float v[GROUP];
+    _mm512_storeu_ps(v, *v0);
+    _mm512_storeu_ps(v + 16, *v1);
+    float sum = 0.0f;
+    for (int j = 0; j < GROUP; j++) {
+        sum += v[j];
+    }
+    *amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(*v0), _mm512_abs_ps(*v1)));
+    return sum;
+}
+
+/* The packed weight of a product at the addresses a JNI entry receives, with k input columns. */
+static inline int4_weight int4_weight_at(int64_t packed, int64_t scales, int64_t zeros, int64_t k) {
+    const int4_weight w = {(const uint8_t *) (intptr_t) packed, (const uint16_t *) (intptr_t) scales,
+                           (const uint16_t *) (intptr_t) zeros, k / GROUP};
+    return w;
+}
+
 /* The most input rows a kernel multiplies in one pass over a block's weights (its row tile). */
 #define MAX_ROW_TILE 4
 

@@ -47,22 +47,8 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
     const __m256i hi_max = _mm256_set1_epi32(XI_MAX), lo_max = _mm256_set1_epi32(-XI_MAX);
     for (int64_t g = 0; g < k / GROUP; g++) {
         float v[GROUP];
-        for (int q = 0; q < 4; q++) {
-            __m256 t;
-            if (bf16) {
-                const __m128i h = _mm_loadu_si128((const __m128i *) ((const uint16_t *) x + g * GROUP + 8 * q));
-                t = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-            } else {
-                t = _mm256_loadu_ps((const float *) x + g * GROUP + 8 * q);
-            }
-            _mm256_storeu_ps(v + 8 * q, t);
-        }
-        float sum = 0.0f;
-        float amax = 0.0f;
-        for (int j = 0; j < GROUP; j++) {
-            sum += v[j];
-            amax = fmaxf(amax, fabsf(v[j]));
-        }
+        float amax;
+        const float sum = group_values_avx2(x, bf16, g, v, &amax);
         float a = amax / (float) XI_MAX;
         float inv = a > 0.0f ? 1.0f / a : 0.0f;
         const __m256 vinv = _mm256_set1_ps(inv);
@@ -183,8 +169,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
-                           (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
+    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                    prepare_row, tile_product_avx2, ROW_TILE, threads);
 }

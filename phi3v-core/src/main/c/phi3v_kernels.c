@@ -53,21 +53,8 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
     const __m512i half = _mm512_set1_epi32(128);
     for (int64_t g = 0; g < k / GROUP; g++) {
         __m512 v0, v1;                                   /* columns 0..15 and 16..31 of the group */
-        if (bf16) {
-            v0 = load_bf16((const uint16_t *) x + g * GROUP);
-            v1 = load_bf16((const uint16_t *) x + g * GROUP + 16);
-        } else {
-            v0 = _mm512_loadu_ps((const float *) x + g * GROUP);
-            v1 = _mm512_loadu_ps((const float *) x + g * GROUP + 16);
-        }
-        float v[GROUP];
-        _mm512_storeu_ps(v, v0);
-        _mm512_storeu_ps(v + 16, v1);
-        float sum = 0.0f;
-        for (int j = 0; j < GROUP; j++) {
-            sum += v[j];
-        }
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float amax;
+        const float sum = group_values_avx512(x, bf16, g, &v0, &v1, &amax);
         float a = amax / (float) XI_MAX;
         float inv = a > 0.0f ? 1.0f / a : 0.0f;
         const __m512 vinv = _mm512_set1_ps(inv);
@@ -177,8 +164,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = {(const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
-                           (const uint16_t *) (intptr_t) zeros_addr, k / GROUP};
+    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                    prepare_row, tile_product_vnni, ROW_TILE, threads);
 }

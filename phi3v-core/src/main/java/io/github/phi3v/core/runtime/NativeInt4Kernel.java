@@ -16,8 +16,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * the speed of ATen's {@code _weight_int4pack_mm_for_cpu}, which converts every weight to float) where
  * {@link NativeKernels#available()}, else with its AVX2 twin ({@code phi3v_int4_avx2.c}), which computes the same
  * bits. A prompt's many rows run on the prompt kernel of the same packed weight ({@link #mmPrompt}, 8-bit
- * activations; likewise with AVX-512 VNNI or AVX2). And the dequantization of that weight (docs/architecture.md, "Native
- * kernels").
+ * activations; likewise with AVX-512 VNNI or AVX2). And the dequantization of that weight (docs/architecture.md,
+ * "Native kernels").
  *
  * <p>Thread-safe: no state between calls; each call allocates its own scratch; libtorch's thread count.
  */
@@ -155,7 +155,7 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void mm(Tensor x, Weight w, Tensor out) {
-        mmOn(x, w, out, preferred());
+        product(x, w, out, preferred(), false);
     }
 
     /**
@@ -171,11 +171,14 @@ public final class NativeInt4Kernel {
      */
     public static void mm(Tensor x, Weight w, Tensor out, Instructions isa) {
         requireRuns(isa);
-        mmOn(x, w, out, isa);
+        product(x, w, out, isa, false);
     }
 
-    /** {@link #mm} on a build known to run here (checked once per call, by the caller). */
-    private static void mmOn(Tensor x, Weight w, Tensor out, Instructions isa) {
+    /**
+     * {@link #mm} or, if {@code prompt}, {@link #mmPrompt} on a build known to run here (checked once per call, by
+     * the caller).
+     */
+    private static void product(Tensor x, Weight w, Tensor out, Instructions isa, boolean prompt) {
         long m = checkProduct(x, w, out);
         if (m == 0) {
             return;
@@ -189,13 +192,17 @@ public final class NativeInt4Kernel {
         long n = w.outFeatures();
         long k = w.inFeatures();
         int threads = TorchRuntime.threads();
-        int rc = isa == Instructions.AVX512_VNNI ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
-                : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads);
+        boolean vnni = isa == Instructions.AVX512_VNNI;
+        int rc = prompt
+                ? (vnni ? int4MmPrompt(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+                        : int4MmPromptAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads))
+                : (vnni ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
+                        : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads));
         if (rc != 0) {
-            throw new OutOfMemoryError("native int4 kernel: no scratch memory for " + m + " rows of " + k);
+            throw new OutOfMemoryError("native int4 " + (prompt ? "prompt " : "") + "kernel: no scratch memory for "
+                    + m + " rows of " + k);
         }
     }
-
 
     /**
      * {@code out = x · wᵀ} for a prompt's many rows ({@code phi3v_int4_prompt.c}): the activations rounded to
@@ -212,7 +219,7 @@ public final class NativeInt4Kernel {
      * @throws IllegalStateException if the kernel is not {@link #available()}
      */
     public static void mmPrompt(Tensor x, Weight w, Tensor out) {
-        mmPromptOn(x, w, out, preferred());
+        product(x, w, out, preferred(), true);
     }
 
     /**
@@ -229,29 +236,7 @@ public final class NativeInt4Kernel {
      */
     public static void mmPrompt(Tensor x, Weight w, Tensor out, Instructions isa) {
         requireRuns(isa);
-        mmPromptOn(x, w, out, isa);
-    }
-
-    /** {@link #mmPrompt} on a build known to run here. */
-    private static void mmPromptOn(Tensor x, Weight w, Tensor out, Instructions isa) {
-        long m = checkProduct(x, w, out);
-        if (m == 0) {
-            return;
-        }
-        long xp = x.data_ptr().address();
-        long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
-        long op = out.data_ptr().address();
-        boolean bf16 = Tensors.dtype(x) == ScalarType.BFloat16;
-        int threads = TorchRuntime.threads();
-        int rc = isa == Instructions.AVX512_VNNI
-                ? int4MmPrompt(xp, wp, sp, zp, op, m, w.outFeatures(), w.inFeatures(), bf16, threads)
-                : int4MmPromptAvx2(xp, wp, sp, zp, op, m, w.outFeatures(), w.inFeatures(), bf16, threads);
-        if (rc != 0) {
-            throw new OutOfMemoryError("native int4 prompt kernel: no scratch memory for " + m + " rows of "
-                    + w.inFeatures());
-        }
+        product(x, w, out, isa, true);
     }
 
     /** Checks the operands of a product with {@code w}; returns the rows of {@code x}. */

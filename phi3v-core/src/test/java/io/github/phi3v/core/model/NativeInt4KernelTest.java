@@ -87,23 +87,9 @@ class NativeInt4KernelTest {
                         int differing = 0;
                         for (int r = 0; r < rows; r++) {
                             for (int o = 0; o < out; o++) {
-                                double ref = 0;
-                                double abs = 0;
-                                double activation = 0;
-                                for (int g = 0; g < in / 32; g++) {
-                                    double amax = 0;
-                                    double wsum = 0;
-                                    for (int k = g * 32; k < g * 32 + 32; k++) {
-                                        double xv = xs[(int) (r * in + k)];
-                                        double wv = deq[(int) (o * in + k)];
-                                        ref += xv * wv;
-                                        abs += Math.abs(xv * wv);
-                                        amax = Math.max(amax, Math.abs(xv));
-                                        wsum += Math.abs(wv);
-                                    }
-                                    activation += amax / XI_MAX / 2 * wsum;
-                                }
-                                double bound = Math.scalb(Math.abs(ref), -8) + activation + 1e-6 * abs;
+                                double[] rb = referenceAndBound(xs, deq, r, o, (int) in, XI_MAX);
+                                double ref = rb[0];
+                                double bound = rb[1];
                                 double v = got[(int) (r * out + o)];
                                 assertTrue(Math.abs(v - ref) <= bound, "rows " + rows + ", row " + r + ", output " + o
                                         + ": " + v + " vs " + ref + ", bound " + bound);
@@ -257,6 +243,40 @@ class NativeInt4KernelTest {
             }
         }
         return f;
+    }
+
+    /**
+     * Output {@code o} of input row {@code r} against the float64 product of the row with the dequantized weight:
+     * {@code {ref, bound}} with the bound {@code 2^-8 |ref| + sum_g (a_g / 2) sum_(k in g) |w_k| + 1e-6 sum_k
+     * |x_k w_k|} (a bf16 output's rounding, each activation's rounding with {@code a_g = max_(k in g) |x_k| /
+     * xiMax}, float32 sums).
+     *
+     * @param xs the input rows {@code [rows, in]}
+     * @param deq the dequantized weight {@code [out, in]}
+     * @param r the row
+     * @param o the output
+     * @param in input columns
+     * @param xiMax the largest rounded activation magnitude of the kernel
+     * @return the reference and the bound
+     */
+    static double[] referenceAndBound(float[] xs, float[] deq, int r, int o, int in, double xiMax) {
+        double ref = 0;
+        double abs = 0;
+        double activation = 0;
+        for (int g = 0; g < in / 32; g++) {
+            double amax = 0;
+            double wsum = 0;
+            for (int k = g * 32; k < g * 32 + 32; k++) {
+                double xv = xs[r * in + k];
+                double wv = deq[o * in + k];
+                ref += xv * wv;
+                abs += Math.abs(xv * wv);
+                amax = Math.max(amax, Math.abs(xv));
+                wsum += Math.abs(wv);
+            }
+            activation += amax / xiMax / 2 * wsum;
+        }
+        return new double[] {ref, Math.scalb(Math.abs(ref), -8) + activation + 1e-6 * abs};
     }
 
     /** float32 to bf16 to nearest even (finite values), as the kernel's output. */

@@ -119,23 +119,9 @@ class NativeInt4PromptKernelTest {
                 double decodeError = 0;
                 for (int r = 0; r < rows; r++) {
                     for (int o = 0; o < OUT; o++) {
-                        double ref = 0;
-                        double abs = 0;
-                        double activation = 0;
-                        for (int g = 0; g < IN / 32; g++) {
-                            double amax = 0;
-                            double wsum = 0;
-                            for (int k = g * 32; k < g * 32 + 32; k++) {
-                                double xv = xs[r * IN + k];
-                                double wv = deq[o * IN + k];
-                                ref += xv * wv;
-                                abs += Math.abs(xv * wv);
-                                amax = Math.max(amax, Math.abs(xv));
-                                wsum += Math.abs(wv);
-                            }
-                            activation += amax / XI_MAX / 2 * wsum;
-                        }
-                        double bound = Math.scalb(Math.abs(ref), -8) + activation + 1e-6 * abs;
+                        double[] rb = NativeInt4KernelTest.referenceAndBound(xs, deq, r, o, IN, XI_MAX);
+                        double ref = rb[0];
+                        double bound = rb[1];
                         double v = got[r * OUT + o];
                         assertTrue(Math.abs(v - ref) <= bound, "row " + r + ", output " + o + ": " + v + " vs " + ref
                                 + ", bound " + bound);
