@@ -22,7 +22,6 @@
  */
 #include <jni.h>
 #include <immintrin.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

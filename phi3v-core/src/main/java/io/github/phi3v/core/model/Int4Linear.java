@@ -30,11 +30,11 @@ import io.github.phi3v.core.runtime.Tensors;
  * (measured per kernel) go another way ({@link #path}). With the native kernel its prompt kernel
  * ({@link Int4Kernel#promptMm}: activations rounded to 8 bits per group of 32, one byte product per weight
  * instead of two; with AVX-512 VNNI 0.75-0.87x a bf16 GEMM's time at 512 rows, where the dequantized weight's
- * path took 1.14-1.39x; with AVX2 0.54x the AVX2 kernel's own time). With ATen's kernel the weight is dequantized into the model dtype once per decoder-layer call
- * ({@link #forRows}), exactly {@code (q - 8) * scale + zero} in float32 from the same scale and zero the kernel
- * reads, rounded once, and multiplied by the same GEMM as a bf16 model's; that path differs from the kernel by
- * the rounding of the weight (bf16: at most 2<sup>-9</sup> of each weight), the kernel's handling of the
- * activations and the summation order.
+ * path took 1.14-1.39x; with AVX2 0.50x the AVX2 kernel's own time at 512 rows). With ATen's kernel the weight
+ * is dequantized into the model dtype once per decoder-layer call ({@link #forRows}), exactly {@code (q - 8) *
+ * scale + zero} in float32 from the same scale and zero the kernel reads, rounded once, and multiplied by the
+ * same GEMM as a bf16 model's; that path differs from the kernel by the rounding of the weight (bf16: at most
+ * 2<sup>-9</sup> of each weight), the kernel's handling of the activations and the summation order.
  *
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
  * centre (clipping the outermost weights can lower the group's error), each start refined by

@@ -15,8 +15,8 @@ import io.github.phi3v.core.runtime.Tensors;
  * in float32. That rounding moves each activation by at most {@code max|x| / 65278} of its group, under
  * 1/256 of a bf16 ulp of the group's largest activation (docs/architecture.md, "Native kernels").
  * The weight is kept only in the kernel's layout ({@link NativeInt4Kernel.Weight}); prompts of many rows
- * run on the prompt kernel of the same weight with AVX-512 VNNI ({@link #promptMm}). On CPUs without AVX-512
- * VNNI the same weight runs on the kernel's AVX2 twin, with the same results ({@link NativeInt4Kernel#available()}).
+ * run on the prompt kernel of the same weight ({@link #promptMm}). On CPUs without AVX-512 VNNI the same weight
+ * runs on both kernels' AVX2 twins, with the same results ({@link NativeInt4Kernel#available()}).
  */
 record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
 
@@ -44,10 +44,10 @@ record NativeInt4Weight(NativeInt4Kernel.Weight weight) implements Int4Kernel {
      * Int4PrefillProbe}, docs/benchmarks.md "int4 prompts on 8-bit activations") the kernel took 3.2 ms on 4 rows
      * and 6.8 ms on 8, the prompt kernel 5.5 and 6.1 ms (its time is about flat up to its 12-row tile): so
      * batched decode steps of up to 8 sequences keep the kernel's finer rounding, and the prompt kernel takes
-     * more rows. With AVX2 ({@value #AVX2_MAX_KERNEL_ROWS}): the same four shapes on the AVX2 builds (float32
-     * rows, measured on a CPU with AVX-512 running the AVX2 code): the kernel 3.4 ms on 2 rows and 6.1 on 4, the
-     * prompt kernel 4.7 and 5.0 ms, and 0.54x the kernel's time on 512 rows (docs/benchmarks.md, "The int4 prompt
-     * kernel with AVX2").
+     * more rows. With AVX2 ({@value #AVX2_MAX_KERNEL_ROWS}): the same four shapes on the AVX2 builds ({@code
+     * Int4PromptBuildsProbe}, float32 rows, measured on a CPU with AVX-512 running the AVX2 code): the kernel 3.27
+     * ms on 2 rows, 4.37 on 3 and 6.18 on 4, the prompt kernel 4.79, 4.46 and 5.02 ms, and 0.50x the kernel's time
+     * on 512 rows (docs/benchmarks.md, "The int4 prompt kernel with AVX2").
      */
     @Override
     public long maxKernelRows() {

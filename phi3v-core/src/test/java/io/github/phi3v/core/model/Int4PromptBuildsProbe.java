@@ -18,14 +18,15 @@ import io.github.phi3v.core.runtime.TorchRuntime;
  * The int4 kernels' builds side by side on the four decoder linear shapes, per row count, summed over the shapes:
  * the decode kernel and the prompt kernel of every build that runs here (on a CPU with AVX-512 VNNI both the VNNI
  * and the AVX2 builds), and the float32 GEMM with the dequantized weight; float32 rows (the precision a CPU without
- * AVX-512 runs by default), median of 7 calls. Where {@code NativeInt4Weight}'s AVX2 bound comes from. Not a test:
- * run by hand (docs/benchmarks.md, "The int4 prompt kernel with AVX2").
+ * AVX-512 runs by default), best of 7 passes ({@link ProbeTimer}). Where {@code NativeInt4Weight}'s AVX2 bound
+ * comes from. Not a test: run by hand (docs/benchmarks.md, "The int4 prompt kernel with AVX2").
  *
  * <pre>java -cp "$CP" io.github.phi3v.core.model.Int4PromptBuildsProbe rows...</pre>
  */
 public final class Int4PromptBuildsProbe {
 
-    private static final int REPS = 7;
+    /** Passes per measurement, the first dropped. */
+    private static final int PASSES = 8;
 
     private Int4PromptBuildsProbe() {
     }
@@ -56,14 +57,10 @@ public final class Int4PromptBuildsProbe {
                     NativeInt4Kernel.dequantize(w, 0, wf);
                     for (int b = 0; b < builds.length; b++) {
                         NativeInt4Kernel.Instructions isa = builds[b];
-                        decode[b] += median(() -> NativeInt4Kernel.mm(x, w, out, isa));
-                        prompt[b] += median(() -> NativeInt4Kernel.mmPrompt(x, w, out, isa));
+                        decode[b] += time(() -> NativeInt4Kernel.mm(x, w, out, isa));
+                        prompt[b] += time(() -> NativeInt4Kernel.mmPrompt(x, w, out, isa));
                     }
-                    gemm += median(() -> {
-                        try (InferenceScope call = InferenceScope.open()) {
-                            torch.matmul(x, wf.t());
-                        }
-                    });
+                    gemm += time(() -> torch.matmul(x, wf.t()));     // in ProbeTimer's scope per call
                     w.resources().forEach(org.bytedeco.javacpp.Pointer::close);
                 }
             }
@@ -76,15 +73,8 @@ public final class Int4PromptBuildsProbe {
         }
     }
 
-    private static double median(Runnable op) {
-        op.run();
-        double[] ms = new double[REPS];
-        for (int i = 0; i < REPS; i++) {
-            long t0 = System.nanoTime();
-            op.run();
-            ms[i] = (System.nanoTime() - t0) / 1e6;
-        }
-        Arrays.sort(ms);
-        return ms[REPS / 2];
+    /** {@link ProbeTimer}'s best pass of one call, after one dropped pass. */
+    private static double time(Runnable op) {
+        return ProbeTimer.bestPassMillis(PASSES, 1, CpuMatmulBackend.Mode.ONEDNN, i -> op.run());
     }
 }
