@@ -12,13 +12,14 @@ import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.runtime.CpuFeatures;
 import io.github.phi3v.core.runtime.InferenceScope;
 import io.github.phi3v.core.runtime.NativeKernels;
+import io.github.phi3v.core.runtime.NativePrefillAttention;
 import io.github.phi3v.core.runtime.Tensors;
 
 /**
  * The scaled dot-product attention of one decoder layer's queries over its KV cache, causal, without
  * weights ({@link Phi3DecoderLayer} holds qkv_proj and o_proj): a decode step's single query row with
- * the native kernel or two batched GEMVs, a CPU prefill in blocks, SDPA otherwise. Immutable; its
- * scalars belong to the loader.
+ * the native kernel or two batched GEMVs, a CPU prefill with its native kernel or in blocks, SDPA
+ * otherwise. Immutable; its scalars belong to the loader.
  */
 final class CausalAttention {
 
@@ -48,6 +49,12 @@ final class CausalAttention {
      * decode attention"). CPUs with AVX-512 keep libtorch's, against which the kernel was not measured.
      */
     private final boolean nativeFloatDecode;
+    /**
+     * CPU bf16 prefills attend with {@link NativePrefillAttention} where the CPU has AVX-512 BF16: 0.48x the time of
+     * {@link #chunkedCausal}'s libtorch blocks on a full-size layer at 2000 positions (docs/benchmarks.md, "Causal
+     * prefill attention").
+     */
+    private final boolean nativePrefill;
 
     CausalAttention(WeightLoader w, Phi3VConfig cfg) {
         heads = cfg.numAttentionHeads();
@@ -62,11 +69,14 @@ final class CausalAttention {
         nativeFloatDecode = w.device().is_cpu() && w.dtype() == ScalarType.Float && heads == kvHeads
                 && NativeKernels.attendsFloat(headDim) && !CpuFeatures.has("avx512f")
                 && NativeKernels.floatAttentionAvailable();
+        nativePrefill = w.device().is_cpu() && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
+                && NativePrefillAttention.attends(headDim) && NativePrefillAttention.available();
     }
 
     /**
      * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
-     * no GQA, no sliding-window mask) runs in blocks ({@link #chunkedCausal}); a single decode token attends
+     * no GQA, no sliding-window mask) runs on the native kernel (bf16 with AVX-512 BF16) or in blocks
+     * ({@link #chunkedCausal}); a single decode token attends
      * with a native kernel (bf16 on CPU; float32 on CPU without AVX-512) or two batched GEMVs in the cache dtype and a float32 softmax (no
      * mask needed: it sees every key); the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to
      * float32 on CPU (libtorch's bf16 SDPA without AMX is ~20x slower).
@@ -124,7 +134,13 @@ final class CausalAttention {
             return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
         }
         if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa) {
-            return chunkedCausal(q, keys, values, step.start());
+            if (nativePrefill && dtype == ScalarType.BFloat16 && Tensors.dtype(cacheKeys) == ScalarType.BFloat16) {
+                // The formula of chunkedCausal with the decode kernel's rounding, in one call (see nativePrefill).
+                Tensor out = Tensors.empty(ScalarType.BFloat16, heads, step.count(), headDim);     // [H, n, d]
+                NativePrefillAttention.attention(q.contiguous(), cacheKeys, cacheValues, step.start(), scale, out);
+                return out;
+            }
+            return chunkedCausal(q, keys, values, step.start(), invSqrtHeadDim);
         }
         boolean upcast = step.upcastPrefill() && step.count() > 1 && dtype != ScalarType.Float;
         if (upcast) {
@@ -165,9 +181,10 @@ final class CausalAttention {
      *     rounded to that dtype and multiplied with these, as the official eager attention does
      *     ({@code softmax(..., dtype=float32).to(query dtype)}); twice as fast as float32 here
      * @param offset the position of the first query
+     * @param invSqrtHeadDim {@code 1 / sqrt(d)}
      * @return {@code [H, n, d]} in the cache dtype
      */
-    private Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, long offset) {
+    static Tensor chunkedCausal(Tensor q, Tensor keys, Tensor values, long offset, Scalar invSqrtHeadDim) {
         long h = q.size(0);
         long n = q.size(1);
         ScalarType pvType = Tensors.dtype(values);

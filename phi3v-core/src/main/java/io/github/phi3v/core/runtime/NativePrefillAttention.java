@@ -1,0 +1,101 @@
+package io.github.phi3v.core.runtime;
+
+import java.util.Arrays;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The causal attention of a decoder prefill over a bf16 KV cache as one call of the project's native library
+ * ({@code phi3v_prefill_attention.c}, AVX-512 BF16 dot products): the queries at positions {@code offset ..
+ * offset + n - 1} of every head attend to the cached keys {@code 0 ..} their own position. It replaces the blocks of
+ * two bf16 GEMMs with float32 copies, scaling, mask and softmax between them that a bf16 model's prefill ran in
+ * libtorch (docs/architecture.md, "Native kernels"; docs/benchmarks.md, "Causal prefill attention").
+ *
+ * <p>What it computes, per head and query row: the formula of the decode step's kernel
+ * ({@link NativeKernels#decodeAttention}), so a cached decode step and a recomputed prompt round alike: scores
+ * {@code bf16(q · k) * scale}, a float32 softmax whose probabilities are rounded to bf16, their float32 sums with
+ * the values rounded to bf16. Products are exact; the order of the float32 sums differs from oneDNN's GEMMs, so a
+ * score can round to the neighbouring bf16 value ({@code NativePrefillAttentionTest} bounds the effect).
+ *
+ * <p>Thread-safe: no state between calls; each call allocates its own scratch; libtorch's thread count.
+ */
+public final class NativePrefillAttention {
+
+    /** The largest head dimension the kernel takes. */
+    public static final long MAX_HEAD_DIM = 256;
+    private static final String NAME = "native prefill attention";
+
+    private NativePrefillAttention() {
+    }
+
+    /**
+     * Whether the kernel runs here: with the AVX-512 kernels ({@link NativeKernels#available()}) on a CPU whose
+     * {@code /proc/cpuinfo} lists {@code avx512_bf16} (its dot products are {@code vdpbf16ps}).
+     *
+     * @return true when {@link #attention} may be called
+     */
+    public static boolean available() {
+        return NativeKernels.available() && CpuFeatures.has("avx512_bf16");
+    }
+
+    /**
+     * Whether the kernel takes heads of this dimension: a positive multiple of 16 up to {@value #MAX_HEAD_DIM}
+     * (Phi-3: 96).
+     *
+     * @param headDim the head dimension
+     * @return true if supported
+     */
+    public static boolean attends(long headDim) {
+        return headDim > 0 && headDim % 16 == 0 && headDim <= MAX_HEAD_DIM;
+    }
+
+    /**
+     * Causal attention of {@code q}'s rows over the first {@code offset + n} cached positions, as described above.
+     *
+     * @param q {@code [heads, n, d]} bf16, contiguous, rotated; {@code d} {@linkplain #attends supported}
+     * @param keys {@code [heads, >= offset + n, d]} bf16 with contiguous rows (a KV cache's span)
+     * @param values like {@code keys}, with the same head stride
+     * @param offset the position of {@code q}'s first row
+     * @param scale the factor of the bf16-rounded scores ({@code 1 / sqrt(d)})
+     * @param out {@code [heads, n, d]} bf16, contiguous; overwritten
+     * @throws IllegalArgumentException if a shape, dtype or layout does not match
+     * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
+     * @throws IllegalStateException if the kernel is not {@link #available()}
+     */
+    public static void attention(Tensor q, Tensor keys, Tensor values, long offset, float scale, Tensor out) {
+        if (!available()) {
+            throw new IllegalStateException(NAME + " unavailable: " + (NativeKernels.available()
+                    ? "this CPU lacks avx512_bf16" : NativeKernels.unavailableReason()));
+        }
+        long d = q.dim() == 3 ? q.size(2) : -1;
+        NativeKernels.require(NAME, q.dim() == 3 && attends(d) && q.is_contiguous()
+                && Tensors.dtype(q) == ScalarType.BFloat16, () -> "q must be [heads, n, d] bf16 contiguous with d a "
+                + "multiple of 16 up to " + MAX_HEAD_DIM + ", found " + NativeKernels.describe(q));
+        long heads = q.size(0);
+        long n = q.size(1);
+        NativeKernels.require(NAME, offset >= 0, () -> "offset must be >= 0, got " + offset);
+        for (Tensor kv : new Tensor[] {keys, values}) {
+            NativeKernels.require(NAME, kv.dim() == 3 && kv.size(0) == heads && kv.size(1) >= offset + n
+                    && kv.size(2) == d && kv.stride(2) == 1 && kv.stride(1) == d
+                    && Tensors.dtype(kv) == ScalarType.BFloat16, () -> "keys and values must be [" + heads + ", >= "
+                    + (offset + n) + ", " + d + "] bf16 with contiguous rows, found " + NativeKernels.describe(kv));
+        }
+        NativeKernels.require(NAME, keys.stride(0) == values.stride(0), () -> "keys and values must have the same "
+                + "head stride, found " + keys.stride(0) + " and " + values.stride(0));
+        NativeKernels.require(NAME, out.dim() == 3 && Arrays.equals(Tensors.shape(out), Tensors.shape(q))
+                && out.is_contiguous() && Tensors.dtype(out) == ScalarType.BFloat16, () -> "out must be "
+                + Arrays.toString(Tensors.shape(q)) + " bf16 contiguous, found " + NativeKernels.describe(out));
+        if (n == 0 || heads == 0) {
+            return;
+        }
+        int rc = prefillAttention(q.data_ptr().address(), keys.data_ptr().address(), values.data_ptr().address(),
+                out.data_ptr().address(), heads, n, offset, d, keys.stride(0), scale, TorchRuntime.threads());
+        if (rc != 0) {
+            throw new OutOfMemoryError(NAME + ": no scratch memory for " + (offset + n) + " positions");
+        }
+    }
+
+    private static native int prefillAttention(long q, long keys, long values, long out, long heads, long n,
+            long offset, long d, long headStride, float scale, int threads);
+}
