@@ -23,6 +23,11 @@ public final class NativeEncoderAttention {
     /** The largest head dimension the kernel takes. */
     public static final long MAX_HEAD_DIM = 256;
     private static final String NAME = "native encoder attention";
+    /**
+     * The scores take AVX-512 BF16's dot products where the CPU has them and the scale is a power of two (CLIP-L's
+     * 1/8): the same exact products, summed in pairs (docs/benchmarks.md, "CLIP's attention").
+     */
+    private static final boolean BF16_DOT = CpuFeatures.has("avx512_bf16");
 
     private NativeEncoderAttention() {
     }
@@ -69,12 +74,13 @@ public final class NativeEncoderAttention {
             return;
         }
         int rc = encoderAttention(q.data_ptr().address(), k.data_ptr().address(), v.data_ptr().address(),
-                out.data_ptr().address(), shape[0], shape[1], heads, shape[2] / heads, scale, TorchRuntime.threads());
+                out.data_ptr().address(), shape[0], shape[1], heads, shape[2] / heads, scale, BF16_DOT ? 1 : 0,
+                TorchRuntime.threads());
         if (rc != 0) {
             throw new OutOfMemoryError(NAME + ": no scratch memory for " + shape[1] + " positions");
         }
     }
 
     private static native int encoderAttention(long q, long k, long v, long out, long n, long len, long heads, long d,
-            float scale, int threads);
+            float scale, int bf16Dot, int threads);
 }

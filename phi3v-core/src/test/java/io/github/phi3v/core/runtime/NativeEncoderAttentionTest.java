@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
  * The vision encoder's native attention ({@link NativeEncoderAttention}) against the float64 attention of the same
  * bf16 inputs, within the bf16 rounding of its output and float32 arithmetic, and against libtorch's float32
  * attention it replaces: as close to float64 and nearly always the same bits. Shapes: CLIP-L's (577 positions, d
- * 64), the golden tiny model's d 8, a head dimension that is not a multiple of 16, a single position.
+ * 64), the golden tiny model's d 8, a head dimension that is not a multiple of 16, a single position. On a CPU with
+ * AVX-512 BF16 the power-of-two scales (d 64 and 16) take the kernel's vdpbf16ps scores, the others its float32 ones.
  */
 class NativeEncoderAttentionTest {
 
