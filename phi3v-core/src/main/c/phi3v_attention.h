@@ -2,8 +2,8 @@
  * What the attention kernels share (phi3v_attention.c for a decode step over a bf16 KV cache with AVX-512,
  * phi3v_attention_f32.c for a float32 one with AVX2, phi3v_encoder_attention.c for the vision encoder): the
  * exponential of the softmax (AVX-512), the prefetch of what a head reads next, and the driver that gives every
- * decode head its scratch for the scores and runs the heads on OpenMP threads. The per-head arithmetic is each
- * kernel's own.
+ * decode head its scratch for the scores and runs the heads on OpenMP threads; the softmax numerators of the encoder
+ * and prefill kernels. The rest of the per-head arithmetic is each kernel's own.
  */
 #ifndef PHI3V_ATTENTION_H
 #define PHI3V_ATTENTION_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <immintrin.h>
+#include <math.h>
 
 /*
  * e^x on 16 lanes, within 2 float32 ulp: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for an exact
@@ -31,6 +32,32 @@ static inline __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_scalef_ps(p, n);
+}
+
+/* Lanes [0, n) of 16: all for n >= 16, none for n <= 0. */
+static inline __mmask16 lanes(int64_t n) {
+    return n >= 16 ? (__mmask16) 0xffff : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1u);
+}
+
+/*
+ * The numerators of a float32 softmax over s[0, len), e^(s[t] - max s) (exp16), written in place; returns their
+ * float32 sum (16 lane sums in order of t, then reduced). The encoder and the prefill attention kernels' softmax.
+ */
+__attribute__((target("avx512f")))
+static inline float softmax_numerators(float *s, int64_t len) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t t = 0; t < len; t += 16) {
+        mx = _mm512_mask_max_ps(mx, lanes(len - t), mx, _mm512_maskz_loadu_ps(lanes(len - t), s + t));
+    }
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t t = 0; t < len; t += 16) {
+        const __mmask16 l = lanes(len - t);
+        const __m512 e = _mm512_maskz_mov_ps(l, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(l, s + t), m)));
+        _mm512_mask_storeu_ps(s + t, l, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
 }
 
 /* Prefetches the bytes [p, p + bytes) into the first-level cache (a prefetch never faults). */

@@ -46,11 +46,6 @@
 #define SPAN (16 * VECS)
 #define MAX_D 256
 
-/* Lanes [0, n) of 16 (all for n >= 16). */
-static inline __mmask16 lanes(int64_t n) {
-    return n >= 16 ? (__mmask16) 0xffff : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1u);
-}
-
 /*
  * Scores of one tile of rows query rows (<= ROWS) of one head with float32 multiply-adds: q points at the first
  * row's head (rows stride apart), kt [d][lpad] float32 (keys transposed, zero past len), s [ROWS][lpad] receives
@@ -142,22 +137,10 @@ static void scores_bf16_dot(const uint16_t *q, int64_t stride, int rows, const u
 ENCODER_TARGET
 static void finish_tile(int rows, const float *vf, int64_t len, int64_t lpad, int64_t d, int64_t dpad, float *s,
                         int64_t stride, uint16_t *out) {
-    /* Softmax numerators e^(s - max) in place (zero past len), and 1 / their sum per row. */
+    /* Softmax numerators e^(s - max) in place, and 1 / their sum per row. */
     float inv[ROWS];
     for (int r = 0; r < rows; r++) {
-        float *sr = s + r * lpad;
-        __m512 mx = _mm512_set1_ps(-INFINITY);
-        for (int64_t j = 0; j < len; j += 16) {
-            mx = _mm512_mask_max_ps(mx, lanes(len - j), mx, _mm512_loadu_ps(sr + j));
-        }
-        const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-        __m512 sum = _mm512_setzero_ps();
-        for (int64_t j = 0; j < lpad; j += 16) {
-            __m512 e = _mm512_maskz_mov_ps(lanes(len - j), exp16(_mm512_sub_ps(_mm512_loadu_ps(sr + j), m)));
-            _mm512_storeu_ps(sr + j, e);
-            sum = _mm512_add_ps(sum, e);
-        }
-        inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+        inv[r] = 1.0f / softmax_numerators(s + r * lpad, len);
     }
     /* out = numerators · v / sum, SPAN output columns at a time. */
     for (int64_t c = 0; c < dpad; c += SPAN) {

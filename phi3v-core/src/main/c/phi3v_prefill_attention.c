@@ -49,11 +49,6 @@
 #define BLOCK 24
 #define MAX_D 256
 
-/* Lanes [0, n) of 16 (all for n >= 16). */
-static inline __mmask16 lanes(int64_t n) {
-    return n >= 16 ? (__mmask16) 0xffff : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1u);
-}
-
 /*
  * Scores of rows (<= S_ROWS) query rows against keys [0, keys): q the first row (rows of D bf16, one after the
  * other), kp [D/2][lpad] pairs of bf16 key elements, s [S_ROWS][lpad] receives bf16(q·k) * scale.
@@ -101,19 +96,7 @@ static void score_tile(const uint16_t *q, int rows, const uint32_t *kp, int64_t 
  */
 PREFILL_TARGET
 static void softmax_row(float *s, int64_t len, uint16_t *p) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int64_t t = 0; t < len; t += 16) {
-        mx = _mm512_mask_max_ps(mx, lanes(len - t), mx, _mm512_loadu_ps(s + t));
-    }
-    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t t = 0; t < len; t += 16) {
-        const __mmask16 l = lanes(len - t);
-        const __m512 e = _mm512_maskz_mov_ps(l, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(l, s + t), m)));
-        _mm512_mask_storeu_ps(s + t, l, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    const __m512 total = _mm512_set1_ps(_mm512_reduce_add_ps(sum));
+    const __m512 total = _mm512_set1_ps(softmax_numerators(s, len));
     for (int64_t t = 0; t < len; t += 16) {
         const __mmask16 l = lanes(len - t);
         _mm256_mask_storeu_epi16(p + t, l, to_bf16(_mm512_div_ps(_mm512_maskz_loadu_ps(l, s + t), total)));
