@@ -25,7 +25,6 @@
  */
 #include <jni.h>
 #include <immintrin.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <omp.h>
@@ -36,7 +35,8 @@
 #define PREFILL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 /*
  * Score tiles: S_ROWS query rows x S_VECS vectors of 16 keys; each broadcast query pair feeds S_VECS dot products,
- * each loaded key vector S_ROWS of them (24 accumulators).
+ * each loaded key vector S_ROWS of them (24 accumulators). In a C harness on a full-size layer 6 x 4, 8 x 3 and
+ * 12 x 2 ran within the machine's noise of each other (docs/benchmarks.md, "Causal prefill attention").
  */
 #define S_ROWS 8
 #define S_VECS 3
@@ -47,7 +47,6 @@
 #define V_SPAN (16 * V_VECS)
 /* Query rows per block: scores, softmax and values of a block stay in the thread's cache. */
 #define BLOCK 24
-#define MAX_D 256
 
 /*
  * Scores of rows (<= S_ROWS) query rows against keys [0, keys): q the first row (rows of D bf16, one after the
