@@ -50,9 +50,13 @@ final class CausalAttention {
      */
     private final boolean nativeFloatDecode;
     /**
-     * CPU bf16 prefills attend with {@link NativePrefillAttention} where the CPU has AVX-512 BF16: 0.48x the time of
-     * {@link #chunkedCausal}'s libtorch blocks on a full-size layer at 2000 positions (docs/benchmarks.md, "Causal
-     * prefill attention").
+     * CPU prefills attend with {@link NativePrefillAttention}: bf16 where the CPU has AVX-512 BF16; float32 (its
+     * float32 twin) where the AVX-512 kernels run and the CPU has no bf16 instructions, so that float32 is the
+     * default precision there ({@link Precision#cpuDefault}). On a CPU with bf16 instructions a float32 model is the
+     * reference configuration and keeps libtorch's arithmetic: with the twin, the golden float32 forward errors
+     * against the official implementation grew up to 1.9x (logits 8.5e-6 -> 1.6e-5; docs/benchmarks.md, "Causal
+     * prefill attention"). On a full-size layer at 2000 positions 0.48x (bf16) and 0.40x (float32) the time of
+     * {@link #chunkedCausal}'s libtorch blocks.
      */
     private final boolean nativePrefill;
 
@@ -69,13 +73,15 @@ final class CausalAttention {
         nativeFloatDecode = w.device().is_cpu() && w.dtype() == ScalarType.Float && heads == kvHeads
                 && NativeKernels.attendsFloat(headDim) && !CpuFeatures.has("avx512f")
                 && NativeKernels.floatAttentionAvailable();
-        nativePrefill = w.device().is_cpu() && w.dtype() == ScalarType.BFloat16 && heads == kvHeads
-                && NativePrefillAttention.attends(headDim) && NativePrefillAttention.available();
+        nativePrefill = w.device().is_cpu() && heads == kvHeads && NativePrefillAttention.attends(headDim)
+                && (w.dtype() == ScalarType.BFloat16 ? NativePrefillAttention.available()
+                : w.dtype() == ScalarType.Float && NativePrefillAttention.floatAvailable()
+                        && !Precision.cpuHasBf16());
     }
 
     /**
      * Causal attention of the new queries over all cached keys. On CPU a prefill (more than one token,
-     * no GQA, no sliding-window mask) runs on the native kernel (bf16 with AVX-512 BF16) or in blocks
+     * no GQA, no sliding-window mask) runs on the native kernel (see {@link #nativePrefill}) or in blocks
      * ({@link #chunkedCausal}); a single decode token attends
      * with a native kernel (bf16 on CPU; float32 on CPU without AVX-512) or two batched GEMVs in the cache dtype and a float32 softmax (no
      * mask needed: it sees every key); the other cases (CUDA, GQA, a window mask) use SDPA, up-cast to
@@ -134,9 +140,9 @@ final class CausalAttention {
             return torch.matmul(dtype == ScalarType.Float ? probs : probs.to(dtype), values);  // [H, 1, d]
         }
         if (step.mask() == null && step.count() > 1 && step.upcastPrefill() && !gqa) {
-            if (nativePrefill && dtype == ScalarType.BFloat16 && Tensors.dtype(cacheKeys) == ScalarType.BFloat16) {
-                // The formula of chunkedCausal with the decode kernel's rounding, in one call (see nativePrefill).
-                Tensor out = Tensors.empty(ScalarType.BFloat16, heads, step.count(), headDim);     // [H, n, d]
+            if (nativePrefill && Tensors.dtype(cacheKeys) == dtype) {
+                // The formula of chunkedCausal (bf16: with the decode kernel's rounding), in one call (nativePrefill).
+                Tensor out = Tensors.empty(dtype, heads, step.count(), headDim);                   // [H, n, d]
                 NativePrefillAttention.attention(q.contiguous(), cacheKeys, cacheValues, step.start(), scale, out);
                 return out;
             }

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * replaces), and against those libtorch blocks (bf16 GEMMs, float32 softmax): as close to the formula, and nearly
  * always the same bits. Shapes: Phi-3's head dimension 96 from position 0 and from an offset (a prefill after cached
  * positions, the cache longer than what is read and filled with NaN past it), the golden tiny model's 16, 256, and
- * rows that do not fill the kernel's blocks.
+ * rows that do not fill the kernel's blocks. The float32 twin likewise against its all-float32 formula in float64 and
+ * the float32 blocks.
  */
 class NativePrefillAttentionTest {
 
@@ -47,7 +48,7 @@ class NativePrefillAttentionTest {
                 Tensor out = Tensors.empty(ScalarType.BFloat16, heads, n, d);
                 NativePrefillAttention.attention(q, keys, values, offset, scale, out);
                 float[] got = Tensors.toFloats(out.to(ScalarType.Float));
-                double[][] formula = formula(q, keys, values, offset, scale);
+                double[][] formula = formula(q, keys, values, offset, scale, true);
                 float[] libtorch = Tensors.toFloats(libtorchBlocks(q, keys, values, offset, scale)
                         .to(ScalarType.Float));
                 double nativeError = 0;
@@ -75,6 +76,52 @@ class NativePrefillAttentionTest {
     }
 
     @Test
+    void floatTwinMatchesItsFormulaInFloat64AndTheLibtorchBlocks() {
+        NativeKernelsOnThisCpu.require();
+        assertTrue(NativePrefillAttention.floatAvailable(), "the float32 twin runs wherever the AVX-512 kernels do");
+        long[][] shapes = {{4, 300, 0, 96}, {3, 41, 77, 96}, {2, 130, 5, 16}, {2, 25, 0, 256}, {1, 1, 9, 32}};
+        for (long[] shape : shapes) {                                               // heads, n, offset, d
+            long heads = shape[0];
+            long n = shape[1];
+            long offset = shape[2];
+            long d = shape[3];
+            long span = offset + n + 19;
+            float scale = (float) (1.0 / Math.sqrt(d));
+            try (InferenceScope scope = InferenceScope.open();
+                 TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+                Tensor q = torch.randn(new long[] {heads, n, d}, f32).mul_(new Scalar(3.0));
+                Tensor keys = torch.randn(new long[] {heads, span, d}, f32);
+                Tensor values = torch.randn(new long[] {heads, span, d}, f32);
+                keys.narrow(1, offset + n, span - offset - n).fill_(new Scalar(Double.NaN));
+                values.narrow(1, offset + n, span - offset - n).fill_(new Scalar(Double.NaN));
+                Tensor out = Tensors.empty(ScalarType.Float, heads, n, d);
+                NativePrefillAttention.attention(q, keys, values, offset, scale, out);
+                float[] got = Tensors.toFloats(out);
+                double[][] formula = formula(q, keys, values, offset, scale, false);
+                float[] libtorch = Tensors.toFloats(libtorchBlocks(q, keys, values, offset, scale));
+                double nativeError = 0;
+                double libtorchError = 0;
+                double worst = 0;
+                for (int i = 0; i < got.length; i++) {
+                    double ref = formula[0][i];
+                    // float32 sums of up to ~2000 terms and scores of up to ~30: 2^-13 of sum p |v| is far above
+                    // their rounding and far below any wrong key, row or probability.
+                    double tol = Math.scalb(formula[1][i], -13);
+                    assertEquals(ref, got[i], tol, Arrays.toString(shape) + ", element " + i);
+                    nativeError += Math.abs(got[i] - ref);
+                    libtorchError += Math.abs(libtorch[i] - ref);
+                    worst = Math.max(worst, Math.abs(got[i] - ref) / formula[1][i]);
+                }
+                System.out.printf(Locale.ROOT, "[NativePrefillAttentionTest] float32 %s: summed error against the "
+                        + "formula in float64 %.4g (libtorch's float32 blocks %.4g), largest error %.2g of sum p|v|%n",
+                        Arrays.toString(shape), nativeError, libtorchError, worst);
+                assertTrue(nativeError <= 1.5 * libtorchError + 1e-9, Arrays.toString(shape) + ": native error "
+                        + nativeError + " against libtorch's " + libtorchError);
+            }
+        }
+    }
+
+    @Test
     void refusesMismatchedArguments() {
         requireKernel();
         try (InferenceScope scope = InferenceScope.open()) {
@@ -83,7 +130,8 @@ class NativePrefillAttentionTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> NativePrefillAttention.attention(Tensors.empty(ScalarType.BFloat16, 2, 4, 24), cache, cache,
                             0, 1f, q));
-            assertTrue(e.getMessage().contains("q must be [heads, n, d] bf16 contiguous with d a multiple of 16"),
+            assertTrue(e.getMessage().contains(
+                    "q must be [heads, n, d] bf16 or float32 contiguous with d a multiple of 16"),
                     e.getMessage());
             e = assertThrows(IllegalArgumentException.class,
                     () -> NativePrefillAttention.attention(q, cache, cache, 7, 1f, q));
@@ -96,7 +144,7 @@ class NativePrefillAttentionTest {
             assertTrue(e.getMessage().contains("offset must be >= 0, got -1"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> NativePrefillAttention.attention(q, cache, cache,
                     0, 1f, Tensors.empty(ScalarType.BFloat16, 2, 3, 32)));
-            assertTrue(e.getMessage().contains("out must be [2, 4, 32] bf16 contiguous"), e.getMessage());
+            assertTrue(e.getMessage().contains("out must be [2, 4, 32] BFloat16 contiguous"), e.getMessage());
         }
     }
 
@@ -109,10 +157,12 @@ class NativePrefillAttentionTest {
     }
 
     /**
-     * The kernel's formula in float64 on the same bf16 inputs, {@code [heads * n * d]} flattened: {@code [0]} the
+     * The kernel's formula in float64 on the same inputs (with its bf16 roundings if {@code bf16}),
+     * {@code [heads * n * d]} flattened: {@code [0]} the
      * outputs, {@code [1]} {@code sum_t p_t |v_t|} per output (the scale of a probability's error).
      */
-    private static double[][] formula(Tensor q, Tensor keys, Tensor values, long offset, float scale) {
+    private static double[][] formula(Tensor q, Tensor keys, Tensor values, long offset, float scale,
+            boolean bf16) {
         int heads = (int) q.size(0);
         int n = (int) q.size(1);
         int d = (int) q.size(2);
@@ -132,7 +182,7 @@ class NativePrefillAttentionTest {
                     for (int c = 0; c < d; c++) {
                         dot += (double) qf[(h * n + i) * d + c] * kf[(h * total + t) * d + c];
                     }
-                    s[t] = (double) (bf16((float) dot) * scale);
+                    s[t] = bf16 ? (double) (bf16((float) dot) * scale) : dot * scale;
                     max = Math.max(max, s[t]);
                 }
                 double sum = 0;
@@ -141,7 +191,7 @@ class NativePrefillAttentionTest {
                     sum += s[t];
                 }
                 for (int t = 0; t < len; t++) {
-                    s[t] = bf16((float) (s[t] / sum));
+                    s[t] = bf16 ? bf16((float) (s[t] / sum)) : s[t] / sum;
                 }
                 for (int c = 0; c < d; c++) {
                     double o = 0;
@@ -166,11 +216,14 @@ class NativePrefillAttentionTest {
         Tensor k = keys.narrow(1, 0, total);
         Tensor v = values.narrow(1, 0, total);
         Tensor scores = torch.matmul(q, k.transpose(1, 2)).to(ScalarType.Float).mul_(new Scalar(scale)); // [H, n, L]
+        // (a float32 q: the float32 blocks; to(Float) then returns the product itself)
         try (TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
             Tensor future = torch.triu(torch.full(new long[] {n, n}, new Scalar(Float.NEGATIVE_INFINITY), f32), 1);
             scores.narrow(2, offset, n).add_(future);
         }
-        return torch.matmul(torch.softmax(scores, -1).to(ScalarType.BFloat16), v);                    // [H, n, d]
+        Tensor probs = torch.softmax(scores, -1);
+        // [H, n, d]
+        return torch.matmul(Tensors.dtype(v) == ScalarType.Float ? probs : probs.to(ScalarType.BFloat16), v);
     }
 
     private static float bf16(float f) {
