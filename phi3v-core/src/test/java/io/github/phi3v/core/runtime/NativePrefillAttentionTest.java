@@ -25,11 +25,14 @@ import org.junit.jupiter.api.Test;
  */
 class NativePrefillAttentionTest {
 
+    /** heads, n, offset, d. */
+    private static final long[][] SHAPES = {{4, 300, 0, 96}, {3, 41, 77, 96}, {2, 130, 5, 16}, {2, 25, 0, 256},
+        {1, 1, 9, 32}};
+
     @Test
     void matchesItsFormulaInFloat64AndAgreesWithTheLibtorchBlocks() {
         requireKernel();
-        long[][] shapes = {{4, 300, 0, 96}, {3, 41, 77, 96}, {2, 130, 5, 16}, {2, 25, 0, 256}, {1, 1, 9, 32}};
-        for (long[] shape : shapes) {                                               // heads, n, offset, d
+        for (long[] shape : SHAPES) {
             long heads = shape[0];
             long n = shape[1];
             long offset = shape[2];
@@ -79,8 +82,7 @@ class NativePrefillAttentionTest {
     void floatTwinMatchesItsFormulaInFloat64AndTheLibtorchBlocks() {
         NativeKernelsOnThisCpu.require();
         assertTrue(NativePrefillAttention.floatAvailable(), "the float32 twin runs wherever the AVX-512 kernels do");
-        long[][] shapes = {{4, 300, 0, 96}, {3, 41, 77, 96}, {2, 130, 5, 16}, {2, 25, 0, 256}, {1, 1, 9, 32}};
-        for (long[] shape : shapes) {                                               // heads, n, offset, d
+        for (long[] shape : SHAPES) {
             long heads = shape[0];
             long n = shape[1];
             long offset = shape[2];
