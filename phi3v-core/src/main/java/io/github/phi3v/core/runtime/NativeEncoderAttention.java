@@ -25,7 +25,7 @@ public final class NativeEncoderAttention {
     private static final String NAME = "native encoder attention";
     /**
      * The scores take AVX-512 BF16's dot products where the CPU has them and the scale is a power of two (CLIP-L's
-     * 1/8): the same exact products, summed in pairs (docs/benchmarks.md, "CLIP's attention").
+     * 1/8): the same exact products, summed in pairs (docs/benchmarks.md, "CLIP's attention scores on vdpbf16ps").
      */
     private static final boolean BF16_DOT = CpuFeatures.has("avx512_bf16");
 

@@ -6,8 +6,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The causal attention of a decoder prefill over a bf16 KV cache as one call of the project's native library
- * ({@code phi3v_prefill_attention.c}, AVX-512 BF16 dot products): the queries at positions {@code offset ..
+ * The causal attention of a decoder prefill over a bf16 (or float32) KV cache as one call of the project's native
+ * library ({@code phi3v_prefill_attention.c}, AVX-512 BF16 dot products): the queries at positions {@code offset ..
  * offset + n - 1} of every head attend to the cached keys {@code 0 ..} their own position. It replaces the blocks of
  * two bf16 GEMMs with float32 copies, scaling, mask and softmax between them that a bf16 model's prefill ran in
  * libtorch (docs/architecture.md, "Native kernels"; docs/benchmarks.md, "Causal prefill attention").
@@ -71,7 +71,7 @@ public final class NativePrefillAttention {
      * @param keys {@code [heads, >= offset + n, d]} in {@code q}'s dtype with contiguous rows (a KV cache's span)
      * @param values like {@code keys}, with the same head stride
      * @param offset the position of {@code q}'s first row
-     * @param scale the factor of the bf16-rounded scores ({@code 1 / sqrt(d)})
+     * @param scale the factor of the scores, after their bf16 rounding in bf16 ({@code 1 / sqrt(d)})
      * @param out {@code [heads, n, d]} in {@code q}'s dtype, contiguous; overwritten
      * @throws IllegalArgumentException if a shape, dtype or layout does not match
      * @throws OutOfMemoryError if the kernel's scratch memory cannot be allocated
