@@ -36,55 +36,30 @@
 #define ENCODER_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define BF16_DOT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 /*
- * Query rows per tile, and vectors of 16 keys (of 16 output columns) per step: each broadcast query element
- * (probability) feeds VECS multiply-adds and each loaded key (value) vector ROWS of them; ROWS * VECS
- * accumulators + VECS loaded vectors + the broadcast fit AVX-512's 32 registers. In a C harness on CLIP-L's shape
- * 4 x 4, 6 x 4 and 8 x 2 all ran at 120-170 GFLOP/s, within the machine's noise of each other.
+ * Query rows per tile and vectors of 16 keys (of 16 output columns) per step: phi3v_attention.h's float32 score
+ * tile's, which the value step reuses (each broadcast probability feeds VECS multiply-adds, each loaded value vector
+ * ROWS of them). In a C harness on CLIP-L's shape the whole kernel ran at 120-170 GFLOP/s.
  */
-#define ROWS 6
-#define VECS 4
-#define SPAN (16 * VECS)
+#define ROWS SCORE_ROWS
+#define VECS SCORE_VECS
+#define SPAN SCORE_SPAN
 #define MAX_D 256
 
 /*
  * Scores of one tile of rows query rows (<= ROWS) of one head with float32 multiply-adds: q points at the first
  * row's head (rows stride apart), kt [d][lpad] float32 (keys transposed, zero past len), s [ROWS][lpad] receives
- * (scale q) · k.
+ * (scale q) · k (phi3v_attention.h's float_scores on the scaled queries).
  */
 ENCODER_TARGET
 static void scores_f32(const uint16_t *q, int64_t stride, int rows, const float *kt, int64_t lpad, int64_t d,
                        float scale, float *s) {
     float qf[ROWS][MAX_D];
-    for (int r = 0; r < ROWS; r++) {
+    for (int r = 0; r < rows; r++) {
         for (int64_t c = 0; c < d; c++) {
-            qf[r][c] = r < rows ? bf16_to_float(q[r * stride + c]) * scale : 0.0f;
+            qf[r][c] = bf16_to_float(q[r * stride + c]) * scale;
         }
     }
-    for (int64_t j = 0; j < lpad; j += SPAN) {
-        __m512 a[ROWS][VECS];
-        for (int r = 0; r < ROWS; r++) {
-            for (int x = 0; x < VECS; x++) {
-                a[r][x] = _mm512_setzero_ps();
-            }
-        }
-        for (int64_t c = 0; c < d; c++) {
-            __m512 kv[VECS];
-            for (int x = 0; x < VECS; x++) {
-                kv[x] = _mm512_loadu_ps(kt + c * lpad + j + 16 * x);
-            }
-            for (int r = 0; r < ROWS; r++) {
-                const __m512 e = _mm512_set1_ps(qf[r][c]);
-                for (int x = 0; x < VECS; x++) {
-                    a[r][x] = _mm512_fmadd_ps(e, kv[x], a[r][x]);
-                }
-            }
-        }
-        for (int r = 0; r < ROWS; r++) {
-            for (int x = 0; x < VECS; x++) {
-                _mm512_storeu_ps(s + r * lpad + j + 16 * x, a[r][x]);
-            }
-        }
-    }
+    float_scores(&qf[0][0], MAX_D, rows, kt, lpad, lpad, d, 1.0f, s);
 }
 
 /*

@@ -194,59 +194,6 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
 }
 
 #define FLOAT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
-/* The float32 twin's score tiles: F_ROWS rows x F_VECS vectors of 16 keys of float32 multiply-adds. */
-#define F_ROWS 6
-#define F_VECS 4
-#define F_SPAN (16 * F_VECS)
-/* Elements of D per chain of the float32 scores. */
-#define F_DEPTH 32
-
-/*
- * Float32 scores of rows (<= F_ROWS) query rows (rows of D floats) against keys [0, keys): kt [D][lpad] keys
- * transposed, s [F_ROWS][lpad] receives (q·k) * scale.
- */
-FLOAT_TARGET
-static void score_tile_f32(const float *q, int rows, const float *kt, int64_t keys, int64_t lpad, int64_t d,
-                           float scale, float *s) {
-    const float *qr[F_ROWS];
-    for (int r = 0; r < F_ROWS; r++) {
-        qr[r] = q + (r < rows ? r : rows - 1) * d;
-    }
-    const __m512 sc = _mm512_set1_ps(scale);
-    for (int64_t j = 0; j < keys; j += F_SPAN) {
-        /* Sums over F_DEPTH elements at a time, added up in s: one chain over all of D lost up to 3.5x the
-         * accuracy of libtorch's GEMM at D = 256 (NativePrefillAttentionTest). */
-        for (int64_t c0 = 0; c0 < d; c0 += F_DEPTH) {
-            const int64_t c1 = c0 + F_DEPTH < d ? c0 + F_DEPTH : d;
-            __m512 a[F_ROWS][F_VECS];
-            for (int r = 0; r < F_ROWS; r++) {
-                for (int x = 0; x < F_VECS; x++) {
-                    a[r][x] = _mm512_setzero_ps();
-                }
-            }
-            for (int64_t c = c0; c < c1; c++) {
-                __m512 kv[F_VECS];
-                for (int x = 0; x < F_VECS; x++) {
-                    kv[x] = _mm512_loadu_ps(kt + c * lpad + j + 16 * x);
-                }
-                for (int r = 0; r < F_ROWS; r++) {
-                    const __m512 e = _mm512_set1_ps(qr[r][c]);
-                    for (int x = 0; x < F_VECS; x++) {
-                        a[r][x] = _mm512_fmadd_ps(e, kv[x], a[r][x]);
-                    }
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                for (int x = 0; x < F_VECS; x++) {
-                    float *at = s + r * lpad + j + 16 * x;
-                    const __m512 sum = c0 == 0 ? a[r][x] : _mm512_add_ps(_mm512_loadu_ps(at), a[r][x]);
-                    _mm512_storeu_ps(at, c1 == d ? _mm512_mul_ps(sum, sc) : sum);
-                }
-            }
-        }
-    }
-}
-
 /*
  * out rows (<= V_ROWS) = probabilities · values in float32: p [V_ROWS][lpad] (zero past each row's length up to
  * keys), v the head's value rows of D floats, keys [0, keys) read; out rows of D floats.
@@ -299,9 +246,9 @@ static void attend_head_f32(const float *q, const float *k, const float *v, floa
     for (int64_t i = 0; i < n; i += BLOCK) {
         const int rows = (int) (n - i < BLOCK ? n - i : BLOCK);
         const int64_t keys = offset + i + rows;
-        for (int r = 0; r < rows; r += F_ROWS) {
-            score_tile_f32(q + (i + r) * d, rows - r < F_ROWS ? rows - r : F_ROWS, kt, keys, lpad, d, scale,
-                           s + r * lpad);
+        for (int r = 0; r < rows; r += SCORE_ROWS) {
+            float_scores(q + (i + r) * d, d, rows - r < SCORE_ROWS ? rows - r : SCORE_ROWS, kt, keys, lpad, d, scale,
+                         s + r * lpad);
         }
         for (int r = 0; r < rows; r++) {
             float *sr = s + r * lpad;
@@ -329,7 +276,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativePrefillAttention_
     (void) env;
     (void) cls;
     const int nthreads = threads > 0 ? threads : 1;
-    const int64_t lpad = (offset + n + F_SPAN - 1) / F_SPAN * F_SPAN;
+    const int64_t lpad = (offset + n + SCORE_SPAN - 1) / SCORE_SPAN * SCORE_SPAN;
     /* Per thread: kt [d][lpad] and s [BLOCK][lpad] floats. */
     const size_t per_thread = (size_t) ((d + BLOCK) * lpad);
     float *scratch = aligned_alloc(64, sizeof(float) * per_thread * (size_t) nthreads);
