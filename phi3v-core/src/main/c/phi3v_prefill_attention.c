@@ -37,6 +37,8 @@
 #include "phi3v_bf16.h"
 
 #define PREFILL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+/* The float32 twin (AVX-512 F). */
+#define FLOAT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 /*
  * Score tiles: S_ROWS query rows x S_VECS vectors of 16 keys; each broadcast query pair feeds S_VECS dot products,
  * each loaded key vector S_ROWS of them (24 accumulators). In a C harness on a full-size layer 6 x 4, 8 x 3 and
@@ -94,8 +96,7 @@ static void score_tile(const uint16_t *q, int rows, const uint32_t *kp, int64_t 
 }
 
 /*
- * The probabilities of one row from its len scores: p [lpad] bf16 receives bf16(e^(s - max) / sum) for t < len
- * and zeros up to the next even count past len (the value tiles read pairs).
+ * The probabilities of one row from its len scores: p [lpad] bf16 receives bf16(e^(s - max) / sum) for t < len.
  */
 PREFILL_TARGET
 static void softmax_row(float *s, int64_t len, uint16_t *p) {
@@ -103,9 +104,6 @@ static void softmax_row(float *s, int64_t len, uint16_t *p) {
     for (int64_t t = 0; t < len; t += 16) {
         const __mmask16 l = lanes(len - t);
         _mm256_mask_storeu_epi16(p + t, l, to_bf16(_mm512_div_ps(_mm512_maskz_loadu_ps(l, s + t), total)));
-    }
-    if (len % 2 != 0) {
-        p[len] = 0;
     }
 }
 
@@ -181,8 +179,8 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
         }
         for (int r = 0; r < rows; r++) {
             softmax_row(s + r * lpad, offset + i + r + 1, p + r * lpad);
-            /* Pairs past this row's length up to the block's: zero (the value tiles read the block's). */
-            for (int64_t t = offset + i + r + 1 + (offset + i + r + 1) % 2; t < (keys + 1) / 2 * 2; t++) {
+            /* Zero past this row's length up to the block's last pair (the value tiles read the block's). */
+            for (int64_t t = offset + i + r + 1; t < (keys + 1) / 2 * 2; t++) {
                 p[r * lpad + t] = 0;
             }
         }
@@ -193,7 +191,6 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     }
 }
 
-#define FLOAT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 /*
  * out rows (<= V_ROWS) = probabilities · values in float32: p [V_ROWS][lpad] (zero past each row's length up to
  * keys), v the head's value rows of D floats, keys [0, keys) read; out rows of D floats.
