@@ -2,8 +2,8 @@
  * What the attention kernels share (phi3v_attention.c for a decode step over a bf16 KV cache with AVX-512,
  * phi3v_attention_f32.c for a float32 one with AVX2, phi3v_encoder_attention.c for the vision encoder): the
  * exponential of the softmax (AVX-512), the prefetch of what a head reads next, and the driver that gives every
- * decode head its scratch for the scores and runs the heads on OpenMP threads; the float32 score tile and the softmax
- * numerators of the encoder and prefill kernels. The rest of the per-head arithmetic is each kernel's own.
+ * decode head its scratch for the scores and runs the heads on OpenMP threads; the float32 score and value tiles and the
+ * softmax numerators of the encoder and prefill kernels. The rest of the per-head arithmetic is each kernel's own.
  */
 #ifndef PHI3V_ATTENTION_H
 #define PHI3V_ATTENTION_H
@@ -115,6 +115,46 @@ static inline void float_scores(const float *q, int64_t q_stride, int rows, cons
                     const __m512 sum = c0 == 0 ? a[r][x] : _mm512_add_ps(_mm512_loadu_ps(at), a[r][x]);
                     _mm512_storeu_ps(at, c1 == d ? _mm512_mul_ps(sum, sc) : sum);
                 }
+            }
+        }
+    }
+}
+
+/*
+ * out rows r < rows (<= SCORE_ROWS) = p_r · v in float32, the tile of the encoder's and the float32 prefill kernel's
+ * values: p_r at p + r * lpad (keys [0, keys) read), v rows of vstride floats with columns [0, d) read (d a multiple of
+ * 16), out rows of d floats ostride apart. Each output is one float32 sum over the keys in order.
+ */
+__attribute__((target("avx512f")))
+static inline void float_values(const float *p, int rows, int64_t lpad, const float *v, int64_t vstride, int64_t keys,
+                                int64_t d, float *out, int64_t ostride) {
+    const float *pr[SCORE_ROWS];
+    for (int r = 0; r < SCORE_ROWS; r++) {
+        pr[r] = p + (r < rows ? r : rows - 1) * lpad;
+    }
+    for (int64_t c = 0; c < d; c += SCORE_SPAN) {
+        __m512 a[SCORE_ROWS][SCORE_VECS];
+        for (int r = 0; r < SCORE_ROWS; r++) {
+            for (int x = 0; x < SCORE_VECS; x++) {
+                a[r][x] = _mm512_setzero_ps();
+            }
+        }
+        const int vecs = (int) ((d - c) / 16 < SCORE_VECS ? (d - c) / 16 : SCORE_VECS);
+        for (int64_t t = 0; t < keys; t++) {
+            __m512 vv[SCORE_VECS];
+            for (int x = 0; x < SCORE_VECS; x++) {
+                vv[x] = x < vecs ? _mm512_loadu_ps(v + t * vstride + c + 16 * x) : _mm512_setzero_ps();
+            }
+            for (int r = 0; r < SCORE_ROWS; r++) {
+                const __m512 e = _mm512_set1_ps(pr[r][t]);
+                for (int x = 0; x < SCORE_VECS; x++) {
+                    a[r][x] = _mm512_fmadd_ps(e, vv[x], a[r][x]);
+                }
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int x = 0; x < vecs; x++) {
+                _mm512_storeu_ps(out + r * ostride + c + 16 * x, a[r][x]);
             }
         }
     }

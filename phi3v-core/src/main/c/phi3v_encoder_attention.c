@@ -36,9 +36,8 @@
 #define ENCODER_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define BF16_DOT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 /*
- * Query rows per tile and vectors of 16 keys (of 16 output columns) per step: phi3v_attention.h's float32 score
- * tile's, which the value step reuses (each broadcast probability feeds VECS multiply-adds, each loaded value vector
- * ROWS of them). In a C harness on CLIP-L's shape the whole kernel ran at 120-170 GFLOP/s.
+ * Query rows per tile and vectors of 16 keys per step: phi3v_attention.h's float32 score tile's, whose value tile
+ * (float_values) the value step uses. In a C harness on CLIP-L's shape the whole kernel ran at 120-170 GFLOP/s.
  */
 #define ROWS SCORE_ROWS
 #define VECS SCORE_VECS
@@ -107,42 +106,23 @@ static void scores_bf16_dot(const uint16_t *q, int64_t stride, int rows, const u
 
 /*
  * Softmax and values of one tile whose scores s [ROWS][lpad] are computed: vf [len][dpad] float32 (zero past d);
- * out rows of the head, stride apart.
+ * o [ROWS][dpad] scratch; out rows of the head, stride apart.
  */
 ENCODER_TARGET
 static void finish_tile(int rows, const float *vf, int64_t len, int64_t lpad, int64_t d, int64_t dpad, float *s,
-                        int64_t stride, uint16_t *out) {
+                        float *o, int64_t stride, uint16_t *out) {
     /* Softmax numerators e^(s - max) in place, and 1 / their sum per row. */
     float inv[ROWS];
     for (int r = 0; r < rows; r++) {
         inv[r] = 1.0f / softmax_numerators(s + r * lpad, len);
     }
-    /* out = numerators · v / sum, SPAN output columns at a time. */
-    for (int64_t c = 0; c < dpad; c += SPAN) {
-        __m512 a[ROWS][VECS];
-        for (int r = 0; r < ROWS; r++) {
-            for (int x = 0; x < VECS; x++) {
-                a[r][x] = _mm512_setzero_ps();
-            }
-        }
-        for (int64_t j = 0; j < len; j++) {
-            __m512 vv[VECS];
-            for (int x = 0; x < VECS; x++) {
-                vv[x] = _mm512_loadu_ps(vf + j * dpad + c + 16 * x);
-            }
-            for (int r = 0; r < ROWS; r++) {
-                const __m512 p = _mm512_set1_ps(s[r * lpad + j]);
-                for (int x = 0; x < VECS; x++) {
-                    a[r][x] = _mm512_fmadd_ps(p, vv[x], a[r][x]);
-                }
-            }
-        }
-        for (int r = 0; r < rows; r++) {
-            const __m512 iv = _mm512_set1_ps(inv[r]);
-            for (int x = 0; x < VECS; x++) {
-                _mm256_mask_storeu_epi16(out + r * stride + c + 16 * x, lanes(d - c - 16 * x),
-                                         to_bf16(_mm512_mul_ps(a[r][x], iv)));
-            }
+    /* out = numerators · v / sum. */
+    float_values(s, rows, lpad, vf, dpad, len, dpad, o, dpad);
+    for (int r = 0; r < rows; r++) {
+        const __m512 iv = _mm512_set1_ps(inv[r]);
+        for (int64_t c = 0; c < d; c += 16) {
+            _mm256_mask_storeu_epi16(out + r * stride + c, lanes(d - c),
+                                     to_bf16(_mm512_mul_ps(_mm512_loadu_ps(o + r * dpad + c), iv)));
         }
     }
 }
@@ -161,8 +141,9 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeEncoderAttention_
     /* The dot products of scores_bf16_dot: with a power-of-two scale (CLIP-L's 1/8) and pairs of elements. */
     int exponent;
     const int dot = bf16_dot && d % 2 == 0 && scale > 0.0f && frexpf(scale, &exponent) == 0.5f;
-    /* Per thread: keys transposed [d][lpad] (dot: pairs [d/2][lpad]), values [len][dpad], scores [ROWS][lpad]. */
-    const size_t per_thread = (size_t) (d * lpad + len * dpad + ROWS * lpad);
+    /* Per thread: keys transposed [d][lpad] (dot: pairs [d/2][lpad]), values [len][dpad], scores [ROWS][lpad],
+     * a tile's outputs [ROWS][dpad]. */
+    const size_t per_thread = (size_t) (d * lpad + len * dpad + ROWS * lpad + ROWS * dpad);
     float *scratch = aligned_alloc(64, sizeof(float) * per_thread * (size_t) nthreads);
     if (scratch == NULL) {
         return -1;
@@ -176,6 +157,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeEncoderAttention_
         uint32_t *kp = (uint32_t *) kt;
         float *vf = kt + d * lpad;
         float *s = vf + len * dpad;
+        float *o = s + ROWS * lpad;
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < n * heads; bh++) {
             const int64_t b = bh / heads, h = bh % heads;
@@ -205,7 +187,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeEncoderAttention_
                 } else {
                     scores_f32(qi, stride, rows, kt, lpad, d, scale, s);
                 }
-                finish_tile(rows, vf, len, lpad, d, dpad, s, stride, out + head + (size_t) (i * stride));
+                finish_tile(rows, vf, len, lpad, d, dpad, s, o, stride, out + head + (size_t) (i * stride));
             }
         }
     }

@@ -191,45 +191,6 @@ static void attend_head(const uint16_t *q, const uint16_t *k, const uint16_t *v,
     }
 }
 
-/*
- * out rows (<= V_ROWS) = probabilities · values in float32: p [V_ROWS][lpad] (zero past each row's length up to
- * keys), v the head's value rows of D floats, keys [0, keys) read; out rows of D floats.
- */
-FLOAT_TARGET
-static void value_tile_f32(const float *p, int rows, int64_t lpad, const float *v, int64_t keys, int64_t d,
-                           float *out) {
-    const float *pr[V_ROWS];
-    for (int r = 0; r < V_ROWS; r++) {
-        pr[r] = p + (r < rows ? r : rows - 1) * lpad;
-    }
-    for (int64_t c = 0; c < d; c += V_SPAN) {
-        __m512 a[V_ROWS][V_VECS];
-        for (int r = 0; r < V_ROWS; r++) {
-            for (int x = 0; x < V_VECS; x++) {
-                a[r][x] = _mm512_setzero_ps();
-            }
-        }
-        const int vecs = (int) ((d - c) / 16 < V_VECS ? (d - c) / 16 : V_VECS);
-        for (int64_t t = 0; t < keys; t++) {
-            __m512 vv[V_VECS];
-            for (int x = 0; x < V_VECS; x++) {
-                vv[x] = x < vecs ? _mm512_loadu_ps(v + t * d + c + 16 * x) : _mm512_setzero_ps();
-            }
-            for (int r = 0; r < V_ROWS; r++) {
-                const __m512 e = _mm512_set1_ps(pr[r][t]);
-                for (int x = 0; x < V_VECS; x++) {
-                    a[r][x] = _mm512_fmadd_ps(e, vv[x], a[r][x]);
-                }
-            }
-        }
-        for (int r = 0; r < rows; r++) {
-            for (int x = 0; x < vecs; x++) {
-                _mm512_storeu_ps(out + r * d + c + 16 * x, a[r][x]);
-            }
-        }
-    }
-}
-
 /* One head of the float32 twin: transposes keys [0, total) into kt, then attends the n rows block by block. */
 FLOAT_TARGET
 static void attend_head_f32(const float *q, const float *k, const float *v, float *out, int64_t n, int64_t offset,
@@ -257,8 +218,9 @@ static void attend_head_f32(const float *q, const float *k, const float *v, floa
                                       _mm512_maskz_mul_ps(lanes(len - t), _mm512_loadu_ps(sr + t), inv));
             }
         }
-        for (int r = 0; r < rows; r += V_ROWS) {
-            value_tile_f32(s + r * lpad, rows - r < V_ROWS ? rows - r : V_ROWS, lpad, v, keys, d, out + (i + r) * d);
+        for (int r = 0; r < rows; r += SCORE_ROWS) {
+            float_values(s + r * lpad, rows - r < SCORE_ROWS ? rows - r : SCORE_ROWS, lpad, v, d, keys, d,
+                         out + (i + r) * d, d);
         }
     }
 }
