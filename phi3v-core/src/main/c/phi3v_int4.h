@@ -88,12 +88,85 @@ static inline void store_outputs(void *out, int bf16, size_t at, const float *ac
     }
 }
 
-/* The packed weight of a product (NativeInt4Kernel.pack's layout) and its groups of 32 columns per row. */
+/* Groups of 32 columns per block of the scale and zero exponents (Int4ScaleCodes.GROUPS_PER_BLOCK). */
+#define CODE_BLOCK 8
+
+/*
+ * The packed weight of a product (NativeInt4Kernel.pack's layout) and its groups of 32 columns per row. The scales
+ * and zeros as Int4ScaleCodes stores them: per block nb of 16 output rows and group g, 32 code bytes at
+ * codes + (nb * groups + g) * 32 (the 16 rows' scale codes, unsigned, then their zero codes, signed); per block
+ * and run of CODE_BLOCK groups, 32 exponent bytes at exponents + (nb * code_blocks + g / CODE_BLOCK) * 32 (scale
+ * exponents, then zero exponents, signed): scale = code * 2^e, exact in float32 (int4_scales_avx512).
+ */
 typedef struct {
     const uint8_t *packed;
-    const uint16_t *scales, *zeros;
-    int64_t groups;
+    const uint8_t *codes;
+    const int8_t *exponents;
+    int64_t groups, code_blocks;
 } int4_weight;
+
+/* The 32 code bytes of block nb, group g: 16 scale codes, then 16 zero codes. */
+static inline const uint8_t *int4_codes(const int4_weight *w, int64_t nb, int64_t g) {
+    return w->codes + (nb * w->groups + g) * 32;
+}
+
+/* The 32 exponents of block nb for group g's run of CODE_BLOCK groups: 16 for the scales, then 16 for the zeros. */
+static inline const int8_t *int4_exponents(const int4_weight *w, int64_t nb, int64_t g) {
+    return w->exponents + (nb * w->code_blocks + g / CODE_BLOCK) * 32;
+}
+
+/* 2^e for 8 exponents (-126..127): the float whose exponent bits are e + 127. */
+__attribute__((target("avx2")))
+static inline __m256 pow2_avx2(const int8_t *e) {
+    __m256i x = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) e));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(127)), 23));
+}
+
+/*
+ * Scales and zeros of rows 8 h .. 8 h + 7 of block nb, group g, with AVX2: code (an integer of at most 8 bits,
+ * exact in float) times a power of two, so exactly the bf16 values the stored form holds.
+ */
+__attribute__((target("avx2")))
+static inline void int4_scales_avx2(const int4_weight *w, int64_t nb, int64_t g, int h, __m256 *s, __m256 *z) {
+    const uint8_t *c = int4_codes(w, nb, g) + 8 * h;
+    const int8_t *e = int4_exponents(w, nb, g) + 8 * h;
+    *s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) c))), pow2_avx2(e));
+    *z = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (c + 16)))),
+                       pow2_avx2(e + 16));
+}
+
+/* 2^e for 16 exponents (-126..127). */
+__attribute__((target("avx512f")))
+static inline __m512 pow2_avx512(const int8_t *e) {
+    __m512i x = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) e));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(127)), 23));
+}
+
+/* Scales and zeros of the 16 rows of block nb, group g, with AVX-512 (as int4_scales_avx2). */
+__attribute__((target("avx512f")))
+static inline void int4_scales_avx512(const int4_weight *w, int64_t nb, int64_t g, __m512 *s, __m512 *z) {
+    const uint8_t *c = int4_codes(w, nb, g);
+    const int8_t *e = int4_exponents(w, nb, g);
+    *s = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) c))), pow2_avx512(e));
+    *z = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (c + 16)))),
+                       pow2_avx512(e + 16));
+}
+
+/* 2^e for one exponent (-126..127). */
+static inline float pow2_scalar(int8_t e) {
+    const uint32_t bits = (uint32_t) (e + 127) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Scale and zero of lane l (output row 16 nb + l) of block nb, group g, in scalar code: the same values. */
+static inline void int4_scale_at(const int4_weight *w, int64_t nb, int64_t g, int64_t l, float *s, float *z) {
+    const uint8_t *c = int4_codes(w, nb, g);
+    const int8_t *e = int4_exponents(w, nb, g);
+    *s = (float) c[l] * pow2_scalar(e[l]);
+    *z = (float) (int8_t) c[16 + l] * pow2_scalar(e[16 + l]);
+}
 
 /*
  * The 32 activations of group g of a row (bf16 if bf16, else float32) widened to float into v with AVX2; returns
@@ -145,9 +218,10 @@ static inline float group_values_avx512(const void *x, int bf16, int64_t g, __m5
 }
 
 /* The packed weight of a product at the addresses a JNI entry receives, with k input columns. */
-static inline int4_weight int4_weight_at(int64_t packed, int64_t scales, int64_t zeros, int64_t k) {
-    const int4_weight w = {(const uint8_t *) (intptr_t) packed, (const uint16_t *) (intptr_t) scales,
-                           (const uint16_t *) (intptr_t) zeros, k / GROUP};
+static inline int4_weight int4_weight_at(int64_t packed, int64_t codes, int64_t exponents, int64_t k) {
+    const int64_t groups = k / GROUP;
+    const int4_weight w = {(const uint8_t *) (intptr_t) packed, (const uint8_t *) (intptr_t) codes,
+                           (const int8_t *) (intptr_t) exponents, groups, (groups + CODE_BLOCK - 1) / CODE_BLOCK};
     return w;
 }
 

@@ -34,7 +34,7 @@
 /* Input rows multiplied with one pass over a block (accumulators kept in registers: 6 per row). */
 #define ROW_TILE 2
 _Static_assert(ROW_TILE <= MAX_ROW_TILE, "phi3v_int4.h's driver holds MAX_ROW_TILE rows of outputs");
-/* Groups ahead whose weights, scales and zeros are prefetched, as phi3v_kernels.c. */
+/* Groups ahead whose weights and codes are prefetched, as phi3v_kernels.c. */
 #define PREFETCH_GROUPS 32
 
 /*
@@ -81,17 +81,15 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
  * weight is read once, and each activation word is broadcast once for both.
  */
 AVX2_TARGET
-static inline void int4_block(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros,
-                              const prepared_row *rows, int mt, int64_t groups, int64_t nb, __m256 *f) {
+static inline void int4_block(const int4_weight *wt, const prepared_row *rows, int mt, int64_t nb, __m256 *f) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i ones = _mm256_set1_epi16(1);
     for (int m = 0; m < 2 * mt; m++) {
         f[m] = _mm256_setzero_ps();
     }
-    const uint8_t *wp = packed + nb * groups * 256;
-    const uint16_t *sp = scales + nb * groups * 16;
-    const uint16_t *zp = zeros + nb * groups * 16;
-    for (int64_t g = 0; g < groups; g++, wp += 256, sp += 16, zp += 16) {
+    const int64_t groups = wt->groups;
+    const uint8_t *wp = wt->packed + nb * groups * 256;
+    for (int64_t g = 0; g < groups; g++, wp += 256) {
         __m256i hs[2 * ROW_TILE], ls[2 * ROW_TILE];
         for (int m = 0; m < 2 * mt; m++) {
             hs[m] = _mm256_setzero_si256();
@@ -115,13 +113,15 @@ static inline void int4_block(const uint8_t *packed, const uint16_t *scales, con
                 }
             }
         }
-        if ((g & 1) == 0) {   /* a cache line holds the scales (zeros) of two groups */
-            _mm_prefetch((const char *) (sp + PREFETCH_GROUPS * 16), _MM_HINT_T0);
-            _mm_prefetch((const char *) (zp + PREFETCH_GROUPS * 16), _MM_HINT_T0);
+        if ((g & 1) == 0) {   /* a cache line holds the codes of two groups */
+            _mm_prefetch((const char *) (int4_codes(wt, nb, g) + PREFETCH_GROUPS * 32), _MM_HINT_T0);
+        }
+        if ((g & 15) == 0) {  /* and the exponents of 16 */
+            _mm_prefetch((const char *) (int4_exponents(wt, nb, g) + PREFETCH_GROUPS / CODE_BLOCK * 32), _MM_HINT_T0);
         }
         for (int h = 0; h < 2; h++) {
-            const __m256 s = load_bf16x8(sp + 8 * h);
-            const __m256 z = load_bf16x8(zp + 8 * h);
+            __m256 s, z;
+            int4_scales_avx2(wt, nb, g, h, &s, &z);
             for (int m = 0; m < mt; m++) {
                 const prepared_row *p = rows + m;
                 /* sum(q * xi) = 256 sum(q * xh) + sum(q * xl), exact in int32 and in float (< 2^24). */
@@ -138,12 +138,11 @@ static inline void int4_block(const uint8_t *packed, const uint16_t *scales, con
 
 /* int4_block with the row count a constant, so the compiler keeps the tile's accumulators in registers. */
 AVX2_TARGET
-static void int4_block_tile(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros,
-                            const prepared_row *rows, int mt, int64_t groups, int64_t nb, __m256 *f) {
+static void int4_block_tile(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, __m256 *f) {
     if (mt == 1) {
-        int4_block(packed, scales, zeros, rows, 1, groups, nb, f);
+        int4_block(w, rows, 1, nb, f);
     } else {
-        int4_block(packed, scales, zeros, rows, ROW_TILE, groups, nb, f);
+        int4_block(w, rows, ROW_TILE, nb, f);
     }
 }
 
@@ -151,7 +150,7 @@ static void int4_block_tile(const uint8_t *packed, const uint16_t *scales, const
 AVX2_TARGET
 static void tile_product_avx2(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, float (*acc)[16]) {
     __m256 f[2 * ROW_TILE];
-    int4_block_tile(w->packed, w->scales, w->zeros, rows, mt, w->groups, nb, f);
+    int4_block_tile(w, rows, mt, nb, f);
     for (int m = 0; m < mt; m++) {
         _mm256_storeu_ps(acc[m], f[2 * m]);
         _mm256_storeu_ps(acc[m] + 8, f[2 * m + 1]);
@@ -164,11 +163,11 @@ static void tile_product_avx2(const int4_weight *w, const prepared_row *rows, in
  * written then).
  */
 JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4MmAvx2(JNIEnv *env, jclass cls,
-        jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
+        jlong x_addr, jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                    prepare_row, tile_product_avx2, ROW_TILE, threads);
 }
@@ -190,20 +189,22 @@ static inline __m128i to_bf16x8(__m256 v) {
  * nearest even. first_row a multiple of 16.
  */
 AVX2_TARGET
-static void dequantize_row(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros, int64_t groups,
-                           int64_t row, int bf16, void *out) {
+static void dequantize_row(const int4_weight *wt, int64_t row, int bf16, void *out) {
+    const int64_t groups = wt->groups;
     const __m128i low4 = _mm_set1_epi8(0x0f);
     const __m256i eight = _mm256_set1_epi32(8);
     const int64_t nb = row / 16, l = row % 16;
     for (int64_t g = 0; g < groups; g++) {
-        const uint8_t *wp = packed + (nb * groups + g) * 256 + 4 * l;
+        const uint8_t *wp = wt->packed + (nb * groups + g) * 256 + 4 * l;
         /* Nibble bytes 0 .. 15 of the row's group (byte 4 j + i at wp + 64 j + i). */
         const __m128i b = _mm_set_epi32(dword_at((const int8_t *) wp + 192), dword_at((const int8_t *) wp + 128),
                                         dword_at((const int8_t *) wp + 64), dword_at((const int8_t *) wp));
         const __m128i lo = _mm_and_si128(b, low4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
         const __m128i c[2] = {_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi)};   /* columns 0..15, 16..31 */
-        const __m256 s = _mm256_set1_ps(bf16_to_float(scales[(nb * groups + g) * 16 + l]));
-        const __m256 z = _mm256_set1_ps(bf16_to_float(zeros[(nb * groups + g) * 16 + l]));
+        float scale, zero;
+        int4_scale_at(wt, nb, g, l, &scale, &zero);
+        const __m256 s = _mm256_set1_ps(scale);
+        const __m256 z = _mm256_set1_ps(zero);
         for (int q = 0; q < 4; q++) {
             const __m128i bytes = q % 2 == 0 ? c[q / 2] : _mm_srli_si128(c[q / 2], 8);
             const __m256 levels = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), eight));
@@ -218,15 +219,14 @@ static void dequantize_row(const uint8_t *packed, const uint16_t *scales, const 
 }
 
 JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4DequantizeAvx2(JNIEnv *env, jclass cls,
-        jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong first_row, jlong rows, jlong k,
+        jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong first_row, jlong rows, jlong k,
         jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
     const size_t elem = bf16 ? 2 : 4;
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (int64_t r = 0; r < rows; r++) {
-        dequantize_row((const uint8_t *) (intptr_t) packed_addr, (const uint16_t *) (intptr_t) scales_addr,
-                       (const uint16_t *) (intptr_t) zeros_addr, k / GROUP, first_row + r, bf16,
-                       (uint8_t *) (intptr_t) out_addr + (size_t) (r * k) * elem);
+        dequantize_row(&w, first_row + r, bf16, (uint8_t *) (intptr_t) out_addr + (size_t) (r * k) * elem);
     }
 }

@@ -91,17 +91,15 @@ static void prompt_tile(const int4_weight *w, int64_t nb, const int8_t *xb, cons
         f[m] = _mm512_setzero_ps();
     }
     const uint8_t *wp = w->packed + nb * w->groups * 256;
-    const uint16_t *sp = w->scales + nb * w->groups * 16;
-    const uint16_t *zp = w->zeros + nb * w->groups * 16;
-    for (int64_t g = 0; g < w->groups; g++, wp += 256, sp += 16, zp += 16, xb += ROWS * 32, xf += ROWS * FLOATS) {
+    for (int64_t g = 0; g < w->groups; g++, wp += 256, xb += ROWS * 32, xf += ROWS * FLOATS) {
         __m512i lo[4], hi[4];
         for (int j = 0; j < 4; j++) {
             __m512i v = _mm512_loadu_si512((const void *) (wp + 64 * j));
             lo[j] = _mm512_and_si512(v, low4);
             hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         }
-        const __m512 s = load_bf16(sp);
-        const __m512 z = load_bf16(zp);
+        __m512 s, z;
+        int4_scales_avx512(w, nb, g, &s, &z);
         /* INTERLEAVED rows at a time, their products instruction by instruction side by side: one row's eight
          * vpdpbusd form a chain, and row after row the chains lay further apart in the instruction stream than
          * the scheduler looks ahead (the likely reason it measured faster, see INTERLEAVED). sum(q * xi) is exact
@@ -142,11 +140,11 @@ static void prompt_tile(const int4_weight *w, int64_t nb, const int8_t *xb, cons
  * Returns 0, or -1 when the scratch memory could not be allocated (nothing written then).
  */
 JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4MmPrompt(JNIEnv *env, jclass cls,
-        jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
+        jlong x_addr, jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
     return int4_prompt_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                           prepare_prompt_row, prompt_tile, ROWS, threads);
 }

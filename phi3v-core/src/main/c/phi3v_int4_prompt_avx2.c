@@ -77,11 +77,9 @@ static void prompt_tile_avx2(const int4_weight *w, int64_t nb, const int8_t *xb0
             f[m] = _mm256_setzero_ps();
         }
         const uint8_t *wp = w->packed + nb * w->groups * 256 + 32 * h;
-        const uint16_t *sp = w->scales + nb * w->groups * 16 + 8 * h;
-        const uint16_t *zp = w->zeros + nb * w->groups * 16 + 8 * h;
         const int8_t *xb = xb0;
         const float *xf = xf0;
-        for (int64_t g = 0; g < w->groups; g++, wp += 256, sp += 16, zp += 16, xb += ROWS * 32, xf += ROWS * FLOATS) {
+        for (int64_t g = 0; g < w->groups; g++, wp += 256, xb += ROWS * 32, xf += ROWS * FLOATS) {
             __m256i d[ROWS];
             for (int m = 0; m < ROWS; m++) {
                 d[m] = _mm256_setzero_si256();
@@ -97,8 +95,8 @@ static void prompt_tile_avx2(const int4_weight *w, int64_t nb, const int8_t *xb0
                                             _mm256_maddubs_epi16(hi, _mm256_set1_epi32(dword_at(e + 16 + 4 * j))));
                 }
             }
-            const __m256 s = load_bf16x8(sp);
-            const __m256 z = load_bf16x8(zp);
+            __m256 s, z;
+            int4_scales_avx2(w, nb, g, h, &s, &z);
             for (int m = 0; m < ROWS; m++) {
                 const float *q = xf + m * FLOATS;
                 const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(d[m], ones)),
@@ -118,11 +116,11 @@ static void prompt_tile_avx2(const int4_weight *w, int64_t nb, const int8_t *xb0
  * could not be allocated (nothing written then).
  */
 JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4MmPromptAvx2(JNIEnv *env, jclass cls,
-        jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
+        jlong x_addr, jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
     return int4_prompt_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                           prepare_prompt_row_avx2, prompt_tile_avx2, ROWS, threads);
 }

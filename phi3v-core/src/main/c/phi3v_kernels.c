@@ -83,36 +83,36 @@ static void prepare_row(const void *x, int bf16, int64_t k, prepared_row *p) {
  * Output rows 16 nb .. 16 nb + 15 of the input rows rows[0 .. mt): lane l of the accumulators is output
  * row 16 nb + l. Weights of one block, per group g (see the packed layout in int4Pack):
  *   packed[((nb * G + g) * 4 + j) * 64 + 4 l + i] = nibble byte 16 g + 4 j + i of row 16 nb + l
- *   scales[(nb * G + g) * 16 + l], zeros[...] = (scale, zero) of row 16 nb + l, group g (bf16)
+ *   the scale and zero of row 16 nb + l, group g: phi3v_int4.h's codes and exponents (int4_scales_avx512)
  * so vpdpbusd multiplies the 8 columns of dword j of all 16 rows by one broadcast dword of activations.
  */
 KERNEL_TARGET
-static void int4_block(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros,
-                       const prepared_row *rows, int mt, int64_t groups, int64_t nb, __m512 *f) {
+static void int4_block(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, __m512 *f) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     for (int m = 0; m < mt; m++) {
         f[m] = _mm512_setzero_ps();
     }
-    const uint8_t *wp = packed + nb * groups * 256;
-    const uint16_t *sp = scales + nb * groups * 16;
-    const uint16_t *zp = zeros + nb * groups * 16;
-    for (int64_t g = 0; g < groups; g++, wp += 256, sp += 16, zp += 16) {
+    const int64_t groups = w->groups;
+    const uint8_t *wp = w->packed + nb * groups * 256;
+    for (int64_t g = 0; g < groups; g++, wp += 256) {
         __m512i lo[4], hi[4];
         /* Past the end of the weight this prefetches addresses that may be unmapped: a prefetch never faults. */
         for (int j = 0; j < 4; j++) {
             _mm_prefetch((const char *) (wp + PREFETCH_GROUPS * 256 + 64 * j), _MM_HINT_T0);
         }
-        if ((g & 1) == 0) {   /* a cache line holds the scales (zeros) of two groups */
-            _mm_prefetch((const char *) (sp + PREFETCH_GROUPS * 16), _MM_HINT_T0);
-            _mm_prefetch((const char *) (zp + PREFETCH_GROUPS * 16), _MM_HINT_T0);
+        if ((g & 1) == 0) {   /* a cache line holds the codes of two groups */
+            _mm_prefetch((const char *) (int4_codes(w, nb, g) + PREFETCH_GROUPS * 32), _MM_HINT_T0);
+        }
+        if ((g & 15) == 0) {  /* and the exponents of 16 */
+            _mm_prefetch((const char *) (int4_exponents(w, nb, g) + PREFETCH_GROUPS / CODE_BLOCK * 32), _MM_HINT_T0);
         }
         for (int j = 0; j < 4; j++) {
             __m512i w = _mm512_loadu_si512((const void *) (wp + 64 * j));
             lo[j] = _mm512_and_si512(w, low4);
             hi[j] = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
         }
-        __m512 s = load_bf16(sp);
-        __m512 z = load_bf16(zp);
+        __m512 s, z;
+        int4_scales_avx512(w, nb, g, &s, &z);
         /* The rows' products side by side, instruction by instruction, two chains per row (the high and the low
          * activation bytes), as the prompt kernel does (phi3v_int4_prompt.c), instead of row after row with four
          * chains each. On the project's AMD EPYC: 0.95-1.0x the time out of cache (Int4NativeProbe, 1-8 rows, where
@@ -166,7 +166,7 @@ JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeKernels_cpuSuppor
 KERNEL_TARGET
 static void tile_product_vnni(const int4_weight *w, const prepared_row *rows, int mt, int64_t nb, float (*acc)[16]) {
     __m512 f[ROW_TILE];
-    int4_block(w->packed, w->scales, w->zeros, rows, mt, w->groups, nb, f);
+    int4_block(w, rows, mt, nb, f);
     for (int m = 0; m < mt; m++) {
         _mm512_storeu_ps(acc[m], f[m]);
     }
@@ -178,23 +178,24 @@ static void tile_product_vnni(const int4_weight *w, const prepared_row *rows, in
  * (nothing written then).
  */
 JNIEXPORT jint JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Mm(JNIEnv *env, jclass cls,
-        jlong x_addr, jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong m_rows,
+        jlong x_addr, jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong m_rows,
         jlong n_cols, jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int4_weight w = int4_weight_at(packed_addr, scales_addr, zeros_addr, k);
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
     return int4_mm((const void *) (intptr_t) x_addr, bf16, m_rows, n_cols, k, &w, (void *) (intptr_t) out_addr,
                    prepare_row, tile_product_vnni, ROW_TILE, threads);
 }
 
 /*
  * Rows 16 nb .. 16 nb + lanes - 1 of the dequantized weight, (q - 8) * scale + zero: the product is exact in
- * float32 (a 4-bit level times an 8-bit bf16 mantissa), so the fused multiply-add rounds once, as float32
- * multiply-then-add would; bf16 output then rounds to nearest even (float_to_bf16), as libtorch's copy.
+ * float32 (a 4-bit level times an 8-bit code times a power of two), so the fused multiply-add rounds once, as
+ * float32 multiply-then-add would; bf16 output then rounds to nearest even (float_to_bf16), as libtorch's copy.
  */
 KERNEL_TARGET
-static void dequantize_block(const uint8_t *packed, const uint16_t *scales, const uint16_t *zeros, int64_t groups,
-                             int64_t nb, int64_t lanes, int64_t k, int bf16, void *out, int64_t first_row) {
+static void dequantize_block(const int4_weight *w, int64_t nb, int64_t lanes, int64_t k, int bf16, void *out,
+                             int64_t first_row) {
+    const int64_t groups = w->groups;
     /* Output column 2i takes the low nibble of byte i, 2i + 1 the high one. */
     const __m512i first = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i second = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
@@ -202,16 +203,17 @@ static void dequantize_block(const uint8_t *packed, const uint16_t *scales, cons
     for (int64_t l = 0; l < lanes; l++) {
         const int64_t row = nb * 16 + l;
         for (int64_t g = 0; g < groups; g++) {
-            const uint8_t *wp = packed + (nb * groups + g) * 256 + 4 * l;
+            const uint8_t *wp = w->packed + (nb * groups + g) * 256 + 4 * l;
             /* Bytes 16 g .. 16 g + 15 of the row: dword j of the group at wp + 64 j. */
             __m128i bytes = _mm_set_epi32(dword_at((const int8_t *) (wp + 192)), dword_at((const int8_t *) (wp + 128)),
                                           dword_at((const int8_t *) (wp + 64)), dword_at((const int8_t *) wp));
             __m512i b = _mm512_cvtepu8_epi32(bytes);
             __m512 lo = _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15))), eight);
             __m512 hi = _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4)), eight);
-            const int64_t at = (nb * groups + g) * 16 + l;
-            __m512 sc = _mm512_set1_ps(bf16_to_float(scales[at]));
-            __m512 ze = _mm512_set1_ps(bf16_to_float(zeros[at]));
+            float scale, zero;
+            int4_scale_at(w, nb, g, l, &scale, &zero);
+            __m512 sc = _mm512_set1_ps(scale);
+            __m512 ze = _mm512_set1_ps(zero);
             __m512 w0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, first, hi), sc, ze);    /* columns 0..15 */
             __m512 w1 = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, second, hi), sc, ze);   /* columns 16..31 */
             const size_t col = (size_t) ((row - first_row) * k + g * GROUP);
@@ -231,18 +233,15 @@ static void dequantize_block(const uint8_t *packed, const uint16_t *scales, cons
  * int4_block (first_row a multiple of 16), bf16 or float32, contiguous.
  */
 JNIEXPORT void JNICALL Java_io_github_phi3v_core_runtime_NativeInt4Kernel_int4Dequantize(JNIEnv *env, jclass cls,
-        jlong packed_addr, jlong scales_addr, jlong zeros_addr, jlong out_addr, jlong first_row, jlong rows,
+        jlong packed_addr, jlong codes_addr, jlong exponents_addr, jlong out_addr, jlong first_row, jlong rows,
         jlong k, jboolean bf16, jint threads) {
     (void) env;
     (void) cls;
-    const int64_t groups = k / GROUP;
+    const int4_weight w = int4_weight_at(packed_addr, codes_addr, exponents_addr, k);
     const int64_t end = first_row + rows;
-    const uint8_t *packed = (const uint8_t *) (intptr_t) packed_addr;
-    const uint16_t *scales = (const uint16_t *) (intptr_t) scales_addr;
-    const uint16_t *zeros = (const uint16_t *) (intptr_t) zeros_addr;
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (int64_t nb = first_row / 16; nb < (end + 15) / 16; nb++) {
         int64_t lanes = end - nb * 16 < 16 ? end - nb * 16 : 16;
-        dequantize_block(packed, scales, zeros, groups, nb, lanes, k, bf16, (void *) (intptr_t) out_addr, first_row);
+        dequantize_block(&w, nb, lanes, k, bf16, (void *) (intptr_t) out_addr, first_row);
     }
 }

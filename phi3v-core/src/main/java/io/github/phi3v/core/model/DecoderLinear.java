@@ -97,8 +97,9 @@ public final class DecoderLinear implements AutoCloseable {
                 long groups = inFeatures / Int4Linear.GROUP_SIZE;
                 Tensor scale = torch.full(new long[] {outFeatures, groups}, new Scalar(0.005),
                         new TensorOptions(ScalarType.BFloat16));                               // [out, groups]
-                Tensor zero = torch.randn(new long[] {outFeatures, groups}, f32).mul_(new Scalar(0.001))
-                        .to(ScalarType.BFloat16);                                              // [out, groups]
+                // Zero codes -127..127 of 2^-17 (|zero| < 0.001): values that follow Int4ScaleCodes' rule.
+                Tensor zero = torch.randint(-127, 128, new long[] {outFeatures, groups}, f32)
+                        .mul_(new Scalar(Math.scalb(1.0, -17))).to(ScalarType.BFloat16);        // [out, groups]
                 Int4Linear q = Int4Linear.fromStored(new Int4Linear.Stored(nibbles, scale, zero), dtype);
                 owned.addAll(q.resources());
                 linear = q;

@@ -94,8 +94,14 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Weight {
      * @param outType the model dtype: activations and output
      * @param choice which kernel
      * @return the weight, its tensors in the caller's scope
+     * @throws IllegalArgumentException if the scales or zeros do not follow {@code Int4ScaleCodes}' rule (checked for
+     *     either kernel, so that a weight loads on every CPU or on none)
      */
     static Int4Kernel of(Int4Linear.Stored s, ScalarType outType, Choice choice) {
-        return choice == Choice.NATIVE ? NativeInt4Weight.of(s) : AtenInt4Kernel.of(s, outType);
+        if (choice == Choice.NATIVE) {
+            return NativeInt4Weight.of(s);                      // its packing encodes the codes, checking them
+        }
+        s.checkCodes();
+        return AtenInt4Kernel.of(s, outType);
     }
 }

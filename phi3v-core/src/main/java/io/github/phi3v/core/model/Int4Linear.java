@@ -13,8 +13,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.InferenceScope;
+import io.github.phi3v.core.runtime.Int4ScaleCodes;
 import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.Tensors;
+import io.github.phi3v.core.weights.InvalidCheckpointException;
 
 /**
  * A weight-only int4 {@code nn.Linear} (no bias) for {@link Quantization#INT4}: groups of
@@ -23,8 +25,11 @@ import io.github.phi3v.core.runtime.Tensors;
  * (asymmetric: the zero is a float, so a group's 16 levels span its own range). Applied with an
  * {@link Int4Kernel}: the project's native AVX-512 VNNI kernel for bf16 models where it runs
  * ({@link NativeInt4Weight}; on CPUs without AVX-512 VNNI its AVX2 twin, for bf16 and float32 models), else
- * ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model dtype. Decode reads half a byte per weight plus 4 bytes of
- * bf16 scale and zero per 32 weights.
+ * ATen's CPU kernel {@code _weight_int4pack_mm_for_cpu} ({@link AtenInt4Kernel}); output in the model dtype.
+ * The scales and zeros follow {@link Int4ScaleCodes}' rule (8-bit codes of a power of two per run of 8 groups,
+ * exact in bf16), so the native kernels read one byte for each: a decode step reads half a byte per weight plus
+ * 2 bytes of codes per 32 weights and 2 bytes of exponents per 256 (4.56 bits per weight; 5 with bf16 scales and
+ * zeros).
  *
  * <p>Prefill: both kernels are built for a few rows, so more than {@link Int4Kernel#maxKernelRows()} rows
  * (measured per kernel) go another way ({@link #path}). With the native kernel its prompt kernel
@@ -39,8 +44,11 @@ import io.github.phi3v.core.runtime.Tensors;
  * <p>Rounding: a group's scale and zero start from its min/max range, also shrunk by 0.9 and 0.8 around its
  * centre (clipping the outermost weights can lower the group's error), each start refined by
  * {@value #REFINE_STEPS} rounds of least squares (given the rounded levels, the scale and zero that minimise
- * the group's squared error; then the levels again); the best start is kept per group, after rounding
- * scale and zero to bf16 as the kernel stores them. On Gaussian weights this gives 7.1 % relative weight
+ * the group's squared error; then the levels again); the best start is kept per group (compared with scale and
+ * zero rounded to bf16), and its refined scale and zero are rounded once to the nearest codes of their block
+ * ({@link Int4ScaleCodes#round}), the levels then rounded for those. The codes cost nothing measurable: on Gaussian
+ * weights 7.16 % against 7.16 % with bf16 scales and zeros, on the golden model a median linear error of 7.18 %
+ * against 7.17 % (docs/benchmarks.md, "int4 scales and zeros as 8-bit codes"). On Gaussian weights this gives 7.1 % relative weight
  * error against 7.8 % for plain min/max (measured when this was built; one start with two rounds: 7.3 %
  * at a quarter of the quantizing time, but 39 instead of 33 flipped decided tokens on the golden model);
  * symmetric groups (zero fixed at the range's centre) give 9.1 %. Group-wise 4-bit rounding of Gaussian
@@ -77,10 +85,23 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
      *
      * @param nibbles {@code [out, in / 2]} uint8: column {@code 2j} in the low nibble, {@code 2j+1} in the
      *     high nibble of byte {@code j}, values 0..15
-     * @param scale {@code [out, in / 32]} bf16, positive
-     * @param zero {@code [out, in / 32]} bf16; {@code w = (q - 8) * scale + zero}
+     * @param scale {@code [out, in / 32]} bf16, positive, following {@link Int4ScaleCodes}' rule
+     * @param zero {@code [out, in / 32]} bf16, likewise; {@code w = (q - 8) * scale + zero}
      */
     record Stored(Tensor nibbles, Tensor scale, Tensor zero) implements AutoCloseable {
+
+        /**
+         * Checks that the scales and zeros follow {@link Int4ScaleCodes}' rule (the native kernels' packing checks
+         * it as it encodes them).
+         *
+         * @throws IllegalArgumentException naming the first value that does not
+         */
+        void checkCodes() {
+            int rows = Math.toIntExact(scale.size(0));
+            int groups = Math.toIntExact(scale.size(1));
+            Int4ScaleCodes.encode(Tensors.toFloats(scale), rows, groups, true, "int4 scales");
+            Int4ScaleCodes.encode(Tensors.toFloats(zero), rows, groups, false, "int4 zeros");
+        }
 
         /** Releases the caller's reference to the three tensors (what {@link #quantize} handed over). */
         @Override
@@ -104,13 +125,22 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         }
     }
 
-    /** Reads the stored form of a pre-quantized checkpoint (validated by {@link QuantizedCheckpoint}). */
+    /**
+     * Reads the stored form of a pre-quantized checkpoint (its shapes validated by {@link QuantizedCheckpoint}).
+     *
+     * @throws InvalidCheckpointException if its scales or zeros do not follow {@link Int4ScaleCodes}' rule
+     */
     static Int4Linear loadStored(WeightLoader w, String name) {
         try (InferenceScope scope = InferenceScope.open()) {
             Stored s = new Stored(w.loadTemporary(name, ScalarType.Byte),
                     w.loadTemporary(name + QuantizedCheckpoint.SCALE_SUFFIX, ScalarType.BFloat16),
                     w.loadTemporary(name + QuantizedCheckpoint.ZERO_SUFFIX, ScalarType.BFloat16));
-            Int4Linear layer = fromStored(s, w.dtype());
+            Int4Linear layer;
+            try {
+                layer = fromStored(s, w.dtype());
+            } catch (IllegalArgumentException e) {
+                throw new InvalidCheckpointException(w.fileOf(name), name, e.getMessage());
+            }
             layer.resources().forEach(w::own);
             return layer;
         }
@@ -176,7 +206,7 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
         Tensor centre = mn.add(mx).mul(new Scalar(0.5));
         Tensor wMean = wg.mean(last, true, keep);
         Tensor bestErr = null;
-        Tensor bestScale = null;
+        Tensor bestScale = null;                        // float32, as refined: the codes round these (once)
         Tensor bestZero = null;
         for (double shrink : RANGE_SHRINKS) {
             Scalar a = new Scalar(shrink);
@@ -195,27 +225,36 @@ final class Int4Linear extends Modules.Linear implements QuantizedLinear {
                         tiny);
                 offset = wMean.sub(scale.mul(qMean));
             }
-            // What the kernel will use: scale and zero (= offset + 8 scale) rounded to bf16.
-            Tensor s16 = scale.to(ScalarType.BFloat16).to(ScalarType.Float);
-            Tensor z16 = offset.add(scale.mul(eight)).to(ScalarType.BFloat16).to(ScalarType.Float);
+            // The starts compared as bf16 would round scale and zero (= offset + 8 scale): within 2^-9 of the codes'.
+            Tensor zero = offset.add(scale.mul(eight));
+            Tensor err = squaredError(wg, scale.to(ScalarType.BFloat16).to(ScalarType.Float),
+                    zero.to(ScalarType.BFloat16).to(ScalarType.Float), lo, hi);              // [r, g, 1]
             if (bestScale == null) {
-                bestScale = s16;
-                bestZero = z16;
+                bestErr = err;
+                bestScale = scale;
+                bestZero = zero;
             } else {
-                if (bestErr == null) {
-                    bestErr = squaredError(wg, bestScale, bestZero, lo, hi);
-                }
-                Tensor err = squaredError(wg, s16, z16, lo, hi);                             // [r, g, 1]
                 Tensor better = err.lt(bestErr);
                 bestErr = torch.where(better, err, bestErr);
-                bestScale = torch.where(better, s16, bestScale);
-                bestZero = torch.where(better, z16, bestZero);
+                bestScale = torch.where(better, scale, bestScale);
+                bestZero = torch.where(better, zero, bestZero);
             }
         }
+        // What the stored form holds: each group's scale and zero rounded to the nearest code of its block of 8
+        // groups (Int4ScaleCodes), from the refined float values, so rounded once.
+        bestScale = codes(bestScale, rows, groups, true);
+        bestZero = codes(bestZero, rows, groups, false);
         Tensor bestOffset = bestZero.sub(bestScale.mul(eight));
         Tensor q = torch.clamp(wg.sub(bestOffset).div(bestScale).round(), lo, hi)
                 .reshape(rows, groups * GROUP_SIZE).to(ScalarType.Int);                     // [r, in]
         return new Tensor[] {q, bestScale.reshape(rows, groups), bestZero.reshape(rows, groups)};
+    }
+
+    /** {@code v [rows, groups, 1]} float32 rounded to the nearest {@link Int4ScaleCodes} codes (scales or zeros). */
+    private static Tensor codes(Tensor v, long rows, long groups, boolean scales) {
+        float[] f = Tensors.toFloats(v);
+        Int4ScaleCodes.round(f, Math.toIntExact(rows), Math.toIntExact(groups), scales);
+        return Tensors.fromFloats(f, rows, groups, 1);
     }
 
     /** Per group of {@code wg [r, g, 32]}: the squared error of its weights rounded with scale and zero. */

@@ -60,6 +60,11 @@ final class WeightLoader implements AutoCloseable {
         this.packedDecode = packedDecode;
     }
 
+    /** The file that holds the named tensor (for error messages). */
+    java.nio.file.Path fileOf(String name) {
+        return checkpoint.info(name).file();
+    }
+
     /** The named checkpoint tensor as a fresh contiguous tensor of the compute dtype and device. */
     Tensor load(String name) {
         return load(name, dtype);

@@ -87,35 +87,39 @@ public final class NativeInt4Kernel {
      * An int4 weight in the native kernel's layout: output rows in blocks of 16 (the 16 lanes of one AVX-512
      * accumulator), per block and group of 32 columns the 16 rows' 16 nibble bytes interleaved by 4-byte
      * word, so one {@code vpdpbusd} multiplies 8 columns of 16 rows by one broadcast word of activations;
-     * the scales and zeros likewise 16 rows per group. {@code out} is rounded up to 16 with zero rows.
+     * the scales and zeros as {@link Int4ScaleCodes} (one byte per group, one exponent per 8 groups), likewise 16
+     * rows side by side. {@code out} is rounded up to 16 with zero rows.
      *
      * @param weights {@code [out16 / 16, in / 32, 4, 16, 4]} uint8
-     * @param scales {@code [out16 / 16, in / 32, 16]} bf16
-     * @param zeros {@code [out16 / 16, in / 32, 16]} bf16
+     * @param codes {@code [out16 / 16, in / 32, 32]} bytes: per group the 16 rows' scale codes (unsigned), then their
+     *     zero codes (signed)
+     * @param exponents {@code [out16 / 16, ceil(in / 256), 32]} signed bytes: per block of 8 groups the 16 rows'
+     *     scale exponents, then their zero exponents
      * @param outFeatures output rows before rounding
      * @param inFeatures input columns
      */
-    public record Weight(Tensor weights, Tensor scales, Tensor zeros, long outFeatures, long inFeatures) {
+    public record Weight(Tensor weights, Tensor codes, Tensor exponents, long outFeatures, long inFeatures) {
 
         /** The weight's tensors, for whoever owns them. */
         public List<Pointer> resources() {
-            return List.of(weights, scales, zeros);
+            return List.of(weights, codes, exponents);
         }
 
-        /** Bytes one single-row product streams: the packed nibbles, scales and zeros. */
+        /** Bytes one single-row product streams: the packed nibbles, the codes and the exponents. */
         public long streamedBytes() {
-            return weights.numel() + 2 * (scales.numel() + zeros.numel());
+            return weights.numel() + codes.numel() + exponents.numel();
         }
     }
 
     /**
      * Rearranges an int4 weight from {@code Int4Linear}'s stored layout into {@link Weight}'s. Pure
-     * libtorch (works without the native library); the results are registered in the caller's scope.
+     * libtorch and Java (works without the native library); the results are registered in the caller's scope.
      *
      * @param nibbles {@code [out, in / 2]} uint8: column {@code 2j} in the low nibble of byte {@code j}
-     * @param scale {@code [out, in / 32]} bf16
-     * @param zero {@code [out, in / 32]} bf16; {@code w = (q - 8) * scale + zero}
+     * @param scale {@code [out, in / 32]} bf16, following {@link Int4ScaleCodes}' rule
+     * @param zero {@code [out, in / 32]} bf16, likewise; {@code w = (q - 8) * scale + zero}
      * @return the packed weight
+     * @throws IllegalArgumentException if a scale or zero does not follow {@link Int4ScaleCodes}' rule
      */
     public static Weight pack(Tensor nibbles, Tensor scale, Tensor zero) {
         long out = nibbles.size(0);
@@ -123,12 +127,28 @@ public final class NativeInt4Kernel {
         long groups = in / 32;
         long pad = (16 - out % 16) % 16;
         long blocks = (out + pad) / 16;
+        int rows = Math.toIntExact(out);
+        int g = Math.toIntExact(groups);
+        Int4ScaleCodes.Encoded s = Int4ScaleCodes.encode(Tensors.toFloats(scale), rows, g, true, "int4 scales");
+        Int4ScaleCodes.Encoded z = Int4ScaleCodes.encode(Tensors.toFloats(zero), rows, g, false, "int4 zeros");
+        long superBlocks = Int4ScaleCodes.blocks(g);
         Tensor w = padRows(nibbles, pad)                                     // [out16, in/2]
                 .view(blocks, 16, groups, 4, 4)                               // [nb, lane, g, word, byte]
                 .permute(0, 2, 3, 1, 4).contiguous();                         // [nb, g, word, lane, byte]
-        Tensor s = padRows(scale, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous(); // [nb, g, lane]
-        Tensor z = padRows(zero, pad).view(blocks, 16, groups).permute(0, 2, 1).contiguous();  // [nb, g, lane]
-        return new Weight(w, s, z, out, in);
+        Tensor codes = torch.cat(new TensorVector(lanes(s.codes(), out, groups, pad),
+                lanes(z.codes(), out, groups, pad)), 2).contiguous();         // [nb, g, 32]
+        Tensor exponents = torch.cat(new TensorVector(lanes(s.exponents(), out, superBlocks, pad),
+                lanes(z.exponents(), out, superBlocks, pad)), 2).contiguous(); // [nb, sb, 32]
+        return new Weight(w, codes, exponents, out, in);
+    }
+
+    /** {@code bytes [rows, cols]} padded with zero rows to 16 per block, as {@code [rows16 / 16, cols, 16]}. */
+    private static Tensor lanes(byte[] bytes, long rows, long cols, long pad) {
+        Tensor t = Tensors.empty(ScalarType.Byte, rows, cols);
+        if (bytes.length > 0) {
+            t.data_ptr_byte().put(bytes);
+        }
+        return padRows(t, pad).view((rows + pad) / 16, 16, cols).permute(0, 2, 1);      // [nb, cols, lane]
     }
 
     /** {@code t [rows, cols]} followed by {@code pad} zero rows. */
@@ -185,8 +205,8 @@ public final class NativeInt4Kernel {
         }
         long xp = x.data_ptr().address();
         long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
+        long cp = w.codes().data_ptr().address();
+        long ep = w.exponents().data_ptr().address();
         long op = out.data_ptr().address();
         boolean bf16 = Tensors.dtype(x) == ScalarType.BFloat16;
         long n = w.outFeatures();
@@ -194,10 +214,10 @@ public final class NativeInt4Kernel {
         int threads = TorchRuntime.threads();
         boolean vnni = isa == Instructions.AVX512_VNNI;
         int rc = prompt
-                ? (vnni ? int4MmPrompt(xp, wp, sp, zp, op, m, n, k, bf16, threads)
-                        : int4MmPromptAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads))
-                : (vnni ? int4Mm(xp, wp, sp, zp, op, m, n, k, bf16, threads)
-                        : int4MmAvx2(xp, wp, sp, zp, op, m, n, k, bf16, threads));
+                ? (vnni ? int4MmPrompt(xp, wp, cp, ep, op, m, n, k, bf16, threads)
+                        : int4MmPromptAvx2(xp, wp, cp, ep, op, m, n, k, bf16, threads))
+                : (vnni ? int4Mm(xp, wp, cp, ep, op, m, n, k, bf16, threads)
+                        : int4MmAvx2(xp, wp, cp, ep, op, m, n, k, bf16, threads));
         if (rc != 0) {
             throw new OutOfMemoryError("native int4 " + (prompt ? "prompt " : "") + "kernel: no scratch memory for "
                     + m + " rows of " + k);
@@ -306,14 +326,14 @@ public final class NativeInt4Kernel {
                 + ", found " + java.util.Arrays.toString(Tensors.shape(out)));
         NativeKernels.require(NAME, out.is_contiguous(), () -> "out must be contiguous");
         long wp = w.weights().data_ptr().address();
-        long sp = w.scales().data_ptr().address();
-        long zp = w.zeros().data_ptr().address();
+        long cp = w.codes().data_ptr().address();
+        long ep = w.exponents().data_ptr().address();
         long op = out.data_ptr().address();
         boolean bf16 = ot == ScalarType.BFloat16;
         if (isa == Instructions.AVX512_VNNI) {
-            int4Dequantize(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+            int4Dequantize(wp, cp, ep, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
         } else {
-            int4DequantizeAvx2(wp, sp, zp, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
+            int4DequantizeAvx2(wp, cp, ep, op, firstRow, out.size(0), w.inFeatures(), bf16, TorchRuntime.threads());
         }
     }
 
@@ -330,24 +350,24 @@ public final class NativeInt4Kernel {
         }
     }
 
-    private static native int int4MmPrompt(long x, long weights, long scales, long zeros, long out, long m, long n,
+    private static native int int4MmPrompt(long x, long weights, long codes, long exponents, long out, long m, long n,
             long k, boolean bf16, int threads);
 
     /** {@link #int4MmPrompt(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
-    private static native int int4MmPromptAvx2(long x, long weights, long scales, long zeros, long out, long m,
+    private static native int int4MmPromptAvx2(long x, long weights, long codes, long exponents, long out, long m,
             long n, long k, boolean bf16, int threads);
 
-    private static native int int4Mm(long x, long weights, long scales, long zeros, long out, long m, long n, long k,
+    private static native int int4Mm(long x, long weights, long codes, long exponents, long out, long m, long n, long k,
             boolean bf16, int threads);
 
     /** {@link #int4Mm(long, long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
-    private static native int int4MmAvx2(long x, long weights, long scales, long zeros, long out, long m, long n,
+    private static native int int4MmAvx2(long x, long weights, long codes, long exponents, long out, long m, long n,
             long k, boolean bf16, int threads);
 
     /** {@link #int4Dequantize(long, long, long, long, long, long, long, boolean, int)} with AVX2 only. */
-    private static native void int4DequantizeAvx2(long weights, long scales, long zeros, long out, long firstRow,
+    private static native void int4DequantizeAvx2(long weights, long codes, long exponents, long out, long firstRow,
             long rows, long k, boolean bf16, int threads);
 
-    private static native void int4Dequantize(long weights, long scales, long zeros, long out, long firstRow,
+    private static native void int4Dequantize(long weights, long codes, long exponents, long out, long firstRow,
             long rows, long k, boolean bf16, int threads);
 }

@@ -33,12 +33,15 @@ import io.github.phi3v.core.weights.TensorInfo;
  * lm_head ({@link #int8Rows}) alone and with two of the formats.
  * Formats, with their bits per weight:
  * <ul>
- *   <li>{@link Int4Linear} itself: groups of 32, bf16 scale and bf16 zero (5.0);</li>
- *   <li>the same rounding written here ({@link #asymmetric}), to check this probe against it;</li>
+ *   <li>{@link Int4Linear} itself: groups of 32, scale and zero as 8-bit codes of two powers of two per block of 8
+ *       groups ({@link io.github.phi3v.core.runtime.Int4ScaleCodes}; 4.5625);</li>
+ *   <li>the same rounding written here ({@link #byteCodesAll}), to check this probe against it;</li>
+ *   <li>groups of 32, bf16 scale and bf16 zero, Int4Linear's format until 2026-12-08 (5.0);</li>
  *   <li>groups of 64, bf16 scale and zero (4.5);</li>
  *   <li>groups of 32, bf16 scale and an integer zero level 0..15 stored in 4 bits (4.625);</li>
  *   <li>super-blocks of 256 (8 groups of 32), each group's scale and minimum as 6-bit codes of two fp16
  *       super-block factors, the layout of llama.cpp's Q4_K (4.5);</li>
+ *   <li>8-bit scale and zero codes of two bf16 factors per super-block of 8 or 16 groups (4.625, 4.5625);</li>
  *   <li>symmetric groups of 32 (levels (q - 8) d): with a bf16 d, the best of a dense search over both signs,
  *       and as llama.cpp's Q4_0 rounds them (fp16 d = the signed largest-magnitude weight / -8) (4.5).</li>
  * </ul>
@@ -62,17 +65,24 @@ final class Int4FormatProbe {
         float[] apply(float[] w, int rows, int cols);
     }
 
-    private static final Format INT4_LINEAR = new Format("Int4Linear (group 32, bf16 scale + bf16 zero)", 5.0,
+    private static final Format INT4_LINEAR = new Format("Int4Linear (group 32, 8-bit codes, 8-group blocks)", 4.5625,
             Int4FormatProbe::int4Linear);
     private static final Format Q4_K = new Format("Q4_K layout: 8x32 per super-block, 6-bit scale/min codes", 4.5,
             (w, r, c) -> q4kAll(w));
 
     static final List<Format> FORMATS = List.of(
             INT4_LINEAR,
-            new Format("asymmetric group 32, bf16 scale + zero (this probe)", 5.0, (w, r, c) -> asymmetricAll(w, G)),
+            new Format("8-bit codes of power-of-two factors per 8 groups (this probe)", 4.5625,
+                    (w, r, c) -> byteCodesAll(w, 8, true)),
+            new Format("group 32, bf16 scale + bf16 zero (Int4Linear before 2026-12-08)", 5.0,
+                    (w, r, c) -> asymmetricAll(w, G)),
             new Format("asymmetric group 64, bf16 scale + zero", 4.5, (w, r, c) -> asymmetricAll(w, 64)),
             new Format("group 32, bf16 scale + 4-bit integer zero", 4.625, (w, r, c) -> integerZeroAll(w)),
             Q4_K,
+            new Format("8x32 per super-block, 8-bit scale/zero codes of bf16 factors", 4.625,
+                    (w, r, c) -> byteCodesAll(w, 8, false)),
+            new Format("16x32 per super-block, 8-bit scale/zero codes of bf16 factors", 4.5625,
+                    (w, r, c) -> byteCodesAll(w, 16, false)),
             new Format("symmetric group 32, bf16 scale, best of a dense search", 4.5,
                     (w, r, c) -> symmetricAll(w, true)),
             new Format("symmetric group 32 as Q4_0 rounds (max / -8)", 4.5, (w, r, c) -> symmetricAll(w, false)));
@@ -362,6 +372,52 @@ final class Int4FormatProbe {
             }
         }
         return out;
+    }
+
+    /**
+     * Super-blocks of {@code sub} groups: per super-block factors d and dz (bf16, or with {@code powerOfTwo} the
+     * smallest powers of two that hold the largest code, as {@link io.github.phi3v.core.runtime.Int4ScaleCodes}
+     * chooses them, computed here on its own), per group an unsigned 8-bit scale
+     * code and a signed 8-bit zero code, scale = d sc (sc 1..255), zero = dz zc (zc -127..127; the zero is the value of
+     * level 8, as {@link Int4Linear} stores it: w = (q - 8) scale + zero), so a group's two
+     * 16-bit numbers become two bytes. Each group's float scale and zero come from {@link #asymmetric}; the codes
+     * round them; the levels are then re-rounded for the coded scale and zero.
+     */
+    private static float[] byteCodesAll(float[] w, int sub, boolean powerOfTwo) {
+        if (w.length % (G * sub) != 0) {
+            throw new IllegalArgumentException("super-blocks need a multiple of " + G * sub + " weights: " + w.length);
+        }
+        float[] out = new float[w.length];
+        for (int b = 0; b < w.length / (G * sub); b++) {
+            double[] scale = new double[sub];
+            double[] zero = new double[sub];
+            double maxScale = 0;
+            double maxZero = 0;
+            for (int j = 0; j < sub; j++) {
+                double[] so = asymmetric(w, (b * sub + j) * G, G);
+                scale[j] = so[0];
+                zero[j] = so[1] + 8 * so[0];      // the group's centre (level 8), as Int4Linear stores its zero
+                maxScale = Math.max(maxScale, scale[j]);
+                maxZero = Math.max(maxZero, Math.abs(zero[j]));
+            }
+            double d = powerOfTwo ? powerOfTwoAbove(maxScale / 255) : bf16(maxScale / 255);
+            double dz = powerOfTwo ? powerOfTwoAbove(maxZero / 127) : bf16(maxZero / 127);
+            for (int j = 0; j < sub; j++) {
+                double s = d * Math.max(1, Math.min(255, Math.rint(scale[j] / d)));
+                double z = dz > 0 ? dz * Math.max(-127, Math.min(127, Math.rint(zero[j] / dz))) : 0;
+                put(out, w, (b * sub + j) * G, G, Math.max(s, 1e-12), z - 8 * s);
+            }
+        }
+        return out;
+    }
+
+    /** The smallest power of two at or above {@code x > 0} (0 for 0). */
+    private static double powerOfTwoAbove(double x) {
+        if (x <= 0) {
+            return 0;
+        }
+        double p = Math.scalb(1.0, Math.getExponent(x));
+        return p < x ? 2 * p : p;
     }
 
     private static float[] symmetricAll(float[] w, boolean search) {

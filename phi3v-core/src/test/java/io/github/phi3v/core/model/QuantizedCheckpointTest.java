@@ -118,6 +118,11 @@ class QuantizedCheckpointTest {
         Path missing = rewrite(int4, "bad4-missing", QKV0 + "_zero", t -> null);
         InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> Phi3VModel.load(missing));
         assertTrue(e.getMessage().contains("'" + QKV0 + "_zero': missing"), e.getMessage());
+        // Row 5's scales 2.0 and 1.0078125: bf16 holds both, but the second is no code of the first's power of two.
+        Path offCodes = rewrite(int4, "bad4-codes", QKV0 + "_scale", t -> withRow(t, 5, (short) 0x4000, (short) 0x3F81));
+        e = assertThrows(InvalidCheckpointException.class, () -> Phi3VModel.load(offCodes));
+        assertTrue(e.getMessage().startsWith(offCodes.resolve("model.safetensors") + ": tensor '" + QKV0 + "': int4 "
+                + "scales: row 5, group 1 holds 1.0078125, not 0..255 times 2^-6"), e.getMessage());
         Path int8Scale = rewrite(int8, "bad8", QKV0 + "_scale", t -> resized(t, new long[] {192, 1}));
         e = assertThrows(InvalidCheckpointException.class, () -> Phi3VModel.load(int8Scale));
         assertTrue(e.getMessage().contains("'" + QKV0 + "_scale': shape [192, 1]: expected [192]"), e.getMessage());
@@ -168,6 +173,20 @@ class QuantizedCheckpointTest {
             n *= d;
         }
         return SafetensorsWriter.Tensor.ofBytes(t.name(), t.type(), shape, ByteBuffer.allocate((int) n));
+    }
+
+    /**
+     * A bf16 {@code [rows, 2]} tensor of {@code t}'s name and shape holding 1.0 (valid codes), but for row
+     * {@code row}, set to the two bf16 bit patterns.
+     */
+    private static SafetensorsWriter.Tensor withRow(SafetensorsWriter.Tensor t, int row, short first, short second) {
+        int n = (int) (t.shape()[0] * t.shape()[1]);
+        ByteBuffer b = ByteBuffer.allocate(n * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            b.putShort(i * 2, (short) 0x3F80);
+        }
+        b.putShort(row * 4, first).putShort(row * 4 + 2, second);
+        return SafetensorsWriter.Tensor.ofBytes(t.name(), DType.BF16, t.shape(), b);
     }
 
     /** A copy of {@code folder} whose tensor {@code name} is replaced by {@code change} (null: dropped). */
