@@ -7,7 +7,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import io.github.phi3v.core.runtime.NativeInt4Kernel;
-import io.github.phi3v.core.runtime.NativeKernels;
 
 /**
  * One int4 weight in the layout of the kernel that multiplies it, for {@link Int4Linear}: the project's
@@ -35,10 +34,7 @@ sealed interface Int4Kernel permits AtenInt4Kernel, NativeInt4Weight {
          * @param outType the model dtype
          */
         static Choice preferred(ScalarType outType) {
-            if (NativeKernels.available()) {
-                return outType == ScalarType.BFloat16 ? NATIVE : ATEN;
-            }
-            return NativeInt4Kernel.available() ? NATIVE : ATEN;
+            return NativeInt4Kernel.takes(outType) ? NATIVE : ATEN;
         }
     }
 

@@ -107,8 +107,37 @@ public final class NativeInt4Kernel {
 
         /** Bytes one single-row product streams: the packed nibbles, the codes and the exponents. */
         public long streamedBytes() {
-            return weights.numel() + codes.numel() + exponents.numel();
+            return packedBytes(outFeatures, inFeatures);
         }
+    }
+
+    /**
+     * Bytes of a {@link Weight} of {@code [out, in]}, which a single-row product streams: per 16 output rows (out
+     * rounded up) and 32 columns 256 bytes of nibbles and 32 of codes, and per 16 rows and run of 8 groups 32 bytes
+     * of exponents (4.56 bits per weight).
+     *
+     * @param outFeatures output rows
+     * @param inFeatures input columns, a multiple of 32
+     * @return bytes
+     */
+    public static long packedBytes(long outFeatures, long inFeatures) {
+        long blocks = (outFeatures + 15) / 16;
+        long groups = inFeatures / 32;
+        return blocks * (groups * (256 + 32) + Int4ScaleCodes.blocks(Math.toIntExact(groups)) * 32L);
+    }
+
+    /**
+     * Whether a model of this dtype runs its int4 linears on this kernel (else on ATen's): bf16 models where the
+     * AVX-512 VNNI build runs; where only the AVX2 build runs, every model (the reasons in {@code Int4Kernel}).
+     *
+     * @param modelType the model dtype
+     * @return true for this kernel
+     */
+    public static boolean takes(ScalarType modelType) {
+        if (NativeKernels.available()) {
+            return modelType == ScalarType.BFloat16;
+        }
+        return available();
     }
 
     /**

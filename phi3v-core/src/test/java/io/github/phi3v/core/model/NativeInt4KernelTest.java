@@ -303,6 +303,26 @@ class NativeInt4KernelTest {
     }
 
     @Test
+    void packedBytesCountTheLayoutsTensors() {
+        try (InferenceScope scope = InferenceScope.open();
+             TensorOptions f32 = new TensorOptions(ScalarType.Float)) {
+            // 20 rows: padded to 32; 11 groups: two runs of exponents per row (8 + 3 groups).
+            long[][] shapes = {{16, 64}, {20, 352}, {48, 256}};
+            for (long[] shape : shapes) {
+                try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(shape, f32), "w")) {
+                    NativeInt4Kernel.Weight w = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
+                    long tensors = w.weights().numel() + w.codes().numel() + w.exponents().numel();
+                    assertEquals(tensors, NativeInt4Kernel.packedBytes(shape[0], shape[1]),
+                            java.util.Arrays.toString(shape));
+                    assertEquals(tensors, w.streamedBytes());
+                }
+            }
+            // The full model's qkv_proj [9216, 3072]: 576 blocks x (96 groups x 288 bytes + 12 runs x 32).
+            assertEquals(576L * (96 * 288 + 12 * 32), NativeInt4Kernel.packedBytes(9216, 3072));
+        }
+    }
+
+    @Test
     void refusesMismatchedArguments() {
         try (InferenceScope scope = InferenceScope.open();
              TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16);

@@ -1,11 +1,14 @@
 package io.github.phi3v.tooling.bench;
 
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
 import io.github.phi3v.core.config.ClipVisionConfig;
 import io.github.phi3v.core.config.ImageEmbeddingConfig;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
 import io.github.phi3v.core.model.WeightNames;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 
 /**
@@ -20,8 +23,9 @@ public final class ModelCosts {
 
     /**
      * Bytes of weights one decode step reads, as {@code Phi3VModel} holds them: the decoder layers' linear
-     * weights (1 byte + a float32 scale per output channel under int8; half a byte + a bf16 scale and zero per
-     * 32 weights under int4), their norms, the final norm, one
+     * weights (1 byte + a float32 scale per output channel under int8; under int4 the native kernel's layout,
+     * {@link NativeInt4Kernel#packedBytes}, where it runs, else half a byte + a bf16 scale and zero per 32 weights
+     * for ATen's kernel), their norms, the final norm, one
      * embedding row, and {@code lm_head}: on CPU a 16-bit model computes float32 logits, from its bf16
      * {@code lm_head} where the native kernels run ({@code Bf16LmHead}), else from a float32 copy.
      *
@@ -41,7 +45,14 @@ public final class ModelCosts {
         long elem = p == Precision.FLOAT32 ? 4 : 2;
         long perLayer = switch (q) {
             case INT8 -> params + 4 * outputs;                                // int8 + a float32 scale per row
-            case INT4 -> params / 2 + 4 * (params / Quantization.INT4_GROUP_SIZE); // nibbles + bf16 scale and zero
+            case INT4 -> NativeInt4Kernel.takes(switch (p) {
+                case BFLOAT16 -> ScalarType.BFloat16;
+                case FLOAT16 -> ScalarType.Half;
+                case FLOAT32 -> ScalarType.Float;
+            })
+                    ? NativeInt4Kernel.packedBytes(qkvOut, h) + NativeInt4Kernel.packedBytes(h, oIn)
+                            + NativeInt4Kernel.packedBytes(2 * inter, h) + NativeInt4Kernel.packedBytes(h, inter)
+                    : params / 2 + 4 * (params / Quantization.INT4_GROUP_SIZE);   // nibbles + bf16 scale and zero
             case NONE -> params * elem;
         };
         perLayer += 2 * h * elem;                                            // two RMSNorm weights

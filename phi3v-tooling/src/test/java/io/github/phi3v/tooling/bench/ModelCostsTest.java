@@ -1,6 +1,7 @@
 package io.github.phi3v.tooling.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import io.github.phi3v.core.config.Phi3VConfig;
 import io.github.phi3v.core.model.Precision;
 import io.github.phi3v.core.model.Quantization;
+import io.github.phi3v.core.runtime.NativeInt4Kernel;
 import io.github.phi3v.core.runtime.NativeKernels;
 import io.github.phi3v.testsupport.SharedData;
 import io.github.phi3v.tooling.random.RandomModel;
@@ -28,6 +30,16 @@ class ModelCostsTest {
         long rest = 2L * 2 * 64 * 2 + 2 * 64 * 2 + lmHead;
         assertEquals(params * 2 + rest, bf16);
         assertEquals(params + 4L * 2 * (192 + 64 + 256 + 64) + rest, int8);
+        // int4: the native kernel's layout where it takes a bf16 model (here every shape is 16 rows x 32 columns
+        // whole), else nibbles with a bf16 scale and zero per 32 weights
+        long int4 = ModelCosts.weightBytesPerToken(c, Precision.BFLOAT16, Quantization.INT4);
+        long int4Linears = NativeInt4Kernel.takes(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16)
+                ? 2L * (NativeInt4Kernel.packedBytes(192, 64) + NativeInt4Kernel.packedBytes(64, 64)
+                        + NativeInt4Kernel.packedBytes(256, 64) + NativeInt4Kernel.packedBytes(64, 128))
+                : params / 2 + 4 * (params / 32);
+        assertEquals(int4Linears + rest, int4);
+        assertTrue(int4Linears < params / 2 + 4 * (params / 32) || !NativeInt4Kernel.takes(
+                org.bytedeco.pytorch.global.torch.ScalarType.BFloat16), "codes take fewer bytes than bf16 scale and zero");
         // float16 and float32 models keep a float32 lm_head on CPU
         assertEquals(params * 2 + 2L * 2 * 64 * 2 + 2 * 64 * 2 + 4L * 32064 * 64,
                 ModelCosts.weightBytesPerToken(c, Precision.FLOAT16, Quantization.NONE));
