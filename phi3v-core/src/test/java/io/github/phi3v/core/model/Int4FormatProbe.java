@@ -346,20 +346,15 @@ final class Int4FormatProbe {
      */
     private static float[] q4kAll(float[] w) {
         int sub = 8;
-        if (w.length % (G * sub) != 0) {
-            throw new IllegalArgumentException("Q4_K super-blocks need a multiple of " + G * sub + " weights: "
-                    + w.length);
-        }
         float[] out = new float[w.length];
-        for (int b = 0; b < w.length / (G * sub); b++) {
-            double[] scale = new double[sub];
+        for (int b = 0; b < superBlocks(w, sub); b++) {
+            double[][] fit = superBlockFit(w, b, sub);
+            double[] scale = fit[0];
             double[] min = new double[sub];
             double maxScale = 0;
             double maxMin = 0;
             for (int j = 0; j < sub; j++) {
-                double[] so = asymmetric(w, (b * sub + j) * G, G);
-                scale[j] = so[0];
-                min[j] = Math.max(0, -so[1]);
+                min[j] = Math.max(0, -fit[1][j]);
                 maxScale = Math.max(maxScale, scale[j]);
                 maxMin = Math.max(maxMin, min[j]);
             }
@@ -384,19 +379,15 @@ final class Int4FormatProbe {
      * round them; the levels are then re-rounded for the coded scale and zero.
      */
     private static float[] byteCodesAll(float[] w, int sub, boolean powerOfTwo) {
-        if (w.length % (G * sub) != 0) {
-            throw new IllegalArgumentException("super-blocks need a multiple of " + G * sub + " weights: " + w.length);
-        }
         float[] out = new float[w.length];
-        for (int b = 0; b < w.length / (G * sub); b++) {
-            double[] scale = new double[sub];
+        for (int b = 0; b < superBlocks(w, sub); b++) {
+            double[][] fit = superBlockFit(w, b, sub);
+            double[] scale = fit[0];
             double[] zero = new double[sub];
             double maxScale = 0;
             double maxZero = 0;
             for (int j = 0; j < sub; j++) {
-                double[] so = asymmetric(w, (b * sub + j) * G, G);
-                scale[j] = so[0];
-                zero[j] = so[1] + 8 * so[0];      // the group's centre (level 8), as Int4Linear stores its zero
+                zero[j] = fit[1][j] + 8 * scale[j];   // the group's centre (level 8), as Int4Linear stores its zero
                 maxScale = Math.max(maxScale, scale[j]);
                 maxZero = Math.max(maxZero, Math.abs(zero[j]));
             }
@@ -409,6 +400,25 @@ final class Int4FormatProbe {
             }
         }
         return out;
+    }
+
+    /** Super-blocks of {@code sub} groups in {@code w}, which must hold a whole number of them. */
+    private static int superBlocks(float[] w, int sub) {
+        if (w.length % (G * sub) != 0) {
+            throw new IllegalArgumentException("super-blocks need a multiple of " + G * sub + " weights: " + w.length);
+        }
+        return w.length / (G * sub);
+    }
+
+    /** {@link #asymmetric}'s scale and offset of each group of super-block {@code b}: {@code {scales, offsets}}. */
+    private static double[][] superBlockFit(float[] w, int b, int sub) {
+        double[][] fit = new double[2][sub];
+        for (int j = 0; j < sub; j++) {
+            double[] so = asymmetric(w, (b * sub + j) * G, G);
+            fit[0][j] = so[0];
+            fit[1][j] = so[1];
+        }
+        return fit;
     }
 
     /** The smallest power of two at or above {@code x > 0} (0 for 0). */
