@@ -164,7 +164,7 @@ class NativeInt4KernelTest {
              TensorOptions f32 = new TensorOptions(ScalarType.Float);
              MemoryFormatOptional fmt = new MemoryFormatOptional()) {
             int out = 40;
-            int in = 128;
+            int in = 352;                                     // 11 groups: two blocks of exponents per row, the last short
             try (Int4Linear.Stored s = Int4Linear.quantize(torch.randn(new long[] {out, in}, f32), "w")) {
                 NativeInt4Kernel.Weight packed = NativeInt4Kernel.pack(s.nibbles(), s.scale(), s.zero());
                 float[] bytes = Tensors.toFloats(s.nibbles().to(ScalarType.Float));                  // [out, in/2]

@@ -31,7 +31,7 @@ class NativeInt4PromptKernelTest {
     /** Largest 8-bit activation magnitude of the prompt kernel. */
     private static final float XI_MAX = 127;
     private static final int OUT = 40;
-    private static final int IN = 256;
+    private static final int IN = 352;     // 11 groups: two blocks of scale/zero exponents per row, the last short
 
     /** The builds of the kernel that run on this CPU, the preferred first (both where AVX-512 VNNI runs). */
     private static List<NativeInt4Kernel.Instructions> buildsHere() {
