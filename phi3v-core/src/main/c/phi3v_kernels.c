@@ -107,9 +107,9 @@ static void int4_block(const int4_weight *w, const prepared_row *rows, int mt, i
             _mm_prefetch((const char *) (int4_exponents(w, nb, g) + PREFETCH_GROUPS / CODE_BLOCK * 32), _MM_HINT_T0);
         }
         for (int j = 0; j < 4; j++) {
-            __m512i w = _mm512_loadu_si512((const void *) (wp + 64 * j));
-            lo[j] = _mm512_and_si512(w, low4);
-            hi[j] = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
+            __m512i v = _mm512_loadu_si512((const void *) (wp + 64 * j));
+            lo[j] = _mm512_and_si512(v, low4);
+            hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         }
         __m512 s, z;
         int4_scales_avx512(w, nb, g, &s, &z);

@@ -46,14 +46,14 @@ import io.github.phi3v.core.weights.InvalidCheckpointException;
  * {@value #REFINE_STEPS} rounds of least squares (given the rounded levels, the scale and zero that minimise
  * the group's squared error; then the levels again); the best start is kept per group (compared with scale and
  * zero rounded to bf16), and its refined scale and zero are rounded once to the nearest codes of their block
- * ({@link Int4ScaleCodes#round}), the levels then rounded for those. The codes cost nothing measurable: on Gaussian
- * weights 7.16 % against 7.16 % with bf16 scales and zeros, on the golden model a median linear error of 7.18 %
- * against 7.17 % (docs/benchmarks.md, "int4 scales and zeros as 8-bit codes"). On Gaussian weights this gives 7.1 % relative weight
- * error against 7.8 % for plain min/max (measured when this was built; one start with two rounds: 7.3 %
+ * ({@link Int4ScaleCodes#round}), the levels then rounded for those. On Gaussian weights the starts and refinement
+ * give 7.1 % relative weight error against 7.8 % for plain min/max (measured when this was built; one start with two rounds: 7.3 %
  * at a quarter of the quantizing time, but 39 instead of 33 flipped decided tokens on the golden model);
  * symmetric groups (zero fixed at the range's centre) give 9.1 %. Group-wise 4-bit rounding of Gaussian
  * weights cannot get much below 7 %: a dense search over each group's scale and offset finds nothing below
- * 6.9 % (this rounding: 7.2 %, {@code Int4QuantizationTest}), so issue #20's 6 % target is not met.
+ * 6.9 % (this rounding: 7.2 %, {@code Int4QuantizationTest}), so issue #20's 6 % target is not met. The codes cost
+ * nothing measurable: on Gaussian weights 7.16 % against 7.16 % with bf16 scales and zeros, on the golden model a
+ * median linear error of 7.18 % against 7.17 % (docs/benchmarks.md, "int4 scales and zeros as 8-bit codes").
  * Quantizing is ~25 float32 passes per start over each weight: load a pre-quantized folder
  * ({@link QuantizedCheckpoint}) rather than quantizing at every load.
  *

@@ -1,5 +1,6 @@
 package io.github.phi3v.core.model;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -61,7 +62,7 @@ final class WeightLoader implements AutoCloseable {
     }
 
     /** The file that holds the named tensor (for error messages). */
-    java.nio.file.Path fileOf(String name) {
+    Path fileOf(String name) {
         return checkpoint.info(name).file();
     }
 

@@ -12,8 +12,8 @@ package io.github.phi3v.core.runtime;
  *
  * <p>Why: the scales and zeros were 4 of the 20 bytes a decode step reads per 32 weights; as codes they are 2, plus
  * 4 bytes of exponents per 16 rows and block (4.56 instead of 5 bits per weight). On Gaussian weights and on the
- * golden model the rounding to codes cost nothing measurable (docs/benchmarks.md, "Fewer bytes per int4
- * weight").
+ * golden model the rounding to codes cost nothing measurable (docs/benchmarks.md, "int4 scales and zeros as
+ * 8-bit codes").
  *
  * <p>The exponent of a block is the smallest {@code e >= }{@value #MIN_EXPONENT} with {@code max |value| <= codes ·
  * 2^e} ({@link #exponent}): the quantizer rounds to codes of that exponent ({@link #round}), and any values that

@@ -160,14 +160,15 @@ public final class NativeInt4Kernel {
         int g = Math.toIntExact(groups);
         Int4ScaleCodes.Encoded s = Int4ScaleCodes.encode(Tensors.toFloats(scale), rows, g, true, "int4 scales");
         Int4ScaleCodes.Encoded z = Int4ScaleCodes.encode(Tensors.toFloats(zero), rows, g, false, "int4 zeros");
-        long superBlocks = Int4ScaleCodes.blocks(g);
+        long codeBlocks = Int4ScaleCodes.blocks(g);
         Tensor w = padRows(nibbles, pad)                                     // [out16, in/2]
                 .view(blocks, 16, groups, 4, 4)                               // [nb, lane, g, word, byte]
                 .permute(0, 2, 3, 1, 4).contiguous();                         // [nb, g, word, lane, byte]
+        // cat writes a new contiguous tensor: per group (per run of 8 groups) the scales' 16 lanes, then the zeros'.
         Tensor codes = torch.cat(new TensorVector(lanes(s.codes(), out, groups, pad),
-                lanes(z.codes(), out, groups, pad)), 2).contiguous();         // [nb, g, 32]
-        Tensor exponents = torch.cat(new TensorVector(lanes(s.exponents(), out, superBlocks, pad),
-                lanes(z.exponents(), out, superBlocks, pad)), 2).contiguous(); // [nb, sb, 32]
+                lanes(z.codes(), out, groups, pad)), 2);                      // [nb, g, 32]
+        Tensor exponents = torch.cat(new TensorVector(lanes(s.exponents(), out, codeBlocks, pad),
+                lanes(z.exponents(), out, codeBlocks, pad)), 2);              // [nb, codeBlocks, 32]
         return new Weight(w, codes, exponents, out, in);
     }
 
